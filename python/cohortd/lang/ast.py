@@ -1,0 +1,283 @@
+"""Typed tree of the cohort language (see docs/cohort-language.md).
+
+Every node is a frozen dataclass so trees compare by value and hash; the
+parser produces them, the printer turns them back into canonical text, and
+``parse(print(tree)) == tree`` holds for every tree.  Boolean nodes are
+binary (left-associative when parsed) so printing never needs to guess how a
+chain was grouped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+MS_PER_UNIT: dict[str, int] = {
+    "ms": 1,
+    "s": 1_000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 7 * 86_400_000,
+}
+
+CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+Value = Union[str, int, float, bool]
+
+
+# --------------------------------------------------------------------- time
+@dataclass(frozen=True)
+class Duration:
+    """An integer and a unit (``30d``); kept as written so printing round-trips."""
+
+    value: int
+    unit: str  # one of MS_PER_UNIT
+
+    @property
+    def ms(self) -> int:
+        return self.value * MS_PER_UNIT[self.unit]
+
+
+@dataclass(frozen=True)
+class Ever:
+    """``(-inf, T)``: the default window."""
+
+
+@dataclass(frozen=True)
+class Last:
+    """``in last D`` → ``[T - D, T)``."""
+
+    duration: Duration
+
+
+@dataclass(frozen=True)
+class Ago:
+    """``between A ago and B ago`` → ``[T - A, T - B)``."""
+
+    start: Duration
+    end: Duration
+
+
+@dataclass(frozen=True)
+class Dates:
+    """``between X and Y`` with absolute instants (epoch ms, UTC) → ``[X, min(Y, T))``."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Since:
+    """``since X`` → ``[X, T)``."""
+
+    start_ms: int
+
+
+Window = Union[Ever, Last, Ago, Dates, Since]
+
+
+# ------------------------------------------------------------------ filters
+@dataclass(frozen=True)
+class PropCmp:
+    """``prop OP value`` with OP in CMP_OPS."""
+
+    prop: str
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class PropIn:
+    """``prop in (v1, ...)`` or, negated, ``prop not in (...)``."""
+
+    prop: str
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class PropExists:
+    """``prop exists`` or, negated, ``prop not exists``."""
+
+    prop: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class PropContains:
+    """``prop contains "substr"`` (strings only)."""
+
+    prop: str
+    substr: str
+
+
+@dataclass(frozen=True)
+class FAnd:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True)
+class FOr:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True)
+class FNot:
+    item: Filter
+
+
+Predicate = Union[PropCmp, PropIn, PropExists, PropContains]
+Filter = Union[PropCmp, PropIn, PropExists, PropContains, FAnd, FOr, FNot]
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """A quoted event type (``None`` means ``any``) with an optional filter."""
+
+    event_type: str | None
+    filter: Filter | None = None
+
+
+# -------------------------------------------------------------- comparisons
+@dataclass(frozen=True)
+class Compare:
+    """``OP number`` after a count or metric."""
+
+    op: str
+    value: int | float
+
+
+@dataclass(frozen=True)
+class Range:
+    """``between lo and hi`` after a count or metric, inclusive at both ends."""
+
+    lo: int | float
+    hi: int | float
+
+
+Comparison = Union[Compare, Range]
+
+
+# --------------------------------------------------------------- conditions
+@dataclass(frozen=True)
+class Did:
+    """``did(E)`` (cmp None: at least one) or ``did(E) OP n``."""
+
+    event: EventRef
+    cmp: Comparison | None = None
+    window: Window = Ever()
+
+
+AGGREGATES = ("sum", "avg", "min", "max", "distinct")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """``sum|avg|min|max|distinct(prop, E) OP x``."""
+
+    func: str
+    prop: str
+    event: EventRef
+    cmp: Comparison
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class ActiveDays:
+    event: EventRef
+    cmp: Comparison
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class ActivePeriods:
+    event: EventRef
+    period: Duration
+    cmp: Comparison
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """``sequence(E1, ..., En) [within D] [window]``."""
+
+    steps: tuple[EventRef, ...]
+    within: Duration | None = None
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class FirstDid:
+    """The user's first-ever matching event falls inside the window."""
+
+    event: EventRef
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class MetricCount:
+    event: EventRef
+
+
+@dataclass(frozen=True)
+class MetricSum:
+    prop: str
+    event: EventRef
+
+
+@dataclass(frozen=True)
+class MetricActiveDays:
+    event: EventRef
+
+
+Metric = Union[MetricCount, MetricSum, MetricActiveDays]
+
+
+@dataclass(frozen=True)
+class Top:
+    """``top P% by METRIC [window]``."""
+
+    percent: float
+    metric: Metric
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class UserProp:
+    """``user.<prop> ...``: a predicate over current user properties."""
+
+    predicate: Predicate
+
+
+@dataclass(frozen=True)
+class InCohort:
+    name: str
+
+
+# ------------------------------------------------------------------ algebra
+@dataclass(frozen=True)
+class And:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Expr
+
+
+Condition = Union[
+    Did, Aggregate, ActiveDays, ActivePeriods, Sequence, FirstDid, Top, UserProp, InCohort
+]
+Expr = Union[
+    Did, Aggregate, ActiveDays, ActivePeriods, Sequence, FirstDid, Top, UserProp, InCohort, And, Or, Not
+]
