@@ -1,0 +1,52 @@
+"""Evaluation kernels: one interface, two implementations (Rust and Numba).
+
+The planner hands a kernel *parts*: slices of one segment's events that already
+passed the event-type and property-filter selection.  Each part is a pair of
+aligned 1-D arrays ``users`` (uint32 dense user ids) and ``times`` (int64 epoch
+ms), sometimes with a third aligned ``values`` array.  Parts carry no ordering
+guarantee.  Windows are half-open ``[start, end)`` in epoch ms; ``-2**63`` is
+minus infinity.  Every function returns dense arrays indexed by user id,
+of length ``n_users``.
+
+Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
+
+``count(users, times, start, end, n_users) -> uint32[n]``
+    number of rows with ``start <= t < end`` per user.
+``aggregate(users, times, values, start, end, n_users, func) -> (float64[n], uint32[n])``
+    ``func`` in ``"sum" | "min" | "max"`` over float64 ``values`` of rows in the
+    window, plus the per-user row count (0 means "no value").  Sums are
+    accumulated in part order then row order so both kernels agree bit for bit.
+``distinct(users, times, values, start, end, n_users) -> uint32[n]``
+    number of distinct int64 ``values`` per user among rows in the window.
+``distinct_buckets(users, times, start, end, origin, period, n_users) -> uint32[n]``
+    number of distinct ``floor((t - origin) / period)`` per user in the window
+    (active days: origin 0, period 1 day; active periods: origin T).
+``first_time(users, times, end, n_users) -> int64[n]``
+    earliest ``t < end`` per user, ``2**63 - 1`` when none.
+``sequence(steps, start, end, within, n_users) -> bool[n]``
+    ``steps`` is a list (one entry per step) of ``(users_list, times_list)``;
+    true where the user has events e1..ek, one per step in order, with strictly
+    increasing times, all in the window, and ``ek - e1 <= within`` (``within``
+    < 0 means no limit).
+
+Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+KERNELS = ("rust", "numba")
+
+
+def get_kernel(name: str) -> ModuleType:
+    """Return the kernel module for ``name`` ("rust" or "numba")."""
+    if name == "rust":
+        from cohortd.engine.kernels import rust_kernel
+
+        return rust_kernel
+    if name == "numba":
+        from cohortd.engine.kernels import numba_kernel
+
+        return numba_kernel
+    raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
