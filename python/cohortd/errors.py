@@ -1,0 +1,53 @@
+"""The package's exception tree; every error that leaves cohortd is one of these.
+
+The gRPC layer maps each class to one status code (server/errors.py), and the
+Rust kernel raises ``KernelError`` through ``pyo3::import_exception!``.
+"""
+
+from __future__ import annotations
+
+
+class CohortError(Exception):
+    """Base class of every cohortd error."""
+
+
+class ParseError(CohortError):
+    """A cohort definition that does not parse or is invalid; carries line and column."""
+
+    def __init__(self, message: str, line: int, column: int, expected: str | None = None) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.expected = expected
+        detail = f"line {line}, column {column}: {message}"
+        if expected:
+            detail += f" (expected {expected})"
+        super().__init__(detail)
+
+
+class DefinitionError(CohortError):
+    """A definition that parses but cannot be accepted (type mismatch, cycle, bad number)."""
+
+
+class NotFoundError(CohortError):
+    """A named cohort, project or user that does not exist."""
+
+
+class AlreadyExistsError(CohortError):
+    """A cohort name already taken in the project."""
+
+
+class StorageError(CohortError):
+    """The data directory is unreadable, inconsistent or not writable."""
+
+
+class IngestError(CohortError):
+    """An input file or batch that cannot be read at all (nothing was written)."""
+
+
+class KernelError(CohortError):
+    """A kernel was called with inconsistent arguments."""
+
+
+class LimitExceededError(CohortError):
+    """A request past a configured size or batch limit."""
