@@ -1,2 +1,28 @@
-//! cohortd-core: pure-Rust kernels.
-pub fn version() -> &'static str { env!("CARGO_PKG_VERSION") }
+//! cohortd-core: pure-Rust evaluation kernels over columnar event slices.
+//!
+//! Every kernel takes *parts*: aligned slices of dense user ids (`u32`) and
+//! epoch-ms times (`i64`), sometimes with values, in no particular order.
+//! Windows are half-open `[start, end)`; results are dense vectors indexed by
+//! user id. The semantics mirror `cohortd.engine.kernels` (Python docstring),
+//! which the Numba kernel implements too; tests demand identical results.
+
+pub mod aggregate;
+pub mod bitmap;
+pub mod count;
+pub mod distinct;
+mod error;
+pub mod first;
+mod parts;
+pub mod sequence;
+
+pub use aggregate::{aggregate, AggFunc};
+pub use bitmap::{mask_to_roaring, roaring_from_bytes, roaring_to_bytes};
+pub use count::count;
+pub use distinct::{distinct, distinct_buckets};
+pub use error::KernelError;
+pub use first::first_time;
+pub use sequence::sequence;
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

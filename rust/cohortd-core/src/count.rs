@@ -1,0 +1,79 @@
+//! `count`: rows per user inside a window.
+
+use crate::error::Result;
+use crate::parts::{check_parts, per_user_fold};
+
+/// Number of rows with `start <= t < end`, per user.
+pub fn count(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    n_users: usize,
+) -> Result<Vec<u32>> {
+    check_parts(users, times, n_users)?;
+    Ok(per_user_fold(
+        users,
+        times,
+        n_users,
+        0u32,
+        |acc, t| {
+            if start <= t && t < end {
+                *acc = acc.wrapping_add(1);
+            }
+        },
+        u32::wrapping_add,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_half_open_window() {
+        let users: &[u32] = &[0, 1, 1, 1, 2];
+        let times: &[i64] = &[10, 9, 10, 20, 19];
+        assert_eq!(
+            count(&[users], &[times], 10, 20, 4).unwrap(),
+            vec![1, 1, 1, 0]
+        );
+    }
+
+    #[test]
+    fn counts_across_parts_and_empty_parts() {
+        let (u1, t1): (&[u32], &[i64]) = (&[0, 0], &[1, 2]);
+        let (u2, t2): (&[u32], &[i64]) = (&[], &[]);
+        let (u3, t3): (&[u32], &[i64]) = (&[0, 1], &[i64::MIN, 3]);
+        let got = count(&[u1, u2, u3], &[t1, t2, t3], i64::MIN, i64::MAX, 2).unwrap();
+        assert_eq!(got, vec![3, 1]);
+    }
+
+    #[test]
+    fn parallel_path_matches_sequential_sum() {
+        let n = 300_000usize;
+        let users: Vec<u32> = (0..n).map(|i| (i * 7919 % 101) as u32).collect();
+        let times: Vec<i64> = (0..n).map(|i| (i % 1000) as i64).collect();
+        let got = count(
+            &[&users[..100_000], &users[100_000..]],
+            &[&times[..100_000], &times[100_000..]],
+            100,
+            900,
+            101,
+        )
+        .unwrap();
+        let mut want = vec![0u32; 101];
+        for (u, t) in users.iter().zip(&times) {
+            if (100..900).contains(t) {
+                want[*u as usize] += 1;
+            }
+        }
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn rejects_out_of_range_user() {
+        let err = count(&[&[3]], &[&[0]], 0, 1, 3).unwrap_err();
+        assert!(err.0.contains("user id 3"), "{err}");
+    }
+}

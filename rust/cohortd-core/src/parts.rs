@@ -1,0 +1,161 @@
+//! Validation of part lists and the parallel per-user accumulation shared by
+//! the integer kernels (count, first_time).
+
+use crate::error::{KernelError, Result};
+use rayon::prelude::*;
+
+/// Below this many rows, threads cost more than they save.
+const PAR_MIN_ROWS: usize = 1 << 16;
+
+/// Checks that `users` and `times` have the same number of parts, aligned
+/// lengths, and that every user id is below `n_users`.
+pub(crate) fn check_parts(users: &[&[u32]], times: &[&[i64]], n_users: usize) -> Result<()> {
+    if users.len() != times.len() {
+        return Err(KernelError::new(format!(
+            "{} user parts but {} time parts",
+            users.len(),
+            times.len()
+        )));
+    }
+    for (i, (u, t)) in users.iter().zip(times).enumerate() {
+        if u.len() != t.len() {
+            return Err(KernelError::new(format!(
+                "part {i}: {} users but {} times",
+                u.len(),
+                t.len()
+            )));
+        }
+        if let Some(&bad) = u.iter().find(|&&id| id as usize >= n_users) {
+            return Err(KernelError::new(format!(
+                "part {i}: user id {bad} out of range (n_users = {n_users})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a third column (`values`) is aligned with `times`.
+pub(crate) fn check_values<T>(times: &[&[i64]], values: &[&[T]]) -> Result<()> {
+    if values.len() != times.len() {
+        return Err(KernelError::new(format!(
+            "{} value parts but {} time parts",
+            values.len(),
+            times.len()
+        )));
+    }
+    for (i, (t, v)) in times.iter().zip(values).enumerate() {
+        if t.len() != v.len() {
+            return Err(KernelError::new(format!(
+                "part {i}: {} times but {} values",
+                t.len(),
+                v.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+type Rows<'a> = (&'a [u32], &'a [i64]);
+
+/// Cuts all rows into `k` groups of about equal size (a part may be split).
+fn split_rows<'a>(users: &[&'a [u32]], times: &[&'a [i64]], k: usize) -> Vec<Vec<Rows<'a>>> {
+    let total: usize = users.iter().map(|u| u.len()).sum();
+    let per_group = total.div_ceil(k.max(1)).max(1);
+    let mut groups: Vec<Vec<Rows<'a>>> = vec![Vec::new()];
+    let mut room = per_group;
+    for (&u, &t) in users.iter().zip(times) {
+        let mut offset = 0;
+        while offset < u.len() {
+            if room == 0 {
+                groups.push(Vec::new());
+                room = per_group;
+            }
+            let take = room.min(u.len() - offset);
+            groups
+                .last_mut()
+                .unwrap()
+                .push((&u[offset..offset + take], &t[offset..offset + take]));
+            offset += take;
+            room -= take;
+        }
+    }
+    groups
+}
+
+/// Folds every row into a dense per-user accumulator. With enough rows, the
+/// rows are split into one group per thread, each with its own accumulator,
+/// and the accumulators are merged element-wise. Only for integer work where
+/// the merge order does not matter.
+pub(crate) fn per_user_fold<T, F, M>(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    n_users: usize,
+    init: T,
+    row: F,
+    merge: M,
+) -> Vec<T>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&mut T, i64) + Sync,
+    M: Fn(T, T) -> T + Sync,
+{
+    let fold_group = |group: &[Rows<'_>]| {
+        let mut acc = vec![init; n_users];
+        for &(u, t) in group {
+            for (&id, &time) in u.iter().zip(t) {
+                row(&mut acc[id as usize], time);
+            }
+        }
+        acc
+    };
+    let total: usize = users.iter().map(|u| u.len()).sum();
+    let threads = rayon::current_num_threads();
+    if total < PAR_MIN_ROWS || threads < 2 {
+        let group: Vec<Rows<'_>> = users.iter().copied().zip(times.iter().copied()).collect();
+        return fold_group(&group);
+    }
+    split_rows(users, times, threads)
+        .par_iter()
+        .map(|g| fold_group(g))
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = merge(*x, y);
+            }
+            a
+        })
+        .unwrap_or_else(|| vec![init; n_users])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_rows_covers_every_row_once() {
+        let u1: Vec<u32> = (0..7).collect();
+        let t1: Vec<i64> = (0..7).collect();
+        let u2: Vec<u32> = vec![];
+        let t2: Vec<i64> = vec![];
+        let u3: Vec<u32> = (7..10).collect();
+        let t3: Vec<i64> = (7..10).collect();
+        for k in 1..5 {
+            let groups = split_rows(&[&u1, &u2, &u3], &[&t1, &t2, &t3], k);
+            let rows: Vec<i64> = groups
+                .iter()
+                .flatten()
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect();
+            assert_eq!(rows, (0..10).collect::<Vec<i64>>());
+            assert!(groups.len() <= k);
+        }
+    }
+
+    #[test]
+    fn check_parts_rejects_bad_input() {
+        assert!(check_parts(&[&[0, 1]], &[&[0]], 2).is_err());
+        assert!(check_parts(&[&[0, 2]], &[&[0, 0]], 2).is_err());
+        assert!(check_parts(&[&[0]], &[], 2).is_err());
+        assert!(check_parts(&[&[0, 1]], &[&[5, 6]], 2).is_ok());
+        assert!(check_values::<f64>(&[&[1, 2]], &[&[1.0]]).is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! `sequence`: users with events e1 < e2 < ... < ek, one per step, all in the
+//! window, and `ek - e1 <= within`.
+
+use crate::error::{KernelError, Result};
+use crate::parts::check_parts;
+use rayon::prelude::*;
+
+const PAR_SORT_MIN: usize = 1 << 16;
+
+/// One step's parts: `(users, times)`.
+pub type StepParts<'a> = (&'a [&'a [u32]], &'a [&'a [i64]]);
+
+/// True where the user has one event per step in step order with strictly
+/// increasing times, all in `[start, end)`, and `ek - e1 <= within`
+/// (`within < 0`: no limit).
+pub fn sequence(
+    steps: &[StepParts<'_>],
+    start: i64,
+    end: i64,
+    within: i64,
+    n_users: usize,
+) -> Result<Vec<bool>> {
+    if steps.is_empty() {
+        return Err(KernelError::new("sequence needs at least one step"));
+    }
+    for (users, times) in steps {
+        check_parts(users, times, n_users)?;
+    }
+    let sorted: Vec<Vec<(u32, i64)>> = steps
+        .par_iter()
+        .map(|&(u, t)| sorted_in_window(u, t, start, end))
+        .collect();
+
+    let mut out = vec![false; n_users];
+    let mut cursor = vec![0usize; steps.len()];
+    let mut lists: Vec<&[i64]> = Vec::with_capacity(steps.len());
+    let mut times_of: Vec<Vec<i64>> = Vec::new();
+    // Times split out of the pairs so each user's run is a plain &[i64].
+    for pairs in &sorted {
+        times_of.push(pairs.iter().map(|&(_, t)| t).collect());
+    }
+    let mut scratch = vec![0usize; steps.len()];
+    let first = &sorted[0];
+    let mut i = 0;
+    while i < first.len() {
+        let user = first[i].0;
+        lists.clear();
+        for (j, pairs) in sorted.iter().enumerate() {
+            let lo = if j == 0 {
+                i
+            } else {
+                advance(pairs, cursor[j], |u| u < user)
+            };
+            let hi = advance(pairs, lo, |u| u == user);
+            cursor[j] = hi;
+            lists.push(&times_of[j][lo..hi]);
+        }
+        i = cursor[0];
+        if lists.iter().all(|l| !l.is_empty()) {
+            out[user as usize] = user_matches(&lists, within, &mut scratch);
+        }
+    }
+    Ok(out)
+}
+
+fn advance(pairs: &[(u32, i64)], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
+    while pos < pairs.len() && keep(pairs[pos].0) {
+        pos += 1;
+    }
+    pos
+}
+
+fn sorted_in_window(users: &[&[u32]], times: &[&[i64]], start: i64, end: i64) -> Vec<(u32, i64)> {
+    let mut pairs = Vec::new();
+    for (u, t) in users.iter().zip(times) {
+        for (&id, &time) in u.iter().zip(*t) {
+            if start <= time && time < end {
+                pairs.push((id, time));
+            }
+        }
+    }
+    if pairs.len() >= PAR_SORT_MIN {
+        pairs.par_sort_unstable();
+    } else {
+        pairs.sort_unstable();
+    }
+    pairs
+}
+
+/// One user's check over each step's sorted times.
+///
+/// For every candidate e1 (ascending), take for each following step the
+/// earliest time strictly after the previous pick: that gives the smallest
+/// possible ek for this e1. The picks never move backwards as e1 grows, so
+/// the per-step pointers only advance and the whole scan is linear.
+pub fn user_matches(lists: &[&[i64]], within: i64, ptr: &mut [usize]) -> bool {
+    ptr.fill(0);
+    for &e1 in lists[0] {
+        let mut prev = e1;
+        for (j, list) in lists.iter().enumerate().skip(1) {
+            while ptr[j] < list.len() && list[ptr[j]] <= prev {
+                ptr[j] += 1;
+            }
+            if ptr[j] == list.len() {
+                return false; // later starts cannot find a pick either
+            }
+            prev = list[ptr[j]];
+        }
+        // prev >= e1, so the exact difference fits in u64 even at the i64 extremes.
+        if within < 0 || prev.abs_diff(e1) <= within as u64 {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_user(lists: &[&[i64]], within: i64) -> bool {
+        let users: Vec<Vec<u32>> = lists.iter().map(|l| vec![0u32; l.len()]).collect();
+        let user_parts: Vec<[&[u32]; 1]> = users.iter().map(|u| [u.as_slice()]).collect();
+        let time_parts: Vec<[&[i64]; 1]> = lists.iter().map(|&l| [l]).collect();
+        let steps: Vec<StepParts<'_>> = user_parts
+            .iter()
+            .zip(&time_parts)
+            .map(|(u, t)| (u.as_slice(), t.as_slice()))
+            .collect();
+        sequence(&steps, i64::MIN, i64::MAX, within, 1).unwrap()[0]
+    }
+
+    #[test]
+    fn equal_times_never_advance() {
+        assert!(!one_user(&[&[5], &[5]], -1));
+        assert!(one_user(&[&[5], &[5, 6]], -1));
+        // The same event type for both steps: needs two distinct times.
+        assert!(!one_user(&[&[3, 3], &[3, 3]], -1));
+        assert!(one_user(&[&[3, 4], &[3, 4]], -1));
+    }
+
+    #[test]
+    fn within_is_inclusive() {
+        assert!(one_user(&[&[0], &[10]], 10));
+        assert!(!one_user(&[&[0], &[10]], 9));
+        assert!(one_user(&[&[7], &[7, 8]], 1));
+        assert!(one_user(&[&[7]], 0));
+    }
+
+    #[test]
+    fn later_start_with_shorter_span_is_found() {
+        // From e1 = 0 the picks are 50, 101 (span 101); from e1 = 95: 100, 101 (span 6).
+        assert!(one_user(&[&[0, 95], &[50, 100], &[101]], 6));
+        assert!(!one_user(&[&[0, 95], &[50, 100], &[101]], 5));
+        assert!(one_user(&[&[0, 90], &[91], &[92]], 2));
+        assert!(!one_user(&[&[0, 90], &[91], &[92]], 1));
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        assert!(!one_user(&[&[i64::MIN], &[i64::MAX - 1]], i64::MAX - 1));
+        assert!(one_user(&[&[i64::MIN], &[i64::MAX - 1]], -1));
+        assert!(one_user(&[&[-1], &[i64::MAX - 1]], i64::MAX));
+    }
+
+    #[test]
+    fn window_and_users() {
+        let u1: &[u32] = &[0, 1, 2, 2];
+        let t1: &[i64] = &[10, 10, 10, 30];
+        let u2: &[u32] = &[0, 1, 2];
+        let t2: &[i64] = &[20, 40, 35];
+        let steps: [StepParts<'_>; 2] = [(&[u1], &[t1]), (&[u2], &[t2])];
+        // user 1's second event is at the (excluded) end, user 2 uses e1 = 30.
+        assert_eq!(
+            sequence(&steps, 10, 40, 10, 4).unwrap(),
+            vec![true, false, true, false]
+        );
+    }
+
+    #[test]
+    fn rejects_no_steps() {
+        assert!(sequence(&[], 0, 1, -1, 1).is_err());
+    }
+}
