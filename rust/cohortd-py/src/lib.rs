@@ -1,7 +1,29 @@
+//! `cohortd._native`: thin PyO3 wrappers over cohortd-core, one file per area.
+//!
+//! Each wrapper borrows the numpy parts as slices, releases the GIL for the
+//! work, and returns numpy arrays; inconsistent inputs raise
+//! `cohortd.errors.KernelError`.
+
 use pyo3::prelude::*;
+
+mod aggregate;
+mod bitmap;
+mod common;
+mod count;
+mod distinct;
+mod first;
+mod sequence;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
+    m.add_function(wrap_pyfunction!(count::count, m)?)?;
+    m.add_function(wrap_pyfunction!(aggregate::aggregate, m)?)?;
+    m.add_function(wrap_pyfunction!(distinct::distinct, m)?)?;
+    m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;
+    m.add_function(wrap_pyfunction!(first::first_time, m)?)?;
+    m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
+    m.add_function(wrap_pyfunction!(bitmap::mask_to_roaring, m)?)?;
+    m.add_function(wrap_pyfunction!(bitmap::roaring_to_array, m)?)?;
     Ok(())
 }

@@ -1,0 +1,36 @@
+use crate::common::{kernel_err, slices};
+use cohortd_core::sequence::StepParts;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+type PyStep<'py> = (
+    Vec<PyReadonlyArray1<'py, u32>>,
+    Vec<PyReadonlyArray1<'py, i64>>,
+);
+
+/// Users with one event per step, strictly increasing times, in the window, within `within`.
+#[pyfunction]
+pub fn sequence<'py>(
+    py: Python<'py>,
+    steps: Vec<PyStep<'py>>,
+    start: i64,
+    end: i64,
+    within: i64,
+    n_users: usize,
+) -> PyResult<Bound<'py, PyArray1<bool>>> {
+    let mut borrowed = Vec::with_capacity(steps.len());
+    for (j, (users, times)) in steps.iter().enumerate() {
+        borrowed.push((
+            slices(users, &format!("step {j} users"))?,
+            slices(times, &format!("step {j} times"))?,
+        ));
+    }
+    let parts: Vec<StepParts<'_>> = borrowed
+        .iter()
+        .map(|(u, t)| (u.as_slice(), t.as_slice()))
+        .collect();
+    let out = py
+        .allow_threads(|| cohortd_core::sequence(&parts, start, end, within, n_users))
+        .map_err(kernel_err)?;
+    Ok(out.into_pyarray(py))
+}
