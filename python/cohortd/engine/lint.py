@@ -1,0 +1,322 @@
+"""Lint for cohort definitions: warnings on save, never errors.
+
+A definition that lints badly is still valid; these are the mistakes analysts
+make that give a technically correct but misleading cohort.  Each warning has
+a stable ``code`` so callers can filter or silence it:
+
+``count-without-window``
+    A count, aggregate, active-days/periods or percentile condition with no
+    time window (``ever``): it grows forever and mixes old and new behaviour.
+``unknown-event-type``
+    An event type the project has never received (it matches nothing; usually
+    a typo or a different capitalisation).
+``name-missing-window`` / ``name-missing-behaviour``
+    The cohort's name does not say the window or the behaviour (see
+    :func:`name_problems` for the exact, deliberately simple rules).
+``overlaps-cohort``
+    The members overlap an existing saved cohort's by Jaccard >= 0.8:
+    consider merging.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+
+from pyroaring import BitMap
+
+from cohortd.lang.ast import (
+    ActiveDays,
+    ActivePeriods,
+    Aggregate,
+    And,
+    Did,
+    EventRef,
+    Ever,
+    Expr,
+    FAnd,
+    FirstDid,
+    FNot,
+    FOr,
+    InCohort,
+    MetricActiveDays,
+    MetricCount,
+    MetricSum,
+    Not,
+    Or,
+    PropCmp,
+    PropContains,
+    PropExists,
+    PropIn,
+    Sequence,
+    Top,
+    UserProp,
+)
+
+__all__ = ["JACCARD_THRESHOLD", "LintWarning", "conditions", "event_refs", "jaccard", "lint", "name_problems"]
+
+JACCARD_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True)
+class LintWarning:
+    """One finding: a stable machine code and a sentence a person can act on."""
+
+    code: str
+    message: str
+
+
+# ------------------------------------------------------------------- walking
+def conditions(expr: Expr, negated: bool = False) -> Iterator[tuple[Expr, bool]]:
+    """Every leaf condition of ``expr`` with whether it sits under an odd number of ``not``."""
+    if isinstance(expr, (And, Or)):
+        yield from conditions(expr.left, negated)
+        yield from conditions(expr.right, negated)
+    elif isinstance(expr, Not):
+        yield from conditions(expr.item, not negated)
+    else:
+        yield expr, negated
+
+
+def event_refs(cond: Expr) -> list[EventRef]:
+    """The event references a leaf condition reads."""
+    if isinstance(cond, (Did, Aggregate, ActiveDays, ActivePeriods, FirstDid)):
+        return [cond.event]
+    if isinstance(cond, Sequence):
+        return list(cond.steps)
+    if isinstance(cond, Top):
+        return [cond.metric.event]
+    return []
+
+
+def _filter_words(f: object) -> Iterator[str]:
+    if isinstance(f, (FAnd, FOr)):
+        yield from _filter_words(f.left)
+        yield from _filter_words(f.right)
+    elif isinstance(f, FNot):
+        yield from _filter_words(f.item)
+    elif isinstance(f, PropCmp):
+        yield f.prop
+        if isinstance(f.value, str):
+            yield f.value
+    elif isinstance(f, PropIn):
+        yield f.prop
+        yield from (v for v in f.values if isinstance(v, str))
+    elif isinstance(f, PropExists):
+        yield f.prop
+    elif isinstance(f, PropContains):
+        yield f.prop
+        yield f.substr
+
+
+def _label(ref: EventRef) -> str:
+    return "any" if ref.event_type is None else f'"{ref.event_type}"'
+
+
+def jaccard(a: BitMap, b: BitMap) -> float:
+    """|a ∩ b| / |a ∪ b|; 0.0 when both are empty (no evidence of similarity)."""
+    union = a.union_cardinality(b)
+    return a.intersection_cardinality(b) / union if union else 0.0
+
+
+# ---------------------------------------------------------------- the rules
+def _has_window(cond: Expr) -> bool:
+    return not isinstance(getattr(cond, "window", Ever()), Ever)
+
+
+def _count_without_window(expr: Expr) -> list[LintWarning]:
+    out = []
+    for cond, _ in conditions(expr):
+        kind = None
+        if isinstance(cond, Did) and cond.cmp is not None:
+            kind = "count"
+        elif isinstance(cond, Aggregate):
+            kind = f"{cond.func} aggregate"
+        elif isinstance(cond, ActiveDays):
+            kind = "active_days count"
+        elif isinstance(cond, ActivePeriods):
+            kind = "active_periods count"
+        elif isinstance(cond, Top):
+            kind = "percentile metric"
+        if kind is not None and not _has_window(cond):
+            what = ", ".join(_label(r) for r in event_refs(cond))
+            out.append(
+                LintWarning(
+                    "count-without-window",
+                    f"{kind} over {what} has no time window, so it counts all history "
+                    "(add e.g. 'in last 30d')",
+                )
+            )
+    return out
+
+
+def _unknown_event_types(expr: Expr, known: Collection[str]) -> list[LintWarning]:
+    known_set = set(known)
+    by_lower = {k.lower(): k for k in known_set}
+    seen: list[str] = []
+    for cond, _ in conditions(expr):
+        for ref in event_refs(cond):
+            et = ref.event_type
+            if et is not None and et not in known_set and et not in seen:
+                seen.append(et)
+    out = []
+    for et in seen:
+        hint = f"; did you mean {by_lower[et.lower()]!r}?" if et.lower() in by_lower else ""
+        out.append(
+            LintWarning(
+                "unknown-event-type", f"event type {et!r} has never been received (matches nothing){hint}"
+            )
+        )
+    return out
+
+
+# Name rules.  A name "says the window" when it contains one of: a number
+# with a unit ("7d", "30 days", "2w", "90-day"), an "L<n>"/"D<n>" token
+# ("L7"), a 4-digit year, or a period word below.  It "says the behaviour"
+# when one of its words matches a word of the definition: the event types,
+# property names and string values it mentions, in_cohort names, and a few
+# verbs implied by the condition kinds (e.g. "new" for ``first did``,
+# "churn"/"inactive" for ``not did``, "top"/"power" for percentiles, "active"
+# only for ``any`` events, active days/periods and count percentiles).  Two
+# words match when their first five letters agree, case-insensitively
+# ("Churning" matches "churn", "Purchasers" matches "Purchase").  Generic words
+# ("users", "cohort", ...) never count.  The window rule applies only when the
+# definition has a window.
+_PERIOD_WORDS = {
+    "hour", "hours", "hourly", "day", "days", "daily", "week", "weeks", "weekly", "month", "months",
+    "monthly", "quarter", "quarterly", "year", "years", "yearly", "today", "yesterday", "since",
+}  # fmt: skip
+_UNITS = r"(?:ms|s|m|h|d|w|mo|y|min|mins|hr|hrs|hours?|days?|wk|wks|weeks?|months?|years?)"
+_WINDOW_RE = re.compile(rf"(?<![a-z0-9])(?:\d+\s*-?\s*{_UNITS}|[ld]\d+|(?:19|20)\d\d)(?![a-z0-9])")
+_GENERIC = {
+    "users", "user", "people", "accounts", "account", "customers", "cohort", "cohorts", "segment",
+    "group", "the", "and", "with", "who", "that", "for", "all", "any", "not", "of", "in", "last",
+}  # fmt: skip
+_KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "first": ("new", "first", "signup", "signups", "joined", "onboarding", "fresh"),
+    "negated": ("churn", "churning", "churned", "inactive", "lapsed", "dormant", "never", "without", "no",
+                "stopped", "lost", "risk", "quiet"),
+    "top": ("top", "power", "most", "heavy", "best", "percentile", "leading"),
+    "count": ("frequent", "repeat", "repeated", "regular", "engaged", "heavy", "light", "active"),
+    "active": ("active", "activity", "engaged", "engagement", "returning", "retained", "regular"),
+    "sequence": ("funnel", "sequence", "then", "converted", "conversion", "activated", "activation",
+                 "journey"),
+    "aggregate": ("spend", "spenders", "spent", "high", "low", "value", "big", "revenue", "paying"),
+}  # fmt: skip
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^0-9a-z]+", text.lower()) if w]
+
+
+def _key(word: str) -> str:
+    return word[:5]
+
+
+def _definition_words(expr: Expr) -> set[str]:
+    words: set[str] = set()
+    for cond, negated in conditions(expr):
+        texts: list[str] = []
+        for ref in event_refs(cond):
+            if ref.event_type is not None:
+                texts.append(ref.event_type)
+            else:
+                words.update(_KIND_WORDS["active"])
+            if ref.filter is not None:
+                texts.extend(_filter_words(ref.filter))
+        if isinstance(cond, Aggregate):
+            texts.append(cond.prop)
+            words.update(_KIND_WORDS["aggregate"])
+        if isinstance(cond, Top) and isinstance(cond.metric, MetricSum):
+            texts.append(cond.metric.prop)
+        if isinstance(cond, UserProp):
+            texts.extend(_filter_words(cond.predicate))
+        if isinstance(cond, InCohort):
+            texts.append(cond.name)
+        if isinstance(cond, FirstDid):
+            words.update(_KIND_WORDS["first"])
+        if isinstance(cond, Top):
+            words.update(_KIND_WORDS["top"])
+            if isinstance(cond.metric, (MetricCount, MetricActiveDays)):
+                words.update(_KIND_WORDS["active"])
+        if isinstance(cond, (ActiveDays, ActivePeriods)):
+            words.update(_KIND_WORDS["active"])
+        if isinstance(cond, Did) and cond.cmp is not None:
+            words.update(_KIND_WORDS["count"])
+        if isinstance(cond, Sequence):
+            words.update(_KIND_WORDS["sequence"])
+        if negated:
+            words.update(_KIND_WORDS["negated"])
+        for t in texts:
+            words.update(_words(t))
+    return {w for w in words if len(w) >= 2 and w not in _GENERIC}
+
+
+def name_problems(name: str, expr: Expr) -> list[LintWarning]:
+    """Check that ``name`` says the window and the behaviour (rules in the comment above)."""
+    out = []
+    lowered = name.lower()
+    needs_window = any(_has_window(c) for c, _ in conditions(expr))
+    if needs_window and not (
+        _WINDOW_RE.search(lowered) or any(w in _PERIOD_WORDS for w in _words(lowered))
+    ):
+        out.append(
+            LintWarning(
+                "name-missing-window",
+                f"name {name!r} does not say the time window (e.g. add '30d', 'L7' or 'weekly')",
+            )
+        )
+    vocabulary = {_key(w) for w in _definition_words(expr)}
+    name_words = [
+        w
+        for w in _words(lowered)
+        if w not in _GENERIC and w not in _PERIOD_WORDS and not w.isdigit() and not _WINDOW_RE.fullmatch(w)
+    ]
+    if not any(_key(w) in vocabulary for w in name_words):
+        out.append(
+            LintWarning(
+                "name-missing-behaviour",
+                f"name {name!r} does not say the behaviour: use a word from the definition "
+                "(an event type, property or value it tests)",
+            )
+        )
+    return out
+
+
+def _overlaps(members: BitMap, others: Mapping[str, BitMap]) -> list[LintWarning]:
+    scored = sorted(
+        ((jaccard(members, bm), other) for other, bm in others.items()), key=lambda t: (-t[0], t[1])
+    )
+    return [
+        LintWarning(
+            "overlaps-cohort",
+            f"members overlap saved cohort {other!r} by Jaccard {score:.2f}: consider merging with {other!r}",
+        )
+        for score, other in scored
+        if score >= JACCARD_THRESHOLD
+    ]
+
+
+def lint(
+    expr: Expr,
+    name: str | None = None,
+    *,
+    event_types: Collection[str] | None = None,
+    members: BitMap | None = None,
+    others: Mapping[str, BitMap] | None = None,
+) -> list[LintWarning]:
+    """All warnings for ``expr`` (saved as ``name``).
+
+    ``event_types``: the project's known event types (None skips that rule).
+    ``members`` and ``others`` (saved cohort name → members at the same as-of
+    time, excluding the cohort itself) enable the overlap rule.
+    """
+    out = _count_without_window(expr)
+    if event_types is not None:
+        out += _unknown_event_types(expr, event_types)
+    if name is not None:
+        out += name_problems(name, expr)
+    if members is not None and others:
+        out += _overlaps(members, others)
+    return out
