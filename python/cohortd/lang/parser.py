@@ -1,0 +1,568 @@
+"""Text → tree for the cohort language (grammar in docs/cohort-language.md).
+
+Hand-written tokenizer and recursive-descent parser rather than a generator,
+so every rejection names the exact line, column and what would have been
+accepted there.  Validation of numbers (negative counts, zero durations,
+empty windows) happens here too: a tree that comes out of ``parse`` is one the
+engine can evaluate.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from cohortd.errors import ParseError
+from cohortd.lang import ast as A
+
+__all__ = ["parse"]
+
+DAY_MS = 86_400_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MIN_MS = (date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * DAY_MS
+_MAX_MS = (date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL + 1) * DAY_MS - 1
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?", re.ASCII)
+_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(?:([Zz])|([+-])(\d{2}):(\d{2}))?)?",
+    re.ASCII,
+)
+_DIGITS = "0123456789"
+_DIGITS_NONEMPTY = tuple(_DIGITS)
+_OPS = ("==", "!=", "<=", ">=", "<", ">")
+_PUNCT = "(),.%"
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
+_AGG_FUNCS = ("sum", "avg", "min", "max", "distinct")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # IDENT STRING INT FLOAT DURATION DATE OP PUNCT EOF
+    text: str  # source text (for messages)
+    value: object
+    line: int
+    column: int
+
+
+def _describe(tok: Token) -> str:
+    if tok.kind == "EOF":
+        return "end of input"
+    if tok.kind == "STRING":
+        return f"string {tok.text}"
+    return f"'{tok.text}'"
+
+
+class _Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+
+    def error(self, message: str, pos: int, expected: str | None = None) -> ParseError:
+        line = self.text.count("\n", 0, pos) + 1
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return ParseError(message, line, column, expected)
+
+    def tokens(self) -> list[Token]:
+        out: list[Token] = []
+        text = self.text
+        n = len(text)
+        while True:
+            # skip whitespace and comments
+            while self.pos < n:
+                c = text[self.pos]
+                if c == "\n":
+                    self.pos += 1
+                    self.line += 1
+                    self.line_start = self.pos
+                elif c.isspace():
+                    self.pos += 1
+                elif c == "#":
+                    end = text.find("\n", self.pos)
+                    self.pos = n if end < 0 else end
+                else:
+                    break
+            start = self.pos
+            column = start - self.line_start + 1
+            if start >= n:
+                out.append(Token("EOF", "", None, self.line, column))
+                return out
+            kind, tok_text, value = self._one(start)
+            out.append(Token(kind, tok_text, value, self.line, column))
+
+    def _one(self, start: int) -> tuple[str, str, object]:
+        text = self.text
+        c = text[start]
+        if c == '"':
+            return self._string(start)
+        if c in _DIGITS or (c == "-" and text[start + 1 : start + 2] in _DIGITS_NONEMPTY):
+            m = _DATE.match(text, start)
+            if m:
+                self.pos = m.end()
+                return "DATE", m.group(0), self._instant(m)
+            return self._number(start)
+        m = _IDENT.match(text, start)
+        if m:
+            self.pos = m.end()
+            return "IDENT", m.group(0), m.group(0).lower()
+        for op in _OPS:
+            if text.startswith(op, start):
+                self.pos = start + len(op)
+                return "OP", op, op
+        if c in _PUNCT:
+            self.pos = start + 1
+            return "PUNCT", c, c
+        if c in "=!":
+            raise self.error(f"unexpected '{c}'", start, "'==' or '!='")
+        raise self.error(f"unexpected character {c!r}", start)
+
+    def _string(self, start: int) -> tuple[str, str, object]:
+        text = self.text
+        i = start + 1
+        parts: list[str] = []
+        while True:
+            if i >= len(text) or text[i] == "\n":
+                raise self.error("unterminated string", start, "a closing '\"' on the same line")
+            c = text[i]
+            if c == '"':
+                self.pos = i + 1
+                return "STRING", text[start : i + 1], "".join(parts)
+            if c == "\\":
+                esc = text[i + 1] if i + 1 < len(text) else ""
+                if esc not in _ESCAPES:
+                    raise self.error("unknown escape in string", i, '\\" \\\\ \\n \\r or \\t')
+                parts.append(_ESCAPES[esc])
+                i += 2
+            else:
+                parts.append(c)
+                i += 1
+
+    def _number(self, start: int) -> tuple[str, str, object]:
+        m = _NUMBER.match(self.text, start)
+        assert m is not None  # caller saw a digit
+        end = m.end()
+        is_float = m.group(1) is not None or m.group(2) is not None
+        unit_m = _IDENT.match(self.text, end)
+        if unit_m:
+            unit = unit_m.group(0)
+            if unit not in A.MS_PER_UNIT:
+                raise self.error(f"unknown duration unit '{unit}'", end, "one of ms, s, m, h, d, w")
+            if is_float:
+                raise self.error("a duration must be a whole number", start, "an integer before the unit")
+            self.pos = unit_m.end()
+            return "DURATION", self.text[start : self.pos], A.Duration(int(m.group(0)), unit)
+        self.pos = end
+        if is_float:
+            value = float(m.group(0))
+            if not math.isfinite(value):
+                raise self.error("number out of range", start)
+            return "FLOAT", m.group(0), value
+        return "INT", m.group(0), int(m.group(0))
+
+    def _instant(self, m: re.Match[str]) -> int:
+        start = m.start()
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        try:
+            ordinal = date(y, mo, d).toordinal()
+        except ValueError:
+            raise self.error(
+                f"invalid date '{m.group(0)[:10]}'", start, "a calendar date YYYY-MM-DD"
+            ) from None
+        ms = (ordinal - _EPOCH_ORDINAL) * DAY_MS
+        if m.group(4) is not None:
+            hh, mm = int(m.group(4)), int(m.group(5))
+            ss = int(m.group(6) or 0)
+            frac = m.group(7) or ""
+            if hh > 23 or mm > 59 or ss > 59:
+                raise self.error(
+                    f"invalid time in '{m.group(0)}'", start, "HH:MM:SS within 00:00:00-23:59:59"
+                )
+            if len(frac) > 3:
+                raise self.error("instants have millisecond precision", start, "at most 3 fractional digits")
+            if m.group(8) is None and m.group(9) is None:
+                raise self.error("an instant needs a time zone", m.end(), "'Z' or an offset like +02:00")
+            ms += hh * 3_600_000 + mm * 60_000 + ss * 1000 + (int(frac.ljust(3, "0")) if frac else 0)
+            if m.group(9) is not None:
+                oh, om = int(m.group(10)), int(m.group(11))
+                if oh > 23 or om > 59:
+                    raise self.error("invalid UTC offset", m.start(9), "an offset like +02:00")
+                offset = (oh * 60 + om) * 60_000
+                ms -= offset if m.group(9) == "+" else -offset
+        if not _MIN_MS <= ms <= _MAX_MS:
+            raise self.error("instant out of range", start)
+        return ms
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.toks = tokens
+        self.i = 0
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def tok(self) -> Token:
+        return self.toks[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def advance(self) -> Token:
+        tok = self.toks[self.i]
+        if tok.kind != "EOF":
+            self.i += 1
+        return tok
+
+    @staticmethod
+    def fail(tok: Token, message: str, expected: str | None = None) -> ParseError:
+        return ParseError(message, tok.line, tok.column, expected)
+
+    def unexpected(self, expected: str) -> ParseError:
+        return self.fail(self.tok, f"unexpected {_describe(self.tok)}", expected)
+
+    @staticmethod
+    def is_kw(tok: Token, *words: str) -> bool:
+        return tok.kind == "IDENT" and tok.value in words
+
+    def at_kw(self, *words: str) -> bool:
+        return self.is_kw(self.tok, *words)
+
+    def expect_kw(self, word: str) -> Token:
+        if not self.at_kw(word):
+            raise self.unexpected(f"'{word}'")
+        return self.advance()
+
+    def at_punct(self, p: str) -> bool:
+        return self.tok.kind == "PUNCT" and self.tok.value == p
+
+    def expect_punct(self, p: str, expected: str | None = None) -> Token:
+        if not self.at_punct(p):
+            raise self.unexpected(expected or f"'{p}'")
+        return self.advance()
+
+    # ---------------------------------------------------------- algebra
+    def parse(self) -> A.Expr:
+        expr = self.or_expr()
+        if self.tok.kind != "EOF":
+            raise self.unexpected("'and', 'or' or end of input")
+        return expr
+
+    def or_expr(self) -> A.Expr:
+        left = self.and_expr()
+        while self.at_kw("or"):
+            self.advance()
+            left = A.Or(left, self.and_expr())
+        return left
+
+    def and_expr(self) -> A.Expr:
+        left = self.not_expr()
+        while self.at_kw("and"):
+            self.advance()
+            left = A.And(left, self.not_expr())
+        return left
+
+    def not_expr(self) -> A.Expr:
+        if self.at_kw("not"):
+            self.advance()
+            return A.Not(self.not_expr())
+        if self.at_punct("("):
+            self.advance()
+            inner = self.or_expr()
+            self.expect_punct(")", "')', 'and' or 'or'")
+            return inner
+        return self.condition()
+
+    # -------------------------------------------------------- conditions
+    def condition(self) -> A.Condition:
+        tok = self.tok
+        if tok.kind != "IDENT":
+            raise self.unexpected("a condition")
+        kw = tok.value
+        if kw == "did":
+            self.advance()
+            event = self.paren_event()
+            cmp = self.comparison(count=True, required=False)
+            return A.Did(event, cmp, self.window())
+        if kw in _AGG_FUNCS:
+            self.advance()
+            self.expect_punct("(")
+            prop = self.prop_name()
+            self.expect_punct(",")
+            event = self.event_ref()
+            self.expect_punct(")")
+            cmp = self.comparison(count=kw == "distinct", required=True)
+            return A.Aggregate(kw, prop, event, cmp, self.window())
+        if kw == "active_days":
+            self.advance()
+            event = self.paren_event()
+            cmp = self.comparison(count=True, required=True)
+            return A.ActiveDays(event, cmp, self.window())
+        if kw == "active_periods":
+            self.advance()
+            self.expect_punct("(")
+            event = self.event_ref()
+            self.expect_punct(",")
+            period = self.duration()
+            self.expect_punct(")")
+            cmp = self.comparison(count=True, required=True)
+            return A.ActivePeriods(event, period, cmp, self.window())
+        if kw == "sequence":
+            return self.sequence()
+        if kw == "first":
+            self.advance()
+            self.expect_kw("did")
+            event = self.paren_event()
+            return A.FirstDid(event, self.window())
+        if kw == "top":
+            return self.top()
+        if kw == "user":
+            self.advance()
+            self.expect_punct(".", "'.' and a user property name")
+            prop = self.prop_name(any_word=True)
+            return A.UserProp(self.predicate_tail(prop))
+        if kw == "in_cohort":
+            self.advance()
+            self.expect_punct("(")
+            if self.tok.kind != "STRING":
+                raise self.unexpected("a quoted cohort name")
+            name = self.advance().value
+            self.expect_punct(")")
+            return A.InCohort(name)
+        raise self.unexpected("a condition")
+
+    def sequence(self) -> A.Sequence:
+        self.advance()
+        self.expect_punct("(")
+        steps = [self.event_ref()]
+        while self.at_punct(","):
+            self.advance()
+            steps.append(self.event_ref())
+        if len(steps) < 2 and self.at_punct(")"):
+            raise self.fail(self.tok, "a sequence needs at least two steps", "',' and another event")
+        self.expect_punct(")", "',' or ')'")
+        within = None
+        if self.at_kw("within"):
+            self.advance()
+            within = self.duration()
+        return A.Sequence(tuple(steps), within, self.window())
+
+    def top(self) -> A.Top:
+        self.advance()
+        tok = self.tok
+        if tok.kind not in ("INT", "FLOAT"):
+            raise self.unexpected("a percentage")
+        self.advance()
+        percent = float(tok.value)
+        if not 0 < percent <= 100:
+            raise self.fail(tok, f"percentage {tok.text} is outside (0, 100]", "a number in (0, 100]")
+        self.expect_punct("%")
+        self.expect_kw("by")
+        mtok = self.tok
+        if self.is_kw(mtok, "count"):
+            self.advance()
+            metric: A.Metric = A.MetricCount(self.paren_event())
+        elif self.is_kw(mtok, "sum"):
+            self.advance()
+            self.expect_punct("(")
+            prop = self.prop_name()
+            self.expect_punct(",")
+            event = self.event_ref()
+            self.expect_punct(")")
+            metric = A.MetricSum(prop, event)
+        elif self.is_kw(mtok, "active_days"):
+            self.advance()
+            metric = A.MetricActiveDays(self.paren_event())
+        else:
+            raise self.unexpected("count(...), sum(...) or active_days(...)")
+        return A.Top(percent, metric, self.window())
+
+    # ------------------------------------------------- numbers and windows
+    def number(self, count: bool) -> tuple[int | float, Token]:
+        tok = self.tok
+        if tok.kind not in ("INT", "FLOAT"):
+            raise self.unexpected("a non-negative integer" if count else "a number")
+        self.advance()
+        if count:
+            if tok.kind == "FLOAT":
+                raise self.fail(
+                    tok, f"a count must be a whole number, not {tok.text}", "a non-negative integer"
+                )
+            if tok.value < 0:
+                raise self.fail(tok, f"negative count {tok.text}", "a non-negative integer")
+        return tok.value, tok
+
+    def comparison(self, count: bool, required: bool) -> A.Comparison | None:
+        tok = self.tok
+        if tok.kind == "OP":
+            self.advance()
+            value, _ = self.number(count)
+            return A.Compare(tok.value, value)
+        if self.is_kw(tok, "between") and self.peek().kind in ("INT", "FLOAT"):
+            self.advance()
+            lo, _ = self.number(count)
+            self.expect_kw("and")
+            hi, hi_tok = self.number(count)
+            if lo > hi:
+                raise self.fail(
+                    hi_tok, f"empty range: {hi_tok.text} is below the lower bound", f"a number >= {lo}"
+                )
+            return A.Range(lo, hi)
+        if required:
+            raise self.unexpected("a comparison (== != < <= > >= or 'between N and M')")
+        return None
+
+    def duration(self) -> A.Duration:
+        tok = self.tok
+        if tok.kind != "DURATION":
+            raise self.unexpected("a duration like 30d")
+        self.advance()
+        if tok.value.value <= 0:
+            raise self.fail(tok, f"duration {tok.text} must be positive", "a duration greater than zero")
+        return tok.value
+
+    def instant(self) -> tuple[int, Token]:
+        tok = self.tok
+        if tok.kind != "DATE":
+            raise self.unexpected("a date like 2026-01-01 or an instant like 2026-01-01T12:00:00Z")
+        self.advance()
+        return tok.value, tok
+
+    def window(self) -> A.Window:
+        tok = self.tok
+        if self.is_kw(tok, "ever"):
+            self.advance()
+            return A.Ever()
+        if self.is_kw(tok, "in") and self.is_kw(self.peek(), "last"):
+            self.advance()
+            self.advance()
+            return A.Last(self.duration())
+        if self.is_kw(tok, "since"):
+            self.advance()
+            return A.Since(self.instant()[0])
+        if self.is_kw(tok, "between"):
+            self.advance()
+            if self.tok.kind == "DURATION":
+                start_tok = self.tok
+                start = self.duration()
+                self.expect_kw("ago")
+                self.expect_kw("and")
+                end = self.duration()
+                self.expect_kw("ago")
+                if start.ms <= end.ms:
+                    raise self.fail(
+                        start_tok,
+                        f"empty window: {start_tok.text} ago is not before the end",
+                        "the larger duration first (between 90d ago and 60d ago)",
+                    )
+                return A.Ago(start, end)
+            start_ms, start_tok = self.instant()
+            self.expect_kw("and")
+            end_ms, _ = self.instant()
+            if start_ms >= end_ms:
+                raise self.fail(start_tok, "empty window: the start is not before the end", "start < end")
+            return A.Dates(start_ms, end_ms)
+        return A.Ever()
+
+    # ---------------------------------------------------- events, filters
+    def paren_event(self) -> A.EventRef:
+        self.expect_punct("(")
+        event = self.event_ref()
+        self.expect_punct(")", "')', 'and', 'or' or a filter operator")
+        return event
+
+    def event_ref(self) -> A.EventRef:
+        tok = self.tok
+        if tok.kind == "STRING":
+            event_type: str | None = tok.value
+        elif self.is_kw(tok, "any"):
+            event_type = None
+        else:
+            raise self.unexpected("a quoted event type or any")
+        self.advance()
+        filt = None
+        if self.at_kw("where"):
+            self.advance()
+            filt = self.f_or()
+        return A.EventRef(event_type, filt)
+
+    def f_or(self) -> A.Filter:
+        left = self.f_and()
+        while self.at_kw("or"):
+            self.advance()
+            left = A.FOr(left, self.f_and())
+        return left
+
+    def f_and(self) -> A.Filter:
+        left = self.f_not()
+        while self.at_kw("and"):
+            self.advance()
+            left = A.FAnd(left, self.f_not())
+        return left
+
+    def f_not(self) -> A.Filter:
+        if self.at_kw("not"):
+            self.advance()
+            return A.FNot(self.f_not())
+        if self.at_punct("("):
+            self.advance()
+            inner = self.f_or()
+            self.expect_punct(")", "')', 'and' or 'or'")
+            return inner
+        return self.predicate_tail(self.prop_name())
+
+    def prop_name(self, any_word: bool = False) -> str:
+        """A property name: an identifier or a quoted string (the printer quotes keywords)."""
+        tok = self.tok
+        if tok.kind == "STRING" or (tok.kind == "IDENT" and (any_word or tok.value != "not")):
+            self.advance()
+            return tok.value if tok.kind == "STRING" else tok.text
+        raise self.unexpected("a property name")
+
+    def predicate_tail(self, prop: str) -> A.Predicate:
+        tok = self.tok
+        if tok.kind == "OP":
+            self.advance()
+            return A.PropCmp(prop, tok.value, self.value())
+        negated = False
+        if self.is_kw(tok, "not"):
+            self.advance()
+            negated = True
+            if not self.at_kw("in", "exists"):
+                raise self.unexpected("'in' or 'exists' after 'not'")
+        if self.at_kw("in"):
+            self.advance()
+            self.expect_punct("(")
+            values = [self.value()]
+            while self.at_punct(","):
+                self.advance()
+                values.append(self.value())
+            self.expect_punct(")", "',' or ')'")
+            return A.PropIn(prop, tuple(values), negated)
+        if self.at_kw("exists"):
+            self.advance()
+            return A.PropExists(prop, negated)
+        if self.at_kw("contains"):
+            self.advance()
+            if self.tok.kind != "STRING":
+                raise self.unexpected("a quoted string after 'contains'")
+            return A.PropContains(prop, self.advance().value)
+        raise self.unexpected("a filter operator (== != < <= > >= in, not in, exists, not exists, contains)")
+
+    def value(self) -> A.Value:
+        tok = self.tok
+        if tok.kind in ("STRING", "INT", "FLOAT"):
+            self.advance()
+            return tok.value
+        if self.is_kw(tok, "true", "false"):
+            self.advance()
+            return tok.value == "true"
+        raise self.unexpected("a value (string, number, true or false)")
+
+
+def parse(text: str) -> A.Expr:
+    """Parse one cohort expression; raises ``ParseError`` with line and column on any rejection."""
+    return _Parser(_Lexer(text).tokens()).parse()

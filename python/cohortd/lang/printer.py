@@ -1,0 +1,212 @@
+"""Tree → canonical text, the inverse of ``parse``.
+
+Canonical means one spelling per tree: lowercase keywords, the fewest
+parentheses that keep the binary-tree shape under ``not > and > or`` with
+left-associative parsing, no ``ever``, durations as written, floats via
+``repr``.  Stored definitions and ``str()`` of builder objects use it, so
+two equal trees always print the same text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from cohortd.lang import ast as A
+
+__all__ = ["to_text", "format_instant", "format_value", "format_name", "quote"]
+
+DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+# Every word the grammar gives a meaning to; property names spelled like one are quoted.
+KEYWORDS = frozenset(
+    "and or not in where any did first top by count sum avg min max distinct active_days "
+    "active_periods sequence within user in_cohort last between ago since ever exists contains "
+    "true false".split()
+)
+
+_PREC_OR, _PREC_AND, _PREC_NOT, _PREC_ATOM = 1, 2, 3, 4
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote(s: str) -> str:
+    """A double-quoted string literal with the escapes the tokenizer understands."""
+    return '"' + "".join(_ESCAPES.get(c, c) for c in s) + '"'
+
+
+def format_name(name: str) -> str:
+    """A property name: bare when it is a plain identifier and no keyword, else quoted."""
+    if _IDENT.fullmatch(name) and name.lower() not in KEYWORDS:
+        return name
+    return quote(name)
+
+
+def _number(x: int | float) -> str:
+    if isinstance(x, bool):  # bool is an int subclass; never a valid number here
+        raise TypeError(f"expected a number, got {x!r}")
+    if isinstance(x, float):
+        if x != x or x in (float("inf"), float("-inf")):
+            raise ValueError(f"cannot print non-finite number {x!r}")
+        return repr(x)
+    return str(int(x))
+
+
+def format_value(v: A.Value) -> str:
+    """A filter value literal: string, true/false, int, or float (``repr`` so it round-trips)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return quote(v)
+    return _number(v)
+
+
+def format_instant(ms: int) -> str:
+    """``YYYY-MM-DD`` at midnight UTC, else ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    if ms % DAY_MS == 0:
+        return dt.strftime("%Y-%m-%d")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _duration(d: A.Duration) -> str:
+    return f"{d.value}{d.unit}"
+
+
+def _window(w: A.Window) -> str:
+    if isinstance(w, A.Ever):
+        return ""
+    if isinstance(w, A.Last):
+        return f"in last {_duration(w.duration)}"
+    if isinstance(w, A.Ago):
+        return f"between {_duration(w.start)} ago and {_duration(w.end)} ago"
+    if isinstance(w, A.Dates):
+        return f"between {format_instant(w.start_ms)} and {format_instant(w.end_ms)}"
+    if isinstance(w, A.Since):
+        return f"since {format_instant(w.start_ms)}"
+    raise TypeError(f"not a window: {w!r}")
+
+
+def _comparison(c: A.Comparison | None) -> str:
+    if c is None:
+        return ""
+    if isinstance(c, A.Compare):
+        return f"{c.op} {_number(c.value)}"
+    if isinstance(c, A.Range):
+        return f"between {_number(c.lo)} and {_number(c.hi)}"
+    raise TypeError(f"not a comparison: {c!r}")
+
+
+# ------------------------------------------------------------------ filters
+def _predicate(p: A.Predicate) -> str:
+    name = format_name(p.prop)
+    if isinstance(p, A.PropCmp):
+        return f"{name} {p.op} {format_value(p.value)}"
+    if isinstance(p, A.PropIn):
+        values = ", ".join(format_value(v) for v in p.values)
+        return f"{name} {'not in' if p.negated else 'in'} ({values})"
+    if isinstance(p, A.PropExists):
+        return f"{name} {'not exists' if p.negated else 'exists'}"
+    if isinstance(p, A.PropContains):
+        return f"{name} contains {quote(p.substr)}"
+    raise TypeError(f"not a predicate: {p!r}")
+
+
+def _filter_prec(f: A.Filter) -> int:
+    if isinstance(f, A.FOr):
+        return _PREC_OR
+    if isinstance(f, A.FAnd):
+        return _PREC_AND
+    if isinstance(f, A.FNot):
+        return _PREC_NOT
+    return _PREC_ATOM
+
+
+def _filter(f: A.Filter, min_prec: int = _PREC_OR) -> str:
+    if isinstance(f, A.FOr):
+        text = f"{_filter(f.left, _PREC_OR)} or {_filter(f.right, _PREC_AND)}"
+    elif isinstance(f, A.FAnd):
+        text = f"{_filter(f.left, _PREC_AND)} and {_filter(f.right, _PREC_NOT)}"
+    elif isinstance(f, A.FNot):
+        text = f"not {_filter(f.item, _PREC_NOT)}"
+    else:
+        text = _predicate(f)
+    return f"({text})" if _filter_prec(f) < min_prec else text
+
+
+def _event(e: A.EventRef) -> str:
+    head = "any" if e.event_type is None else quote(e.event_type)
+    return head if e.filter is None else f"{head} where {_filter(e.filter)}"
+
+
+# --------------------------------------------------------------- conditions
+def _join(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
+def _metric(m: A.Metric) -> str:
+    if isinstance(m, A.MetricCount):
+        return f"count({_event(m.event)})"
+    if isinstance(m, A.MetricSum):
+        return f"sum({format_name(m.prop)}, {_event(m.event)})"
+    if isinstance(m, A.MetricActiveDays):
+        return f"active_days({_event(m.event)})"
+    raise TypeError(f"not a metric: {m!r}")
+
+
+def _percent(p: float) -> str:
+    return str(int(p)) if float(p).is_integer() else _number(float(p))
+
+
+def _condition(c: A.Condition) -> str:
+    if isinstance(c, A.Did):
+        return _join(f"did({_event(c.event)})", _comparison(c.cmp), _window(c.window))
+    if isinstance(c, A.Aggregate):
+        head = f"{c.func}({format_name(c.prop)}, {_event(c.event)})"
+        return _join(head, _comparison(c.cmp), _window(c.window))
+    if isinstance(c, A.ActiveDays):
+        return _join(f"active_days({_event(c.event)})", _comparison(c.cmp), _window(c.window))
+    if isinstance(c, A.ActivePeriods):
+        head = f"active_periods({_event(c.event)}, {_duration(c.period)})"
+        return _join(head, _comparison(c.cmp), _window(c.window))
+    if isinstance(c, A.Sequence):
+        within = f"within {_duration(c.within)}" if c.within is not None else ""
+        steps = ", ".join(_event(s) for s in c.steps)
+        return _join(f"sequence({steps})", within, _window(c.window))
+    if isinstance(c, A.FirstDid):
+        return _join(f"first did({_event(c.event)})", _window(c.window))
+    if isinstance(c, A.Top):
+        return _join(f"top {_percent(c.percent)}% by {_metric(c.metric)}", _window(c.window))
+    if isinstance(c, A.UserProp):
+        return f"user.{_predicate(c.predicate)}"
+    if isinstance(c, A.InCohort):
+        return f"in_cohort({quote(c.name)})"
+    raise TypeError(f"not a cohort expression: {c!r}")
+
+
+def _prec(e: A.Expr) -> int:
+    if isinstance(e, A.Or):
+        return _PREC_OR
+    if isinstance(e, A.And):
+        return _PREC_AND
+    if isinstance(e, A.Not):
+        return _PREC_NOT
+    return _PREC_ATOM
+
+
+def _expr(e: A.Expr, min_prec: int) -> str:
+    if isinstance(e, A.Or):
+        text = f"{_expr(e.left, _PREC_OR)} or {_expr(e.right, _PREC_AND)}"
+    elif isinstance(e, A.And):
+        text = f"{_expr(e.left, _PREC_AND)} and {_expr(e.right, _PREC_NOT)}"
+    elif isinstance(e, A.Not):
+        text = f"not {_expr(e.item, _PREC_NOT)}"
+    else:
+        text = _condition(e)
+    return f"({text})" if _prec(e) < min_prec else text
+
+
+def to_text(expr: A.Expr) -> str:
+    """Canonical one-line text for a tree; ``parse(to_text(t)) == t``."""
+    return _expr(expr, _PREC_OR)
