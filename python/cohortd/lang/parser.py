@@ -17,7 +17,7 @@ from datetime import date
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
 
-__all__ = ["parse"]
+__all__ = ["parse", "parse_instant", "parse_duration"]
 
 DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -566,3 +566,21 @@ class _Parser:
 def parse(text: str) -> A.Expr:
     """Parse one cohort expression; raises ``ParseError`` with line and column on any rejection."""
     return _Parser(_Lexer(text).tokens()).parse()
+
+
+def parse_instant(text: str) -> int:
+    """Epoch ms of one date or ISO-8601 instant, with the same rules as inside a window."""
+    tokens = _Lexer(text).tokens()
+    if tokens[0].kind != "DATE" or tokens[1].kind != "EOF":
+        bad = tokens[0] if tokens[0].kind != "DATE" else tokens[1]
+        raise ParseError(f"unexpected {_describe(bad)}", bad.line, bad.column, "one date or instant")
+    return tokens[0].value
+
+
+def parse_duration(text: str) -> A.Duration:
+    """One positive duration such as ``30d``."""
+    parser = _Parser(_Lexer(text).tokens())
+    duration = parser.duration()
+    if parser.tok.kind != "EOF":
+        raise parser.unexpected("end of input after the duration")
+    return duration
