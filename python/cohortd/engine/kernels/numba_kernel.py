@@ -199,8 +199,9 @@ def aggregate(
     return acc, cnt
 
 
-def _distinct_pairs(us: list[Array], ts: list[Array], keys: Array, start: int, end: int,
-                    n: int) -> npt.NDArray[np.uint32]:
+def _distinct_pairs(
+    us: list[Array], ts: list[Array], keys: Array, start: int, end: int, n: int
+) -> npt.NDArray[np.uint32]:
     u, t = _concat(us, np.uint32), _concat(ts, np.int64)
     inside = (t >= start) & (t < end)
     u, keys = u[inside], keys[inside]

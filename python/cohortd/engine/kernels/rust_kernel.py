@@ -41,16 +41,22 @@ def _n(n_users: int) -> int:
 
 
 def count(users: Parts, times: Parts, start: int, end: int, n_users: int) -> npt.NDArray[np.uint32]:
-    return _native.count(_parts(users, np.uint32, "users"), _parts(times, np.int64, "times"),
-                         start, end, _n(n_users))
+    return _native.count(
+        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"), start, end, _n(n_users)
+    )
 
 
 def aggregate(
     users: Parts, times: Parts, values: Parts, start: int, end: int, n_users: int, func: str
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint32]]:
     return _native.aggregate(
-        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"),
-        _parts(values, np.float64, "values"), start, end, _n(n_users), func,
+        _parts(users, np.uint32, "users"),
+        _parts(times, np.int64, "times"),
+        _parts(values, np.float64, "values"),
+        start,
+        end,
+        _n(n_users),
+        func,
     )
 
 
@@ -58,8 +64,12 @@ def distinct(
     users: Parts, times: Parts, values: Parts, start: int, end: int, n_users: int
 ) -> npt.NDArray[np.uint32]:
     return _native.distinct(
-        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"),
-        _parts(values, np.int64, "values"), start, end, _n(n_users),
+        _parts(users, np.uint32, "users"),
+        _parts(times, np.int64, "times"),
+        _parts(values, np.int64, "values"),
+        start,
+        end,
+        _n(n_users),
     )
 
 
@@ -67,14 +77,20 @@ def distinct_buckets(
     users: Parts, times: Parts, start: int, end: int, origin: int, period: int, n_users: int
 ) -> npt.NDArray[np.uint32]:
     return _native.distinct_buckets(
-        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"),
-        start, end, origin, period, _n(n_users),
+        _parts(users, np.uint32, "users"),
+        _parts(times, np.int64, "times"),
+        start,
+        end,
+        origin,
+        period,
+        _n(n_users),
     )
 
 
 def first_time(users: Parts, times: Parts, end: int, n_users: int) -> npt.NDArray[np.int64]:
-    return _native.first_time(_parts(users, np.uint32, "users"), _parts(times, np.int64, "times"),
-                              end, _n(n_users))
+    return _native.first_time(
+        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"), end, _n(n_users)
+    )
 
 
 def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
