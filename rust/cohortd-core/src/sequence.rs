@@ -26,36 +26,27 @@ pub fn sequence(
     for (users, times) in steps {
         check_parts(users, times, n_users)?;
     }
-    let sorted: Vec<Vec<(u32, i64)>> = steps
+    let sorted: Vec<(Vec<u32>, Vec<i64>)> = steps
         .par_iter()
         .map(|&(u, t)| sorted_in_window(u, t, start, end))
         .collect();
 
+    // Walk the users of step 1 in order; each other step keeps a cursor that
+    // only moves forward, so every user's run in every step is found in one pass.
     let mut out = vec![false; n_users];
     let mut cursor = vec![0usize; steps.len()];
     let mut lists: Vec<&[i64]> = Vec::with_capacity(steps.len());
-    let mut times_of: Vec<Vec<i64>> = Vec::new();
-    // Times split out of the pairs so each user's run is a plain &[i64].
-    for pairs in &sorted {
-        times_of.push(pairs.iter().map(|&(_, t)| t).collect());
-    }
     let mut scratch = vec![0usize; steps.len()];
-    let first = &sorted[0];
-    let mut i = 0;
-    while i < first.len() {
-        let user = first[i].0;
+    let first_users = &sorted[0].0;
+    while cursor[0] < first_users.len() {
+        let user = first_users[cursor[0]];
         lists.clear();
-        for (j, pairs) in sorted.iter().enumerate() {
-            let lo = if j == 0 {
-                i
-            } else {
-                advance(pairs, cursor[j], |u| u < user)
-            };
-            let hi = advance(pairs, lo, |u| u == user);
+        for (j, (users, times)) in sorted.iter().enumerate() {
+            let lo = advance(users, cursor[j], |u| u < user);
+            let hi = advance(users, lo, |u| u == user);
             cursor[j] = hi;
-            lists.push(&times_of[j][lo..hi]);
+            lists.push(&times[lo..hi]);
         }
-        i = cursor[0];
         if lists.iter().all(|l| !l.is_empty()) {
             out[user as usize] = user_matches(&lists, within, &mut scratch);
         }
@@ -63,14 +54,20 @@ pub fn sequence(
     Ok(out)
 }
 
-fn advance(pairs: &[(u32, i64)], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
-    while pos < pairs.len() && keep(pairs[pos].0) {
+fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
+    while pos < users.len() && keep(users[pos]) {
         pos += 1;
     }
     pos
 }
 
-fn sorted_in_window(users: &[&[u32]], times: &[&[i64]], start: i64, end: i64) -> Vec<(u32, i64)> {
+/// The step's in-window rows sorted by (user, time), as two aligned columns.
+fn sorted_in_window(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+) -> (Vec<u32>, Vec<i64>) {
     let mut pairs = Vec::new();
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
@@ -84,7 +81,7 @@ fn sorted_in_window(users: &[&[u32]], times: &[&[i64]], start: i64, end: i64) ->
     } else {
         pairs.sort_unstable();
     }
-    pairs
+    pairs.into_iter().unzip()
 }
 
 /// One user's check over each step's sorted times.
