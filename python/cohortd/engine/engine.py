@@ -1,0 +1,295 @@
+"""``Engine``: one data directory, its event store and cohort evaluation.
+
+The embedded entry point (``cohortd.Engine.open(path)``); the gRPC server and
+the CLI hold one Engine per project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pyroaring import BitMap
+
+from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
+from cohortd.engine.filters import compatible
+from cohortd.engine.kernels import KERNELS, get_kernel
+from cohortd.errors import DefinitionError
+from cohortd.lang import ast
+from cohortd.lang import as_expr as _as_expr
+from cohortd.storage.readers import read_events, read_users
+from cohortd.storage.segment import bitmap_from_ids
+from cohortd.storage.store import EventStore
+from cohortd.storage.validate import (
+    USER_PREFIX,
+    IngestReport,
+    normalize_events,
+    normalize_user_properties,
+    rows_to_table,
+)
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(t: int | float | dt.datetime | str | None, clock: Clock) -> int:
+    """An as-of time as epoch ms: None is now; datetimes without zone are UTC; strings are ISO-8601."""
+    if t is None:
+        return clock()
+    if isinstance(t, str):
+        t = dt.datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
+    if isinstance(t, dt.datetime):
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC)
+        return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+    return int(t)
+
+
+@dataclass
+class CohortResult:
+    """Members of a cohort at one as-of time, as a bitmap of dense user ids."""
+
+    bitmap: BitMap
+    as_of_ms: int
+    engine: Engine
+
+    @property
+    def size(self) -> int:
+        return len(self.bitmap)
+
+    def members(self) -> list[str]:
+        """External user ids, sorted."""
+        return sorted(self.engine.external_ids(self.bitmap))
+
+
+class Engine:
+    def __init__(self, store: EventStore, clock: Clock | None = None, kernel: str = "rust") -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}")
+        self.store = store
+        self.clock: Clock = clock or wall_clock_ms
+        self.kernel = kernel
+
+    @classmethod
+    def open(cls, path: str | Path, clock: Clock | None = None, kernel: str = "rust") -> Engine:
+        return cls(EventStore.open(Path(path)), clock, kernel)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    @property
+    def data_version(self) -> int:
+        return self.store.version
+
+    # ------------------------------------------------------------- ingest
+    def ingest(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> IngestReport:
+        """Validate and durably store events; bad rows are reported, good rows kept."""
+        table = _as_table(data)
+        with self.store.lock:
+            normalized, report = normalize_events(table, self.store.schema, self.store.user_schema, self.clock())
+            self.store.append(normalized)
+        return report
+
+    def upsert_user_properties(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> IngestReport:
+        """Set current user properties (``user_id`` + property columns, optional ``time``)."""
+        table = _as_table(data)
+        with self.store.lock:
+            normalized, report = normalize_user_properties(table, self.store.user_schema, self.clock())
+            self.store.append(normalized)
+        return report
+
+    def ingest_file(
+        self, path: str | Path, users: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> IngestReport:
+        """Ingest an event (or, with ``users``, user-property) file in bounded chunks.
+
+        ``progress(rows_done, bytes_done)`` is called after every chunk.  The file's
+        format is checked before anything is written.
+        """
+        report = IngestReport()
+        chunks = read_users(Path(path)) if users else read_events(Path(path))
+        for chunk in chunks:
+            part = self.upsert_user_properties(chunk.table) if users else self.ingest(chunk.table)
+            report.merge(part, chunk.first_row)
+            report.rejected.extend(chunk.rejections)
+            if progress is not None:
+                progress(chunk.first_row + chunk.table.num_rows + len(chunk.rejections), chunk.bytes_read)
+        report.rejected.sort(key=lambda r: r.row)
+        return report
+
+    def seal(self) -> None:
+        self.store.seal()
+
+    def compact(self) -> None:
+        self.store.compact()
+
+    # --------------------------------------------------------- evaluation
+    def evaluate(
+        self,
+        expr: str | ast.Expr | Any,
+        as_of: int | dt.datetime | str | None = None,
+        kernel: str | None = None,
+        resolve: Resolver | None = None,
+    ) -> CohortResult:
+        """Members of ``expr`` at ``as_of`` (default now); any past instant works."""
+        tree = _as_expr(expr)
+        self.check(tree)
+        ev = self._evaluation(as_of, kernel, resolve)
+        return CohortResult(ev.run(tree), ev.as_of, self)
+
+    def explain(
+        self, expr: str | ast.Expr | Any, as_of: int | dt.datetime | str | None = None,
+        kernel: str | None = None, resolve: Resolver | None = None,
+    ) -> list[PlanStep]:
+        """The evaluated plan: every node with its size and time, in tree order."""
+        tree = _as_expr(expr)
+        self.check(tree)
+        ev = self._evaluation(as_of, kernel, resolve, explain=True)
+        ev.run(tree)
+        assert ev.steps is not None
+        return ev.steps
+
+    def _evaluation(self, as_of: Any, kernel: str | None, resolve: Resolver | None, explain: bool = False) -> Evaluation:
+        return Evaluation(
+            self.store, self.store.snapshot(), to_ms(as_of, self.clock), get_kernel(kernel or self.kernel), resolve,
+            explain,
+        )
+
+    def known_users(self, as_of: int | dt.datetime | str | None = None) -> BitMap:
+        """Users with at least one event before ``as_of``."""
+        snap = self.store.snapshot()
+        return bitmap_from_ids(np.flatnonzero(snap.first_seen < to_ms(as_of, self.clock)))
+
+    def check(self, expr: ast.Expr) -> None:
+        """Reject comparisons whose literal type contradicts the known property type."""
+        for node in _walk(expr):
+            if isinstance(node, ast.UserProp):
+                _check_predicate(node.predicate, self.store.user_schema, "user property")
+            elif isinstance(node, ast.EventRef) and node.filter is not None:
+                for pred in _walk_filter(node.filter):
+                    _check_predicate(pred, self.store.schema, "event property")
+            elif isinstance(node, (ast.Aggregate, ast.MetricSum)):
+                kind = self.store.schema.get(node.prop)
+                func = getattr(node, "func", "sum")
+                if func != "distinct" and kind in ("string", "bool"):
+                    raise DefinitionError(f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric")
+
+    # --------------------------------------------------------------- ids
+    def dense_id(self, external_user_id: str | int) -> int | None:
+        return self.store.users.get(str(external_user_id))
+
+    def external_ids(self, ids: BitMap | Iterable[int]) -> list[str]:
+        arr = np.array(ids.to_array() if isinstance(ids, BitMap) else list(ids), dtype=np.uint32)
+        return self.store.users.decode(arr).to_pylist()
+
+    def event_types(self) -> list[str]:
+        return [self.store.types.value(i) for i in range(len(self.store.types))]
+
+    # ------------------------------------------------------ introspection
+    def events(self) -> pa.Table:
+        """Every stored event with external ids and decoded properties (for tests and export)."""
+        snap = self.store.snapshot()
+        tables = []
+        for seg in snap.segments:
+            cols: dict[str, pa.Array] = {
+                "user_id": self.store.users.decode(seg.users),
+                "event_type": self.store.types.decode(seg.types),
+                "time": pa.array(seg.times, pa.int64()),
+            }
+            for name in seg.prop_names():
+                col = seg.prop(name)
+                assert col is not None
+                if self.store.schema.get(name) == "string":
+                    col = self.store.values.as_arrow().take(col)
+                cols[name] = col
+            tables.append(pa.table(cols))
+        if not tables:
+            return pa.table({"user_id": pa.array([], pa.string()), "event_type": pa.array([], pa.string()),
+                             "time": pa.array([], pa.int64())})
+        return pa.concat_tables(tables, promote_options="default")
+
+    def user_properties(self) -> dict[str, dict[str, Any]]:
+        """Current user properties: external user id → {property: value}."""
+        out: dict[str, dict[str, Any]] = {}
+        n = len(self.store.users)
+        for name, col in self.store.user_props.columns.items():
+            values, valid = self.store.user_props.get(name, n) or (None, None)
+            assert values is not None and valid is not None
+            for uid in np.flatnonzero(valid):
+                v = values[uid].item()
+                if col.kind == "string":
+                    v = self.store.values.value(int(v))
+                out.setdefault(self.store.users.value(int(uid)), {})[name] = v
+        return out
+
+
+def _as_table(data: Any) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    return rows_to_table(data)
+
+
+def _walk(expr: Any) -> Iterable[Any]:
+    """Every node of a cohort tree, event references included."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        for value in getattr(node, "__dict__", {}).values():
+            if isinstance(value, tuple):
+                stack.extend(v for v in value if hasattr(v, "__dataclass_fields__"))
+            elif hasattr(value, "__dataclass_fields__") and not isinstance(value, (ast.FAnd, ast.FOr, ast.FNot)):
+                stack.append(value)
+
+
+def _walk_filter(flt: ast.Filter) -> Iterable[ast.Predicate]:
+    if isinstance(flt, (ast.FAnd, ast.FOr)):
+        yield from _walk_filter(flt.left)
+        yield from _walk_filter(flt.right)
+    elif isinstance(flt, ast.FNot):
+        yield from _walk_filter(flt.item)
+    else:
+        yield flt
+
+
+def _check_predicate(pred: ast.Predicate, schema: Mapping[str, str], what: str) -> None:
+    kind = schema.get(pred.prop)
+    if kind is None:
+        return
+    if isinstance(pred, ast.PropCmp):
+        literals: tuple[Any, ...] = (pred.value,)
+    elif isinstance(pred, ast.PropIn):
+        literals = pred.values
+    elif isinstance(pred, ast.PropContains):
+        if kind != "string":
+            raise DefinitionError(f"{what} {pred.prop!r} is {kind}: 'contains' needs a string property")
+        return
+    else:
+        return
+    for lit in literals:
+        if not compatible(kind, lit):
+            raise DefinitionError(f"{what} {pred.prop!r} is {kind}, compared with {lit!r}")
+
+
+__all__ = ["Engine", "CohortResult", "PlanStep", "USER_PREFIX", "to_ms"]

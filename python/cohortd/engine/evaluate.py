@@ -1,0 +1,340 @@
+"""Cohort tree → user bitmap at an as-of time.
+
+Each condition becomes one kernel call over the parts of the segments it can
+touch (pruned by event type through the type index and by time through
+min/max bounds), yielding a dense per-user array that is compared and turned
+into a roaring bitmap.  ``and``/``or``/``not`` are bitmap operations; ``not``
+is the complement within the users known at ``T`` (first event before ``T``).
+Equal conditions are evaluated once per evaluation (memoised by tree value).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from cohortd.errors import DefinitionError
+from cohortd.lang import ast
+from cohortd.storage.segment import Segment, bitmap_from_ids
+from cohortd.storage.store import EventStore, Snapshot
+from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
+
+MIN_TIME = -(2**63)
+DAY_MS = 86_400_000
+
+Resolver = Callable[[str], "ast.Expr | None"]
+
+
+@dataclass
+class PlanStep:
+    """One node of an evaluated plan, for ``explain``."""
+
+    text: str
+    size: int
+    millis: float
+    depth: int
+
+
+@dataclass
+class Parts:
+    """Aligned per-part arrays selected for one event reference and window."""
+
+    users: list[np.ndarray] = field(default_factory=list)
+    times: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+
+
+def window_bounds(window: ast.Window, as_of: int) -> tuple[int, int]:
+    """Half-open ``[start, end)`` in epoch ms, cut at the as-of time."""
+    if isinstance(window, ast.Ever):
+        return MIN_TIME, as_of
+    if isinstance(window, ast.Last):
+        return as_of - window.duration.ms, as_of
+    if isinstance(window, ast.Ago):
+        return as_of - window.start.ms, as_of - window.end.ms
+    if isinstance(window, ast.Dates):
+        return window.start_ms, min(window.end_ms, as_of)
+    if isinstance(window, ast.Since):
+        return window.start_ms, as_of
+    raise TypeError(f"not a window: {window!r}")
+
+
+def compare(values: np.ndarray, cmp: ast.Comparison | None) -> np.ndarray:
+    """Mask of ``values`` satisfying a comparison (None: at least one)."""
+    if cmp is None:
+        return values >= 1
+    if isinstance(cmp, ast.Range):
+        return (values >= cmp.lo) & (values <= cmp.hi)
+    op, v = cmp.op, cmp.value
+    if op == "==":
+        return values == v
+    if op == "!=":
+        return values != v
+    if op == "<":
+        return values < v
+    if op == "<=":
+        return values <= v
+    if op == ">":
+        return values > v
+    return values >= v
+
+
+def percentile_threshold_rank(percent: float, n: int) -> int:
+    """``ceil(P/100 * N)`` computed exactly on the decimal value of P."""
+    return math.ceil(Fraction(repr(float(percent))) * n / 100)
+
+
+class Evaluation:
+    """State of one evaluation at one as-of time: snapshot, kernel, memo, plan."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        snap: Snapshot,
+        as_of: int,
+        kernel: ModuleType,
+        resolve: Resolver | None = None,
+        explain: bool = False,
+    ) -> None:
+        self.store = store
+        self.snap = snap
+        self.as_of = as_of
+        self.kernel = kernel
+        self.resolve = resolve
+        self.n_users = len(snap.first_seen)
+        self.known_mask = snap.first_seen < as_of
+        self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
+        self.lookups = ValueLookups(store.values.as_arrow())
+        self.memo: dict[Any, BitMap] = {}
+        self.cohort_stack: list[str] = []
+        self.steps: list[PlanStep] | None = [] if explain else None
+        self._depth = 0
+
+    # ------------------------------------------------------------- algebra
+    def run(self, expr: ast.Expr) -> BitMap:
+        cached = self.memo.get(expr)
+        if cached is not None and self.steps is None:
+            return cached
+        started = time.perf_counter()
+        slot = None
+        if self.steps is not None:
+            slot = len(self.steps)
+            self.steps.append(PlanStep(_text(expr), 0, 0.0, self._depth))
+        self._depth += 1
+        try:
+            result = cached if cached is not None else self._run(expr)
+        finally:
+            self._depth -= 1
+        self.memo[expr] = result
+        if self.steps is not None and slot is not None:
+            self.steps[slot] = PlanStep(
+                self.steps[slot].text, len(result), (time.perf_counter() - started) * 1000, self.steps[slot].depth
+            )
+        return result
+
+    def _run(self, expr: ast.Expr) -> BitMap:
+        if isinstance(expr, ast.And):
+            return self.run(expr.left) & self.run(expr.right)
+        if isinstance(expr, ast.Or):
+            return self.run(expr.left) | self.run(expr.right)
+        if isinstance(expr, ast.Not):
+            return self.known - self.run(expr.item)
+        if isinstance(expr, ast.InCohort):
+            return self._in_cohort(expr.name)
+        if isinstance(expr, ast.UserProp):
+            return self._mask_to_bitmap(self._user_prop(expr.predicate))
+        if isinstance(expr, ast.Sequence):
+            return self._sequence(expr)
+        return self._mask_to_bitmap(self.condition_mask(expr))
+
+    def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
+        return bitmap_from_ids(np.flatnonzero(mask & self.known_mask))
+
+    def _in_cohort(self, name: str) -> BitMap:
+        if name in self.cohort_stack:
+            cycle = " -> ".join([*self.cohort_stack, name])
+            raise DefinitionError(f"in_cohort reference cycle: {cycle}")
+        target = self.resolve(name) if self.resolve is not None else None
+        if target is None:
+            from cohortd.errors import NotFoundError
+
+            raise NotFoundError(f"in_cohort({name!r}): no saved cohort with that name")
+        self.cohort_stack.append(name)
+        try:
+            return self.run(target)
+        finally:
+            self.cohort_stack.pop()
+
+    # ---------------------------------------------------------- conditions
+    def condition_mask(self, cond: ast.Expr) -> np.ndarray:
+        """Dense boolean mask (over all user ids) of a leaf condition, before ``known``."""
+        k, n, T = self.kernel, self.n_users, self.as_of
+        if isinstance(cond, ast.Did):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, start, end)
+            return compare(k.count(p.users, p.times, start, end, n), cond.cmp)
+        if isinstance(cond, ast.Aggregate):
+            start, end = window_bounds(cond.window, T)
+            return compare_metric(self.aggregate_metric(cond.func, cond.prop, cond.event, start, end), cond.cmp)
+        if isinstance(cond, ast.ActiveDays):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, start, end)
+            return compare(k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n), cond.cmp)
+        if isinstance(cond, ast.ActivePeriods):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, start, end)
+            return compare(k.distinct_buckets(p.users, p.times, start, end, T, cond.period.ms, n), cond.cmp)
+        if isinstance(cond, ast.FirstDid):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, MIN_TIME, T)
+            first = k.first_time(p.users, p.times, T, n)
+            return (first >= start) & (first < end)
+        if isinstance(cond, ast.Top):
+            return self._top(cond)
+        raise TypeError(f"not a condition: {cond!r}")
+
+    def aggregate_metric(
+        self, func: str, prop: str, event: ast.EventRef, start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(metric, has_value) per user for sum/avg/min/max/distinct of ``prop``."""
+        k, n = self.kernel, self.n_users
+        if func == "distinct":
+            p = self.parts(event, start, end, value_prop=prop, as_int=True)
+            counts = k.distinct(p.users, p.times, p.values, start, end, n)
+            return counts, np.ones(n, bool)
+        p = self.parts(event, start, end, value_prop=prop)
+        values, counts = k.aggregate(p.users, p.times, p.values, start, end, n, "sum" if func == "avg" else func)
+        has = counts > 0
+        if func == "avg":
+            values = np.divide(values, counts, out=np.zeros(n), where=has)
+        return values, has
+
+    def _top(self, cond: ast.Top) -> np.ndarray:
+        start, end = window_bounds(cond.window, self.as_of)
+        m = cond.metric
+        k, n = self.kernel, self.n_users
+        if isinstance(m, ast.MetricCount):
+            p = self.parts(m.event, start, end)
+            metric = k.count(p.users, p.times, start, end, n).astype(np.float64)
+        elif isinstance(m, ast.MetricActiveDays):
+            p = self.parts(m.event, start, end)
+            metric = k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n).astype(np.float64)
+        else:
+            metric, _ = self.aggregate_metric("sum", m.prop, m.event, start, end)
+        return top_percent_mask(metric, self.known_mask, cond.percent)
+
+    def _sequence(self, cond: ast.Sequence) -> BitMap:
+        start, end = window_bounds(cond.window, self.as_of)
+        steps = []
+        for step in cond.steps:
+            p = self.parts(step, start, end)
+            steps.append((p.users, p.times))
+        within = cond.within.ms if cond.within is not None else -1
+        return self._mask_to_bitmap(np.asarray(self.kernel.sequence(steps, start, end, within, self.n_users), bool))
+
+    def _user_prop(self, pred: ast.Predicate) -> np.ndarray:
+        kind = self.store.user_schema.get(pred.prop)
+        col = self.store.user_props.get(pred.prop, self.n_users)
+        values, valid = col if col is not None else (None, None)
+        return predicate_mask(pred, values, valid, kind, self.n_users, self.lookups)
+
+    # --------------------------------------------------------------- parts
+    def parts(
+        self, event: ast.EventRef, start: int, end: int, value_prop: str | None = None, as_int: bool = False
+    ) -> Parts:
+        """Rows of ``event`` in ``[start, end)``-overlapping segments, filtered, as kernel parts."""
+        out = Parts()
+        if start >= end:
+            return out
+        type_id = None
+        if event.event_type is not None:
+            type_id = self.store.types.get(event.event_type)
+            if type_id is None:
+                return out
+        value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
+        for seg, s, e in self._ranges(type_id, start, end):
+            users, times = seg.users[s:e], seg.times[s:e]
+            mask = None
+            if event.filter is not None:
+                mask = filter_mask(event.filter, _segment_columns(self.store, seg, s, e), e - s, self.lookups)
+            values = None
+            if value_prop is not None:
+                col = seg.prop(value_prop)
+                if col is None or value_kind is None:
+                    continue
+                values, valid = arrow_column(col.slice(s, e - s))
+                values = _kernel_values(values, value_kind, as_int)
+                mask = valid if mask is None else mask & valid
+            if mask is not None:
+                users, times = users[mask], times[mask]
+                if values is not None:
+                    values = values[mask]
+            if len(users):
+                out.users.append(users)
+                out.times.append(times)
+                if values is not None:
+                    out.values.append(values)
+        return out
+
+    def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
+        for seg in self.snap.segments:
+            if seg.num_rows == 0 or seg.max_time < start or seg.min_time >= end:
+                continue
+            if type_id is None:
+                yield seg, 0, seg.num_rows
+                continue
+            r = seg.index.get(type_id)
+            if r is not None and r.max_time >= start and r.min_time < end:
+                yield seg, r.start, r.end
+
+
+def compare_metric(metric: tuple[np.ndarray, np.ndarray], cmp: ast.Comparison) -> np.ndarray:
+    values, has = metric
+    return has & compare(values, cmp)
+
+
+def top_percent_mask(metric: np.ndarray, known: np.ndarray, percent: float) -> np.ndarray:
+    """Users with ``M > 0`` and ``M >= q``, q the value at rank ceil(P/100*N) among known users."""
+    vals = metric[known]
+    n = len(vals)
+    rank = percentile_threshold_rank(percent, n)
+    if n == 0 or rank == 0:
+        return np.zeros(len(metric), bool)
+    q = np.partition(vals, n - rank)[n - rank]
+    return known & (metric > 0) & (metric >= q)
+
+
+def _kernel_values(values: np.ndarray, kind: str, as_int: bool) -> np.ndarray:
+    if as_int:
+        if kind == "float":
+            v = np.where(values == 0, 0.0, values).astype(np.float64)  # -0.0 and 0.0 are one value
+            return v.view(np.int64)
+        return values.astype(np.int64)
+    if kind in ("string", "bool"):
+        raise DefinitionError(f"cannot aggregate a {kind} property numerically")
+    return values.astype(np.float64)
+
+
+def _segment_columns(store: EventStore, seg: Segment, s: int, e: int) -> Callable[[str], Any]:
+    def column(prop: str) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
+        col = seg.prop(prop)
+        if col is None:
+            return None, None, None
+        values, valid = arrow_column(col.slice(s, e - s))
+        return values, valid, store.schema.get(prop)
+
+    return column
+
+
+def _text(expr: ast.Expr) -> str:
+    from cohortd.lang import to_text
+
+    return to_text(expr)

@@ -1,0 +1,79 @@
+"""Persistent string → dense-id dictionaries (users, event types, string property values).
+
+Ids are assigned in order of first appearance, so replaying the same log in the
+same order rebuilds the same ids.  The dictionary is saved as one Arrow IPC
+file at every checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from cohortd.storage.files import atomic_write
+
+
+class StringDictionary:
+    def __init__(self, values: list[str] | None = None) -> None:
+        self._values: list[str] = list(values or [])
+        self._ids: dict[str, int] = {v: i for i, v in enumerate(self._values)}
+        self._array: pa.Array | None = None
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, value: str) -> int | None:
+        return self._ids.get(value)
+
+    def value(self, idx: int) -> str:
+        return self._values[idx]
+
+    def encode_unique(self, uniques: list[str]) -> np.ndarray:
+        """Ids for distinct strings, adding the new ones."""
+        ids = np.empty(len(uniques), dtype=np.uint32)
+        table, values = self._ids, self._values
+        for i, v in enumerate(uniques):
+            idx = table.get(v)
+            if idx is None:
+                idx = len(values)
+                table[v] = idx
+                values.append(v)
+                self._array = None
+            ids[i] = idx
+        return ids
+
+    def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Dense ids for a (non-null) string column, via Arrow's dictionary encoding."""
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_encode()
+        ids = self.encode_unique(arr.dictionary.to_pylist())
+        return ids[arr.indices.to_numpy(zero_copy_only=False)]
+
+    def as_arrow(self) -> pa.Array:
+        """All values as an Arrow string array (cached; used to decode ids)."""
+        if self._array is None or len(self._array) != len(self._values):
+            self._array = pa.array(self._values, type=pa.string())
+        return self._array
+
+    def decode(self, ids: np.ndarray) -> pa.Array:
+        return self.as_arrow().take(pa.array(ids))
+
+    def save(self, path: Path) -> None:
+        table = pa.table({"value": self.as_arrow()})
+
+        def write(fh) -> None:  # type: ignore[no-untyped-def]
+            with ipc.new_file(fh, table.schema) as writer:
+                writer.write_table(table)
+
+        atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: Path) -> StringDictionary:
+        with pa.memory_map(str(path)) as source:
+            table = ipc.open_file(source).read_all()
+        return cls(table.column("value").to_pylist())

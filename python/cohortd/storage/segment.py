@@ -1,0 +1,166 @@
+"""Immutable event segments: Arrow tables sorted by (event type, user, time) with indexes.
+
+Columns: ``user`` (uint32 dense id), ``type`` (uint32), ``time`` (int64 epoch
+ms) and one column per event property named ``p:<name>`` (string properties
+as uint32 codes into the value dictionary, else int64 / float64 / bool).
+Because rows are sorted by type first, the rows of one event type are one
+contiguous range, found through the type index, and a condition on one type
+never touches another type's rows.
+
+On disk a segment is two Arrow IPC files (``<name>.arrow`` and
+``<name>.index.arrow``), memory-mapped on open, so columns are zero-copy
+numpy views of the page cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from pyroaring import BitMap
+
+from cohortd.storage.files import atomic_write
+
+PROP_PREFIX = "p:"
+
+
+@dataclass(frozen=True)
+class TypeRange:
+    """Rows ``[start, end)`` of one event type, their time bounds and their users."""
+
+    start: int
+    end: int
+    min_time: int
+    max_time: int
+    users: BitMap
+
+
+def bitmap_from_ids(ids: np.ndarray) -> BitMap:
+    """A roaring bitmap from a uint32 numpy array (fast path through array buffers)."""
+    import array
+
+    arr = array.array("I")
+    arr.frombytes(np.ascontiguousarray(ids, dtype=np.uint32).tobytes())
+    return BitMap(arr)
+
+
+class Segment:
+    def __init__(self, name: str, table: pa.Table, index: dict[int, TypeRange] | None = None) -> None:
+        self.name = name
+        self.table = table
+        self.users = _numpy(table.column("user"), np.uint32)
+        self.types = _numpy(table.column("type"), np.uint32)
+        self.times = _numpy(table.column("time"), np.int64)
+        self.index = index if index is not None else _build_index(self.types, self.users, self.times)
+        self.min_time = min((r.min_time for r in self.index.values()), default=0)
+        self.max_time = max((r.max_time for r in self.index.values()), default=-1)
+        self._props: dict[str, pa.Array] = {}
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def prop(self, name: str) -> pa.Array | None:
+        """The whole column of an event property (None when no event here has it)."""
+        col = self._props.get(name)
+        if col is None:
+            key = PROP_PREFIX + name
+            if key not in self.table.column_names:
+                return None
+            col = self._props[name] = self.table.column(key).combine_chunks()
+        return col
+
+    def prop_names(self) -> list[str]:
+        return [c[len(PROP_PREFIX):] for c in self.table.column_names if c.startswith(PROP_PREFIX)]
+
+    # ------------------------------------------------------------- building
+    @classmethod
+    def build(cls, name: str, table: pa.Table) -> Segment:
+        """Sort an encoded table by (type, user, time) and index it."""
+        users = _numpy(table.column("user"), np.uint32)
+        types = _numpy(table.column("type"), np.uint32)
+        times = _numpy(table.column("time"), np.int64)
+        order = np.lexsort((times, users, types))
+        if not np.array_equal(order, np.arange(len(order))):
+            table = table.take(pa.array(order))
+        return cls(name, _single_chunk(table))
+
+    @classmethod
+    def merge(cls, name: str, parts: Sequence[Segment]) -> Segment:
+        table = pa.concat_tables([p.table for p in parts], promote_options="default")
+        return cls.build(name, table)
+
+    # ------------------------------------------------------------------ disk
+    def write(self, directory: Path) -> None:
+        """Write data and index files durably (temporary name, fsync, rename)."""
+        table = self.table
+
+        def write_data(fh) -> None:  # type: ignore[no-untyped-def]
+            with ipc.new_file(fh, table.schema) as writer:
+                writer.write_table(table, max_chunksize=1 << 30)
+
+        atomic_write(directory / f"{self.name}.arrow", write_data)
+        types = sorted(self.index)
+        idx = pa.table(
+            {
+                "type": pa.array(types, pa.uint32()),
+                "start": pa.array([self.index[t].start for t in types], pa.int64()),
+                "end": pa.array([self.index[t].end for t in types], pa.int64()),
+                "min_time": pa.array([self.index[t].min_time for t in types], pa.int64()),
+                "max_time": pa.array([self.index[t].max_time for t in types], pa.int64()),
+                "users": pa.array([self.index[t].users.serialize() for t in types], pa.binary()),
+            }
+        )
+
+        def write_index(fh) -> None:  # type: ignore[no-untyped-def]
+            with ipc.new_file(fh, idx.schema) as writer:
+                writer.write_table(idx)
+
+        atomic_write(directory / f"{self.name}.index.arrow", write_index)
+
+    @classmethod
+    def open(cls, directory: Path, name: str) -> Segment:
+        source = pa.memory_map(str(directory / f"{name}.arrow"))
+        table = ipc.open_file(source).read_all()
+        with pa.memory_map(str(directory / f"{name}.index.arrow")) as src:
+            idx = ipc.open_file(src).read_all().to_pydict()
+        index = {
+            t: TypeRange(s, e, lo, hi, BitMap.deserialize(b))
+            for t, s, e, lo, hi, b in zip(
+                idx["type"], idx["start"], idx["end"], idx["min_time"], idx["max_time"], idx["users"], strict=True
+            )
+        }
+        return cls(name, _single_chunk(table), index)
+
+
+def _single_chunk(table: pa.Table) -> pa.Table:
+    if all(c.num_chunks <= 1 for c in table.columns):
+        return table
+    return table.combine_chunks()
+
+
+def _numpy(col: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    if col.num_chunks == 0:
+        return np.empty(0, dtype=dtype)
+    if col.num_chunks > 1:
+        col = pa.chunked_array([col.combine_chunks()])
+    return col.chunk(0).to_numpy(zero_copy_only=True).view(dtype)
+
+
+def _build_index(types: np.ndarray, users: np.ndarray, times: np.ndarray) -> dict[int, TypeRange]:
+    if len(types) == 0:
+        return {}
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(types)) + 1))
+    ends = np.concatenate((starts[1:], [len(types)]))
+    mins = np.minimum.reduceat(times, starts)
+    maxs = np.maximum.reduceat(times, starts)
+    index = {}
+    for s, e, lo, hi in zip(starts.tolist(), ends.tolist(), mins.tolist(), maxs.tolist(), strict=True):
+        run = users[s:e]  # sorted within a type range
+        distinct = run[np.concatenate(([True], run[1:] != run[:-1]))]
+        index[int(types[s])] = TypeRange(s, e, lo, hi, bitmap_from_ids(distinct))
+    return index

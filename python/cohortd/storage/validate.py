@@ -1,0 +1,313 @@
+"""Row validation and normalisation: the gate every event passes before the log.
+
+Input is a table with ``user_id``, ``event_type``, ``time``, event-property
+columns and, for user properties carried by events, columns named
+``$user.<name>``.  Output is the same rows with canonical types (user id and
+event type as strings, time as int64 epoch ms, properties as string / int64 /
+float64 / bool) minus the rejected rows, plus one ``Rejection`` per bad row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+USER_PREFIX = "$user."
+ERROR_COLUMN = "$error"  # set by readers on records they could not turn into a row
+RESERVED = ("user_id", "event_type", "time")
+KINDS = ("string", "int", "float", "bool")
+ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+DAY_MS = 86_400_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One bad input row: its 0-based index in the batch, the field at fault and why."""
+
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def merge(self, other: IngestReport, row_offset: int = 0) -> None:
+        self.accepted += other.accepted
+        self.rejected.extend(Rejection(r.row + row_offset, r.field, r.reason) for r in other.rejected)
+
+
+def kind_of_type(t: pa.DataType) -> str | None:
+    """The schema kind an Arrow type maps to; None for all-null columns."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+        return "int"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "float"
+    if pa.types.is_null(t):
+        return None
+    return "unsupported"
+
+
+def kind_of_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "string"
+    return "unsupported"
+
+
+def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Columns from a list of dicts; ``user_properties`` dicts become ``$user.`` columns.
+
+    Mixed value types in one column are kept as strings tagged for rejection by
+    ``coerce_column`` (it sees the per-row Python kinds through ``_MixedColumn``).
+    """
+    rows = list(rows)
+    names: dict[str, None] = {}
+    flat: list[dict[str, Any]] = []
+    for r in rows:
+        f = {k: v for k, v in r.items() if k != "user_properties"}
+        for k, v in (r.get("user_properties") or {}).items():
+            f[USER_PREFIX + k] = v
+        flat.append(f)
+        names.update(dict.fromkeys(f))
+    columns = {}
+    for name in names:
+        values = [f.get(name) for f in flat]
+        columns[name] = _column_from_values(name, values)
+    return pa.table(columns) if columns else pa.table({"user_id": pa.array([], pa.string())})
+
+
+def _column_from_values(name: str, values: list[Any]) -> pa.Array:
+    if name in RESERVED:
+        if name == "time" and any(isinstance(v, dt.datetime) for v in values):
+            return pa.array([_time_value(v) for v in values], pa.string())
+        kinds = {kind_of_value(v) for v in values if v is not None}
+        if kinds <= {"int"}:
+            return pa.array(values, pa.int64())
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+    kinds = {kind_of_value(v) for v in values if v is not None}
+    if kinds == {"int", "float"}:
+        kinds = {"float"}
+    if len(kinds) <= 1 and "unsupported" not in kinds:
+        kind = kinds.pop() if kinds else "string"
+        return pa.array(values, ARROW_TYPES[kind])
+    # Mixed kinds: encode each value with its kind so coerce_column can reject per row.
+    return pa.array([None if v is None else f"{kind_of_value(v)}\x00{v}" for v in values], _MIXED)
+
+
+_MIXED = pa.large_string()  # marker type for mixed-kind columns built by rows_to_table
+
+
+def _time_value(v: Any) -> Any:
+    if isinstance(v, dt.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=dt.UTC)
+        return v.isoformat()
+    return v
+
+
+def parse_time_column(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch ms int64, ok mask) for an ISO-8601 / epoch-ms / timestamp column."""
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        ms = pc.cast(arr, pa.timestamp("ms", tz=t.tz), safe=False)
+        return _ms_and_valid(ms.cast(pa.int64()))
+    if pa.types.is_date(t):
+        return _ms_and_valid(pc.cast(pc.cast(arr, pa.timestamp("ms")), pa.int64()))
+    if pa.types.is_integer(t):
+        return _ms_and_valid(arr.cast(pa.int64()))
+    if pa.types.is_floating(t):
+        valid = np.asarray(pc.and_(pc.is_valid(arr), pc.is_finite(arr)).fill_null(False))
+        vals = np.floor(np.nan_to_num(arr.to_numpy(zero_copy_only=False), nan=0.0, posinf=0, neginf=0))
+        return vals.astype(np.int64), valid
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        strings = arr.cast(pa.string()) if not pa.types.is_dictionary(t) else arr.cast(pa.string())
+        try:
+            ts = pc.cast(strings, pa.timestamp("ms", tz="UTC"))
+            return _ms_and_valid(ts.cast(pa.int64()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        out = np.zeros(n, dtype=np.int64)
+        ok = np.zeros(n, dtype=bool)
+        for i, s in enumerate(strings.to_pylist()):
+            ms = _parse_time_text(s)
+            if ms is not None:
+                out[i], ok[i] = ms, True
+        return out, ok
+    return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+
+
+def _ms_and_valid(ms: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    valid = np.asarray(pc.is_valid(ms))
+    return ms.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False), valid
+
+
+def _parse_time_text(s: str | None) -> int | None:
+    if s is None:
+        return None
+    s = s.strip()
+    if s.lstrip("-").isdigit():
+        return int(s)
+    try:
+        d = dt.datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=dt.UTC)
+    return (d - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def coerce_column(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
+    """Cast ``arr`` to ``kind``; return the cast column and a mask of rows that conflict."""
+    n = len(arr)
+    if arr.type == _MIXED:
+        values, bad = [], np.zeros(n, dtype=bool)
+        for i, s in enumerate(arr.to_pylist()):
+            if s is None:
+                values.append(None)
+                continue
+            k, text = s.split("\x00", 1)
+            if k == kind or (k == "int" and kind == "float"):
+                values.append({"string": str, "int": int, "float": float}.get(kind, _bool)(text))
+            else:
+                values.append(None)
+                bad[i] = True
+        return pa.array(values, ARROW_TYPES[kind]), bad
+    have = kind_of_type(arr.type)
+    valid = np.asarray(pc.is_valid(arr))
+    if have is None:
+        return pa.nulls(n, ARROW_TYPES[kind]), np.zeros(n, dtype=bool)
+    if have == kind or (have == "int" and kind == "float"):
+        if pa.types.is_timestamp(arr.type):
+            arr = pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz), safe=False).cast(pa.int64())
+        return arr.cast(ARROW_TYPES[kind]), np.zeros(n, dtype=bool)
+    return pa.nulls(n, ARROW_TYPES[kind]), valid
+
+
+def _bool(text: str) -> bool:
+    return text == "True"
+
+
+def reason_for_conflict(name: str, want: str, arr: pa.Array) -> str:
+    got = kind_of_type(arr.type) if arr.type != _MIXED else "a different type"
+    return f"property {name!r} is {want} in the schema, got {got}"
+
+
+def normalize_events(
+    table: pa.Table, schema: dict[str, str], user_schema: dict[str, str], now_ms: int
+) -> tuple[pa.Table, IngestReport]:
+    """Validate an event batch; returns accepted rows in canonical form and the report.
+
+    ``schema`` / ``user_schema`` are extended in place with newly seen property names.
+    """
+    n = table.num_rows
+    reasons: list[tuple[str, str] | None] = [None] * n
+    bad = np.zeros(n, dtype=bool)
+
+    def reject(mask: np.ndarray, field_name: str, reason: str) -> None:
+        for i in np.flatnonzero(mask & ~bad):
+            reasons[i] = (field_name, reason)
+        bad[:] |= mask
+
+    for name in ("user_id", "event_type", "time"):
+        if name not in table.column_names:
+            raise_missing = np.ones(n, dtype=bool)
+            reject(raise_missing, name, f"missing {name.replace('_', ' ')}")
+    if ERROR_COLUMN in table.column_names:
+        errors = table.column(ERROR_COLUMN).combine_chunks()
+        for i in np.flatnonzero(np.asarray(errors.is_valid())):
+            reasons[i] = ("line", errors[int(i)].as_py())
+            bad[i] = True
+        table = table.drop_columns([ERROR_COLUMN])
+    out: dict[str, pa.Array] = {}
+    for name in ("user_id", "event_type"):
+        if name not in table.column_names:
+            out[name] = pa.nulls(n, pa.string())
+            continue
+        col = table.column(name).combine_chunks()
+        strings = col.cast(pa.string()) if kind_of_type(col.type) in ("int", "string") else None
+        if strings is None:
+            reject(np.ones(n, dtype=bool), name, f"{name} must be a string or integer")
+            strings = pa.nulls(n, pa.string())
+        empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(strings), ""), True))
+        reject(empty, name, f"missing {name.replace('_', ' ')}")
+        out[name] = strings
+    if "time" in table.column_names:
+        ms, ok = parse_time_column(table.column("time").combine_chunks())
+        reject(~ok, "time", "unparseable time (expected ISO-8601, epoch milliseconds or a timestamp)")
+        absurd = ok & ((ms < MIN_TIME_MS) | (ms > now_ms + DAY_MS))
+        reject(absurd, "time", "time out of range (before 2000-01-01 or more than a day in the future)")
+        out["time"] = pa.array(ms, pa.int64())
+    else:
+        out["time"] = pa.array(np.zeros(n, dtype=np.int64))
+    for name in table.column_names:
+        if name in RESERVED:
+            continue
+        is_user = name.startswith(USER_PREFIX)
+        prop = name[len(USER_PREFIX):] if is_user else name
+        target = user_schema if is_user else schema
+        col = table.column(name).combine_chunks()
+        have = kind_of_type(col.type) if col.type != _MIXED else _first_mixed_kind(col)
+        if have is None:
+            continue
+        if prop not in target:
+            if have == "unsupported":
+                reject(np.asarray(pc.is_valid(col)), name, f"property {prop!r} has an unsupported type {col.type}")
+                continue
+            target[prop] = have
+        cast, conflict = coerce_column(col, target[prop])
+        reject(conflict, prop, reason_for_conflict(prop, target[prop], col))
+        out[name] = cast
+    good = ~bad
+    normalized = pa.table(out).filter(pa.array(good)) if bad.any() else pa.table(out)
+    report = IngestReport(
+        accepted=int(good.sum()),
+        rejected=[Rejection(int(i), *reasons[i]) for i in np.flatnonzero(bad)],  # type: ignore[misc]
+    )
+    return normalized, report
+
+
+def _first_mixed_kind(col: pa.Array) -> str | None:
+    for s in col.to_pylist():
+        if s is not None:
+            return s.split("\x00", 1)[0]
+    return None
+
+
+def normalize_user_properties(
+    table: pa.Table, user_schema: dict[str, str], now_ms: int
+) -> tuple[pa.Table, IngestReport]:
+    """Validate a user-property upsert (``user_id`` + property columns, optional ``time``)."""
+    renamed = {}
+    for name in table.column_names:
+        if name in ("user_id", "time") or name.startswith(USER_PREFIX):
+            renamed[name] = table.column(name)
+        else:
+            renamed[USER_PREFIX + name] = table.column(name)
+    n = table.num_rows
+    if "time" not in renamed:
+        renamed["time"] = pa.chunked_array([pa.array(np.full(n, now_ms, dtype=np.int64))])
+    renamed["event_type"] = pa.chunked_array([pa.array(["$identify"] * n, pa.string())])
+    return normalize_events(pa.table(renamed), {}, user_schema, now_ms)
