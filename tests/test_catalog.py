@@ -29,7 +29,7 @@ def cat(tmp_path: Path) -> Iterator[Catalog]:
 
 
 def test_create_get_and_unique_name(cat: Catalog) -> None:
-    rec = cat.create("Active L7", 'did(any) in last 7d', description="weekly actives", note="first")
+    rec = cat.create("Active L7", "did(any) in last 7d", description="weekly actives", note="first")
     assert rec.name == "Active L7"
     assert rec.version == 1
     assert rec.definition == "did(any) in last 7d"

@@ -258,9 +258,7 @@ def name_problems(name: str, expr: Expr) -> list[LintWarning]:
     out = []
     lowered = name.lower()
     needs_window = any(_has_window(c) for c, _ in conditions(expr))
-    if needs_window and not (
-        _WINDOW_RE.search(lowered) or any(w in _PERIOD_WORDS for w in _words(lowered))
-    ):
+    if needs_window and not (_WINDOW_RE.search(lowered) or any(w in _PERIOD_WORDS for w in _words(lowered))):
         out.append(
             LintWarning(
                 "name-missing-window",

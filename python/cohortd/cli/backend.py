@@ -1,0 +1,276 @@
+"""The two ways the CLI reaches cohorts: embedded (Workspace) and remote (SDK).
+
+Both expose the same methods and return plain dicts/lists, so printing and
+``--json`` do not care where an answer came from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cohortd.storage.catalog import CohortRecord, CohortVersion
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_dict(r: CohortRecord) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "description": r.description,
+        "definition": r.definition,
+        "version": r.version,
+        "created": _iso(r.created_ms),
+        "updated": _iso(r.updated_ms),
+        "last_evaluated": _iso(r.last_evaluated_ms),
+        "archived": r.archived,
+    }
+
+
+def version_dict(v: CohortVersion) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "definition": v.definition,
+        "description": v.description,
+        "note": v.note,
+        "time": _iso(v.created_ms),
+    }
+
+
+def warning_dicts(ws: Any) -> list[dict[str, Any]]:
+    return [{"code": w.code, "message": w.message} for w in ws]
+
+
+class Backend(Protocol):
+    """What every CLI command needs from a target."""
+
+    def create_cohort(self, name: str, definition: str, description: str, note: str) -> dict[str, Any]: ...
+    def update_cohort(
+        self, name: str, definition: str | None, description: str | None, note: str
+    ) -> dict[str, Any]: ...
+    def get_cohort(self, name: str) -> dict[str, Any]: ...
+    def list_cohorts(self, include_archived: bool) -> list[dict[str, Any]]: ...
+    def archive_cohort(self, name: str) -> dict[str, Any]: ...
+    def cohort_history(self, name: str) -> list[dict[str, Any]]: ...
+    def evaluate(
+        self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
+    ) -> dict[str, Any]: ...
+    def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]: ...
+    def overlap(self, cohorts: list[str], as_of_ms: int | None) -> dict[str, Any]: ...
+    def user_cohorts(self, user_id: str, as_of_ms: int | None) -> list[str]: ...
+    def explain(
+        self, name: str | None, definition: str | None, as_of_ms: int | None
+    ) -> list[dict[str, Any]]: ...
+    def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class EmbeddedBackend:
+    """``--data DIR``: the service layer in this process."""
+
+    def __init__(self, data_dir: str, project: str) -> None:
+        from cohortd.workspace import Workspace
+
+        self.workspace = Workspace(data_dir)
+        try:
+            self.project = self.workspace.project(project)
+        except BaseException:
+            self.workspace.close()
+            raise
+
+    def create_cohort(self, name: str, definition: str, description: str, note: str) -> dict[str, Any]:
+        rec, warnings = self.project.create_cohort(name, definition, description, note)
+        return {"cohort": record_dict(rec), "warnings": warning_dicts(warnings)}
+
+    def update_cohort(
+        self, name: str, definition: str | None, description: str | None, note: str
+    ) -> dict[str, Any]:
+        rec, warnings = self.project.update_cohort(name, definition, description, note)
+        return {"cohort": record_dict(rec), "warnings": warning_dicts(warnings)}
+
+    def get_cohort(self, name: str) -> dict[str, Any]:
+        return record_dict(self.project.get_cohort(name))
+
+    def list_cohorts(self, include_archived: bool) -> list[dict[str, Any]]:
+        return [record_dict(r) for r in self.project.list_cohorts(include_archived)]
+
+    def archive_cohort(self, name: str) -> dict[str, Any]:
+        return record_dict(self.project.archive_cohort(name))
+
+    def cohort_history(self, name: str) -> list[dict[str, Any]]:
+        return [version_dict(v) for v in self.project.cohort_history(name)]
+
+    def evaluate(
+        self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
+    ) -> dict[str, Any]:
+        res = self.project.evaluate(name, definition, as_of_ms, kernel=kernel)
+        return {"size": int(res.size), "as_of": _iso(res.as_of_ms), "result": res}
+
+    def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]:
+        return [str(m) for m in self.project.members(name, definition, as_of_ms)]
+
+    def overlap(self, cohorts: list[str], as_of_ms: int | None) -> dict[str, Any]:
+        ov = self.project.overlap(cohorts, as_of_ms)
+        return {
+            "names": ov.names,
+            "sizes": ov.sizes,
+            "intersections": ov.intersections,
+            "jaccard": ov.jaccard,
+            "as_of": _iso(ov.as_of_ms),
+        }
+
+    def user_cohorts(self, user_id: str, as_of_ms: int | None) -> list[str]:
+        return self.project.user_cohorts(user_id, as_of_ms)
+
+    def explain(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[dict[str, Any]]:
+        steps = self.project.explain(name, definition, as_of_ms)
+        return [
+            {"text": s.text, "size": int(s.size), "millis": float(s.millis), "depth": int(s.depth)}
+            for s in steps
+        ]
+
+    def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]:
+        return warning_dicts(self.project.lint(definition, name))
+
+    def close(self) -> None:
+        self.workspace.close()
+
+
+def _field(obj: Any, *names: str, default: Any = None) -> Any:
+    """First present attribute or key of ``obj`` among ``names`` (SDK values or dicts)."""
+    for n in names:
+        if isinstance(obj, dict) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return default
+
+
+def _time_iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, int | float):
+        return _iso(int(value))
+    return str(value)
+
+
+def _remote_record(r: Any) -> dict[str, Any]:
+    return {
+        "name": _field(r, "name"),
+        "description": _field(r, "description", default=""),
+        "definition": _field(r, "definition", "definition_text"),
+        "version": int(_field(r, "version", default=0)),
+        "created": _time_iso(_field(r, "created", "created_ms")),
+        "updated": _time_iso(_field(r, "updated", "updated_ms")),
+        "last_evaluated": _time_iso(_field(r, "last_evaluated", "last_evaluated_ms")),
+        "archived": bool(_field(r, "archived", default=False)),
+    }
+
+
+def _as_of_dt(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class RemoteBackend:
+    """``--server HOST:PORT``: the same operations through the Python SDK over gRPC."""
+
+    def __init__(self, target: str, api_key: str | None, project: str) -> None:
+        from cohortd import Client  # type: ignore[attr-defined]
+
+        self.client = Client(target, api_key=api_key, project=project)
+
+    def _with_warnings(self, out: Any) -> dict[str, Any]:
+        if isinstance(out, tuple):
+            rec, warnings = out
+        else:
+            rec, warnings = _field(out, "cohort", default=out), _field(out, "warnings", default=[])
+        return {"cohort": _remote_record(rec), "warnings": warning_dicts(warnings)}
+
+    def create_cohort(self, name: str, definition: str, description: str, note: str) -> dict[str, Any]:
+        return self._with_warnings(
+            self.client.create_cohort(name, definition, description=description, note=note)
+        )
+
+    def update_cohort(
+        self, name: str, definition: str | None, description: str | None, note: str
+    ) -> dict[str, Any]:
+        return self._with_warnings(
+            self.client.update_cohort(name, definition=definition, description=description, note=note)
+        )
+
+    def get_cohort(self, name: str) -> dict[str, Any]:
+        return _remote_record(self.client.get_cohort(name))
+
+    def list_cohorts(self, include_archived: bool) -> list[dict[str, Any]]:
+        return [_remote_record(r) for r in self.client.list_cohorts(include_archived=include_archived)]
+
+    def archive_cohort(self, name: str) -> dict[str, Any]:
+        return _remote_record(self.client.archive_cohort(name))
+
+    def cohort_history(self, name: str) -> list[dict[str, Any]]:
+        out = []
+        for v in self.client.cohort_history(name):
+            out.append(
+                {
+                    "version": int(_field(v, "version")),
+                    "definition": _field(v, "definition", "definition_text"),
+                    "description": _field(v, "description", default=""),
+                    "note": _field(v, "note", default=""),
+                    "time": _time_iso(_field(v, "time", "created", "created_ms")),
+                }
+            )
+        return out
+
+    def _target(self, name: str | None, definition: str | None) -> dict[str, Any]:
+        return {"cohort": name} if name is not None else {"definition": definition}
+
+    def evaluate(
+        self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
+    ) -> dict[str, Any]:
+        res = self.client.evaluate(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
+        size = res if isinstance(res, int) else _field(res, "size")
+        return {"size": int(size), "as_of": _time_iso(_field(res, "as_of", "as_of_ms"))}
+
+    def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]:
+        return [
+            str(m) for m in self.client.members(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
+        ]
+
+    def overlap(self, cohorts: list[str], as_of_ms: int | None) -> dict[str, Any]:
+        ov = self.client.overlap(cohorts, as_of=_as_of_dt(as_of_ms))
+        return {
+            "names": list(_field(ov, "names")),
+            "sizes": [int(x) for x in _field(ov, "sizes")],
+            "intersections": [[int(x) for x in row] for row in _field(ov, "intersections")],
+            "jaccard": [[float(x) for x in row] for row in _field(ov, "jaccard")],
+            "as_of": _time_iso(_field(ov, "as_of", "as_of_ms")),
+        }
+
+    def user_cohorts(self, user_id: str, as_of_ms: int | None) -> list[str]:
+        return list(self.client.user_cohorts(user_id, as_of=_as_of_dt(as_of_ms)))
+
+    def explain(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[dict[str, Any]]:
+        steps = self.client.explain(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
+        return [
+            {
+                "text": _field(s, "text"),
+                "size": int(_field(s, "size", default=0)),
+                "millis": float(_field(s, "millis", default=0.0)),
+                "depth": int(_field(s, "depth", default=0)),
+            }
+            for s in steps
+        ]
+
+    def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]:
+        return warning_dicts(self.client.lint(definition, name=name))
+
+    def close(self) -> None:
+        self.client.close()

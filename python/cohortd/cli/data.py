@@ -1,0 +1,171 @@
+"""``cohortd generate``, ``cohortd ingest`` and ``cohortd ingest-users``: getting data in."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from cohortd.cli._common import add_data, add_json, console, emit_json, err_console, iso, table
+
+MAX_SHOWN_REJECTIONS = 50
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="write a synthetic SaaS event stream (Parquet) and its user table")
+    p.add_argument("--users", type=int, default=200_000, help="number of users (default 200000)")
+    p.add_argument("--days", type=int, default=90, help="length of the period in days (default 90)")
+    p.add_argument("--seed", type=int, default=1, help="random seed; same arguments give identical files")
+    p.add_argument("--events", type=int, default=None, help="aim for about this many events in total")
+    p.add_argument("--out", type=Path, required=True, help="events file to write (.parquet)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("ingest", help="load event files (.parquet, .csv, .jsonl/.ndjson, optionally .gz)")
+    add_data(p)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json(p)
+    p.set_defaults(func=cmd_ingest, users=False)
+
+    p = sub.add_parser("ingest-users", help="load user properties (user_id + property columns)")
+    add_data(p)
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_json(p)
+    p.set_defaults(func=cmd_ingest, users=True)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from cohortd.synth import generate
+
+    summary = generate(
+        args.users,
+        args.days,
+        args.seed,
+        args.out,
+        progress=not (args.quiet or args.json),
+        target_events=args.events,
+    )
+    out = {
+        "events_path": str(summary.events_path),
+        "users_path": str(summary.users_path),
+        "users": summary.users,
+        "events": summary.events,
+        "start": iso(summary.start_ms),
+        "end": iso(summary.end_ms),
+        "seed": summary.seed,
+        "seconds": round(summary.seconds, 3),
+    }
+    if args.json:
+        emit_json(out)
+    else:
+        console.print(
+            f"wrote {summary.events:,} events for {summary.users:,} users "
+            f"({iso(summary.start_ms)} .. {iso(summary.end_ms)}) in {summary.seconds:.1f}s"
+        )
+        console.print(f"  events: {summary.events_path}\n  users:  {summary.users_path}")
+    return 0
+
+
+class RateColumn(ProgressColumn):
+    """Rows per second since the task started (rich's own speed is bytes-oriented)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{task.completed:>12,.0f} rows  {rate:>10,.0f} rows/s")
+
+
+def _chunks_with_progress(
+    files: list[Path], reader: Callable[[Path], Iterator[Any]], quiet: bool
+) -> Iterator[tuple[Path, Any]]:
+    """Every chunk of every file (each file opened before its first chunk), with a progress bar."""
+    if quiet:
+        for path in files:
+            for chunk in reader(path):
+                yield path, chunk
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        RateColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        for path in files:
+            task = bar.add_task(escape(path.name), total=None)
+            for chunk in reader(path):
+                yield path, chunk
+                bar.update(task, advance=chunk.table.num_rows + len(chunk.rejections))
+            bar.update(task, total=bar.tasks[task].completed)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from cohortd.storage.readers import read_events, read_users
+    from cohortd.workspace import Workspace
+
+    reader = read_users if args.users else read_events
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        from cohortd.errors import IngestError
+
+        raise IngestError(f"no such file: {', '.join(missing)}")
+    accepted = 0
+    rejected: list[dict[str, Any]] = []
+    per_file: dict[str, int] = {}
+    t0 = time.perf_counter()
+    with Workspace(args.data) as ws:
+        project = ws.project(args.project)
+        load = project.upsert_user_properties if args.users else project.ingest
+        for path, chunk in _chunks_with_progress(args.files, reader, args.quiet or args.json):
+            for rej in chunk.rejections:  # rows the reader could not decode (file-absolute)
+                rejected.append(
+                    {"file": str(path), "row": rej.row + 1, "field": rej.field, "reason": rej.reason}
+                )
+            if chunk.table.num_rows == 0:
+                continue
+            report = load(chunk.table)
+            accepted += report.accepted
+            per_file[str(path)] = per_file.get(str(path), 0) + report.accepted
+            for rej in report.rejected:  # rows of this chunk: make them file-absolute, 1-based
+                rejected.append(
+                    {
+                        "file": str(path),
+                        "row": chunk.first_row + rej.row + 1,
+                        "field": rej.field,
+                        "reason": rej.reason,
+                    }
+                )
+    seconds = time.perf_counter() - t0
+    if args.json:
+        emit_json(
+            {
+                "accepted": accepted,
+                "rejected": len(rejected),
+                "rejections": rejected,
+                "files": per_file,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return 0
+    what = "user property rows" if args.users else "events"
+    console.print(f"accepted {accepted:,} {what}, rejected {len(rejected):,} rows in {seconds:.1f}s")
+    if rejected:
+        shown = rejected[:MAX_SHOWN_REJECTIONS]
+        table(
+            ["file", "row", "field", "reason"],
+            [[Path(r["file"]).name, r["row"], r["field"], r["reason"]] for r in shown],
+            right=["row"],
+        )
+        if len(rejected) > len(shown):
+            console.print(f"... and {len(rejected) - len(shown):,} more (use --json for all)")
+    return 0

@@ -1,0 +1,47 @@
+"""``cohortd serve``: run the gRPC server over a workspace directory until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cohortd.cli._common import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the gRPC API over a data directory (until SIGTERM/SIGINT)")
+    p.add_argument("--data", metavar="DIR", type=Path, required=True, help="workspace data directory")
+    p.add_argument(
+        "--listen", default="127.0.0.1:50051", help="address to listen on (default 127.0.0.1:50051)"
+    )
+    p.add_argument(
+        "--auth-keys",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="API keys and the projects each may use; without it, no authentication",
+    )
+    p.add_argument("--tls-cert", type=Path, default=None, metavar="FILE", help="PEM certificate chain")
+    p.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="PEM private key")
+    p.add_argument("--max-workers", type=int, default=None, help="request threads (default: server's choice)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    for f in (args.auth_keys, args.tls_cert, args.tls_key):
+        if f is not None and not f.is_file():
+            raise UsageError(f"no such file: {f}")
+    from cohortd.server import serve
+
+    kwargs = {} if args.max_workers is None else {"max_workers": args.max_workers}
+    serve(
+        args.data,
+        args.listen,
+        auth_keys_path=args.auth_keys,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        **kwargs,
+    )
+    return 0

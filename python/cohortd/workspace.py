@@ -1,0 +1,473 @@
+"""The service layer: projects, saved cohorts and queries over one data directory.
+
+Both the gRPC servicer and the embedded CLI (``--data DIR``) call this, so the
+meaning of every operation lives in one place and the transports only
+translate.  Layout of a workspace directory::
+
+    DIR/projects/<name>/events/          the project's Engine (WAL, segments, dictionaries)
+    DIR/projects/<name>/catalog.sqlite   its saved cohorts and their history
+
+Decisions:
+
+- Project names match ``[A-Za-z0-9_-]{1,64}``; a project is created on first use.
+- Definitions are saved as canonical text (``to_text(parse(text))``), so
+  comments and layout are not kept; the history keeps every version.
+- ``in_cohort("X")`` resolves through the catalog at the same as-of time.
+  Referencing an unknown cohort or creating a reference cycle is rejected with
+  ``DefinitionError`` at create/update time (and for inline definitions).
+  Archived cohorts still resolve, so archiving never breaks a dependent.
+- Results of saved cohorts are cached per (cohort name, versions of the cohort
+  and every cohort it references, engine data version, as-of ms, kernel), in a
+  bounded LRU that is cleared when the data version moves on.  Asking for
+  "now" (``as_of=None``) reuses a cached "now" result while the data version
+  is unchanged and the result is at most ``NOW_MAX_AGE_MS`` old: answers for
+  "now" may therefore be up to that long behind the clock for time-driven
+  changes (a user ageing out of ``in last 7d``), never for new data.  A later
+  issue replaces this with incremental maintenance.
+- ``last_evaluated_ms`` in the catalog records real evaluations (cache
+  misses), not every cache hit, to keep SQLite writes off the hot path.
+- ``check_membership`` returns one row per user, one column per cohort.
+- Jaccard of two empty sets is 0.0.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyroaring import BitMap
+
+from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
+from cohortd.errors import AlreadyExistsError, CohortError, DefinitionError, NotFoundError
+from cohortd.lang.ast import Expr, InCohort
+from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
+
+__all__ = [
+    "NOW_MAX_AGE_MS",
+    "InvalidArgumentError",
+    "Overlap",
+    "Project",
+    "Workspace",
+    "parse_as_of",
+]
+
+NOW_MAX_AGE_MS = 1_000
+"""How stale a cached result for "now" may be (while no new data arrived)."""
+
+CACHE_ENTRIES = 512
+"""Cached cohort results per project (LRU)."""
+
+PROJECT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+AsOf = int | datetime | str | None
+
+
+class InvalidArgumentError(CohortError, ValueError):
+    """A request argument that is malformed (project name, as-of time, missing cohort/definition)."""
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def parse_as_of(as_of: AsOf) -> int | None:
+    """``None`` (now), epoch ms, a datetime (naive = UTC) or an ISO-8601 string → epoch ms."""
+    if as_of is None or isinstance(as_of, int) and not isinstance(as_of, bool):
+        return as_of
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            as_of = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"as-of time {as_of!r} is not ISO-8601 (e.g. 2026-01-31T12:00Z)"
+            ) from exc
+    if isinstance(as_of, datetime):
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=UTC)
+        return int(as_of.timestamp() * 1000)
+    raise InvalidArgumentError(f"as-of time must be epoch ms, a datetime or ISO-8601 text, not {as_of!r}")
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Pairwise overlap of saved cohorts; matrices are indexed like ``names``."""
+
+    names: list[str]
+    sizes: list[int]
+    intersections: list[list[int]]
+    jaccard: list[list[float]]
+    as_of_ms: int
+
+
+@dataclass
+class _Saved:
+    version: int
+    text: str
+    archived: bool
+    expr: Expr | None = field(default=None, repr=False)
+
+
+def _refs(expr: Expr) -> list[str]:
+    return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]
+
+
+class Project:
+    """One project's engine, catalog and result cache; safe to call from many threads."""
+
+    def __init__(self, directory: Path, name: str, clock: Callable[[], int] | None = None) -> None:
+        from cohortd import Engine
+
+        self.name = name
+        self.directory = directory
+        self._clock = clock or _wall_ms
+        directory.mkdir(parents=True, exist_ok=True)
+        self.engine = Engine.open(directory / "events", clock=clock)
+        try:
+            self.catalog = Catalog(directory / "catalog.sqlite", clock=self._clock)
+        except BaseException:
+            self.engine.close()
+            raise
+        self._write_lock = threading.RLock()  # catalog mutations + their validation
+        self._cache_lock = threading.Lock()
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+        self._cache_dv = -1
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self._saved: dict[str, _Saved] = {
+            r.name: _Saved(r.version, r.definition, r.archived)
+            for r in self.catalog.list(include_archived=True)
+        }
+
+    # ------------------------------------------------------------- data in
+    def ingest(self, table: Any) -> Any:
+        """Append events (pyarrow table/batch or list of dicts); returns the engine's report."""
+        return self.engine.ingest(table)
+
+    def upsert_user_properties(self, table: Any) -> Any:
+        """Set current user properties (``user_id`` + property columns)."""
+        return self.engine.upsert_user_properties(table)
+
+    # -------------------------------------------------------- definitions
+    def _expr(self, definition: str | Expr) -> Expr:
+        from cohortd.lang import as_expr
+
+        return as_expr(definition)
+
+    def _saved_expr(self, name: str) -> Expr:
+        saved = self._saved.get(name)
+        if saved is None:
+            raise NotFoundError(f"no cohort named {name!r}")
+        if saved.expr is None:
+            saved.expr = self._expr(saved.text)
+        return saved.expr
+
+    def _resolve(self, name: str) -> Expr | None:
+        try:
+            return self._saved_expr(name)
+        except NotFoundError:
+            return None
+
+    def _check_refs(self, expr: Expr, name: str | None) -> None:
+        """Reject references to unknown cohorts and cycles through ``name``."""
+        for ref in _refs(expr):
+            if ref != name and ref not in self._saved:
+                raise DefinitionError(f"in_cohort({ref!r}): no saved cohort has that name")
+        if name is None:
+            return
+        # depth-first search from the new definition's references back to ``name``
+        stack: list[tuple[str, list[str]]] = [(r, [name, r]) for r in _refs(expr)]
+        seen: set[str] = set()
+        while stack:
+            current, path = stack.pop()
+            if current == name:
+                raise DefinitionError("in_cohort reference cycle: " + " -> ".join(path))
+            if current in seen:
+                continue
+            seen.add(current)
+            for nxt in _refs(self._saved_expr(current)):
+                stack.append((nxt, [*path, nxt]))
+
+    def _closure(self, name: str) -> tuple[tuple[str, int], ...]:
+        """(name, version) of ``name`` and every cohort it references, transitively."""
+        out: dict[str, int] = {}
+        stack = [name]
+        while stack:
+            current = stack.pop()
+            if current in out:
+                continue
+            saved = self._saved.get(current)
+            if saved is None:
+                raise NotFoundError(f"no cohort named {current!r}")
+            out[current] = saved.version
+            stack.extend(_refs(self._saved_expr(current)))
+        return tuple(sorted(out.items()))
+
+    def _prepare(self, name: str, definition: str | Expr) -> tuple[Expr, str]:
+        from cohortd.lang import to_text
+
+        if not name or not name.strip() or name != name.strip():
+            raise InvalidArgumentError("cohort names must be non-empty without leading or trailing spaces")
+        expr = self._expr(definition)
+        self.engine.check(expr)
+        self._check_refs(expr, name)
+        return expr, to_text(expr)
+
+    # ------------------------------------------------------------- catalog
+    def create_cohort(
+        self, name: str, definition: str | Expr, description: str = "", note: str = ""
+    ) -> tuple[CohortRecord, list[LintWarning]]:
+        """Validate, lint and save a new cohort; warnings never block the save."""
+        with self._write_lock:
+            if name in self._saved:
+                raise AlreadyExistsError(f"a cohort named {name!r} already exists")
+            expr, text = self._prepare(name, definition)
+            warnings = self._lint(expr, name, exclude=name)
+            rec = self.catalog.create(name, text, description, note)
+            self._saved[name] = _Saved(rec.version, rec.definition, rec.archived, expr)
+        return rec, warnings
+
+    def update_cohort(
+        self,
+        name: str,
+        definition: str | Expr | None = None,
+        description: str | None = None,
+        note: str = "",
+    ) -> tuple[CohortRecord, list[LintWarning]]:
+        """Change definition and/or description (a new version); lints a new definition."""
+        with self._write_lock:
+            if name not in self._saved:
+                raise NotFoundError(f"no cohort named {name!r}")
+            warnings: list[LintWarning] = []
+            text = None
+            expr = None
+            if definition is not None:
+                expr, text = self._prepare(name, definition)
+                warnings = self._lint(expr, name, exclude=name)
+            rec = self.catalog.update(name, text, description, note)
+            self._saved[name] = _Saved(
+                rec.version,
+                rec.definition,
+                rec.archived,
+                expr if text is not None else self._saved[name].expr,
+            )
+        return rec, warnings
+
+    def get_cohort(self, name: str) -> CohortRecord:
+        """The saved cohort's current record."""
+        return self.catalog.get(name)
+
+    def list_cohorts(self, include_archived: bool = False) -> list[CohortRecord]:
+        """Saved cohorts sorted by name."""
+        return self.catalog.list(include_archived)
+
+    def archive_cohort(self, name: str) -> CohortRecord:
+        """Hide a cohort from lists and user-cohort answers (it still resolves for in_cohort)."""
+        with self._write_lock:
+            rec = self.catalog.archive(name)
+            self._saved[name].archived = True
+        return rec
+
+    def cohort_history(self, name: str) -> list[CohortVersion]:
+        """Every version of the cohort, oldest first."""
+        return self.catalog.history(name)
+
+    # ------------------------------------------------------------- queries
+    def _evaluate_saved(self, name: str, as_of: AsOf = None, kernel: str | None = None) -> Any:
+        closure = self._closure(name)
+        dv = self.engine.data_version
+        ms = parse_as_of(as_of)
+        key = (name, closure, dv, ms, kernel)
+        now = self._clock()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None and (ms is not None or 0 <= now - hit.as_of_ms <= NOW_MAX_AGE_MS):
+                self._cache.move_to_end(key)
+                return hit
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one evaluation per key at a time; others wait and reuse it
+            with self._cache_lock:
+                hit = self._cache.get(key)
+                if hit is not None and (
+                    ms is not None or 0 <= self._clock() - hit.as_of_ms <= NOW_MAX_AGE_MS
+                ):
+                    return hit
+            result = self.engine.evaluate(
+                self._saved_expr(name),
+                as_of=self._clock() if ms is None else ms,
+                kernel=kernel,
+                resolve=self._resolve,
+            )
+            with self._cache_lock:
+                if dv > self._cache_dv:  # new data: every older entry is dead
+                    self._cache.clear()
+                    self._cache_dv = dv
+                if dv == self._cache_dv:
+                    self._cache[key] = result
+                    while len(self._cache) > CACHE_ENTRIES:
+                        self._cache.popitem(last=False)
+                self._key_locks.pop(key, None)
+        self.catalog.touch_evaluated(name, _wall_ms())
+        return result
+
+    def evaluate(
+        self,
+        name: str | None = None,
+        definition: str | Expr | None = None,
+        as_of: AsOf = None,
+        kernel: str | None = None,
+    ) -> Any:
+        """Evaluate a saved cohort (cached) or an inline definition; returns the engine's result."""
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        if name is not None:
+            return self._evaluate_saved(name, as_of, kernel)
+        expr = self._expr(definition)  # type: ignore[arg-type]
+        self._check_refs(expr, None)
+        ms = parse_as_of(as_of)
+        return self.engine.evaluate(
+            expr, as_of=self._clock() if ms is None else ms, kernel=kernel, resolve=self._resolve
+        )
+
+    def members(
+        self, name: str | None = None, definition: str | Expr | None = None, as_of: AsOf = None
+    ) -> list[str]:
+        """External ids of the members, sorted (a stable order for paging)."""
+        return self.evaluate(name, definition, as_of).members()
+
+    def _bitmaps(self, cohorts: Sequence[str], as_of: AsOf) -> tuple[list[BitMap], int]:
+        ms = parse_as_of(as_of)
+        if ms is None:
+            ms = self._clock()  # one instant for every cohort of the answer
+        results = [self._evaluate_saved(c, ms) for c in cohorts]
+        return [r.bitmap for r in results], ms
+
+    def is_member(self, user_id: str, cohort: str, as_of: AsOf = None) -> bool:
+        """Whether the user is in the saved cohort at the as-of time (unknown users are in none)."""
+        result = self._evaluate_saved(cohort, as_of)
+        dense = self.engine.dense_id(str(user_id))
+        return dense is not None and dense in result.bitmap
+
+    def check_membership(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
+    ) -> list[list[bool]]:
+        """Membership matrix: one row per user, one column per cohort."""
+        if as_of is None:
+            bitmaps = [self._evaluate_saved(c).bitmap for c in cohorts]
+        else:
+            bitmaps, _ = self._bitmaps(cohorts, as_of)
+        out = []
+        for uid in user_ids:
+            dense = self.engine.dense_id(str(uid))
+            out.append([dense is not None and dense in bm for bm in bitmaps])
+        return out
+
+    def user_cohorts(self, user_id: str, as_of: AsOf = None) -> list[str]:
+        """Names (sorted) of every non-archived saved cohort the user is in."""
+        dense = self.engine.dense_id(str(user_id))
+        if dense is None:
+            return []
+        names = sorted(n for n, s in list(self._saved.items()) if not s.archived)
+        return [n for n in names if dense in self._evaluate_saved(n, as_of).bitmap]
+
+    def overlap(self, cohorts: Sequence[str], as_of: AsOf = None) -> Overlap:
+        """Sizes, pairwise intersection sizes and Jaccard of saved cohorts at one as-of time."""
+        if not cohorts:
+            raise InvalidArgumentError("overlap needs at least one cohort")
+        bitmaps, ms = self._bitmaps(cohorts, as_of)
+        inter = [[a.intersection_cardinality(b) for b in bitmaps] for a in bitmaps]
+        jac = [[jaccard(a, b) for b in bitmaps] for a in bitmaps]
+        return Overlap(list(cohorts), [len(b) for b in bitmaps], inter, jac, ms)
+
+    def explain(
+        self, name: str | None = None, definition: str | Expr | None = None, as_of: AsOf = None
+    ) -> list[Any]:
+        """The plan with each step's size and time (engine ``PlanStep`` objects)."""
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        expr = self._saved_expr(name) if name is not None else self._expr(definition)  # type: ignore[arg-type]
+        self._check_refs(expr, None)
+        ms = parse_as_of(as_of)
+        return self.engine.explain(expr, as_of=self._clock() if ms is None else ms, resolve=self._resolve)
+
+    def _lint(self, expr: Expr, name: str | None, exclude: str | None) -> list[LintWarning]:
+        ms = self._clock()
+        members = self.engine.evaluate(expr, as_of=ms, resolve=self._resolve).bitmap
+        others = {
+            n: self._evaluate_saved(n).bitmap
+            for n, s in sorted(self._saved.items())
+            if not s.archived and n != exclude
+        }
+        return lint(expr, name, event_types=self.engine.event_types(), members=members, others=others)
+
+    def lint(self, definition: str | Expr, name: str | None = None) -> list[LintWarning]:
+        """Warnings for a definition (and a name for it) without saving anything."""
+        expr = self._expr(definition)
+        self._check_refs(expr, name)
+        return self._lint(expr, name, exclude=name)
+
+    def close(self) -> None:
+        """Flush and close the engine and the catalog."""
+        try:
+            self.engine.close()
+        finally:
+            self.catalog.close()
+
+
+class Workspace:
+    """A data directory holding one or more isolated projects."""
+
+    def __init__(self, data_dir: str | Path, clock: Callable[[], int] | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self._clock = clock
+        self._projects: dict[str, Project] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def project(self, name: str = "default") -> Project:
+        """The named project, opened (and created) on first use."""
+        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+            raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+        with self._lock:
+            if self._closed:
+                raise CohortError("workspace is closed")
+            proj = self._projects.get(name)
+            if proj is None:
+                proj = Project(self.data_dir / "projects" / name, name, self._clock)
+                self._projects[name] = proj
+            return proj
+
+    def project_names(self) -> list[str]:
+        """Projects that exist on disk (sorted)."""
+        root = self.data_dir / "projects"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and PROJECT_NAME.fullmatch(p.name))
+
+    def close(self) -> None:
+        """Close every open project."""
+        with self._lock:
+            self._closed = True
+            projects, self._projects = list(self._projects.values()), {}
+        errors = []
+        for p in projects:
+            try:
+                p.close()
+            except Exception as exc:  # close the others before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
