@@ -21,8 +21,8 @@ from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
 from cohortd.engine.filters import compatible
 from cohortd.engine.kernels import KERNELS, get_kernel
 from cohortd.errors import DefinitionError
-from cohortd.lang import ast
 from cohortd.lang import as_expr as _as_expr
+from cohortd.lang import ast
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.store import EventStore
@@ -105,11 +105,15 @@ class Engine:
         """Validate and durably store events; bad rows are reported, good rows kept."""
         table = _as_table(data)
         with self.store.lock:
-            normalized, report = normalize_events(table, self.store.schema, self.store.user_schema, self.clock())
+            normalized, report = normalize_events(
+                table, self.store.schema, self.store.user_schema, self.clock()
+            )
             self.store.append(normalized)
         return report
 
-    def upsert_user_properties(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> IngestReport:
+    def upsert_user_properties(
+        self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]
+    ) -> IngestReport:
         """Set current user properties (``user_id`` + property columns, optional ``time``)."""
         table = _as_table(data)
         with self.store.lock:
@@ -157,8 +161,11 @@ class Engine:
         return CohortResult(ev.run(tree), ev.as_of, self)
 
     def explain(
-        self, expr: str | ast.Expr | Any, as_of: int | dt.datetime | str | None = None,
-        kernel: str | None = None, resolve: Resolver | None = None,
+        self,
+        expr: str | ast.Expr | Any,
+        as_of: int | dt.datetime | str | None = None,
+        kernel: str | None = None,
+        resolve: Resolver | None = None,
     ) -> list[PlanStep]:
         """The evaluated plan: every node with its size and time, in tree order."""
         tree = _as_expr(expr)
@@ -168,9 +175,15 @@ class Engine:
         assert ev.steps is not None
         return ev.steps
 
-    def _evaluation(self, as_of: Any, kernel: str | None, resolve: Resolver | None, explain: bool = False) -> Evaluation:
+    def _evaluation(
+        self, as_of: Any, kernel: str | None, resolve: Resolver | None, explain: bool = False
+    ) -> Evaluation:
         return Evaluation(
-            self.store, self.store.snapshot(), to_ms(as_of, self.clock), get_kernel(kernel or self.kernel), resolve,
+            self.store,
+            self.store.snapshot(),
+            to_ms(as_of, self.clock),
+            get_kernel(kernel or self.kernel),
+            resolve,
             explain,
         )
 
@@ -191,7 +204,9 @@ class Engine:
                 kind = self.store.schema.get(node.prop)
                 func = getattr(node, "func", "sum")
                 if func != "distinct" and kind in ("string", "bool"):
-                    raise DefinitionError(f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric")
+                    raise DefinitionError(
+                        f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric"
+                    )
 
     # --------------------------------------------------------------- ids
     def dense_id(self, external_user_id: str | int) -> int | None:
@@ -223,8 +238,13 @@ class Engine:
                 cols[name] = col
             tables.append(pa.table(cols))
         if not tables:
-            return pa.table({"user_id": pa.array([], pa.string()), "event_type": pa.array([], pa.string()),
-                             "time": pa.array([], pa.int64())})
+            return pa.table(
+                {
+                    "user_id": pa.array([], pa.string()),
+                    "event_type": pa.array([], pa.string()),
+                    "time": pa.array([], pa.int64()),
+                }
+            )
         return pa.concat_tables(tables, promote_options="default")
 
     def user_properties(self) -> dict[str, dict[str, Any]]:
@@ -259,7 +279,9 @@ def _walk(expr: Any) -> Iterable[Any]:
         for value in getattr(node, "__dict__", {}).values():
             if isinstance(value, tuple):
                 stack.extend(v for v in value if hasattr(v, "__dataclass_fields__"))
-            elif hasattr(value, "__dataclass_fields__") and not isinstance(value, (ast.FAnd, ast.FOr, ast.FNot)):
+            elif hasattr(value, "__dataclass_fields__") and not isinstance(
+                value, (ast.FAnd, ast.FOr, ast.FNot)
+            ):
                 stack.append(value)
 
 

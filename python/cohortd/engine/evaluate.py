@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
-from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 
 MIN_TIME = -(2**63)
 DAY_MS = 86_400_000
@@ -136,7 +136,10 @@ class Evaluation:
         self.memo[expr] = result
         if self.steps is not None and slot is not None:
             self.steps[slot] = PlanStep(
-                self.steps[slot].text, len(result), (time.perf_counter() - started) * 1000, self.steps[slot].depth
+                self.steps[slot].text,
+                len(result),
+                (time.perf_counter() - started) * 1000,
+                self.steps[slot].depth,
             )
         return result
 
@@ -183,7 +186,9 @@ class Evaluation:
             return compare(k.count(p.users, p.times, start, end, n), cond.cmp)
         if isinstance(cond, ast.Aggregate):
             start, end = window_bounds(cond.window, T)
-            return compare_metric(self.aggregate_metric(cond.func, cond.prop, cond.event, start, end), cond.cmp)
+            return compare_metric(
+                self.aggregate_metric(cond.func, cond.prop, cond.event, start, end), cond.cmp
+            )
         if isinstance(cond, ast.ActiveDays):
             start, end = window_bounds(cond.window, T)
             p = self.parts(cond.event, start, end)
@@ -211,7 +216,9 @@ class Evaluation:
             counts = k.distinct(p.users, p.times, p.values, start, end, n)
             return counts, np.ones(n, bool)
         p = self.parts(event, start, end, value_prop=prop)
-        values, counts = k.aggregate(p.users, p.times, p.values, start, end, n, "sum" if func == "avg" else func)
+        values, counts = k.aggregate(
+            p.users, p.times, p.values, start, end, n, "sum" if func == "avg" else func
+        )
         has = counts > 0
         if func == "avg":
             values = np.divide(values, counts, out=np.zeros(n), where=has)
@@ -238,7 +245,9 @@ class Evaluation:
             p = self.parts(step, start, end)
             steps.append((p.users, p.times))
         within = cond.within.ms if cond.within is not None else -1
-        return self._mask_to_bitmap(np.asarray(self.kernel.sequence(steps, start, end, within, self.n_users), bool))
+        return self._mask_to_bitmap(
+            np.asarray(self.kernel.sequence(steps, start, end, within, self.n_users), bool)
+        )
 
     def _user_prop(self, pred: ast.Predicate) -> np.ndarray:
         kind = self.store.user_schema.get(pred.prop)

@@ -27,7 +27,14 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_PC = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal, ">": pc.greater, ">=": pc.greater_equal}
+_PC = {
+    "==": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
 
 
 def value_kind(v: Any) -> str:
@@ -73,7 +80,12 @@ def _mask(arr: pa.Array) -> np.ndarray:
 
 
 def predicate_mask(
-    pred: ast.Predicate, values: np.ndarray | None, valid: np.ndarray | None, kind: str | None, n: int, lookups: ValueLookups
+    pred: ast.Predicate,
+    values: np.ndarray | None,
+    valid: np.ndarray | None,
+    kind: str | None,
+    n: int,
+    lookups: ValueLookups,
 ) -> np.ndarray:
     """Mask of one predicate over a column (``values``, ``valid``) of schema ``kind``.
 
@@ -107,7 +119,9 @@ def predicate_mask(
 
 
 def filter_mask(
-    flt: ast.Filter, column: Callable[[str], tuple[np.ndarray | None, np.ndarray | None, str | None]], n: int,
+    flt: ast.Filter,
+    column: Callable[[str], tuple[np.ndarray | None, np.ndarray | None, str | None]],
+    n: int,
     lookups: ValueLookups,
 ) -> np.ndarray:
     """Mask of a filter tree; ``column(prop)`` gives (values, valid, kind) for ``n`` rows."""
