@@ -525,26 +525,39 @@ _EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
 class RowBatch:
     """Typed rows converted for the engine.
 
-    ``table`` holds the rows that passed wire validation; ``rows[i]`` is the
-    request row number of ``table`` row ``i`` (to renumber engine rejections);
-    ``users`` holds the ``user_properties`` of the events that carried them.
+    ``table`` holds the rows that passed wire validation and ``rows[i]`` is the
+    request row number of ``table`` row ``i`` (to renumber the engine's
+    rejections).
     """
 
     table: pa.Table
     rows: list[int]
     rejections: list[WireRejection]
-    users: pa.Table | None = None
+
+    def renumber(self, rejections: Iterable[Any]) -> list[WireRejection]:
+        """The engine's rejections (rows of ``table``) in request row numbers, merged with ours."""
+        out = list(self.rejections)
+        out.extend(WireRejection(self.rows[r.row], r.field, r.reason) for r in rejections)
+        out.sort(key=lambda r: r.row)
+        return out
+
+
+USER_PREFIX = "$user."
+"""Column prefix of user properties carried by events (the engine's convention)."""
 
 
 def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
-    """``Event`` messages as an engine-shaped table (``time`` as ``timestamp[ms, UTC]``)."""
+    """``Event`` messages as an engine-shaped table.
+
+    Columns: ``user_id``, ``event_type``, ``time`` (int64 epoch ms), one per
+    event property, and ``$user.<name>`` for the user properties events carry.
+    """
     cols = _Columns(_EVENT_COLUMNS)
-    ucols = _Columns(frozenset({"user_id"}))
+    ucols = _Columns(frozenset())
     user_ids: list[str] = []
     types: list[str] = []
     times: list[int] = []
     rows: list[int] = []
-    uids: list[str] = []
     rejections: list[WireRejection] = []
     for i, ev in enumerate(events):
         row = first_row + i
@@ -553,11 +566,10 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
             rejections.append(WireRejection(row, "time", "no time given (time_ms or timestamp)"))
             continue
         props = ev.properties
+        uprops = ev.user_properties
         bad = cols.check(props) if props else None
-        if bad is None and ev.user_properties:
-            bad = ucols.check(ev.user_properties)
-            if bad is not None:
-                bad = ("user_properties." + bad[0], bad[1])
+        if bad is None and uprops:
+            bad = ucols.check(uprops)
         if bad is not None:
             rejections.append(WireRejection(row, bad[0], bad[1]))
             continue
@@ -565,22 +577,18 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         types.append(ev.event_type)
         times.append(ev.time_ms if which == "time_ms" else ev.timestamp.ToMilliseconds())
         cols.add(props)
+        ucols.add(uprops)
         rows.append(row)
-        if ev.user_properties:
-            uids.append(ev.user_id)
-            ucols.add(ev.user_properties)
     table = pa.table(
         {
             "user_id": pa.array(user_ids, type=pa.string()),
             "event_type": pa.array(types, type=pa.string()),
-            "time": pa.array(times, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            "time": pa.array(times, type=pa.int64()),
             **cols.arrays(),
+            **{USER_PREFIX + k: v for k, v in ucols.arrays().items()},
         }
     )
-    users = None
-    if uids:
-        users = pa.table({"user_id": pa.array(uids, type=pa.string()), **ucols.arrays()})
-    return RowBatch(table, rows, rejections, users)
+    return RowBatch(table, rows, rejections)
 
 
 def users_to_table(users: Sequence[pb.UserProperties], first_row: int = 0) -> RowBatch:

@@ -116,16 +116,12 @@ class Cohort(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., definition_text: _Optional[str] = ..., definition_expr: _Optional[_Union[_expr_pb2.CohortExpr, _Mapping]] = ..., version: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_evaluated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ...) -> None: ...
 
 class LintWarning(_message.Message):
-    __slots__ = ("code", "message", "line", "column")
+    __slots__ = ("code", "message")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    LINE_FIELD_NUMBER: _ClassVar[int]
-    COLUMN_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    line: int
-    column: int
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., line: _Optional[int] = ..., column: _Optional[int] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CreateCohortRequest(_message.Message):
     __slots__ = ("project", "name", "definition", "description", "note")
