@@ -1,0 +1,31 @@
+"""``python -m cohortd.server --data DIR [--listen HOST:PORT] ...``: the server without the CLI."""
+
+from __future__ import annotations
+
+import argparse
+
+from cohortd.server.app import DEFAULT_GRACE_S, DEFAULT_WORKERS, serve
+from cohortd.server.limits import Limits
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m cohortd.server", description=__doc__)
+    p.add_argument("--data", required=True, help="data directory")
+    p.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT (port 0: any free port)")
+    p.add_argument("--auth-keys", help="JSON/TOML file mapping API key -> allowed projects")
+    p.add_argument("--tls-cert", help="PEM certificate chain")
+    p.add_argument("--tls-key", help="PEM private key")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S)
+    p.add_argument("--max-message-bytes", type=int, default=Limits.max_message_bytes)
+    p.add_argument("--max-ingest-rows", type=int, default=Limits.max_ingest_rows)
+    p.add_argument("--max-checks", type=int, default=Limits.max_checks)
+    a = p.parse_args(argv)
+    limits = Limits(
+        max_message_bytes=a.max_message_bytes, max_ingest_rows=a.max_ingest_rows, max_checks=a.max_checks
+    )
+    serve(a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits)
+
+
+if __name__ == "__main__":
+    main()

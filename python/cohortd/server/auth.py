@@ -1,0 +1,150 @@
+"""API-key authentication and project authorisation.
+
+Keys file (``--auth-keys FILE``), JSON or TOML, mapping each API key to the
+projects it may use (``"*"`` means every project)::
+
+    {"k-analytics": ["default", "growth"], "k-admin": ["*"]}
+
+    # or TOML, top level or under [keys]
+    [keys]
+    k-analytics = ["default", "growth"]
+
+Clients send ``authorization: Bearer <key>``.  No or an unknown key gives
+``UNAUTHENTICATED``; a known key used on a project it does not list gives
+``PERMISSION_DENIED``.  The project is read from the request message itself
+(every request has ``project``; empty means ``default``), for client streams
+from every message.  The health and reflection services are open, so load
+balancers and ``grpcurl`` work without a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+__all__ = ["ALL_PROJECTS", "AuthInterceptor", "load_keys"]
+
+ALL_PROJECTS = "*"
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
+    """Read a keys file (JSON, or TOML when it does not parse as JSON)."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: neither JSON nor TOML ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("keys"), dict):
+        data = data["keys"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of API key to a list of projects")
+    keys: dict[str, frozenset[str]] = {}
+    for key, projects in data.items():
+        if isinstance(projects, str):
+            projects = [projects]
+        if not key or not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+            raise ValueError(f"{path}: key {key[:4]!r}...: expected a list of project names")
+        keys[key] = frozenset(projects)
+    return keys
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def _deny(code: grpc.StatusCode, details: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def abort(_request: Any, context: grpc.ServicerContext) -> None:
+        context.abort(code, details)
+
+    if handler.request_streaming and handler.response_streaming:
+        return handler._replace(stream_stream=abort)
+    if handler.request_streaming:
+        return handler._replace(stream_unary=abort)
+    if handler.response_streaming:
+        return handler._replace(unary_stream=abort)
+    return handler._replace(unary_unary=abort)
+
+
+def _project(request: Any) -> str:
+    return request.project or "default"
+
+
+def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.RpcMethodHandler:
+    """The handler with a project check on every request message."""
+
+    def check(request: Any, context: grpc.ServicerContext) -> None:
+        project = _project(request)
+        if project not in allowed:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"this API key may not use project {project!r}")
+
+    if handler.request_streaming:
+        inner = handler.stream_unary or handler.stream_stream
+
+        def checked_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            def guarded() -> Iterator[Any]:
+                for request in requests:
+                    check(request, context)
+                    yield request
+
+            return inner(guarded(), context)
+
+        field = "stream_unary" if handler.stream_unary is not None else "stream_stream"
+        return handler._replace(**{field: checked_stream})
+
+    inner = handler.unary_unary or handler.unary_stream
+
+    def checked(request: Any, context: grpc.ServicerContext) -> Any:
+        check(request, context)
+        return inner(request, context)
+
+    field = "unary_unary" if handler.unary_unary is not None else "unary_stream"
+    return handler._replace(**{field: checked})
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Checks ``authorization: Bearer <key>`` against a key → projects mapping."""
+
+    def __init__(self, keys: Mapping[str, frozenset[str] | set[str] | list[str]]) -> None:
+        # keys are held as SHA-256 digests: lookups do not compare secrets byte by byte
+        self._projects = {_digest(k): frozenset(v) for k, v in keys.items()}
+        self._cache: dict[tuple[str, frozenset[str]], grpc.RpcMethodHandler] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        if method.startswith(OPEN_SERVICES):
+            return continuation(handler_call_details)
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        token = None
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization":
+                token = value
+                break
+        if token is None:
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, "missing `authorization: Bearer <key>`", handler)
+        scheme, _, secret = token.partition(" ")
+        allowed = self._projects.get(_digest(secret.strip())) if scheme.lower() == "bearer" else None
+        if allowed is None:
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, "unknown API key", handler)
+        if ALL_PROJECTS in allowed:
+            return handler
+        cache_key = (method, allowed)
+        scoped = self._cache.get(cache_key)
+        if scoped is None:
+            scoped = self._cache[cache_key] = _scoped(handler, allowed)
+        return scoped

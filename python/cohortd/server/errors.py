@@ -1,0 +1,145 @@
+"""The one place where errors become gRPC status codes.
+
+Every RPC handler runs inside :class:`ErrorInterceptor`; an exception of the
+package's tree (:mod:`cohortd.errors`) leaving a handler becomes the status
+code of :data:`STATUS_BY_ERROR` with the exception's message as details, so a
+caller sees e.g. ``INVALID_ARGUMENT: line 2, column 7: unknown operator '=>'
+(expected one of == != < <= > >=)``.  Anything else is a bug: it is logged
+with its traceback and answered ``INTERNAL`` without leaking internals.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from cohortd.errors import (
+    AlreadyExistsError,
+    CohortError,
+    DefinitionError,
+    IngestError,
+    KernelError,
+    LimitExceededError,
+    NotFoundError,
+    ParseError,
+    StorageError,
+)
+from cohortd.wire import WireFormatError
+from cohortd.workspace import InvalidArgumentError
+
+__all__ = ["STATUS_BY_ERROR", "DeadlineExceeded", "ErrorInterceptor", "InvalidArgumentError", "status_for"]
+
+log = logging.getLogger("cohortd.server")
+
+
+class DeadlineExceeded(TimeoutError):
+    """The client's deadline passed before the work was done."""
+
+
+# Checked in order: the first class the exception is an instance of wins.
+STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (ParseError, grpc.StatusCode.INVALID_ARGUMENT),
+    (DefinitionError, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
+    (WireFormatError, grpc.StatusCode.INVALID_ARGUMENT),
+    (IngestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (StorageError, grpc.StatusCode.INTERNAL),
+    (KernelError, grpc.StatusCode.INTERNAL),
+    (CohortError, grpc.StatusCode.FAILED_PRECONDITION),  # e.g. "workspace is closed" while draining
+)
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    """(status code, details) for a domain error; None for an unexpected exception."""
+    for cls, code in STATUS_BY_ERROR:
+        if isinstance(exc, cls):
+            return code, str(exc) or cls.__name__
+    return None
+
+
+def _abort(exc: Exception, context: grpc.ServicerContext, method: str) -> None:
+    if context.code() is not None:  # already aborted (auth, limits): keep that status
+        raise exc
+    mapped = status_for(exc)
+    if mapped is None:
+        log.exception("unexpected error in %s", method)
+        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__})")
+    else:
+        context.abort(*mapped)
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    if handler.unary_unary is not None:
+        fn = handler.unary_unary
+
+        @functools.wraps(fn)
+        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return fn(request, context)
+            except Exception as exc:
+                _abort(exc, context, method)
+
+        return handler._replace(unary_unary=unary_unary)
+    if handler.stream_unary is not None:
+        fn = handler.stream_unary
+
+        @functools.wraps(fn)
+        def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            try:
+                return fn(requests, context)
+            except Exception as exc:
+                _abort(exc, context, method)
+
+        return handler._replace(stream_unary=stream_unary)
+    if handler.unary_stream is not None:
+        fn = handler.unary_stream
+
+        @functools.wraps(fn)
+        def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            try:
+                yield from fn(request, context)
+            except Exception as exc:
+                _abort(exc, context, method)
+
+        return handler._replace(unary_stream=unary_stream)
+    fn = handler.stream_stream
+
+    @functools.wraps(fn)
+    def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from fn(requests, context)
+        except Exception as exc:
+            _abort(exc, context, method)
+
+    return handler._replace(stream_stream=stream_stream)
+
+
+class ErrorInterceptor(grpc.ServerInterceptor):
+    """Maps exceptions leaving any handler to status codes (wrapped handlers are cached per method)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method = handler_call_details.method
+        try:
+            return self._cache[method]
+        except KeyError:
+            pass
+        handler = continuation(handler_call_details)
+        wrapped = None if handler is None else _wrap(handler, method)
+        if wrapped is not None and hasattr(handler, "_replace"):
+            self._cache[method] = wrapped
+        return wrapped

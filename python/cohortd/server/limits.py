@@ -1,0 +1,44 @@
+"""Request limits: past any of them a call fails with RESOURCE_EXHAUSTED naming the limit.
+
+``max_message_bytes`` is enforced by grpcio itself (its message says "larger
+than max (N vs. M)"); the others are checked by the servicer through
+:meth:`Limits.check`, which raises :class:`~cohortd.errors.LimitExceededError`
+(mapped to ``RESOURCE_EXHAUSTED`` in ``server/errors.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cohortd.errors import LimitExceededError
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request limits of one server."""
+
+    #: Largest request or response message, in bytes (grpc.max_{receive,send}_message_length).
+    max_message_bytes: int = 64 * 1024 * 1024
+    #: Rows (events or users) in one Ingest / UpsertUserProperties request or stream message.
+    max_ingest_rows: int = 1_000_000
+    #: users x cohorts in one CheckMembership call.
+    max_checks: int = 1_000_000
+    #: Cohorts in one Overlap call (the answer is a square matrix).
+    max_overlap_cohorts: int = 256
+    #: Ids per Members page (larger requested pages are an error, not silently cut).
+    max_page_size: int = 100_000
+    #: Members page size when the request leaves it 0.
+    default_page_size: int = 10_000
+
+    def check(self, what: str, value: int, limit: int) -> None:
+        """Raise LimitExceededError when ``value`` is past ``limit``."""
+        if value > limit:
+            raise LimitExceededError(f"{what}: {value:,} is over the server limit of {limit:,}")
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+        ]

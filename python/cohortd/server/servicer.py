@@ -1,0 +1,321 @@
+"""``cohortd.v1.Cohortd`` over a :class:`~cohortd.workspace.Workspace`.
+
+The servicer only translates: wire messages in (via :mod:`cohortd.wire`),
+one call into the service layer, wire messages out.  Errors are raised as the
+package's exceptions and turned into status codes by ``server/errors.py``;
+limits come from ``server/limits.py``.
+
+Handlers run on the grpcio thread pool (see ``app.py`` for why); the service
+layer is thread-safe and the engine releases the GIL in its kernels.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from cohortd import wire
+from cohortd.lang import ast as A
+from cohortd.server.errors import DeadlineExceeded
+from cohortd.server.limits import Limits
+from cohortd.v1 import cohortd_pb2 as pb
+from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+from cohortd.workspace import InvalidArgumentError, Project, Workspace
+
+__all__ = ["CohortdServicer"]
+
+_DEFAULT_PROJECT = "default"
+
+
+def _as_of(request: Any) -> int | None:
+    return request.as_of.ToMilliseconds() if request.HasField("as_of") else None
+
+
+def _check_deadline(context: grpc.ServicerContext) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceeded("the deadline passed before the work was done")
+
+
+def _target(request: Any) -> tuple[str | None, str | A.Expr | None]:
+    """(saved name, inline definition) of a request's ``Target``."""
+    kind = request.target.WhichOneof("kind")
+    if kind == "cohort":
+        if not request.target.cohort:
+            raise InvalidArgumentError("target.cohort is empty")
+        return request.target.cohort, None
+    if kind == "definition":
+        return None, wire.definition_from_proto(request.target.definition)
+    raise InvalidArgumentError("target: give a saved cohort name or a definition")
+
+
+def _definition(request: Any, required: bool = True) -> str | A.Expr | None:
+    if not request.HasField("definition"):
+        if required:
+            raise InvalidArgumentError("definition: give text or expr")
+        return None
+    return wire.definition_from_proto(request.definition)
+
+
+def _tree(text: str, out: Any) -> None:
+    """The tree of a stored (canonical, always parseable) definition."""
+    from cohortd.lang import parse
+
+    wire.expr_to_proto(parse(text), out)
+
+
+def _cohort(rec: Any, out: pb.Cohort | None = None) -> pb.Cohort:
+    msg = pb.Cohort() if out is None else out
+    msg.name = rec.name
+    msg.description = rec.description
+    msg.definition_text = rec.definition
+    _tree(rec.definition, msg.definition_expr)
+    msg.version = rec.version
+    msg.created.FromMilliseconds(rec.created_ms)
+    msg.updated.FromMilliseconds(rec.updated_ms)
+    if rec.last_evaluated_ms is not None:
+        msg.last_evaluated.FromMilliseconds(rec.last_evaluated_ms)
+    msg.archived = bool(rec.archived)
+    return msg
+
+
+def _warnings(warnings: Any, out: Any) -> None:
+    for w in warnings:
+        out.add(code=w.code, message=w.message)
+
+
+def _rejections(rejections: Any, out: Any) -> None:
+    for r in rejections:
+        out.add(row=r.row, field=r.field, reason=r.reason)
+
+
+class CohortdServicer(pb_grpc.CohortdServicer):
+    """Every RPC of ``cohortd.v1.Cohortd``."""
+
+    def __init__(self, workspace: Workspace, limits: Limits | None = None) -> None:
+        self.workspace = workspace
+        self.limits = limits or Limits()
+
+    def _project(self, request: Any) -> Project:
+        return self.workspace.project(request.project or _DEFAULT_PROJECT)
+
+    # ---------------------------------------------------------------- ingest
+    def _ingest_one(self, request: pb.IngestRequest, first_row: int) -> tuple[int, list[Any], int]:
+        """Ingest one request's rows; (accepted, rejections, rows seen)."""
+        n_events = len(request.events)
+        arrow = wire.ipc_to_table(request.arrow_ipc) if request.arrow_ipc else None
+        rows = n_events + (arrow.num_rows if arrow is not None else 0)
+        self.limits.check("rows in one ingest request", rows, self.limits.max_ingest_rows)
+        project = self._project(request)
+        accepted = 0
+        rejections: list[Any] = []
+        if n_events:
+            batch = wire.events_to_table(request.events, first_row)
+            if batch.table.num_rows:
+                report = project.ingest(batch.table)
+                accepted += report.accepted
+                rejections.extend(batch.renumber(report.rejected))
+            else:
+                rejections.extend(batch.rejections)
+        if arrow is not None and arrow.num_rows:
+            report = project.ingest(arrow)
+            accepted += report.accepted
+            offset = first_row + n_events
+            rejections.extend(wire.WireRejection(r.row + offset, r.field, r.reason) for r in report.rejected)
+        return accepted, rejections, rows
+
+    def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
+        accepted, rejections, _ = self._ingest_one(request, 0)
+        out = pb.IngestResponse(accepted=accepted)
+        _rejections(rejections, out.rejections)
+        return out
+
+    def IngestStream(
+        self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        out = pb.IngestResponse()
+        project = None
+        row = 0
+        for request in request_iterator:
+            name = request.project or _DEFAULT_PROJECT
+            if project is None:
+                project = name
+            elif name != project:
+                raise InvalidArgumentError(f"one IngestStream serves one project ({project!r}), got {name!r}")
+            accepted, rejections, rows = self._ingest_one(request, row)
+            out.accepted += accepted
+            _rejections(rejections, out.rejections)
+            row += rows
+        return out
+
+    def UpsertUserProperties(
+        self, request: pb.UpsertUserPropertiesRequest, context: grpc.ServicerContext
+    ) -> pb.IngestResponse:
+        arrow = wire.ipc_to_table(request.arrow_ipc) if request.arrow_ipc else None
+        n_users = len(request.users)
+        rows = n_users + (arrow.num_rows if arrow is not None else 0)
+        self.limits.check("rows in one upsert request", rows, self.limits.max_ingest_rows)
+        project = self._project(request)
+        out = pb.IngestResponse()
+        if n_users:
+            batch = wire.users_to_table(request.users)
+            if batch.table.num_rows:
+                report = project.upsert_user_properties(batch.table)
+                out.accepted += report.accepted
+                _rejections(batch.renumber(report.rejected), out.rejections)
+            else:
+                _rejections(batch.rejections, out.rejections)
+        if arrow is not None and arrow.num_rows:
+            report = project.upsert_user_properties(arrow)
+            out.accepted += report.accepted
+            _rejections([wire.WireRejection(r.row + n_users, r.field, r.reason) for r in report.rejected],
+                        out.rejections)  # fmt: skip
+        return out
+
+    # --------------------------------------------------------------- catalog
+    def CreateCohort(
+        self, request: pb.CreateCohortRequest, context: grpc.ServicerContext
+    ) -> pb.CreateCohortResponse:
+        rec, warnings = self._project(request).create_cohort(
+            request.name, _definition(request), request.description, request.note
+        )
+        out = pb.CreateCohortResponse()
+        _cohort(rec, out.cohort)
+        _warnings(warnings, out.warnings)
+        return out
+
+    def UpdateCohort(
+        self, request: pb.UpdateCohortRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateCohortResponse:
+        description = request.description if request.HasField("description") else None
+        rec, warnings = self._project(request).update_cohort(
+            request.name, _definition(request, required=False), description, request.note
+        )
+        out = pb.UpdateCohortResponse()
+        _cohort(rec, out.cohort)
+        _warnings(warnings, out.warnings)
+        return out
+
+    def GetCohort(self, request: pb.GetCohortRequest, context: grpc.ServicerContext) -> pb.GetCohortResponse:
+        out = pb.GetCohortResponse()
+        _cohort(self._project(request).get_cohort(request.name), out.cohort)
+        return out
+
+    def ListCohorts(
+        self, request: pb.ListCohortsRequest, context: grpc.ServicerContext
+    ) -> pb.ListCohortsResponse:
+        out = pb.ListCohortsResponse()
+        for rec in self._project(request).list_cohorts(request.include_archived):
+            _cohort(rec, out.cohorts.add())
+        return out
+
+    def ArchiveCohort(
+        self, request: pb.ArchiveCohortRequest, context: grpc.ServicerContext
+    ) -> pb.ArchiveCohortResponse:
+        out = pb.ArchiveCohortResponse()
+        _cohort(self._project(request).archive_cohort(request.name), out.cohort)
+        return out
+
+    def CohortHistory(
+        self, request: pb.CohortHistoryRequest, context: grpc.ServicerContext
+    ) -> pb.CohortHistoryResponse:
+        out = pb.CohortHistoryResponse(name=request.name)
+        for v in self._project(request).cohort_history(request.name):
+            msg = out.versions.add(
+                version=v.version, definition_text=v.definition, description=v.description, note=v.note
+            )
+            _tree(v.definition, msg.definition_expr)
+            msg.time.FromMilliseconds(v.created_ms)
+        return out
+
+    # --------------------------------------------------------------- queries
+    def Evaluate(self, request: pb.EvaluateRequest, context: grpc.ServicerContext) -> pb.EvaluateResponse:
+        _check_deadline(context)
+        name, definition = _target(request)
+        result = self._project(request).evaluate(name, definition, _as_of(request))
+        out = pb.EvaluateResponse(size=int(result.size))
+        out.as_of.FromMilliseconds(result.as_of_ms)
+        return out
+
+    def Members(self, request: pb.MembersRequest, context: grpc.ServicerContext) -> Iterator[pb.MembersPage]:
+        _check_deadline(context)
+        page_size = request.page_size or self.limits.default_page_size
+        if page_size < 0:
+            raise InvalidArgumentError("page_size must be positive")
+        self.limits.check("members page_size", page_size, self.limits.max_page_size)
+        name, definition = _target(request)
+        result = self._project(request).evaluate(name, definition, _as_of(request))
+        ids = result.members()  # sorted: a stable order for paging and resuming
+        total = len(ids)
+        start = bisect.bisect_right(ids, request.start_after) if request.start_after else 0
+        first = True
+        for i in range(start, total, page_size):
+            _check_deadline(context)
+            page = pb.MembersPage(user_ids=ids[i : i + page_size], total=total)
+            page.as_of.FromMilliseconds(result.as_of_ms)
+            first = False
+            yield page
+        if first:  # an empty answer is still one page: it carries total and as_of
+            page = pb.MembersPage(total=total)
+            page.as_of.FromMilliseconds(result.as_of_ms)
+            yield page
+
+    def IsMember(self, request: pb.IsMemberRequest, context: grpc.ServicerContext) -> pb.IsMemberResponse:
+        as_of = request.as_of.ToMilliseconds() if request.HasField("as_of") else None
+        return pb.IsMemberResponse(
+            member=self.workspace.project(request.project or _DEFAULT_PROJECT).is_member(
+                request.user_id, request.cohort, as_of
+            )
+        )
+
+    def CheckMembership(
+        self, request: pb.CheckMembershipRequest, context: grpc.ServicerContext
+    ) -> pb.CheckMembershipResponse:
+        users, cohorts = len(request.user_ids), len(request.cohorts)
+        self.limits.check("users x cohorts in one CheckMembership", users * cohorts, self.limits.max_checks)
+        rows = self._project(request).check_membership(request.user_ids, request.cohorts, _as_of(request))
+        flat = [m for row in rows for m in row] if cohorts != 1 else [row[0] for row in rows]
+        return pb.CheckMembershipResponse(member=flat, users=users, cohorts=cohorts)
+
+    def UserCohorts(
+        self, request: pb.UserCohortsRequest, context: grpc.ServicerContext
+    ) -> pb.UserCohortsResponse:
+        _check_deadline(context)
+        names = self._project(request).user_cohorts(request.user_id, _as_of(request))
+        return pb.UserCohortsResponse(cohorts=names)
+
+    def Overlap(self, request: pb.OverlapRequest, context: grpc.ServicerContext) -> pb.OverlapResponse:
+        _check_deadline(context)
+        self.limits.check("cohorts in one Overlap", len(request.cohorts), self.limits.max_overlap_cohorts)
+        ov = self._project(request).overlap(list(request.cohorts), _as_of(request))
+        out = pb.OverlapResponse(names=ov.names, sizes=ov.sizes)
+        for row in ov.intersections:
+            out.intersections.add(values=row)
+        for row in ov.jaccard:
+            out.jaccard.add(values=row)
+        return out
+
+    def Explain(self, request: pb.ExplainRequest, context: grpc.ServicerContext) -> pb.ExplainResponse:
+        from cohortd.lang import as_expr, to_text
+
+        _check_deadline(context)
+        name, definition = _target(request)
+        project = self._project(request)
+        steps = project.explain(name, definition, _as_of(request))
+        out = pb.ExplainResponse()
+        for s in steps:
+            out.steps.add(text=s.text, size=int(s.size), millis=float(s.millis), depth=int(s.depth))
+        out.text = project.get_cohort(name).definition if name is not None else to_text(as_expr(definition))
+        return out
+
+    def Lint(self, request: pb.LintRequest, context: grpc.ServicerContext) -> pb.LintResponse:
+        from cohortd.lang import as_expr, to_text
+
+        definition = _definition(request)
+        warnings = self._project(request).lint(definition, request.name or None)
+        out = pb.LintResponse(text=to_text(as_expr(definition)))
+        _warnings(warnings, out.warnings)
+        return out
