@@ -23,7 +23,8 @@ from rich.table import Table
 from cohortd.cli.backend import Backend, EmbeddedBackend, RemoteBackend
 from cohortd.workspace import parse_as_of
 
-console = Console(highlight=False, soft_wrap=True)
+# Tables are not wrapped at 80 columns when output goes to a pipe or file.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +85,12 @@ class RateColumn(ProgressColumn):
 
 
 def _chunks_with_progress(
-    files: list[Path], reader: Callable[[Path], Iterator[Any]], quiet: bool
+    opened: list[tuple[Path, Iterator[Any]]], quiet: bool
 ) -> Iterator[tuple[Path, Any]]:
-    """Every chunk of every file (each file opened before its first chunk), with a progress bar."""
+    """Every chunk of every (already opened) file, with a progress bar on standard error."""
     if quiet:
-        for path in files:
-            for chunk in reader(path):
+        for path, chunks in opened:
+            for chunk in chunks:
                 yield path, chunk
         return
     with Progress(
@@ -99,11 +99,10 @@ def _chunks_with_progress(
         RateColumn(),
         TimeElapsedColumn(),
         console=err_console,
-        transient=False,
     ) as bar:
-        for path in files:
+        for path, chunks in opened:
             task = bar.add_task(escape(path.name), total=None)
-            for chunk in reader(path):
+            for chunk in chunks:
                 yield path, chunk
                 bar.update(task, advance=chunk.table.num_rows + len(chunk.rejections))
             bar.update(task, total=bar.tasks[task].completed)
@@ -114,11 +113,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from cohortd.workspace import Workspace
 
     reader = read_users if args.users else read_events
-    missing = [str(f) for f in args.files if not f.is_file()]
-    if missing:
-        from cohortd.errors import IngestError
-
-        raise IngestError(f"no such file: {', '.join(missing)}")
+    # Open (and so check the format of) every file before writing anything:
+    # a bad file on the command line must not leave the ones before it loaded.
+    opened = [(path, reader(path)) for path in args.files]
     accepted = 0
     rejected: list[dict[str, Any]] = []
     per_file: dict[str, int] = {}
@@ -126,7 +123,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with Workspace(args.data) as ws:
         project = ws.project(args.project)
         load = project.upsert_user_properties if args.users else project.ingest
-        for path, chunk in _chunks_with_progress(args.files, reader, args.quiet or args.json):
+        for path, chunk in _chunks_with_progress(opened, args.quiet or args.json):
             for rej in chunk.rejections:  # rows the reader could not decode (file-absolute)
                 rejected.append(
                     {"file": str(path), "row": rej.row + 1, "field": rej.field, "reason": rej.reason}
