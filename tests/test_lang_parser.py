@@ -8,6 +8,8 @@ import pytest
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
 from cohortd.lang import parse, to_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def ms(*args: int) -> int:
@@ -340,3 +342,28 @@ def test_errors_say_what_was_expected() -> None:
     assert "(0, 100]" in error("top 0% by count(any)").expected
     assert "ms, s, m, h, d, w" in error("did(any) in last 3y").expected
     assert "(expected " in str(error("sequence()"))
+
+
+# ---------------------------------------------------------------- robustness
+_PIECES = st.sampled_from(
+    ['did(', 'any', ')', '(', '"E"', '"', "\\", " where ", "x", " == ", " in ", "last", " 30d", "0d", " and ",
+     " or ", "not ", ",", "%", "top ", "9" * 400, "1e999", "-", "2026-01-01", "T12:00Z", " between ", " ago",
+     "sequence(", "user.", "#", "\n", ".", "1.5", "=", "sum(", "by ", "count(", "in_cohort(", "ever"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=25).map("".join))
+def test_any_input_parses_or_raises_parse_error(text: str) -> None:
+    """No other exception type escapes; whatever parses also round-trips."""
+    try:
+        tree = parse(text)
+    except ParseError as err:
+        assert err.line >= 1 and err.column >= 1
+        return
+    assert parse(to_text(tree)) == tree
+
+
+def test_huge_integer_percentage_is_rejected_cleanly() -> None:
+    err = error("top " + "9" * 400 + "% by count(any)")
+    assert (err.line, err.column) == (1, 5)

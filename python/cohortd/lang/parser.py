@@ -356,9 +356,9 @@ class _Parser:
         if tok.kind not in ("INT", "FLOAT"):
             raise self.unexpected("a percentage")
         self.advance()
-        percent = float(tok.value)
-        if not 0 < percent <= 100:
+        if not 0 < tok.value <= 100:
             raise self.fail(tok, f"percentage {tok.text} is outside (0, 100]", "a number in (0, 100]")
+        percent = float(tok.value)
         self.expect_punct("%")
         self.expect_kw("by")
         mtok = self.tok
