@@ -10,7 +10,6 @@ chain was grouped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 MS_PER_UNIT: dict[str, int] = {
     "ms": 1,
@@ -23,7 +22,7 @@ MS_PER_UNIT: dict[str, int] = {
 
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
 
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 
 
 # --------------------------------------------------------------------- time
@@ -74,7 +73,7 @@ class Since:
     start_ms: int
 
 
-Window = Union[Ever, Last, Ago, Dates, Since]
+Window = Ever | Last | Ago | Dates | Since
 
 
 # ------------------------------------------------------------------ filters
@@ -129,8 +128,8 @@ class FNot:
     item: Filter
 
 
-Predicate = Union[PropCmp, PropIn, PropExists, PropContains]
-Filter = Union[PropCmp, PropIn, PropExists, PropContains, FAnd, FOr, FNot]
+Predicate = PropCmp | PropIn | PropExists | PropContains
+Filter = PropCmp | PropIn | PropExists | PropContains | FAnd | FOr | FNot
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,7 @@ class Range:
     hi: int | float
 
 
-Comparison = Union[Compare, Range]
+Comparison = Compare | Range
 
 
 # --------------------------------------------------------------- conditions
@@ -233,7 +232,7 @@ class MetricActiveDays:
     event: EventRef
 
 
-Metric = Union[MetricCount, MetricSum, MetricActiveDays]
+Metric = MetricCount | MetricSum | MetricActiveDays
 
 
 @dataclass(frozen=True)
@@ -275,9 +274,18 @@ class Not:
     item: Expr
 
 
-Condition = Union[
-    Did, Aggregate, ActiveDays, ActivePeriods, Sequence, FirstDid, Top, UserProp, InCohort
-]
-Expr = Union[
-    Did, Aggregate, ActiveDays, ActivePeriods, Sequence, FirstDid, Top, UserProp, InCohort, And, Or, Not
-]
+Condition = Did | Aggregate | ActiveDays | ActivePeriods | Sequence | FirstDid | Top | UserProp | InCohort
+Expr = (
+    Did
+    | Aggregate
+    | ActiveDays
+    | ActivePeriods
+    | Sequence
+    | FirstDid
+    | Top
+    | UserProp
+    | InCohort
+    | And
+    | Or
+    | Not
+)
