@@ -5,7 +5,7 @@
 //! order then row order.
 
 use crate::error::{KernelError, Result};
-use crate::parts::{check_parts, check_values};
+use crate::parts::{check_lengths, check_values, out_of_range};
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,27 +43,45 @@ pub fn aggregate(
     n_users: usize,
     func: AggFunc,
 ) -> Result<(Vec<f64>, Vec<u32>)> {
-    check_parts(users, times, n_users)?;
+    check_lengths(users, times)?;
     check_values(times, values)?;
-    let mut acc = vec![0.0f64; n_users];
-    let mut n = vec![0u32; n_users];
-    let step: fn(&mut f64, u32, f64) = match func {
-        AggFunc::Sum => |a, _, v| *a += v,
-        AggFunc::Min => |a, seen, v| {
+    let parts = (users, times, values);
+    // One monomorphised loop per function: no per-row dispatch.
+    match func {
+        AggFunc::Sum => fold(parts, start, end, n_users, |a, _, v| *a += v),
+        AggFunc::Min => fold(parts, start, end, n_users, |a, seen, v| {
             if seen == 0 || v < *a {
                 *a = v
             }
-        },
-        AggFunc::Max => |a, seen, v| {
+        }),
+        AggFunc::Max => fold(parts, start, end, n_users, |a, seen, v| {
             if seen == 0 || v > *a {
                 *a = v
             }
-        },
-    };
+        }),
+    }
+}
+
+type FloatParts<'a> = (&'a [&'a [u32]], &'a [&'a [i64]], &'a [&'a [f64]]);
+
+/// Visits in-window rows in part order then row order; `step` gets the
+/// user's accumulator, how many values it has seen so far, and the value.
+fn fold(
+    (users, times, values): FloatParts<'_>,
+    start: i64,
+    end: i64,
+    n_users: usize,
+    step: impl Fn(&mut f64, u32, f64),
+) -> Result<(Vec<f64>, Vec<u32>)> {
+    let mut acc = vec![0.0f64; n_users];
+    let mut n = vec![0u32; n_users];
     for ((u, t), v) in users.iter().zip(times).zip(values) {
         for ((&id, &time), &value) in u.iter().zip(*t).zip(*v) {
+            let i = id as usize;
+            if i >= n_users {
+                return Err(out_of_range(id, n_users));
+            }
             if start <= time && time < end {
-                let i = id as usize;
                 step(&mut acc[i], n[i], value);
                 n[i] = n[i].wrapping_add(1);
             }

@@ -1,7 +1,7 @@
 //! `first_time`: each user's earliest event before a bound.
 
 use crate::error::Result;
-use crate::parts::{check_parts, per_user_fold};
+use crate::parts::per_user_fold;
 
 /// Earliest `t < end` per user, `i64::MAX` when there is none.
 pub fn first_time(
@@ -10,8 +10,7 @@ pub fn first_time(
     end: i64,
     n_users: usize,
 ) -> Result<Vec<i64>> {
-    check_parts(users, times, n_users)?;
-    Ok(per_user_fold(
+    per_user_fold(
         users,
         times,
         n_users,
@@ -22,7 +21,7 @@ pub fn first_time(
             }
         },
         i64::min,
-    ))
+    )
 }
 
 #[cfg(test)]

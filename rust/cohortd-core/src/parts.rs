@@ -10,6 +10,24 @@ const PAR_MIN_ROWS: usize = 1 << 16;
 /// Checks that `users` and `times` have the same number of parts, aligned
 /// lengths, and that every user id is below `n_users`.
 pub(crate) fn check_parts(users: &[&[u32]], times: &[&[i64]], n_users: usize) -> Result<()> {
+    check_lengths(users, times)?;
+    match users
+        .iter()
+        .flat_map(|u| u.iter())
+        .find(|&&id| id as usize >= n_users)
+    {
+        Some(&bad) => Err(out_of_range(bad, n_users)),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn out_of_range(id: u32, n_users: usize) -> KernelError {
+    KernelError::new(format!("user id {id} out of range (n_users = {n_users})"))
+}
+
+/// Checks that `users` and `times` have the same number of parts and aligned
+/// lengths. Kernels that call only this check user ids in their own loop.
+pub(crate) fn check_lengths(users: &[&[u32]], times: &[&[i64]]) -> Result<()> {
     if users.len() != times.len() {
         return Err(KernelError::new(format!(
             "{} user parts but {} time parts",
@@ -23,11 +41,6 @@ pub(crate) fn check_parts(users: &[&[u32]], times: &[&[i64]], n_users: usize) ->
                 "part {i}: {} users but {} times",
                 u.len(),
                 t.len()
-            )));
-        }
-        if let Some(&bad) = u.iter().find(|&&id| id as usize >= n_users) {
-            return Err(KernelError::new(format!(
-                "part {i}: user id {bad} out of range (n_users = {n_users})"
             )));
         }
     }
@@ -85,7 +98,8 @@ fn split_rows<'a>(users: &[&'a [u32]], times: &[&'a [i64]], k: usize) -> Vec<Vec
 /// Folds every row into a dense per-user accumulator. With enough rows, the
 /// rows are split into one group per thread, each with its own accumulator,
 /// and the accumulators are merged element-wise. Only for integer work where
-/// the merge order does not matter.
+/// the merge order does not matter. Fails on a user id `>= n_users` (the
+/// check is the accumulator lookup itself, so no separate validation pass).
 pub(crate) fn per_user_fold<T, F, M>(
     users: &[&[u32]],
     times: &[&[i64]],
@@ -93,20 +107,24 @@ pub(crate) fn per_user_fold<T, F, M>(
     init: T,
     row: F,
     merge: M,
-) -> Vec<T>
+) -> Result<Vec<T>>
 where
     T: Copy + Send + Sync,
     F: Fn(&mut T, i64) + Sync,
     M: Fn(T, T) -> T + Sync,
 {
-    let fold_group = |group: &[Rows<'_>]| {
+    check_lengths(users, times)?;
+    let fold_group = |group: &[Rows<'_>]| -> Result<Vec<T>> {
         let mut acc = vec![init; n_users];
         for &(u, t) in group {
             for (&id, &time) in u.iter().zip(t) {
-                row(&mut acc[id as usize], time);
+                match acc.get_mut(id as usize) {
+                    Some(a) => row(a, time),
+                    None => return Err(out_of_range(id, n_users)),
+                }
             }
         }
-        acc
+        Ok(acc)
     };
     let total: usize = users.iter().map(|u| u.len()).sum();
     let threads = rayon::current_num_threads();
@@ -117,13 +135,14 @@ where
     split_rows(users, times, threads)
         .par_iter()
         .map(|g| fold_group(g))
-        .reduce_with(|mut a, b| {
+        .reduce_with(|a, b| {
+            let (mut a, b) = (a?, b?);
             for (x, y) in a.iter_mut().zip(b) {
                 *x = merge(*x, y);
             }
-            a
+            Ok(a)
         })
-        .unwrap_or_else(|| vec![init; n_users])
+        .unwrap_or_else(|| Ok(vec![init; n_users]))
 }
 
 #[cfg(test)]
