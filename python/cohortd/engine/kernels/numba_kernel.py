@@ -4,7 +4,8 @@ Second implementation for cross-checking the Rust kernel and as a benchmark
 peer. Row-wise kernels loop over parts in Python and call one jitted function
 per part that accumulates into shared output arrays, so floats are summed in
 part order then row order like the Rust kernel. ``distinct`` and ``sequence``
-concatenate the parts and sort with numpy, then count in a jitted pass.
+concatenate and window-filter the parts with numpy, then group rows by user
+(a counting sort on the dense ids) and scan them in jitted passes.
 """
 
 from __future__ import annotations
@@ -110,6 +111,30 @@ def _first_part(users, times, end, out):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
+def _sort_by_user(users, keys, n_users):  # type: ignore[no-untyped-def]
+    """(users, keys) sorted by user then key: a counting sort on the dense user
+    ids, then an in-place sort of each user's (short) run of keys."""
+    start = np.zeros(n_users + 1, np.int64)
+    for i in range(users.shape[0]):
+        start[users[i] + 1] += 1
+    for u in range(n_users):
+        start[u + 1] += start[u]
+    fill = start[:-1].copy()
+    out_users = np.empty_like(users)
+    out_keys = np.empty_like(keys)
+    for i in range(users.shape[0]):
+        u = users[i]
+        p = fill[u]
+        out_users[p] = u
+        out_keys[p] = keys[i]
+        fill[u] = p + 1
+    for u in range(n_users):
+        if start[u + 1] - start[u] > 1:
+            out_keys[start[u] : start[u + 1]].sort()
+    return out_users, out_keys
+
+
+@numba.njit(cache=True)
 def _count_sorted_distinct(users, keys, out):  # type: ignore[no-untyped-def]
     """``users``/``keys`` sorted by (user, key): count each new pair once."""
     for i in range(users.shape[0]):
@@ -205,9 +230,8 @@ def _distinct_pairs(
     u, t = _concat(us, np.uint32), _concat(ts, np.int64)
     inside = (t >= start) & (t < end)
     u, keys = u[inside], keys[inside]
-    order = np.lexsort((keys, u))
     out = np.zeros(n, dtype=np.uint32)
-    _count_sorted_distinct(u[order], keys[order], out)
+    _count_sorted_distinct(*_sort_by_user(u, keys, n), out)
     return out
 
 
@@ -251,9 +275,9 @@ def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: 
         u, t = _concat(us, np.uint32), _concat(ts, np.int64)
         inside = (t >= start) & (t < end)
         u, t = u[inside], t[inside]
-        order = np.lexsort((t, u))
-        sorted_u.append(u[order])
-        sorted_t.append(t[order])
+        u_sorted, t_sorted = _sort_by_user(u, t, n)
+        sorted_u.append(u_sorted)
+        sorted_t.append(t_sorted)
     offsets = np.zeros(len(steps) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(u) for u in sorted_u])
     out = np.zeros(n, dtype=np.bool_)
