@@ -140,5 +140,9 @@ def test_times() -> None:
     ts = wire.ms_to_timestamp(1_767_225_600_123)
     assert wire.timestamp_to_ms(ts) == 1_767_225_600_123
     assert wire.to_epoch_ms(datetime(2026, 1, 1)) == 1_767_225_600_000
+    assert wire.to_epoch_ms("2026-01-01T00:00:00Z") == 1_767_225_600_000
+    assert wire.timestamp_to_datetime(ts) == datetime(2026, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        wire.to_epoch_ms("yesterday")
     with pytest.raises(TypeError):
-        wire.to_epoch_ms("2026")  # type: ignore[arg-type]
+        wire.to_epoch_ms(True)

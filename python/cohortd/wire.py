@@ -41,6 +41,7 @@ __all__ = [
     "rows_to_event_messages",
     "rows_to_user_messages",
     "table_to_ipc",
+    "timestamp_to_datetime",
     "timestamp_to_ms",
     "to_epoch_ms",
     "users_to_table",
@@ -444,8 +445,21 @@ def timestamp_to_ms(ts: Timestamp) -> int:
     return ts.ToMilliseconds()
 
 
-def to_epoch_ms(t: int | float | datetime) -> int:
-    """Epoch milliseconds from an int (already ms) or a datetime (naive means UTC)."""
+def timestamp_to_datetime(ts: Timestamp) -> datetime:
+    """A UTC datetime with millisecond precision."""
+    return datetime.fromtimestamp(ts.ToMilliseconds() / 1000, tz=UTC)
+
+
+def to_epoch_ms(t: int | float | datetime | str) -> int:
+    """Epoch milliseconds from an int (already ms), a datetime (naive means UTC) or ISO-8601 text."""
+    if isinstance(t, str):
+        text = t.strip()
+        if text[-1:] in ("Z", "z"):
+            text = text[:-1] + "+00:00"
+        try:
+            t = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"time {t!r} is not ISO-8601 (e.g. 2026-01-31T12:00Z)") from None
     if isinstance(t, datetime):
         if t.tzinfo is None:
             t = t.replace(tzinfo=UTC)

@@ -65,9 +65,27 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     return None
 
 
+#: Trailing metadata on INVALID_ARGUMENT for a ParseError, so clients can point at the spot.
+LINE_KEY, COLUMN_KEY, EXPECTED_KEY, MESSAGE_KEY = (
+    "cohortd-error-line",
+    "cohortd-error-column",
+    "cohortd-error-expected-bin",  # -bin: UTF-8 bytes (the text may be any Unicode)
+    "cohortd-error-message-bin",
+)
+
+
 def _abort(exc: Exception, context: grpc.ServicerContext, method: str) -> None:
     if context.code() is not None:  # already aborted (auth, limits): keep that status
         raise exc
+    if isinstance(exc, ParseError):
+        md: list[tuple[str, str | bytes]] = [
+            (LINE_KEY, str(exc.line)),
+            (COLUMN_KEY, str(exc.column)),
+            (MESSAGE_KEY, exc.message.encode()),
+        ]
+        if exc.expected:
+            md.append((EXPECTED_KEY, exc.expected.encode()))
+        context.set_trailing_metadata(md)
     mapped = status_for(exc)
     if mapped is None:
         log.exception("unexpected error in %s", method)

@@ -1,0 +1,492 @@
+"""``cohortd.Client``: the Python SDK over gRPC.
+
+    from cohortd import Client
+
+    with Client("127.0.0.1:50051", api_key="k-analytics", project="growth") as c:
+        c.ingest([{"user_id": "u1", "event_type": "Signup Submitted", "time": 1767225600000}])
+        c.create_cohort("New Users L7", "first did(any) in last 7d")
+        c.is_member("u1", "New Users L7")            # -> True
+        c.overlap(["New Users L7", "Activated"]).jaccard
+
+Definitions are accepted as cohort text, as an AST (:mod:`cohortd.lang.ast`)
+or anything :func:`cohortd.lang.as_expr` understands (builder objects).
+
+Retries: ``UNAVAILABLE`` is retried with exponential backoff and jitter
+(``retries`` attempts after the first, delays ``backoff`` x 2^n capped at
+``max_backoff``) for every call that is safe to repeat.  ``ingest``,
+``ingest_stream`` and ``create_cohort`` are not retried: if the server did
+receive the first attempt, a retry would store events twice or fail with
+ALREADY_EXISTS.  ``members`` resumes a broken stream after the last id it
+received.  Errors are raised as :mod:`cohortd.client.types` exceptions,
+which belong to the package's exception tree (``NotFoundError`` etc.).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pyarrow as pa
+
+from cohortd import wire
+from cohortd.client.types import (
+    ERROR_BY_CODE,
+    Cohort,
+    CohortVersion,
+    Evaluation,
+    IngestResult,
+    LintWarning,
+    Overlap,
+    PlanStep,
+    Rejection,
+    RemoteError,
+    RemoteParseError,
+)
+from cohortd.lang.ast import Expr
+from cohortd.v1 import cohortd_pb2 as pb
+from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+AsOf = int | datetime | str | None
+Definition = str | Expr | Any
+
+DEFAULT_TIMEOUT_S = 30.0
+INGEST_BATCH_ROWS = 100_000
+
+
+def _convert(exc: grpc.RpcError) -> RemoteError:
+    """The package exception for a failed call."""
+    code: grpc.StatusCode = exc.code()  # type: ignore[attr-defined]
+    details: str = exc.details() or ""  # type: ignore[attr-defined]
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        md = {k: v for k, v in (exc.trailing_metadata() or ())}  # type: ignore[attr-defined]
+        if "cohortd-error-line" in md:
+            expected = md.get("cohortd-error-expected-bin")
+            return RemoteParseError(
+                code,
+                details,
+                md.get("cohortd-error-message-bin", b"").decode(errors="replace") or details,
+                int(md["cohortd-error-line"]),
+                int(md.get("cohortd-error-column", 0)),
+                expected.decode(errors="replace") if expected else None,
+            )
+    return ERROR_BY_CODE.get(code, RemoteError)(code, details)
+
+
+def _ts(out: Any, as_of: AsOf) -> None:
+    if as_of is not None:
+        out.FromMilliseconds(wire.to_epoch_ms(as_of))
+
+
+def _target(out: pb.Target, cohort: str | None, definition: Definition | None) -> None:
+    if (cohort is None) == (definition is None):
+        raise ValueError("give exactly one of a saved cohort name or a definition")
+    if cohort is not None:
+        out.cohort = cohort
+    else:
+        wire.definition_to_proto(definition, out.definition)
+
+
+def _cohort(msg: pb.Cohort) -> Cohort:
+    return Cohort(
+        name=msg.name,
+        description=msg.description,
+        definition=msg.definition_text,
+        expr=wire.expr_from_proto(msg.definition_expr),
+        version=msg.version,
+        created=wire.timestamp_to_datetime(msg.created),
+        updated=wire.timestamp_to_datetime(msg.updated),
+        last_evaluated=wire.timestamp_to_datetime(msg.last_evaluated)
+        if msg.HasField("last_evaluated")
+        else None,
+        archived=msg.archived,
+    )
+
+
+def _warnings(msgs: Iterable[pb.LintWarning]) -> list[LintWarning]:
+    return [LintWarning(w.code, w.message) for w in msgs]
+
+
+def _ingest_result(resp: pb.IngestResponse) -> IngestResult:
+    return IngestResult(resp.accepted, [Rejection(r.row, r.field, r.reason) for r in resp.rejections])
+
+
+def _is_table(data: Any) -> bool:
+    return isinstance(data, pa.Table | pa.RecordBatch)
+
+
+def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.IngestRequest]:
+    """IngestRequests for a table (Arrow IPC chunks) or dict rows (typed Event rows)."""
+    if _is_table(data):
+        table = pa.table(data) if isinstance(data, pa.RecordBatch) else data
+        for start in range(0, max(table.num_rows, 1), batch_rows):
+            chunk = table.slice(start, batch_rows)
+            yield pb.IngestRequest(project=project, arrow_ipc=wire.table_to_ipc(chunk))
+        return
+    rows = data if isinstance(data, list) else list(data)
+    for start in range(0, max(len(rows), 1), batch_rows):
+        yield pb.IngestRequest(
+            project=project, events=wire.rows_to_event_messages(rows[start : start + batch_rows])
+        )
+
+
+class Client:
+    """A connection to a cohortd server, scoped to one project.
+
+    ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.
+    ``tls_root_cert``: PEM bytes or a file path; with it the channel uses TLS
+    (``tls=True`` uses the system roots).  ``timeout``: default deadline of
+    every call, in seconds.  Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        api_key: str | None = None,
+        project: str = "default",
+        tls_root_cert: bytes | str | Path | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        *,
+        tls: bool = False,
+        retries: int = 5,
+        backoff: float = 0.05,
+        max_backoff: float = 2.0,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        tls_server_name: str | None = None,
+    ) -> None:
+        self.target = target
+        self.project = project
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        )
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        if tls_root_cert is not None or tls:
+            root = tls_root_cert
+            if isinstance(root, str | Path):
+                root = Path(root).read_bytes()
+            creds = grpc.ssl_channel_credentials(root_certificates=root)
+            self._channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._stub = pb_grpc.CohortdStub(self._channel)
+
+    # ------------------------------------------------------------ plumbing
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel (calls in flight are cancelled)."""
+        self._channel.close()
+
+    def _call(self, method: Callable[..., T], request: Any, timeout: float | None, retry: bool = True) -> T:
+        attempt = 0
+        deadline_s = self.timeout if timeout is None else timeout
+        while True:
+            try:
+                return method(request, timeout=deadline_s, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                if not (retry and exc.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries):  # type: ignore[attr-defined]
+                    raise _convert(exc) from None
+            self._sleep(attempt)
+            attempt += 1
+
+    def _sleep(self, attempt: int) -> None:
+        delay = min(self.max_backoff, self.backoff * (2**attempt))
+        time.sleep(delay * (0.5 + random.random() / 2))  # jitter: 50-100% of the delay
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the channel is connected (raises ``RemoteUnavailableError`` after ``timeout``)."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise ERROR_BY_CODE[grpc.StatusCode.UNAVAILABLE](
+                grpc.StatusCode.UNAVAILABLE, f"{self.target} not reachable within {timeout}s"
+            ) from None
+
+    # --------------------------------------------------------------- ingest
+    def ingest(
+        self,
+        events: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]],
+        *,
+        batch_rows: int = INGEST_BATCH_ROWS,
+        timeout: float | None = None,
+    ) -> IngestResult:
+        """Send events; returns accepted count and per-row rejections (durable on return).
+
+        A pyarrow table (``user_id``, ``event_type``, ``time`` as epoch ms or
+        timestamp, property columns, ``$user.<name>`` user-property columns)
+        travels as Arrow IPC; dicts (``time`` as epoch ms, datetime or ISO
+        text; other keys are properties; optional ``user_properties`` dict)
+        travel as typed rows.  More than ``batch_rows`` rows go over one
+        client stream in chunks.  Not retried.
+        """
+        requests = list(_event_requests(self.project, events, batch_rows))
+        if len(requests) == 1:
+            return _ingest_result(self._call(self._stub.Ingest, requests[0], timeout, retry=False))
+        return self._ingest_requests(iter(requests), timeout)
+
+    def ingest_stream(
+        self,
+        batches: Iterable[pa.Table | pa.RecordBatch | Sequence[Mapping[str, Any]]],
+        *,
+        batch_rows: int = INGEST_BATCH_ROWS,
+        timeout: float | None = None,
+    ) -> IngestResult:
+        """Send many batches over one client-streaming call (sustained loads).
+
+        Batches are produced lazily, so a generator of tables streams without
+        holding everything in memory.  Rejection rows count across the stream.
+        ``timeout`` (default: none) bounds the whole stream.  Not retried.
+        """
+        project = self.project
+
+        def requests() -> Iterator[pb.IngestRequest]:
+            for batch in batches:
+                yield from _event_requests(project, batch, batch_rows)
+
+        return self._ingest_requests(requests(), timeout, stream_default=None)
+
+    def _ingest_requests(
+        self, requests: Iterator[pb.IngestRequest], timeout: float | None, stream_default: float | None = None
+    ) -> IngestResult:
+        try:
+            resp = self._stub.IngestStream(
+                requests, timeout=timeout or stream_default, metadata=self._metadata
+            )
+        except grpc.RpcError as exc:
+            raise _convert(exc) from None
+        return _ingest_result(resp)
+
+    def upsert_user_properties(
+        self, users: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]], *, timeout: float | None = None
+    ) -> IngestResult:
+        """Set current user properties: ``user_id`` plus one column / key per property."""
+        req = pb.UpsertUserPropertiesRequest(project=self.project)
+        if _is_table(users):
+            req.arrow_ipc = wire.table_to_ipc(users)
+        else:
+            req.users.extend(wire.rows_to_user_messages(users))
+        return _ingest_result(self._call(self._stub.UpsertUserProperties, req, timeout))
+
+    # -------------------------------------------------------------- catalog
+    def create_cohort(
+        self,
+        name: str,
+        definition: Definition,
+        description: str = "",
+        note: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> tuple[Cohort, list[LintWarning]]:
+        """Save a new cohort; returns it and the linter's warnings (which never block the save)."""
+        req = pb.CreateCohortRequest(project=self.project, name=name, description=description, note=note)
+        wire.definition_to_proto(definition, req.definition)
+        resp = self._call(self._stub.CreateCohort, req, timeout, retry=False)
+        return _cohort(resp.cohort), _warnings(resp.warnings)
+
+    def update_cohort(
+        self,
+        name: str,
+        definition: Definition | None = None,
+        description: str | None = None,
+        note: str = "",
+        *,
+        timeout: float | None = None,
+    ) -> tuple[Cohort, list[LintWarning]]:
+        """New definition and/or description (a new version when anything changed)."""
+        req = pb.UpdateCohortRequest(project=self.project, name=name, note=note)
+        if definition is not None:
+            wire.definition_to_proto(definition, req.definition)
+        if description is not None:
+            req.description = description
+        resp = self._call(self._stub.UpdateCohort, req, timeout)
+        return _cohort(resp.cohort), _warnings(resp.warnings)
+
+    def get_cohort(self, name: str, *, timeout: float | None = None) -> Cohort:
+        """The saved cohort (``RemoteNotFoundError`` when there is none)."""
+        req = pb.GetCohortRequest(project=self.project, name=name)
+        return _cohort(self._call(self._stub.GetCohort, req, timeout).cohort)
+
+    def list_cohorts(self, include_archived: bool = False, *, timeout: float | None = None) -> list[Cohort]:
+        """Saved cohorts sorted by name."""
+        req = pb.ListCohortsRequest(project=self.project, include_archived=include_archived)
+        return [_cohort(c) for c in self._call(self._stub.ListCohorts, req, timeout).cohorts]
+
+    def archive_cohort(self, name: str, *, timeout: float | None = None) -> Cohort:
+        """Hide a cohort from lists and user-cohort answers (it still resolves for in_cohort)."""
+        req = pb.ArchiveCohortRequest(project=self.project, name=name)
+        return _cohort(self._call(self._stub.ArchiveCohort, req, timeout).cohort)
+
+    def cohort_history(self, name: str, *, timeout: float | None = None) -> list[CohortVersion]:
+        """Every version, oldest first."""
+        req = pb.CohortHistoryRequest(project=self.project, name=name)
+        return [
+            CohortVersion(
+                v.version,
+                v.definition_text,
+                wire.expr_from_proto(v.definition_expr),
+                v.description,
+                v.note,
+                wire.timestamp_to_datetime(v.time),
+            )
+            for v in self._call(self._stub.CohortHistory, req, timeout).versions
+        ]
+
+    # -------------------------------------------------------------- queries
+    def evaluate(
+        self,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        *,
+        as_of: AsOf = None,
+        timeout: float | None = None,
+    ) -> Evaluation:
+        """Size of a saved cohort (by name) or an inline definition at ``as_of`` (default now)."""
+        req = pb.EvaluateRequest(project=self.project)
+        _target(req.target, cohort, definition)
+        _ts(req.as_of, as_of)
+        resp = self._call(self._stub.Evaluate, req, timeout)
+        return Evaluation(resp.size, wire.timestamp_to_datetime(resp.as_of))
+
+    def iter_members(
+        self,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        *,
+        as_of: AsOf = None,
+        page_size: int = 0,
+        start_after: str = "",
+        timeout: float | None = None,
+    ) -> Iterator[list[str]]:
+        """Pages of member ids in ascending order; a stream broken by UNAVAILABLE resumes
+        after the last id received.  Without ``as_of`` the first page's as-of time is pinned
+        for the resumed stream, so the pages belong to one answer."""
+        req = pb.MembersRequest(project=self.project, page_size=page_size, start_after=start_after)
+        _target(req.target, cohort, definition)
+        _ts(req.as_of, as_of)
+        attempt = 0
+        while True:
+            try:
+                for page in self._stub.Members(req, timeout=timeout or self.timeout, metadata=self._metadata):
+                    if not req.HasField("as_of"):
+                        req.as_of.CopyFrom(page.as_of)
+                    if page.user_ids:
+                        req.start_after = page.user_ids[-1]
+                        attempt = 0
+                        yield list(page.user_ids)
+                return
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:  # type: ignore[attr-defined]
+                    raise _convert(exc) from None
+            self._sleep(attempt)
+            attempt += 1
+
+    def members(
+        self,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        *,
+        as_of: AsOf = None,
+        timeout: float | None = None,
+    ) -> list[str]:
+        """Every member id, sorted."""
+        out: list[str] = []
+        for page in self.iter_members(cohort, definition, as_of=as_of, timeout=timeout):
+            out.extend(page)
+        return out
+
+    def members_table(
+        self,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        *,
+        as_of: AsOf = None,
+        timeout: float | None = None,
+    ) -> pa.Table:
+        """Members as a one-column (``user_id``) pyarrow table."""
+        ids = self.members(cohort, definition, as_of=as_of, timeout=timeout)
+        return pa.table({"user_id": pa.array(ids, type=pa.string())})
+
+    def is_member(
+        self, user_id: str, cohort: str, *, as_of: AsOf = None, timeout: float | None = None
+    ) -> bool:
+        """Whether the user is in the saved cohort (unknown users are in none)."""
+        req = pb.IsMemberRequest(project=self.project, user_id=user_id, cohort=cohort)
+        if as_of is not None:
+            req.as_of.FromMilliseconds(wire.to_epoch_ms(as_of))
+        return self._call(self._stub.IsMember, req, timeout).member
+
+    def check_membership(
+        self,
+        user_ids: Sequence[str],
+        cohorts: Sequence[str],
+        *,
+        as_of: AsOf = None,
+        timeout: float | None = None,
+    ) -> list[list[bool]]:
+        """Membership matrix: one row per user, one column per cohort."""
+        req = pb.CheckMembershipRequest(project=self.project, user_ids=user_ids, cohorts=cohorts)
+        _ts(req.as_of, as_of)
+        resp = self._call(self._stub.CheckMembership, req, timeout)
+        flat, k = list(resp.member), resp.cohorts
+        return [flat[i : i + k] for i in range(0, len(flat), k)] if k else [[] for _ in user_ids]
+
+    def user_cohorts(self, user_id: str, *, as_of: AsOf = None, timeout: float | None = None) -> list[str]:
+        """Names of every saved, non-archived cohort the user is in (sorted)."""
+        req = pb.UserCohortsRequest(project=self.project, user_id=user_id)
+        _ts(req.as_of, as_of)
+        return list(self._call(self._stub.UserCohorts, req, timeout).cohorts)
+
+    def overlap(self, cohorts: Sequence[str], *, as_of: AsOf = None, timeout: float | None = None) -> Overlap:
+        """Sizes, pairwise intersection sizes and Jaccard of saved cohorts at one as-of time."""
+        req = pb.OverlapRequest(project=self.project, cohorts=cohorts)
+        _ts(req.as_of, as_of)
+        resp = self._call(self._stub.Overlap, req, timeout)
+        return Overlap(
+            list(resp.names),
+            list(resp.sizes),
+            [list(r.values) for r in resp.intersections],
+            [list(r.values) for r in resp.jaccard],
+        )
+
+    def explain(
+        self,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        *,
+        as_of: AsOf = None,
+        timeout: float | None = None,
+    ) -> list[PlanStep]:
+        """The evaluation plan with each step's size and time."""
+        req = pb.ExplainRequest(project=self.project)
+        _target(req.target, cohort, definition)
+        _ts(req.as_of, as_of)
+        resp = self._call(self._stub.Explain, req, timeout)
+        return [PlanStep(s.text, s.size, s.millis, s.depth) for s in resp.steps]
+
+    def lint(
+        self, definition: Definition, name: str | None = None, *, timeout: float | None = None
+    ) -> list[LintWarning]:
+        """Linter warnings for a definition (and the name it would be saved under); saves nothing."""
+        req = pb.LintRequest(project=self.project, name=name or "")
+        wire.definition_to_proto(definition, req.definition)
+        return _warnings(self._call(self._stub.Lint, req, timeout).warnings)
