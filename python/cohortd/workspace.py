@@ -293,27 +293,30 @@ class Project:
                 self._cache.move_to_end(key)
                 return hit
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # one evaluation per key at a time; others wait and reuse it
+        try:
+            with key_lock:  # one evaluation per key at a time; the others wait and reuse it
+                with self._cache_lock:
+                    hit = self._cache.get(key)
+                    if hit is not None and (
+                        ms is not None or 0 <= self._clock() - hit.as_of_ms <= NOW_MAX_AGE_MS
+                    ):
+                        return hit
+                result = self.engine.evaluate(
+                    self._saved_expr(name),
+                    as_of=self._clock() if ms is None else ms,
+                    kernel=kernel,
+                    resolve=self._resolve,
+                )
+                with self._cache_lock:
+                    if dv > self._cache_dv:  # new data: every older entry is dead
+                        self._cache.clear()
+                        self._cache_dv = dv
+                    if dv == self._cache_dv:
+                        self._cache[key] = result
+                        while len(self._cache) > CACHE_ENTRIES:
+                            self._cache.popitem(last=False)
+        finally:
             with self._cache_lock:
-                hit = self._cache.get(key)
-                if hit is not None and (
-                    ms is not None or 0 <= self._clock() - hit.as_of_ms <= NOW_MAX_AGE_MS
-                ):
-                    return hit
-            result = self.engine.evaluate(
-                self._saved_expr(name),
-                as_of=self._clock() if ms is None else ms,
-                kernel=kernel,
-                resolve=self._resolve,
-            )
-            with self._cache_lock:
-                if dv > self._cache_dv:  # new data: every older entry is dead
-                    self._cache.clear()
-                    self._cache_dv = dv
-                if dv == self._cache_dv:
-                    self._cache[key] = result
-                    while len(self._cache) > CACHE_ENTRIES:
-                        self._cache.popitem(last=False)
                 self._key_locks.pop(key, None)
         self.catalog.touch_evaluated(name, _wall_ms())
         return result

@@ -48,6 +48,7 @@ def add_target(p: argparse.ArgumentParser) -> None:
     g.add_argument("--server", metavar="HOST:PORT", help="a running cohortd server")
     p.add_argument("--project", default="default", help="project (default: default)")
     p.add_argument("--api-key", metavar="KEY", default=None, help="API key for --server (or COHORTD_API_KEY)")
+    p.add_argument("--tls-ca", metavar="FILE", default=None, help="CA certificate (PEM) of a TLS --server")
 
 
 def add_as_of(p: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def backend(args: argparse.Namespace) -> Iterator[Backend]:
         import os
 
         key = args.api_key or os.environ.get("COHORTD_API_KEY")
-        b: Backend = RemoteBackend(args.server, key, args.project)
+        b: Backend = RemoteBackend(args.server, key, args.project, args.tls_ca)
     else:
         b = EmbeddedBackend(args.data, args.project)
     try:

@@ -140,38 +140,25 @@ class EmbeddedBackend:
         self.workspace.close()
 
 
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    """First present attribute or key of ``obj`` among ``names`` (SDK values or dicts)."""
-    for n in names:
-        if isinstance(obj, dict) and n in obj:
-            return obj[n]
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
-def _time_iso(value: Any) -> str | None:
+def _time_iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, int | float):
-        return _iso(int(value))
-    return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _remote_record(r: Any) -> dict[str, Any]:
+    """An SDK ``Cohort`` → the same dict as :func:`record_dict`."""
     return {
-        "name": _field(r, "name"),
-        "description": _field(r, "description", default=""),
-        "definition": _field(r, "definition", "definition_text"),
-        "version": int(_field(r, "version", default=0)),
-        "created": _time_iso(_field(r, "created", "created_ms")),
-        "updated": _time_iso(_field(r, "updated", "updated_ms")),
-        "last_evaluated": _time_iso(_field(r, "last_evaluated", "last_evaluated_ms")),
-        "archived": bool(_field(r, "archived", default=False)),
+        "name": r.name,
+        "description": r.description,
+        "definition": r.definition,
+        "version": int(r.version),
+        "created": _time_iso(r.created),
+        "updated": _time_iso(r.updated),
+        "last_evaluated": _time_iso(r.last_evaluated),
+        "archived": bool(r.archived),
     }
 
 
@@ -182,95 +169,73 @@ def _as_of_dt(ms: int | None) -> datetime | None:
 class RemoteBackend:
     """``--server HOST:PORT``: the same operations through the Python SDK over gRPC."""
 
-    def __init__(self, target: str, api_key: str | None, project: str) -> None:
-        from cohortd import Client  # type: ignore[attr-defined]
+    def __init__(self, target: str, api_key: str | None, project: str, tls_ca: str | None = None) -> None:
+        from cohortd.client import Client
 
-        self.client = Client(target, api_key=api_key, project=project)
-
-    def _with_warnings(self, out: Any) -> dict[str, Any]:
-        if isinstance(out, tuple):
-            rec, warnings = out
-        else:
-            rec, warnings = _field(out, "cohort", default=out), _field(out, "warnings", default=[])
-        return {"cohort": _remote_record(rec), "warnings": warning_dicts(warnings)}
+        self.client = Client(target, api_key=api_key, project=project, tls_root_cert=tls_ca)
 
     def create_cohort(self, name: str, definition: str, description: str, note: str) -> dict[str, Any]:
-        return self._with_warnings(
-            self.client.create_cohort(name, definition, description=description, note=note)
-        )
+        rec, warnings = self.client.create_cohort(name, definition, description=description, note=note)
+        return {"cohort": _remote_record(rec), "warnings": warning_dicts(warnings)}
 
     def update_cohort(
         self, name: str, definition: str | None, description: str | None, note: str
     ) -> dict[str, Any]:
-        return self._with_warnings(
-            self.client.update_cohort(name, definition=definition, description=description, note=note)
-        )
+        rec, warnings = self.client.update_cohort(name, definition, description, note)
+        return {"cohort": _remote_record(rec), "warnings": warning_dicts(warnings)}
 
     def get_cohort(self, name: str) -> dict[str, Any]:
         return _remote_record(self.client.get_cohort(name))
 
     def list_cohorts(self, include_archived: bool) -> list[dict[str, Any]]:
-        return [_remote_record(r) for r in self.client.list_cohorts(include_archived=include_archived)]
+        return [_remote_record(r) for r in self.client.list_cohorts(include_archived)]
 
     def archive_cohort(self, name: str) -> dict[str, Any]:
         return _remote_record(self.client.archive_cohort(name))
 
     def cohort_history(self, name: str) -> list[dict[str, Any]]:
-        out = []
-        for v in self.client.cohort_history(name):
-            out.append(
-                {
-                    "version": int(_field(v, "version")),
-                    "definition": _field(v, "definition", "definition_text"),
-                    "description": _field(v, "description", default=""),
-                    "note": _field(v, "note", default=""),
-                    "time": _time_iso(_field(v, "time", "created", "created_ms")),
-                }
-            )
-        return out
-
-    def _target(self, name: str | None, definition: str | None) -> dict[str, Any]:
-        return {"cohort": name} if name is not None else {"definition": definition}
+        return [
+            {
+                "version": int(v.version),
+                "definition": v.definition,
+                "description": v.description,
+                "note": v.note,
+                "time": _time_iso(v.time),
+            }
+            for v in self.client.cohort_history(name)
+        ]
 
     def evaluate(
         self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
     ) -> dict[str, Any]:
-        res = self.client.evaluate(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
-        size = res if isinstance(res, int) else _field(res, "size")
-        return {"size": int(size), "as_of": _time_iso(_field(res, "as_of", "as_of_ms"))}
+        res = self.client.evaluate(name, definition, as_of=_as_of_dt(as_of_ms))
+        return {"size": int(res.size), "as_of": _time_iso(res.as_of)}
 
     def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]:
-        return [
-            str(m) for m in self.client.members(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
-        ]
+        return self.client.members(name, definition, as_of=_as_of_dt(as_of_ms))
 
     def overlap(self, cohorts: list[str], as_of_ms: int | None) -> dict[str, Any]:
         ov = self.client.overlap(cohorts, as_of=_as_of_dt(as_of_ms))
         return {
-            "names": list(_field(ov, "names")),
-            "sizes": [int(x) for x in _field(ov, "sizes")],
-            "intersections": [[int(x) for x in row] for row in _field(ov, "intersections")],
-            "jaccard": [[float(x) for x in row] for row in _field(ov, "jaccard")],
-            "as_of": _time_iso(_field(ov, "as_of", "as_of_ms")),
+            "names": list(ov.names),
+            "sizes": [int(x) for x in ov.sizes],
+            "intersections": [[int(x) for x in row] for row in ov.intersections],
+            "jaccard": [[float(x) for x in row] for row in ov.jaccard],
+            "as_of": _iso(as_of_ms),  # the wire answer carries no as-of time; None means "now"
         }
 
     def user_cohorts(self, user_id: str, as_of_ms: int | None) -> list[str]:
-        return list(self.client.user_cohorts(user_id, as_of=_as_of_dt(as_of_ms)))
+        return self.client.user_cohorts(user_id, as_of=_as_of_dt(as_of_ms))
 
     def explain(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[dict[str, Any]]:
-        steps = self.client.explain(**self._target(name, definition), as_of=_as_of_dt(as_of_ms))
+        steps = self.client.explain(name, definition, as_of=_as_of_dt(as_of_ms))
         return [
-            {
-                "text": _field(s, "text"),
-                "size": int(_field(s, "size", default=0)),
-                "millis": float(_field(s, "millis", default=0.0)),
-                "depth": int(_field(s, "depth", default=0)),
-            }
+            {"text": s.text, "size": int(s.size), "millis": float(s.millis), "depth": int(s.depth)}
             for s in steps
         ]
 
     def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]:
-        return warning_dicts(self.client.lint(definition, name=name))
+        return warning_dicts(self.client.lint(definition, name))
 
     def close(self) -> None:
         self.client.close()

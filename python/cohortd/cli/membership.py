@@ -55,7 +55,7 @@ def cmd_overlap(args: argparse.Namespace) -> int:
     table(
         ["cohort", "size"],
         [[n, f"{s:,}"] for n, s in zip(names, ov["sizes"], strict=True)],
-        title=f"sizes as of {ov['as_of']}",
+        title=f"sizes as of {ov['as_of'] or 'now'}",
         right=["size"],
     )
     table(

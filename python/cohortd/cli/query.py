@@ -17,6 +17,7 @@ from cohortd.cli._common import (
     read_definition,
     table,
 )
+from cohortd.workspace import parse_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,9 +55,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         res = b.evaluate(None, args.source, as_of_ms(args), args.kernel)
         members = None
         if args.members:
-            members = (
-                res["result"].members() if "result" in res else b.members(None, args.source, as_of_ms(args))
-            )
+            if "result" in res:  # embedded: the very bitmap that was counted
+                members = res["result"].members()
+            else:  # remote: ask at the instant the size was computed for
+                members = b.members(None, args.source, parse_as_of(res["as_of"]))
             members = sorted(str(m) for m in members)
     if args.json:
         out = {"size": res["size"], "as_of": res["as_of"]}
