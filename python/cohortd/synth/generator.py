@@ -16,7 +16,8 @@ What the stream looks like
   lifetime.  Subscribers who churn mostly send ``Subscription Cancelled``; a few
   active subscribers cancel too.  Subscriptions (directly or after a 14-day trial)
   send ``Subscription Started`` and then ``Subscription Renewed`` every 30 days,
-  with ``revenue`` and ``plan`` on them.  ``Purchase`` (add-ons) carries ``revenue``.
+  with ``revenue`` and ``plan`` on them.  ``Purchase`` (add-ons) carries ``revenue``
+  (multiples of 0.25, so sums are exact whatever order an engine adds them in).
 * Free users see ``paywall_modal_viewed`` now and then.
 * The user table holds the *current* state: ``plan`` (free/trial/paid),
   ``country`` and ``projects_created`` (= that user's ``Project Created`` events).
@@ -437,7 +438,10 @@ def _block_events(u: _Users, seed: int, block: int, scale: float, end_ms: int) -
     m_feature = np.where(m_type == _CODE["Feature Used"],
                          rng.choice(len(FEATURE_AREAS), len(m_sess), p=_FEATURE_P), -1)
     is_purchase = m_type == _CODE["Purchase"]
-    m_revenue = np.where(is_purchase, np.round(rng.lognormal(math.log(35.0), 0.9, len(m_sess)), 2), np.nan)
+    # prices in quarters of a unit: exact in binary floating point, so sums do not depend on the
+    # order in which an engine adds them (cross-engine comparisons stay exact)
+    price = np.maximum(np.round(rng.lognormal(math.log(35.0), 0.9, len(m_sess)) * 4.0) / 4.0, 0.25)
+    m_revenue = np.where(is_purchase, price, np.nan)
 
     cols.add(s_user, s_start, _CODE["Session Start"], platform=s_platform)
     cols.add(m_user, m_t, m_type, feature=m_feature, revenue=m_revenue, platform=s_platform[m_sess])
