@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
@@ -23,7 +24,7 @@ from cohortd.engine.kernels import KERNELS, get_kernel
 from cohortd.errors import DefinitionError
 from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast
-from cohortd.storage.readers import read_events, read_users
+from cohortd.storage.readers import IDENTIFY, read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.store import EventStore
 from cohortd.storage.validate import (
@@ -35,6 +36,7 @@ from cohortd.storage.validate import (
 )
 
 Clock = Callable[[], int]
+IngestListener = Callable[[np.ndarray, set[str], bool], None]
 
 
 def wall_clock_ms() -> int:
@@ -78,6 +80,7 @@ class Engine:
         self.store = store
         self.clock: Clock = clock or wall_clock_ms
         self.kernel = kernel
+        self._listeners: list[IngestListener] = []
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock | None = None, kernel: str = "rust") -> Engine:
@@ -109,6 +112,7 @@ class Engine:
                 table, self.store.schema, self.store.user_schema, self.clock()
             )
             self.store.append(normalized)
+            self._notify(normalized)
         return report
 
     def upsert_user_properties(
@@ -119,7 +123,24 @@ class Engine:
         with self.store.lock:
             normalized, report = normalize_user_properties(table, self.store.user_schema, self.clock())
             self.store.append(normalized)
+            self._notify(normalized)
         return report
+
+    def add_listener(self, listener: IngestListener) -> None:
+        """Call ``listener(dense user ids, event types, has user properties)`` after every durable batch."""
+        self._listeners.append(listener)
+
+    def _notify(self, batch: pa.Table) -> None:
+        if not self._listeners or batch.num_rows == 0:
+            return
+        users = np.unique(self.store.users.encode_array(batch.column("user_id")))
+        types = set(pc.unique(batch.column("event_type")).to_pylist()) - {IDENTIFY}
+        user_props = any(
+            name.startswith(USER_PREFIX) and batch.column(name).null_count < batch.num_rows
+            for name in batch.column_names
+        )
+        for listener in self._listeners:
+            listener(users, types, user_props)
 
     def ingest_file(
         self, path: str | Path, users: bool = False, progress: Callable[[int, int], None] | None = None

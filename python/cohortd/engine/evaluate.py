@@ -103,6 +103,7 @@ class Evaluation:
         kernel: ModuleType,
         resolve: Resolver | None = None,
         explain: bool = False,
+        restrict: np.ndarray | None = None,
     ) -> None:
         self.store = store
         self.snap = snap
@@ -111,6 +112,14 @@ class Evaluation:
         self.resolve = resolve
         self.n_users = len(snap.first_seen)
         self.known_mask = snap.first_seen < as_of
+        # ``restrict`` (sorted unique dense ids) evaluates only those users: every
+        # condition but a percentile depends on a user's own events alone, which is
+        # what lets incremental maintenance re-evaluate just the users that changed.
+        self.restrict = restrict
+        if restrict is not None:
+            only = np.zeros(self.n_users, bool)
+            only[restrict[restrict < self.n_users]] = True
+            self.known_mask &= only
         self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
         self.lookups = ValueLookups(store.values.as_arrow())
         self.memo: dict[Any, BitMap] = {}
@@ -225,6 +234,8 @@ class Evaluation:
         return values, has
 
     def _top(self, cond: ast.Top) -> np.ndarray:
+        if self.restrict is not None:
+            raise ValueError("a percentile depends on every user: it cannot be evaluated for a subset")
         start, end = window_bounds(cond.window, self.as_of)
         m = cond.metric
         k, n = self.kernel, self.n_users
@@ -270,17 +281,23 @@ class Evaluation:
                 return out
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         for seg, s, e in self._ranges(type_id, start, end):
-            users, times = seg.users[s:e], seg.times[s:e]
+            rows = None if self.restrict is None else rows_of_users(seg.users[s:e], self.restrict)
+            if rows is not None and len(rows) == 0:
+                continue
+            users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
+            n = len(users)
             mask = None
             if event.filter is not None:
-                mask = filter_mask(event.filter, _segment_columns(self.store, seg, s, e), e - s, self.lookups)
+                columns = _segment_columns(self.store, seg, s, e, rows)
+                mask = filter_mask(event.filter, columns, n, self.lookups)
             values = None
             if value_prop is not None:
                 col = seg.prop(value_prop)
                 if col is None or value_kind is None:
                     continue
                 values, valid = arrow_column(col.slice(s, e - s))
-                values = _kernel_values(values, value_kind, as_int)
+                values = _kernel_values(_take(values, rows), value_kind, as_int)
+                valid = _take(valid, rows)
                 mask = valid if mask is None else mask & valid
             if mask is not None:
                 users, times = users[mask], times[mask]
@@ -294,15 +311,35 @@ class Evaluation:
         return out
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
+        """Row ranges to scan; with a user restriction, one range per type (sorted by user)."""
         for seg in self.snap.segments:
             if seg.num_rows == 0 or seg.max_time < start or seg.min_time >= end:
                 continue
-            if type_id is None:
+            if type_id is None and self.restrict is None:
                 yield seg, 0, seg.num_rows
                 continue
-            r = seg.index.get(type_id)
-            if r is not None and r.max_time >= start and r.min_time < end:
-                yield seg, r.start, r.end
+            ranges = seg.index.values() if type_id is None else [r for r in (seg.index.get(type_id),) if r]
+            for r in ranges:
+                if r.max_time >= start and r.min_time < end:
+                    yield seg, r.start, r.end
+
+
+def rows_of_users(sorted_users: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``wanted`` users in a user-sorted run (binary search, not a scan)."""
+    lo = np.searchsorted(sorted_users, wanted, "left")
+    hi = np.searchsorted(sorted_users, wanted, "right")
+    lens = hi - lo
+    keep = lens > 0
+    lo, lens = lo[keep], lens[keep]
+    total = int(lens.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    offsets = np.repeat(lo - (np.cumsum(lens) - lens), lens)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _take(arr: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return arr if rows is None else arr[rows]
 
 
 def compare_metric(metric: tuple[np.ndarray, np.ndarray], cmp: ast.Comparison) -> np.ndarray:
@@ -332,13 +369,15 @@ def _kernel_values(values: np.ndarray, kind: str, as_int: bool) -> np.ndarray:
     return values.astype(np.float64)
 
 
-def _segment_columns(store: EventStore, seg: Segment, s: int, e: int) -> Callable[[str], Any]:
+def _segment_columns(
+    store: EventStore, seg: Segment, s: int, e: int, rows: np.ndarray | None
+) -> Callable[[str], Any]:
     def column(prop: str) -> tuple[np.ndarray | None, np.ndarray | None, str | None]:
         col = seg.prop(prop)
         if col is None:
             return None, None, None
         values, valid = arrow_column(col.slice(s, e - s))
-        return values, valid, store.schema.get(prop)
+        return _take(values, rows), _take(valid, rows), store.schema.get(prop)
 
     return column
 

@@ -1,0 +1,452 @@
+"""Incremental maintenance: every saved cohort's members kept current as events arrive and time passes.
+
+A user's membership in any cohort without a percentile depends only on that
+user's own events, user properties and the as-of time.  So a maintenance step
+at time ``now`` re-evaluates, per cohort, only
+
+* the users of the batches ingested since the last step, and
+* the users with an event whose window edge was crossed since the last step
+  (an event at ``t`` enters ``in last 7d`` at ``t`` and leaves it at
+  ``t + 7d``; it enters ``between 90d ago and 60d ago`` at ``t + 60d``);
+
+and folds the result into the materialised member set.  Percentile cohorts
+depend on every user; they are re-evaluated in full at most every
+``percentile_interval_ms`` (a bounded cadence, reported by ``describe``).
+
+Every step that changes a cohort gets a new version (a hybrid timestamp:
+``max(last + 1, now_ms * 1000)``, so versions keep increasing across restarts)
+and a ``ChangeSet`` in a bounded in-memory log.  ``Watch`` streams read that
+log by version: a slow subscriber only falls behind in the log, it never slows
+ingestion; when the log no longer reaches back to its version it is told to
+resynchronise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from pyroaring import BitMap
+
+from cohortd.engine.engine import Engine
+from cohortd.engine.evaluate import Evaluation, Resolver, compare
+from cohortd.errors import CohortError
+from cohortd.lang import ast
+from cohortd.storage.segment import Segment, bitmap_from_ids
+
+MIN_TIME = -(2**63)
+
+
+class ResyncRequired(CohortError):
+    """The change log no longer reaches back to the requested version."""
+
+
+@dataclass(frozen=True)
+class Membership:
+    """Members of a cohort as of one version: size, list and membership answers all come from here."""
+
+    members: BitMap
+    version: int
+    as_of_ms: int
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Users that entered and exited one cohort at one version."""
+
+    cohort: str
+    version: int
+    time_ms: int
+    entered: BitMap
+    exited: BitMap
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An event type (None: any) whose events change a cohort when ``t + offset`` is crossed,
+    or, with ``period``, whenever ``T - t`` crosses a multiple of it."""
+
+    event_type: str | None
+    offset: int = 0
+    period: int | None = None
+
+
+@dataclass
+class Tracked:
+    name: str
+    expr: ast.Expr
+    membership: Membership
+    full_only: bool  # contains a percentile: only full re-evaluations are exact
+    zero_sensitive: bool  # can admit a user without a matching event (not, counts accepting 0)
+    event_types: set[str | None]  # None: any event type
+    uses_user_props: bool
+    edges: set[Edge] = field(default_factory=set)
+    last_full_ms: int = MIN_TIME
+    last_full_data_version: int = -1
+
+
+class Maintainer:
+    def __init__(
+        self,
+        engine: Engine,
+        resolve: Resolver,
+        percentile_interval_ms: int = 10_000,
+        log_limit: int = 1_000_000,
+    ) -> None:
+        self.engine = engine
+        self.resolve = resolve
+        self.percentile_interval_ms = percentile_interval_ms
+        self.log_limit = log_limit
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.cohorts: dict[str, Tracked] = {}
+        self.as_of = engine.clock()
+        self.version = self._next_version(0)
+        self.log: deque[ChangeSet] = deque()
+        self.log_floor = self.version  # changes at or below this version are no longer in the log
+        self._log_users = 0
+        self._pending = BitMap()
+        self._pending_types: set[str] = set()
+        self._pending_user_props = False
+        self._time_index: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        engine.add_listener(self.on_ingest)
+
+    # -------------------------------------------------------------- catalog
+    def track(self, name: str, expr: ast.Expr) -> Membership:
+        """Start (or, after an edit, restart) maintaining ``name``; returns its members now."""
+        with self.lock:
+            now = max(self.engine.clock(), self.as_of)
+            info = _analyse(expr, self.resolve)
+            old = self.cohorts.get(name)
+            previous = old.membership if old else Membership(BitMap(), 0, now)
+            t = Tracked(name, expr, previous, *info)
+            self.cohorts[name] = t
+            self._full(t, now)
+            for other in list(self.cohorts.values()):
+                if other.name != name and name in _references(other.expr, self.resolve):
+                    other.__dict__.update(
+                        zip(
+                            ("full_only", "zero_sensitive", "event_types", "uses_user_props", "edges"),
+                            _analyse(other.expr, self.resolve),
+                            strict=True,
+                        )
+                    )
+                    self._full(other, now)
+            return t.membership
+
+    def untrack(self, name: str) -> None:
+        with self.lock:
+            self.cohorts.pop(name, None)
+
+    def membership(self, name: str) -> Membership | None:
+        with self.lock:
+            t = self.cohorts.get(name)
+            return t.membership if t else None
+
+    def describe(self, name: str) -> str:
+        """How the cohort is kept current (shown by the API and the CLI)."""
+        t = self.cohorts[name]
+        if t.full_only:
+            return f"percentile: fully recomputed at most every {self.percentile_interval_ms / 1000:g} s"
+        return "incremental: on every ingest and at every window edge"
+
+    # --------------------------------------------------------------- events
+    def on_ingest(self, users: np.ndarray, event_types: set[str], user_props: bool) -> None:
+        """Called by the engine after a batch is durable; the next step picks it up."""
+        with self.lock:
+            self._pending |= bitmap_from_ids(users)
+            self._pending_types |= event_types
+            self._pending_user_props |= user_props
+            self.changed.notify_all()
+
+    def step(self, now: int | None = None) -> list[ChangeSet]:
+        """Bring every cohort to ``now``: pending batch users plus users whose window edges passed."""
+        with self.lock:
+            now = max(self.engine.clock() if now is None else now, self.as_of)
+            prev = self.as_of
+            pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
+            self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
+            snap = self.engine.store.snapshot()
+            self._forget_old_segments(snap.segments)
+            out = []
+            for t in self.cohorts.values():
+                if t.full_only:
+                    due = now - t.last_full_ms >= self.percentile_interval_ms
+                    moved = t.last_full_data_version != snap.version or now != t.membership.as_of_ms
+                    if due and moved:
+                        out += self._full(t, now)
+                    continue
+                users = BitMap()
+                if pending and (
+                    t.zero_sensitive
+                    or None in t.event_types
+                    or t.event_types & types
+                    or (user_props and t.uses_user_props)
+                ):
+                    users |= pending
+                if now > prev:
+                    users |= self._crossed(t, snap.segments, prev, now)
+                out += self._partial(t, users, now) if users else self._advance(t, now)
+            self.as_of = now
+            return out
+
+    def next_deadline(self) -> int | None:
+        """The earliest time at which some cohort changes without new events (None: no known edge)."""
+        with self.lock:
+            snap = self.engine.store.snapshot()
+            best: int | None = None
+            for t in self.cohorts.values():
+                if t.full_only:
+                    cand = t.last_full_ms + self.percentile_interval_ms
+                    best = cand if best is None else min(best, cand)
+                    continue
+                for edge in t.edges:
+                    if edge.period is not None:
+                        continue  # periodic edges are checked at every step
+                    for sorted_times, _ in self._edge_runs(edge, snap.segments):
+                        i = np.searchsorted(sorted_times, self.as_of - edge.offset, "left")
+                        if i < len(sorted_times):
+                            cand = int(sorted_times[i]) + edge.offset + 1
+                            best = cand if best is None else min(best, cand)
+            return best
+
+    # ---------------------------------------------------------- evaluation
+    def _full(self, t: Tracked, now: int) -> list[ChangeSet]:
+        snap = self.engine.store.snapshot()
+        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve)
+        new = ev.run(t.expr)
+        old = t.membership.members
+        t.last_full_ms, t.last_full_data_version = now, snap.version
+        return self._commit(t, new, new - old, old - new, now)
+
+    def _partial(self, t: Tracked, users: BitMap, now: int) -> list[ChangeSet]:
+        snap = self.engine.store.snapshot()
+        restrict = np.asarray(users.to_array(), dtype=np.uint32)
+        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=restrict)
+        new_part = ev.run(t.expr)
+        old = t.membership.members
+        old_part = old & users
+        entered, exited = new_part - old_part, old_part - new_part
+        if not entered and not exited:
+            return self._advance(t, now)
+        return self._commit(t, (old - exited) | entered, entered, exited, now)
+
+    def _advance(self, t: Tracked, now: int) -> list[ChangeSet]:
+        m = t.membership
+        t.membership = Membership(m.members, m.version, now)
+        return []
+
+    def _commit(
+        self, t: Tracked, members: BitMap, entered: BitMap, exited: BitMap, now: int
+    ) -> list[ChangeSet]:
+        if not entered and not exited and t.membership.version:
+            return self._advance(t, now)
+        self.version = self._next_version(now)
+        t.membership = Membership(members, self.version, now)
+        change = ChangeSet(t.name, self.version, now, entered, exited)
+        self.log.append(change)
+        self._log_users += len(entered) + len(exited)
+        while self._log_users > self.log_limit and len(self.log) > 1:
+            gone = self.log.popleft()
+            self._log_users -= len(gone.entered) + len(gone.exited)
+            self.log_floor = gone.version
+        self.changed.notify_all()
+        return [change]
+
+    def _next_version(self, now: int) -> int:
+        last = getattr(self, "version", 0)
+        return max(last + 1, now * 1000)
+
+    def _kernel(self):  # type: ignore[no-untyped-def]
+        from cohortd.engine.kernels import get_kernel
+
+        return get_kernel(self.engine.kernel)
+
+    # --------------------------------------------------------- time edges
+    def _crossed(self, t: Tracked, segments: Iterable[Segment], prev: int, now: int) -> BitMap:
+        """Users with an event whose edge ``t + offset`` lies in ``[prev, now)``."""
+        found = []
+        for edge in t.edges:
+            for sorted_times, users in self._edge_runs(edge, segments):
+                if edge.period is not None:
+                    p = edge.period
+                    hit = np.floor_divide(sorted_times - prev, p) != np.floor_divide(sorted_times - now, p)
+                    found.append(users[hit])
+                    continue
+                lo = np.searchsorted(sorted_times, prev - edge.offset, "left")
+                hi = np.searchsorted(sorted_times, now - edge.offset, "left")
+                if hi > lo:
+                    found.append(users[lo:hi])
+        if not found:
+            return BitMap()
+        return bitmap_from_ids(np.unique(np.concatenate(found)))
+
+    def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """Per segment, the edge's event times sorted, with their users (built once per segment)."""
+        type_id = None
+        if edge.event_type is not None:
+            type_id = self.engine.store.types.get(edge.event_type)
+            if type_id is None:
+                return
+        for seg in segments:
+            if type_id is None:
+                s, e = 0, seg.num_rows
+            else:
+                r = seg.index.get(type_id)
+                if r is None:
+                    continue
+                s, e = r.start, r.end
+            key = (seg.name, s, e)
+            run = self._time_index.get(key)
+            if run is None:
+                order = np.argsort(seg.times[s:e], kind="stable")
+                run = self._time_index[key] = (seg.times[s:e][order], seg.users[s:e][order])
+            yield run
+
+    def _forget_old_segments(self, segments: Iterable[Segment]) -> None:
+        live = {s.name for s in segments}
+        for key in [k for k in self._time_index if k[0] not in live]:
+            del self._time_index[key]
+
+    # ----------------------------------------------------------- changes
+    def changes(self, names: Iterable[str], after_version: int, upto: int | None = None) -> list[ChangeSet]:
+        """Change sets of ``names`` with ``after_version < version <= upto``, oldest first."""
+        wanted = set(names)
+        with self.lock:
+            if after_version < self.log_floor:
+                raise ResyncRequired(
+                    f"changes after version {after_version} are no longer kept "
+                    f"(oldest kept: {self.log_floor}); "
+                    "read the members again and watch from their version"
+                )
+            return [
+                c
+                for c in self.log
+                if c.cohort in wanted and c.version > after_version and (upto is None or c.version <= upto)
+            ]
+
+    def wait(self, after_version: int, timeout: float) -> bool:
+        """Block until a change newer than ``after_version`` exists (or timeout)."""
+        with self.lock:
+            return self.changed.wait_for(lambda: self.version > after_version or self._stopping, timeout)
+
+    # ------------------------------------------------------------ thread
+    def start(self, max_sleep_ms: int = 1000) -> None:
+        """Run steps in the background: promptly after ingests, and at the next time edge."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while True:
+                with self.lock:
+                    if self._stopping:
+                        return
+                    deadline = self.next_deadline()
+                    now = self.engine.clock()
+                    sleep = max_sleep_ms if deadline is None else min(max_sleep_ms, max(deadline - now, 0))
+                    if not self._pending and sleep > 0:
+                        self.changed.wait(sleep / 1000)
+                    if self._stopping:
+                        return
+                self.step()
+
+        self._thread = threading.Thread(target=loop, name="cohortd-maintainer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self.lock:
+            self._stopping = True
+            self.changed.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+# ------------------------------------------------------------- analysis
+def _references(expr: ast.Expr, resolve: Resolver, seen: frozenset[str] = frozenset()) -> set[str]:
+    """Names of every saved cohort ``expr`` depends on, transitively."""
+    out: set[str] = set()
+    for node in _nodes(expr):
+        if isinstance(node, ast.InCohort) and node.name not in seen:
+            out.add(node.name)
+            target = resolve(node.name)
+            if target is not None:
+                out |= _references(target, resolve, seen | {node.name})
+    return out
+
+
+def _nodes(expr: ast.Expr) -> Iterable[ast.Expr]:
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.And, ast.Or)):
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.Not):
+            stack.append(node.item)
+
+
+def _expand(expr: ast.Expr, resolve: Resolver, seen: frozenset[str] = frozenset()) -> Iterable[ast.Expr]:
+    """Leaf conditions of ``expr`` with in_cohort references replaced by their definitions."""
+    for node in _nodes(expr):
+        if isinstance(node, ast.InCohort):
+            target = resolve(node.name)
+            if target is not None and node.name not in seen:
+                yield from _expand(target, resolve, seen | {node.name})
+        elif isinstance(node, ast.Not):
+            yield node
+        elif not isinstance(node, (ast.And, ast.Or)):
+            yield node
+
+
+def _window_offsets(window: ast.Window) -> set[int]:
+    if isinstance(window, ast.Last):
+        return {0, window.duration.ms}
+    if isinstance(window, ast.Ago):
+        return {0, window.end.ms, window.start.ms}
+    return {0}
+
+
+def _accepts_zero(cmp: ast.Comparison | None) -> bool:
+    return bool(compare(np.zeros(1), cmp)[0]) if cmp is not None else False
+
+
+def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | None], bool, set[Edge]]:
+    """(full_only, zero_sensitive, event types, uses user props, time edges) of a cohort."""
+    full_only = zero_sensitive = uses_user_props = False
+    types: set[str | None] = set()
+    edges: set[Edge] = {Edge(None, 0)}  # a user becomes known when their first event's time passes
+    for leaf in _expand(expr, resolve):
+        if isinstance(leaf, ast.Not):
+            zero_sensitive = True
+            continue
+        if isinstance(leaf, ast.UserProp):
+            uses_user_props = True
+            continue
+        if isinstance(leaf, ast.Top):
+            full_only = True
+            continue
+        refs: list[ast.EventRef]
+        if isinstance(leaf, ast.Sequence):
+            refs = list(leaf.steps)
+        else:
+            refs = [leaf.event]  # type: ignore[union-attr]
+        offsets = _window_offsets(leaf.window)  # type: ignore[union-attr]
+        if isinstance(leaf, (ast.Did, ast.ActiveDays, ast.ActivePeriods)) or (
+            isinstance(leaf, ast.Aggregate) and leaf.func == "distinct"
+        ):
+            zero_sensitive |= _accepts_zero(leaf.cmp)
+        for ref in refs:
+            types.add(ref.event_type)
+            edges |= {Edge(ref.event_type, off) for off in offsets}
+            if isinstance(leaf, ast.ActivePeriods):
+                edges.add(Edge(ref.event_type, 0, leaf.period.ms))
+    return full_only, zero_sensitive, types, uses_user_props, edges
+
+
+__all__ = ["Maintainer", "Membership", "ChangeSet", "ResyncRequired"]
