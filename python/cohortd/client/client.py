@@ -270,7 +270,7 @@ class Client:
     ) -> IngestResult:
         try:
             resp = self._stub.IngestStream(
-                requests, timeout=timeout or stream_default, metadata=self._metadata
+                requests, timeout=stream_default if timeout is None else timeout, metadata=self._metadata
             )
         except grpc.RpcError as exc:
             raise _convert(exc) from None
@@ -384,9 +384,10 @@ class Client:
         _target(req.target, cohort, definition)
         _ts(req.as_of, as_of)
         attempt = 0
+        deadline_s = self.timeout if timeout is None else timeout
         while True:
             try:
-                for page in self._stub.Members(req, timeout=timeout or self.timeout, metadata=self._metadata):
+                for page in self._stub.Members(req, timeout=deadline_s, metadata=self._metadata):
                     if not req.HasField("as_of"):
                         req.as_of.CopyFrom(page.as_of)
                     if page.user_ids:
