@@ -75,6 +75,13 @@ class ValueLookups:
         return self.table(("contains", substr), lambda: _mask(pc.match_substring(self.values, substr)))
 
 
+def _lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]``; missing values carry code 0 and are masked by validity afterwards."""
+    if len(table) == 0:
+        return np.zeros(len(codes), bool)
+    return np.take(table, codes, mode="clip")
+
+
 def _mask(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.fill_null(False)).astype(bool)
 
@@ -100,13 +107,13 @@ def predicate_mask(
         if not compatible(kind, pred.value):
             return np.zeros(n, bool)
         if kind == "string":
-            hit = lookups.compare(pred.op, pred.value)[values]
+            hit = _lookup(lookups.compare(pred.op, pred.value), values)
         else:
             hit = _OPS[pred.op](values, pred.value)
         return valid & hit
     if isinstance(pred, ast.PropIn):
         if kind == "string":
-            hit = lookups.member(pred.values)[values]
+            hit = _lookup(lookups.member(pred.values), values)
         else:
             wanted = [v for v in pred.values if compatible(kind, v)]
             hit = np.isin(values, np.array(wanted)) if wanted else np.zeros(n, bool)
@@ -114,7 +121,7 @@ def predicate_mask(
     if isinstance(pred, ast.PropContains):
         if kind != "string":
             return np.zeros(n, bool)
-        return valid & lookups.contains(pred.substr)[values]
+        return valid & _lookup(lookups.contains(pred.substr), values)
     raise TypeError(f"not a predicate: {pred!r}")
 
 

@@ -80,7 +80,7 @@ class Tracked:
     expr: ast.Expr
     membership: Membership
     full_only: bool  # contains a percentile: only full re-evaluations are exact
-    zero_sensitive: bool  # can admit a user without a matching event (not, counts accepting 0)
+    zero_sensitive: bool  # can admit a user without a matching event (not, counts accepting 0, user.)
     event_types: set[str | None]  # None: any event type
     uses_user_props: bool
     edges: set[Edge] = field(default_factory=set)
@@ -426,7 +426,7 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
             zero_sensitive = True
             continue
         if isinstance(leaf, ast.UserProp):
-            uses_user_props = True
+            uses_user_props = zero_sensitive = True  # holds for a user as soon as they are known
             continue
         if isinstance(leaf, ast.Top):
             full_only = True
