@@ -8,6 +8,7 @@ generate, including sequences, negation, percentiles and in_cohort.
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 from cohortd import Engine
@@ -28,6 +29,7 @@ PROPS = {"area": "string", "n": "int"}
 USER_PROPS = {"plan": "string"}
 VALUES = ["x", "y"]
 NAMES = ["c0", "c1", "c2"]
+EXAMPLES = int(os.environ.get("COHORTD_EXAMPLES", "60"))  # raise for a longer search
 
 
 def _windows() -> st.SearchStrategy[A.Window]:
@@ -67,7 +69,7 @@ steps = st.one_of(
 )
 
 
-@settings(max_examples=int(__import__("os").environ.get("COHORTD_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(c0=_cohort([]), c1=_cohort(["c0"]), c2=_cohort(["c0", "c1"]), plan=st.lists(steps, max_size=12))
 def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan) -> None:  # type: ignore[no-untyped-def]
     now = [START]
