@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
 from cohortd import Engine
 from cohortd.engine.maintain import Maintainer, ResyncRequired
 from cohortd.lang import ast as A
@@ -18,8 +19,6 @@ from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import exprs
-
-import pytest
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
