@@ -1,0 +1,314 @@
+"""A slow, obviously-correct reference evaluator of the cohort language.
+
+It reads ``/work/shared/COHORT_LANGUAGE.md`` literally over plain Python data:
+
+* ``events``: a list of dicts ``{"user_id": str, "event_type": str, "time": int ms, <prop>: value}``;
+  a property that is absent (or ``None``) is missing on that event;
+* ``user_props``: external user id → ``{property: current value}``.
+
+No indexes, no bitmaps, no vectorisation: every condition is a loop over the
+known users and, per user, over every event.  Everything numeric that is
+compared is converted to ``Fraction`` first, so sums and averages are exact.
+
+Readings chosen where the spec leaves room (see also the test modules):
+
+* a filter comparison between values of different kinds (bool vs number vs
+  string) is false, like a missing property (the engine rejects it at
+  definition time when the schema knows the type, so generated trees avoid it);
+* ``not in (...)`` on a missing property is false (it is a comparison);
+* ``distinct`` counts distinct non-missing values, ``0.0 == -0.0`` being one value;
+* current user properties are given: ``current_user_properties`` turns a list
+  of updates into them, latest update time winning, ties going to the update
+  written later (the engine's documented rule: "user properties are not
+  time-travelled", an old update arriving late does not overwrite a newer one).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from fractions import Fraction
+from typing import Any
+
+from cohortd.lang import ast as A
+
+DAY_MS = 86_400_000
+NEG_INF = -math.inf
+
+Event = Mapping[str, Any]
+Resolver = Callable[[str], "A.Expr | None"]
+
+
+class OracleCycle(Exception):
+    """``in_cohort`` reference cycle met during evaluation."""
+
+
+class OracleUnknownCohort(Exception):
+    """``in_cohort`` of a name the resolver does not know."""
+
+
+# ------------------------------------------------------------------ values
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    raise TypeError(f"unsupported value {v!r}")
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    return _kind(a) == _kind(b)
+
+
+def _get(row: Mapping[str, Any], prop: str) -> Any:
+    """The value of ``prop`` or None when missing."""
+    return row.get(prop)
+
+
+def _cmp(op: str, a: Any, b: Any) -> bool:
+    if op == "==":
+        return a == b
+    if op == "!=":
+        return a != b
+    if op == "<":
+        return a < b
+    if op == "<=":
+        return a <= b
+    if op == ">":
+        return a > b
+    if op == ">=":
+        return a >= b
+    raise ValueError(op)
+
+
+def predicate_holds(pred: A.Predicate, row: Mapping[str, Any]) -> bool:
+    """One leaf predicate over one event (or one user's property dict)."""
+    value = _get(row, pred.prop)
+    if isinstance(pred, A.PropExists):
+        present = value is not None
+        return not present if pred.negated else present
+    if value is None:
+        return False  # comparing a missing property is false
+    if isinstance(pred, A.PropCmp):
+        if not _same_kind(value, pred.value):
+            return False
+        return _cmp(pred.op, value, pred.value)
+    if isinstance(pred, A.PropIn):
+        member = any(_same_kind(value, v) and value == v for v in pred.values)
+        return not member if pred.negated else member
+    if isinstance(pred, A.PropContains):
+        return isinstance(value, str) and pred.substr in value
+    raise TypeError(f"not a predicate: {pred!r}")
+
+
+def filter_holds(flt: A.Filter, row: Mapping[str, Any]) -> bool:
+    if isinstance(flt, A.FAnd):
+        return filter_holds(flt.left, row) and filter_holds(flt.right, row)
+    if isinstance(flt, A.FOr):
+        return filter_holds(flt.left, row) or filter_holds(flt.right, row)
+    if isinstance(flt, A.FNot):
+        return not filter_holds(flt.item, row)
+    return predicate_holds(flt, row)
+
+
+def event_matches(ref: A.EventRef, e: Event) -> bool:
+    if ref.event_type is not None and e["event_type"] != ref.event_type:
+        return False
+    return ref.filter is None or filter_holds(ref.filter, e)
+
+
+# ------------------------------------------------------------------ windows
+def window_bounds(window: A.Window, T: int) -> tuple[float, int]:
+    """``[start, end)`` of a window at as-of ``T`` (end never past ``T``)."""
+    if isinstance(window, A.Ever):
+        return NEG_INF, T
+    if isinstance(window, A.Last):
+        return T - window.duration.ms, T
+    if isinstance(window, A.Ago):
+        return T - window.start.ms, T - window.end.ms
+    if isinstance(window, A.Dates):
+        return window.start_ms, min(window.end_ms, T)
+    if isinstance(window, A.Since):
+        return window.start_ms, T
+    raise TypeError(f"not a window: {window!r}")
+
+
+def compare(x: Any, cmp: A.Comparison | None) -> bool:
+    """``x`` against a count/metric comparison; None means "at least one"."""
+    x = Fraction(x)
+    if cmp is None:
+        return x >= 1
+    if isinstance(cmp, A.Range):
+        return Fraction(cmp.lo) <= x <= Fraction(cmp.hi)
+    return _cmp(cmp.op, x, Fraction(cmp.value))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# ---------------------------------------------------------------- evaluator
+class Oracle:
+    """Evaluates cohort trees over raw events and current user properties."""
+
+    def __init__(self, events: Iterable[Event], user_props: Mapping[str, Mapping[str, Any]]) -> None:
+        self.events = [dict(e) for e in events]
+        self.user_props = {u: dict(p) for u, p in user_props.items()}
+
+    # -- basics
+    def existing(self, T: int) -> list[dict[str, Any]]:
+        """Nothing at or after ``T`` exists."""
+        return [e for e in self.events if e["time"] < T]
+
+    def known(self, T: int) -> set[str]:
+        """Users with at least one event before ``T``."""
+        return {e["user_id"] for e in self.existing(T)}
+
+    def in_window(self, user: str, ref: A.EventRef, window: A.Window, T: int) -> list[dict[str, Any]]:
+        """Events of ``user`` matching ``ref`` inside the window, all before ``T``."""
+        start, end = window_bounds(window, T)
+        return [
+            e
+            for e in self.existing(T)
+            if e["user_id"] == user and start <= e["time"] < end and event_matches(ref, e)
+        ]
+
+    # -- entry point
+    def evaluate(self, expr: A.Expr, T: int, resolve: Resolver | None = None) -> set[str]:
+        return self._eval(expr, T, resolve, ())
+
+    def members(self, expr: A.Expr, T: int, resolve: Resolver | None = None) -> list[str]:
+        return sorted(self.evaluate(expr, T, resolve))
+
+    def _eval(self, expr: A.Expr, T: int, resolve: Resolver | None, stack: tuple[str, ...]) -> set[str]:
+        known = self.known(T)
+        if isinstance(expr, A.And):
+            return self._eval(expr.left, T, resolve, stack) & self._eval(expr.right, T, resolve, stack)
+        if isinstance(expr, A.Or):
+            return self._eval(expr.left, T, resolve, stack) | self._eval(expr.right, T, resolve, stack)
+        if isinstance(expr, A.Not):
+            return known - self._eval(expr.item, T, resolve, stack)
+        if isinstance(expr, A.InCohort):
+            if expr.name in stack:
+                raise OracleCycle(" -> ".join([*stack, expr.name]))
+            target = resolve(expr.name) if resolve is not None else None
+            if target is None:
+                raise OracleUnknownCohort(expr.name)
+            return self._eval(target, T, resolve, (*stack, expr.name)) & known
+        if isinstance(expr, A.Top):
+            return self._top(expr, T)
+        return {u for u in known if self._user_in(expr, u, T)}
+
+    # -- one user, one leaf condition
+    def _user_in(self, cond: A.Expr, u: str, T: int) -> bool:
+        if isinstance(cond, A.Did):
+            return compare(len(self.in_window(u, cond.event, cond.window, T)), cond.cmp)
+        if isinstance(cond, A.Aggregate):
+            evs = self.in_window(u, cond.event, cond.window, T)
+            values = [e[cond.prop] for e in evs if _get(e, cond.prop) is not None]
+            if cond.func == "distinct":
+                return compare(len(set(values)), cond.cmp)
+            numbers = [Fraction(v) for v in values if _is_number(v)]
+            if not numbers:
+                return False  # no value: not selected
+            if cond.func == "sum":
+                metric = sum(numbers, Fraction(0))
+            elif cond.func == "avg":
+                metric = sum(numbers, Fraction(0)) / len(numbers)
+            elif cond.func == "min":
+                metric = min(numbers)
+            elif cond.func == "max":
+                metric = max(numbers)
+            else:
+                raise ValueError(cond.func)
+            return compare(metric, cond.cmp)
+        if isinstance(cond, A.ActiveDays):
+            evs = self.in_window(u, cond.event, cond.window, T)
+            return compare(len({utc_day(e["time"]) for e in evs}), cond.cmp)
+        if isinstance(cond, A.ActivePeriods):
+            evs = self.in_window(u, cond.event, cond.window, T)
+            P = cond.period.ms
+            return compare(len({period_back_from(T, P, e["time"]) for e in evs}), cond.cmp)
+        if isinstance(cond, A.Sequence):
+            return self._sequence(cond, u, T)
+        if isinstance(cond, A.FirstDid):
+            ever = self.in_window(u, cond.event, A.Ever(), T)
+            if not ever:
+                return False
+            first = min(e["time"] for e in ever)
+            start, end = window_bounds(cond.window, T)
+            return start <= first < end
+        if isinstance(cond, A.UserProp):
+            return predicate_holds(cond.predicate, self.user_props.get(u, {}))
+        raise TypeError(f"not a condition: {cond!r}")
+
+    def _sequence(self, cond: A.Sequence, u: str, T: int) -> bool:
+        candidates = [sorted(e["time"] for e in self.in_window(u, s, cond.window, T)) for s in cond.steps]
+        limit = math.inf if cond.within is None else cond.within.ms
+
+        def extend(step: int, first: int, prev: int) -> bool:
+            if step == len(candidates):
+                return True
+            for t in candidates[step]:
+                if t > prev and t - first <= limit and extend(step + 1, first, t):
+                    return True
+            return False
+
+        return any(extend(1, t1, t1) for t1 in candidates[0])
+
+    def _top(self, cond: A.Top, T: int) -> set[str]:
+        known = sorted(self.known(T))
+        N = len(known)
+        if N == 0:
+            return set()
+        metric = {u: self._metric(cond.metric, cond.window, u, T) for u in known}
+        ranked = sorted(metric.values(), reverse=True)
+        rank = math.ceil(Fraction(repr(float(cond.percent))) / 100 * N)  # exact on the decimal value of P
+        q = ranked[rank - 1]
+        return {u for u, m in metric.items() if m > 0 and m >= q}
+
+    def _metric(self, m: A.Metric, window: A.Window, u: str, T: int) -> Fraction:
+        evs = self.in_window(u, m.event, window, T)
+        if isinstance(m, A.MetricCount):
+            return Fraction(len(evs))
+        if isinstance(m, A.MetricActiveDays):
+            return Fraction(len({utc_day(e["time"]) for e in evs}))
+        if isinstance(m, A.MetricSum):
+            return sum((Fraction(e[m.prop]) for e in evs if _is_number(_get(e, m.prop))), Fraction(0))
+        raise TypeError(f"not a metric: {m!r}")
+
+
+def utc_day(t: int) -> int:
+    """Index of the UTC calendar day holding instant ``t`` (days start at midnight UTC)."""
+    return t // DAY_MS
+
+
+def period_back_from(T: int, P: int, t: int) -> int:
+    """k such that ``T - (k+1)P <= t < T - kP`` (periods aligned back from ``T``)."""
+    k = (T - 1 - t) // P
+    assert T - (k + 1) * P <= t < T - k * P, (T, P, t, k)
+    return k
+
+
+def current_user_properties(
+    updates: Iterable[tuple[str, int, Mapping[str, Any]]],
+) -> dict[str, dict[str, Any]]:
+    """Current values from ``(user_id, time, {prop: value})`` updates in write order.
+
+    Per (user, prop): the update with the latest time wins; ties go to the one
+    written later; ``None`` values set nothing.
+    """
+    best: dict[tuple[str, str], tuple[int, int, Any]] = {}
+    for order, (user, time, props) in enumerate(updates):
+        for prop, value in props.items():
+            if value is None:
+                continue
+            key = (user, prop)
+            if key not in best or (time, order) >= best[key][:2]:
+                best[key] = (time, order, value)
+    out: dict[str, dict[str, Any]] = {}
+    for (user, prop), (_, _, value) in best.items():
+        out.setdefault(user, {})[prop] = value
+    return out

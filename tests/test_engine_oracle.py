@@ -1,0 +1,385 @@
+"""The engine (Rust and Numba kernels) against the plain-Python oracle, exactly.
+
+Data is cramped on purpose: 2-8 users, 2-4 event types drawn from a small
+vocabulary, a handful of distinct timestamps per example (so ties are
+everywhere), all on an hour grid around the as-of time ``T0`` give or take one
+millisecond, so that windows (whose durations are whole hours, days, minutes
+or a few ms) start and end exactly on events.  Some events are at or after
+``T``; properties are often missing; some users only have user properties.
+The events are ingested in several batches, with or without ``seal()`` in
+between, and every result is checked again after a final seal.
+
+Numbers are ints or multiples of 0.25, so float sums are exact whatever the
+addition order; the oracle computes with ``Fraction``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tempfile
+from typing import Any
+
+import pytest
+from cohortd import Engine
+from cohortd.errors import DefinitionError
+from cohortd.lang import ast as A
+from cohortd.lang import parse, to_text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oracle import Oracle, OracleCycle, current_user_properties
+from strategies import exprs
+
+H = 3_600_000
+DAY = 86_400_000
+T0 = int(dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC).timestamp() * 1000)
+CLOCK = T0 + 2 * DAY  # every generated event is well within a day of it
+KERNELS = ("rust", "numba")
+
+EVENT_TYPES = ["signup", "view", "buy", "cancel"]
+UNKNOWN_TYPE = "ghost"  # in the expression vocabulary, never in the data
+PROPS = {
+    "s1": "string",
+    "s2": "string",
+    "i1": "int",
+    "i2": "int",
+    "f1": "float",
+    "f2": "float",
+    "b1": "bool",
+    "b2": "bool",
+    "nope": "int",  # in the vocabulary, never in the data
+}
+STRING_VALUES = ["free", "pro", "pro team", ""]
+USER_PROPS = {"plan": "string", "projects": "int", "score": "float", "beta": "bool", "absent": "string"}
+COHORTS = ["c1", "c2"]
+
+SETTINGS = settings(
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+# ------------------------------------------------------------------ values
+def quarter(lo: int, hi: int) -> st.SearchStrategy[float]:
+    return st.one_of(st.integers(lo * 4, hi * 4).map(lambda q: q / 4), st.just(-0.0))
+
+
+VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "string": st.sampled_from([*STRING_VALUES, "enterprise"]),
+    "int": st.integers(-2, 6),
+    "float": quarter(-3, 5),
+    "bool": st.booleans(),
+}
+
+
+def prop_dicts(schema: dict[str, str], skip: tuple[str, ...] = ()) -> st.SearchStrategy[dict[str, Any]]:
+    """A dict with any subset of the properties (absent key = missing property)."""
+    return st.fixed_dictionaries({}, optional={p: VALUES[k] for p, k in schema.items() if p not in skip})
+
+
+# ----------------------------------------------------------- times, windows
+def grid_times() -> st.SearchStrategy[int]:
+    """Instants on the hour grid around T0 (-60h .. +6h), sometimes 1 ms either side."""
+    return st.builds(
+        lambda k, j: T0 + k * H + j,
+        st.integers(-60, 6),
+        st.sampled_from([0, 0, 0, -1, 1]),
+    )
+
+
+def durations() -> st.SearchStrategy[A.Duration]:
+    return st.one_of(
+        st.builds(A.Duration, st.integers(1, 72), st.just("h")),
+        st.builds(A.Duration, st.integers(1, 3), st.just("d")),
+        st.builds(A.Duration, st.integers(1, 48).map(lambda h: 60 * h), st.just("m")),
+        st.builds(A.Duration, st.integers(1, 3), st.just("ms")),
+        st.just(A.Duration(1, "w")),
+    )
+
+
+def windows() -> st.SearchStrategy[A.Window]:
+    def ago(pair: tuple[A.Duration, A.Duration]) -> A.Ago:
+        a, b = sorted(pair, key=lambda d: d.ms, reverse=True)
+        return A.Ago(a, b)
+
+    return st.one_of(
+        st.just(A.Ever()),
+        st.builds(A.Last, durations()),
+        st.tuples(durations(), durations()).filter(lambda p: p[0].ms != p[1].ms).map(ago),
+        st.tuples(grid_times(), grid_times())
+        .filter(lambda p: p[0] != p[1])
+        .map(lambda p: A.Dates(min(p), max(p))),
+        st.builds(A.Since, grid_times()),
+    )
+
+
+def adapt(expr: A.Expr, draw: Any) -> A.Expr:
+    """Replace ``within`` and ``active_periods`` durations by ones that fit the data."""
+    if isinstance(expr, (A.And, A.Or)):
+        return dataclasses.replace(expr, left=adapt(expr.left, draw), right=adapt(expr.right, draw))
+    if isinstance(expr, A.Not):
+        return A.Not(adapt(expr.item, draw))
+    if isinstance(expr, A.ActivePeriods):
+        return dataclasses.replace(expr, period=draw(durations()))
+    if isinstance(expr, A.Sequence) and expr.within is not None:
+        return dataclasses.replace(expr, within=draw(durations()))
+    return expr
+
+
+def cohort_exprs(cohort_names: list[str], max_depth: int) -> st.SearchStrategy[A.Expr]:
+    return exprs(
+        event_types=[*EVENT_TYPES, UNKNOWN_TYPE],
+        props=PROPS,
+        string_values=STRING_VALUES,
+        user_props=USER_PROPS,
+        cohort_names=cohort_names,
+        max_depth=max_depth,
+        windows=windows(),
+    )
+
+
+# -------------------------------------------------------------------- data
+@st.composite
+def scenarios(draw: Any) -> dict[str, Any]:
+    """Events split into batches, user-property upserts and seals, in write order."""
+    n_users = draw(st.integers(2, 8))
+    users = [f"u{i}" for i in range(n_users)]
+    types = draw(st.lists(st.sampled_from(EVENT_TYPES), min_size=2, max_size=4, unique=True))
+    pool = draw(st.lists(grid_times(), min_size=1, max_size=8))
+    event_props = {p: k for p, k in PROPS.items() if p != "nope"}
+    events = draw(
+        st.lists(
+            st.builds(
+                lambda u, e, t, props: {"user_id": u, "event_type": e, "time": t, **props},
+                st.sampled_from(users),
+                st.sampled_from(types),
+                st.sampled_from(pool),
+                prop_dicts(event_props),
+            ),
+            min_size=1,
+            max_size=30,
+        )
+    )
+    for e in events:  # some events carry user properties
+        if draw(st.integers(0, 4)) == 0:
+            up = draw(prop_dicts(USER_PROPS, skip=("absent",)))
+            if up:
+                e["user_properties"] = up
+    # ops: ingest batches (cut points), upserts and seals interleaved
+    cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(events) - 1)), max_size=3))))
+    bounds = [0, *cuts, len(events)]
+    batches = [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    upsert_users = [*users, "p0", "p1"]  # p0/p1 never have events
+    ops: list[tuple[str, Any]] = []
+    for batch in batches:
+        ops.append(("ingest", batch))
+        if draw(st.booleans()):
+            # one upsert batch either times every row or none (see test_upsert_with_some_rows_timed)
+            timed = draw(st.booleans())
+            rows = draw(
+                st.lists(
+                    st.builds(
+                        lambda u, t, props: {"user_id": u, **({"time": t} if timed else {}), **props},
+                        st.sampled_from(upsert_users),
+                        grid_times(),
+                        prop_dicts(USER_PROPS, skip=("absent",)).filter(bool),
+                    ),
+                    min_size=1,
+                    max_size=3,
+                )
+            )
+            ops.append(("upsert", rows))
+        if draw(st.booleans()):
+            ops.append(("seal", None))
+    return {"ops": ops}
+
+
+def build(scenario: dict[str, Any], path: str) -> tuple[Engine, Oracle]:
+    """Apply the scenario to a fresh engine and build the matching oracle."""
+    eng = Engine.open(path, clock=lambda: CLOCK)
+    try:
+        return eng, _apply(eng, scenario)
+    except BaseException:
+        eng.close()
+        raise
+
+
+def _apply(eng: Engine, scenario: dict[str, Any]) -> Oracle:
+    events: list[dict[str, Any]] = []
+    updates: list[tuple[str, int, dict[str, Any]]] = []
+    for op, payload in scenario["ops"]:
+        if op == "ingest":
+            rep = eng.ingest(payload)
+            assert rep.rejected == [] and rep.accepted == len(payload)
+            for e in payload:
+                events.append({k: v for k, v in e.items() if k != "user_properties"})
+                if "user_properties" in e:
+                    updates.append((e["user_id"], e["time"], e["user_properties"]))
+        elif op == "upsert":
+            rep = eng.upsert_user_properties(payload)
+            assert rep.rejected == []
+            for r in payload:
+                props = {k: v for k, v in r.items() if k not in ("user_id", "time")}
+                updates.append((r["user_id"], r.get("time", CLOCK), props))
+        else:
+            eng.seal()
+    return Oracle(events, current_user_properties(updates))
+
+
+def check(
+    eng: Engine,
+    oracle: Oracle,
+    expr: A.Expr,
+    as_ofs: list[int],
+    resolve: Any = None,
+) -> None:
+    for T in as_ofs:
+        want = oracle.members(expr, T, resolve)
+        for kernel in KERNELS:
+            got = eng.evaluate(expr, as_of=T, kernel=kernel, resolve=resolve).members()
+            assert got == want, (kernel, T - T0, to_text(expr))
+
+
+as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, -DAY, 3 * H, -30 * H])
+
+
+# ------------------------------------------------------------------- tests
+@SETTINGS
+@given(scenario=scenarios(), expr=st.data(), shift=as_of_shifts)
+def test_single_conditions_match_oracle(scenario: dict[str, Any], expr: Any, shift: int) -> None:
+    """Every leaf condition (and its negation), kernels == oracle, before and after sealing."""
+    cond = adapt(expr.draw(cohort_exprs([], max_depth=0)), expr.draw)
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = build(scenario, d)
+        try:
+            check(eng, oracle, cond, [T0, T0 + shift])
+            check(eng, oracle, A.Not(cond), [T0])
+            eng.seal()
+            check(eng, oracle, cond, [T0 + shift])
+        finally:
+            eng.close()
+
+
+@SETTINGS
+@given(scenario=scenarios(), data=st.data(), shift=as_of_shifts)
+def test_cohort_trees_match_oracle(scenario: dict[str, Any], data: Any, shift: int) -> None:
+    """Whole trees with and/or/not and in_cohort of two saved cohorts (c2 may use c1)."""
+    saved = {
+        "c1": adapt(data.draw(cohort_exprs([], max_depth=1)), data.draw),
+        "c2": adapt(data.draw(cohort_exprs(["c1"], max_depth=1)), data.draw),
+    }
+    expr = adapt(data.draw(cohort_exprs(COHORTS, max_depth=2)), data.draw)
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = build(scenario, d)
+        try:
+            check(eng, oracle, expr, [T0, T0 + shift], saved.get)
+            text = to_text(expr)
+            assert parse(text) == expr
+            assert (
+                eng.evaluate(text, as_of=T0, resolve=saved.get).members()
+                == oracle.members(expr, T0, saved.get)
+            )
+            eng.seal()
+            check(eng, oracle, expr, [T0], saved.get)
+        finally:
+            eng.close()
+
+
+# ---------------------------------------------------------- in_cohort, cycles
+def _small_engine(path: str) -> tuple[Engine, Oracle]:
+    events = [
+        {"user_id": "a", "event_type": "view", "time": T0 - 3 * H},
+        {"user_id": "a", "event_type": "buy", "time": T0 - 2 * H, "i1": 5},
+        {"user_id": "b", "event_type": "view", "time": T0 - 30 * H},
+        {"user_id": "c", "event_type": "buy", "time": T0 - 1, "i1": 1},
+        {"user_id": "d", "event_type": "buy", "time": T0, "i1": 9},  # at T: unknown at T0
+    ]
+    eng = Engine.open(path, clock=lambda: CLOCK)
+    assert eng.ingest(events).rejected == []
+    eng.upsert_user_properties([{"user_id": "b", "plan": "free"}, {"user_id": "z", "plan": "free"}])
+    return eng, Oracle(events, {"b": {"plan": "free"}, "z": {"plan": "free"}})
+
+
+def test_in_cohort_resolves_through_resolver_at_same_as_of() -> None:
+    saved = {
+        "buyers": parse('did("buy") in last 24h'),
+        "free": parse('user.plan == "free"'),
+        "both": parse('in_cohort("buyers") or in_cohort("free")'),
+    }
+    asked: list[str] = []
+
+    def resolve(name: str) -> A.Expr | None:
+        asked.append(name)
+        return saved.get(name)
+
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = _small_engine(d)
+        try:
+            for kernel in KERNELS:
+                assert eng.evaluate('in_cohort("buyers")', as_of=T0, kernel=kernel, resolve=resolve).members() == [
+                    "a",
+                    "c",
+                ]
+                # at T0 + 1 "d" exists and bought; the saved cohort is evaluated at the same T
+                assert eng.evaluate(
+                    'in_cohort("buyers")', as_of=T0 + 1, kernel=kernel, resolve=resolve
+                ).members() == ["a", "c", "d"]
+                # "z" has only user properties: in no cohort
+                assert eng.evaluate('in_cohort("both")', as_of=T0, kernel=kernel, resolve=resolve).members() == [
+                    "a",
+                    "b",
+                    "c",
+                ]
+                assert eng.evaluate(
+                    'not in_cohort("buyers")', as_of=T0, kernel=kernel, resolve=resolve
+                ).members() == ["b"]
+            for text in ('in_cohort("buyers")', 'in_cohort("both")', 'not in_cohort("buyers")'):
+                for T in (T0, T0 + 1):
+                    assert eng.evaluate(text, as_of=T, resolve=resolve).members() == oracle.members(
+                        parse(text), T, resolve
+                    )
+        finally:
+            eng.close()
+    assert "buyers" in asked and "free" in asked and "both" in asked
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"a": 'in_cohort("a")'},
+        {"a": 'did("view") and in_cohort("b")', "b": 'not in_cohort("a")'},
+        {"a": 'in_cohort("b")', "b": 'in_cohort("c") or did("buy")', "c": 'did("view") and in_cohort("a")'},
+    ],
+)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_in_cohort_cycles_raise_definition_error(saved: dict[str, str], kernel: str) -> None:
+    trees = {k: parse(v) for k, v in saved.items()}
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = _small_engine(d)
+        try:
+            with pytest.raises(DefinitionError, match="cycle"):
+                eng.evaluate('in_cohort("a")', as_of=T0, kernel=kernel, resolve=trees.get)
+            with pytest.raises(OracleCycle):
+                oracle.members(parse('in_cohort("a")'), T0, trees.get)
+        finally:
+            eng.close()
+
+
+def test_same_cohort_twice_is_not_a_cycle() -> None:
+    """A diamond (x uses a and b, both use c) is not a cycle."""
+    trees = {
+        "x": parse('in_cohort("a") and in_cohort("b")'),
+        "a": parse('in_cohort("c") or did("view")'),
+        "b": parse('in_cohort("c")'),
+        "c": parse('did("buy")'),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = _small_engine(d)
+        try:
+            want = oracle.members(parse('in_cohort("x")'), T0, trees.get)
+            assert want == ["a", "c"]
+            for kernel in KERNELS:
+                assert eng.evaluate('in_cohort("x")', as_of=T0, kernel=kernel, resolve=trees.get).members() == want
+        finally:
+            eng.close()
