@@ -8,9 +8,9 @@
    ingest, user properties, seal).
 3. Evaluates every cohort once in every engine, compares the member sets
    (a mismatch table is printed and the exit status is 1 when any engine
-   disagrees), then times ``--repeat`` warm runs of each and writes the medians
-   and the ratios ``min(duckdb, chdb) / cohortd_rust`` and ``numba / rust`` to
-   ``--out`` (JSON).
+   disagrees), then times ``--repeat`` warm rounds (every engine once per round)
+   and writes the medians and the ratios ``min(duckdb, chdb) / cohortd_rust``
+   and ``numba / rust`` to ``--out`` (JSON).
 
 The SQL follows ``COHORT_LANGUAGE.md`` to the letter: the as-of time ``T`` is the
 generator's ``end_ms``; windows are half-open ``[start, end)``; the users known at
@@ -400,14 +400,17 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
 
 
 # --------------------------------------------------------------------- timing
-def median_ms(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
-    times = []
-    value = -1
+def time_round_robin(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[list[float], int]]:
+    """Run every engine once per round, ``repeat`` rounds: load from other processes on the
+    machine then lands on all engines alike instead of on whichever ran during a burst."""
+    out: dict[str, tuple[list[float], int]] = {e: ([], -1) for e in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        value = fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), value
+        for e, fn in fns.items():
+            t0 = time.perf_counter()
+            value = fn()
+            out[e][0].append((time.perf_counter() - t0) * 1000.0)
+            out[e] = (out[e][0], value)
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -451,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [e for e in ENGINES if e in args.engines.split(",")]
     events, users, n_events = ensure_data(args, T)
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    if load_start[0] > (os.cpu_count() or 1):
+        console.print(f"[yellow]note: load average {load_start[0]} on {os.cpu_count()} cpus: "
+                      "other processes compete, timings will be noisy")
     workdir = Path(tempfile.mkdtemp(prefix="compare-engines-"))
     loaded: dict[str, Any] = {}
     load_s: dict[str, float] = {}
@@ -502,18 +509,22 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for q in QUERIES:
             med: dict[str, float] = {}
+            spread: dict[str, list[float]] = {}
+            runs = time_round_robin({e: runner(e, q, "count") for e in wanted}, args.repeat)
             for e in wanted:
-                ms, value = median_ms(runner(e, q, "count"), args.repeat)
+                times, value = runs[e]
                 if value != len(members[q.name][e]):
                     agree = False
                     n = len(members[q.name][e])
                     console.print(f"[bold red]{e} {q.name}: count {value} != members {n}")
-                med[COLUMN[e]] = round(ms, 3)
+                med[COLUMN[e]] = round(statistics.median(times), 3)
+                spread[COLUMN[e]] = [round(min(times), 3), round(max(times), 3)]
             row: dict[str, Any] = {
                 "name": q.name,
                 "cohort": q.cohort if q.cohort is not None else f"overlap({', '.join(q.overlap or ())})",
                 "members": len(members[q.name][ref]),
                 "median_ms": med,
+                "min_max_ms": spread,
                 "agree": all(members[q.name][e] == members[q.name][ref] for e in wanted),
             }
             sql = [med[c] for c in ("duckdb", "chdb") if c in med]
@@ -550,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                 "duckdb_threads": getattr(loaded.get("duckdb"), "threads", None),
                 "chdb": getattr(loaded.get("chdb"), "version", None),
                 "chdb_max_threads": getattr(loaded.get("chdb"), "threads", None),
+                "loadavg_start": load_start,
+                "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             },
             "load_seconds": {k: round(v, 3) for k, v in load_s.items()},
             "agree": agree,
