@@ -109,9 +109,10 @@ def _column_from_values(name: str, values: list[Any]) -> pa.Array:
     kinds = {kind_of_value(v) for v in values if v is not None}
     if kinds == {"int", "float"}:
         kinds = {"float"}
-    if len(kinds) <= 1 and "unsupported" not in kinds:
-        kind = kinds.pop() if kinds else "string"
-        return pa.array(values, ARROW_TYPES[kind])
+    if not kinds:
+        return pa.nulls(len(values))  # no value: the column says nothing about the property's type
+    if len(kinds) == 1 and "unsupported" not in kinds:
+        return pa.array(values, ARROW_TYPES[kinds.pop()])
     # Mixed kinds: encode each value with its kind so coerce_column can reject per row.
     return pa.array([None if v is None else f"{kind_of_value(v)}\x00{v}" for v in values], _MIXED)
 
@@ -309,5 +310,25 @@ def normalize_user_properties(
     n = table.num_rows
     if "time" not in renamed:
         renamed["time"] = pa.chunked_array([pa.array(np.full(n, now_ms, dtype=np.int64))])
+    else:
+        renamed["time"] = _default_time(renamed["time"].combine_chunks(), now_ms)
     renamed["event_type"] = pa.chunked_array([pa.array(["$identify"] * n, pa.string())])
     return normalize_events(pa.table(renamed), {}, user_schema, now_ms)
+
+
+def _default_time(col: pa.Array, now_ms: int) -> pa.Array:
+    """The optional ``time`` of a user-property upsert: a row without one is set now."""
+    if col.null_count == 0:
+        return col
+    t = col.type
+    if pa.types.is_null(t):
+        return pa.array(np.full(len(col), now_ms, dtype=np.int64))
+    if pa.types.is_integer(t):
+        return col.cast(pa.int64()).fill_null(now_ms)
+    if pa.types.is_floating(t):
+        return col.fill_null(float(now_ms))
+    if pa.types.is_timestamp(t):
+        return col.fill_null(pa.scalar(now_ms, pa.timestamp("ms", tz=t.tz)).cast(t))
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        return col.cast(pa.string()).fill_null(str(now_ms))
+    return col
