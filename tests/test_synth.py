@@ -169,3 +169,21 @@ def test_rejects_bad_sizes(tmp_path: Path) -> None:
         generate(0, 10, 1, tmp_path / "x.parquet", end_ms=END_MS, progress=False)
     with pytest.raises(ValueError):
         generate(10, 10, 1, tmp_path / "x.parquet", end_ms=END_MS, progress=False, target_events=0)
+
+
+def test_heavy_users_get_smaller_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cohortd.synth import generator
+
+    size = generator.users_per_block(1_000, 90, 100_000_000)
+    assert size < BLOCK_USERS
+    assert size * 100_000 <= generator.BLOCK_EVENTS
+    assert generator.users_per_block(1_000_000, 90, 10_000_000) == BLOCK_USERS
+    # force several blocks on a tiny run: same users, bounded blocks, still deterministic
+    monkeypatch.setattr(generator, "BLOCK_EVENTS", 20_000)
+    out_a, out_b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    s = generate(600, 30, 9, out_a, end_ms=END_MS, progress=False, target_events=120_000)
+    generate(600, 30, 9, out_b, end_ms=END_MS, progress=False, target_events=120_000)
+    assert out_a.read_bytes() == out_b.read_bytes()
+    assert pq.ParquetFile(out_a).metadata.num_row_groups >= 4
+    assert abs(s.events - 120_000) / 120_000 < 0.1
+    assert pq.read_table(users_path_for(out_a))["user_id"].to_pylist() == [f"u{i:07d}" for i in range(600)]

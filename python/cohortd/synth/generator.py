@@ -33,8 +33,9 @@ instead (within a few percent), e.g. ``users=200_000, target_events=10_000_000``
 
 Determinism and memory
 ----------------------
-Users are generated in fixed blocks of :data:`BLOCK_USERS`; block ``b`` draws
-from ``SeedSequence([seed, stream, b])``, so the output depends only on
+Users are generated in blocks of :data:`BLOCK_USERS` (fewer when users are very
+active, see :func:`users_per_block`); block ``b`` draws from
+``SeedSequence([seed, stream, b])``, so the output depends only on
 ``(users, days, seed, end_ms, target_events)``.  Each block is sorted by
 ``(user_id, time)`` and written as its own row group(s) with
 ``pyarrow.parquet.ParquetWriter``: memory is bounded by one block, so 100M+ events
@@ -58,6 +59,7 @@ import pyarrow.parquet as pq
 DAY_MS = 86_400_000
 MIN_MS = 60_000
 BLOCK_USERS = 32_768
+BLOCK_EVENTS = 4_000_000
 ROW_GROUP_ROWS = 1 << 20
 
 # ------------------------------------------------------------------ vocabulary
@@ -480,9 +482,20 @@ def _events_table(ev: dict[str, np.ndarray], ids: pa.StringArray) -> pa.Table:
     )
 
 
-def _blocks(users: int) -> Iterator[tuple[int, int, int]]:
-    for b, first in enumerate(range(0, users, BLOCK_USERS)):
-        yield b, first, min(BLOCK_USERS, users - first)
+def users_per_block(users: int, days: int, target_events: int | None) -> int:
+    """Users per block: :data:`BLOCK_USERS`, halved while a block would hold more than
+    about :data:`BLOCK_EVENTS` events (heavy per-user activity), so memory stays bounded.
+    A function of the arguments only, so the output stays deterministic."""
+    per_user = target_events / users if target_events is not None else 1.5 * days + 10.0
+    size = BLOCK_USERS
+    while size > 1 and size * per_user > BLOCK_EVENTS:
+        size //= 2
+    return size
+
+
+def _blocks(users: int, size: int) -> Iterator[tuple[int, int, int]]:
+    for b, first in enumerate(range(0, users, size)):
+        yield b, first, min(size, users - first)
 
 
 def _expected_events(scale: float, base: list[np.ndarray], act: list[np.ndarray], fixed: float) -> float:
@@ -496,11 +509,11 @@ def _expected_events(scale: float, base: list[np.ndarray], act: list[np.ndarray]
     return total
 
 
-def _solve_scale(target: int, users: int, seed: int, start_ms: int, end_ms: int) -> float:
+def _solve_scale(target: int, users: int, size: int, seed: int, start_ms: int, end_ms: int) -> float:
     base: list[np.ndarray] = []
     act: list[np.ndarray] = []
     fixed = 0.0
-    for b, _, n in _blocks(users):
+    for b, _, n in _blocks(users, size):
         u = _block_users(seed, b, n, start_ms, end_ms)
         base.append(u.sess_base)
         act.append(u.activated)
@@ -547,7 +560,8 @@ days; with it,
     upath = users_path_for(out)
     width = max(7, len(str(users - 1)))
 
-    scale = 1.0 if target_events is None else _solve_scale(target_events, users, seed, start_ms, end_ms)
+    size = users_per_block(users, days, target_events)
+    scale = 1.0 if target_events is None else _solve_scale(target_events, users, size, seed, start_ms, end_ms)
 
     counts = np.zeros(len(EVENT_TYPES), dtype=np.int64)
     total = 0
@@ -565,7 +579,7 @@ days; with it,
     try:
         with pq.ParquetWriter(tmp_out, EVENTS_SCHEMA, compression="zstd") as ew, \
                 pq.ParquetWriter(tmp_users, USERS_SCHEMA, compression="zstd") as uw:
-            for b, first, n in _blocks(users):
+            for b, first, n in _blocks(users, size):
                 u = _block_users(seed, b, n, start_ms, end_ms)
                 ev = _block_events(u, seed, b, scale, end_ms)
                 ids = user_ids(first, n, width)
