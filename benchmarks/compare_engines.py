@@ -345,9 +345,7 @@ class Cohortd:
         self.eng.seal()
 
     def _bitmap(self, q: Query, T: int, kernel: str) -> Any:
-        if q.overlap is not None:
-            a, b = (self._bitmap(BY_NAME[n], T, kernel) for n in q.overlap)
-            return a & b
+        assert q.cohort is not None
         return self.eng.evaluate(q.cohort, as_of=T, kernel=kernel).bitmap
 
     def members(self, q: Query, T: int, kernel: str) -> set[str]:
@@ -358,7 +356,9 @@ class Cohortd:
 
     def count(self, q: Query, T: int, kernel: str) -> int:
         if q.overlap is not None:
-            return len(self._bitmap(q, T, kernel))
+            # what Workspace.overlap does: both cohorts at one T, then the intersection cardinality
+            a, b = (self._bitmap(BY_NAME[n], T, kernel) for n in q.overlap)
+            return int(a.intersection_cardinality(b))
         return int(self.eng.evaluate(q.cohort, as_of=T, kernel=kernel).size)
 
     def close(self) -> None:
