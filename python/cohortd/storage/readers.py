@@ -8,6 +8,7 @@ detected per line.  A file that is not what its extension says raises
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -93,8 +94,25 @@ def _read_parquet(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Ite
     return chunks()
 
 
+def _check_text(path: Path, what: str) -> None:
+    """Reject binary files before a text reader sees them (NUL bytes or invalid UTF-8 up front)."""
+    try:
+        with _open_bytes(path) as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        raise IngestError(f"{path}: not a {what} file ({exc})") from exc
+    if b"\x00" in head:
+        raise IngestError(f"{path}: not a {what} file (binary content)")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        detail = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise IngestError(f"{path}: not a {what} file ({detail})") from exc
+
+
 def _read_csv(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterator[ReadChunk]:
     bad: list[Rejection] = []
+    _check_text(path, "CSV")
 
     def on_invalid(row: Any) -> str:
         number = row.number if row.number is not None and row.number >= 0 else -1
@@ -106,7 +124,12 @@ def _read_csv(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterato
             _open_bytes(path),
             read_options=pcsv.ReadOptions(block_size=1 << 24),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
-            convert_options=pcsv.ConvertOptions(column_types={"user_id": pa.string(), "time": pa.string()}),
+            convert_options=pcsv.ConvertOptions(
+                column_types={"user_id": pa.string(), "time": pa.string()},
+                # an empty field is a missing property (null), as for every other type; "" stays ""
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
         raise IngestError(f"{path}: not a CSV file ({exc})") from exc
@@ -136,6 +159,7 @@ def _open_bytes(path: Path) -> io.BufferedIOBase:
 
 
 def _read_jsonl(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterator[ReadChunk]:
+    _check_text(path, "JSON lines")
     fh = io.TextIOWrapper(_open_bytes(path), encoding="utf-8")
     try:
         first = ""

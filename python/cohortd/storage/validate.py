@@ -79,8 +79,9 @@ def kind_of_value(v: Any) -> str:
 def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Columns from a list of dicts; ``user_properties`` dicts become ``$user.`` columns.
 
-    Mixed value types in one column are kept as strings tagged for rejection by
-    ``coerce_column`` (it sees the per-row Python kinds through ``_MixedColumn``).
+    Mixed value types in one column are kept as strings tagged with each value's
+    kind, in a column of the private extension type ``_MIXED``, so that
+    ``coerce_column`` can reject per row.
     """
     rows = list(rows)
     names: dict[str, None] = {}
@@ -105,7 +106,9 @@ def _column_from_values(name: str, values: list[Any]) -> pa.Array:
         kinds = {kind_of_value(v) for v in values if v is not None}
         if kinds <= {"int"}:
             return pa.array(values, pa.int64())
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
+        if kinds <= {"int", "string"} or name == "time":
+            return pa.array([None if v is None else str(v) for v in values], pa.string())
+        return _mixed_column(values)  # a user id / event type neither string nor integer: rejected per row
     kinds = {kind_of_value(v) for v in values if v is not None}
     if kinds == {"int", "float"}:
         kinds = {"float"}
@@ -113,11 +116,36 @@ def _column_from_values(name: str, values: list[Any]) -> pa.Array:
         return pa.nulls(len(values))  # no value: the column says nothing about the property's type
     if len(kinds) == 1 and "unsupported" not in kinds:
         return pa.array(values, ARROW_TYPES[kinds.pop()])
+    return _mixed_column(values)
+
+
+def _mixed_column(values: list[Any]) -> pa.Array:
     # Mixed kinds: encode each value with its kind so coerce_column can reject per row.
-    return pa.array([None if v is None else f"{kind_of_value(v)}\x00{v}" for v in values], _MIXED)
+    tagged = [None if v is None else f"{kind_of_value(v)}\x00{v}" for v in values]
+    storage = pa.array(tagged, pa.large_string())
+    return pa.ExtensionArray.from_storage(_MIXED, storage)
 
 
-_MIXED = pa.large_string()  # marker type for mixed-kind columns built by rows_to_table
+class _MixedType(pa.ExtensionType):
+    """Marker type of mixed-kind columns built by ``rows_to_table`` (never in user data, never stored)."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.large_string(), "cohortd.mixed")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _MixedType:
+        return cls()
+
+
+_MIXED = _MixedType()
+
+
+def _mixed_kinds(arr: pa.Array) -> list[str | None]:
+    """The Python kind of every value of a mixed column (None for nulls)."""
+    return [None if s is None else s.split("\x00", 1)[0] for s in arr.storage.to_pylist()]
 
 
 def _time_value(v: Any) -> Any:
@@ -185,7 +213,7 @@ def coerce_column(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
     n = len(arr)
     if arr.type == _MIXED:
         values, bad = [], np.zeros(n, dtype=bool)
-        for i, s in enumerate(arr.to_pylist()):
+        for i, s in enumerate(arr.storage.to_pylist()):
             if s is None:
                 values.append(None)
                 continue
@@ -211,8 +239,9 @@ def _bool(text: str) -> bool:
     return text == "True"
 
 
-def reason_for_conflict(name: str, want: str, arr: pa.Array) -> str:
-    got = kind_of_type(arr.type) if arr.type != _MIXED else "a different type"
+def reason_for_conflict(name: str, want: str, got: str | None) -> str:
+    if got == "unsupported":
+        got = "a value of an unsupported type"
     return f"property {name!r} is {want} in the schema, got {got}"
 
 
@@ -221,7 +250,8 @@ def normalize_events(
 ) -> tuple[pa.Table, IngestReport]:
     """Validate an event batch; returns accepted rows in canonical form and the report.
 
-    ``schema`` / ``user_schema`` are extended in place with newly seen property names.
+    ``schema`` / ``user_schema`` are extended in place with newly seen property names,
+    but only by properties that an accepted row carries: a rejected row leaves no trace.
     """
     n = table.num_rows
     reasons: list[tuple[str, str] | None] = [None] * n
@@ -248,6 +278,12 @@ def normalize_events(
             out[name] = pa.nulls(n, pa.string())
             continue
         col = table.column(name).combine_chunks()
+        if col.type == _MIXED:
+            kinds = np.array(_mixed_kinds(col), dtype=object)
+            wrong = (kinds != None) & (kinds != "int") & (kinds != "string")  # noqa: E711
+            reject(wrong, name, f"{name} must be a string or integer")
+            texts = [None if s is None else s.split("\x00", 1)[1] for s in col.storage.to_pylist()]
+            col = pa.array(texts, pa.string())
         strings = col.cast(pa.string()) if kind_of_type(col.type) in ("int", "string") else None
         if strings is None:
             reject(np.ones(n, dtype=bool), name, f"{name} must be a string or integer")
@@ -263,6 +299,7 @@ def normalize_events(
         out["time"] = pa.array(ms, pa.int64())
     else:
         out["time"] = pa.array(np.zeros(n, dtype=np.int64))
+    new_kinds: dict[str, tuple[dict[str, str], str, str]] = {}  # column -> (schema, prop, kind)
     for name in table.column_names:
         if name in RESERVED:
             continue
@@ -270,31 +307,39 @@ def normalize_events(
         prop = name[len(USER_PREFIX):] if is_user else name
         target = user_schema if is_user else schema
         col = table.column(name).combine_chunks()
-        have = kind_of_type(col.type) if col.type != _MIXED else _first_mixed_kind(col)
+        mixed = _mixed_kinds(col) if col.type == _MIXED else None
+        have = kind_of_type(col.type) if mixed is None else next((k for k in mixed if k is not None), None)
         if have is None:
             continue
-        if prop not in target:
+        want = target.get(prop)
+        if want is None:
             if have == "unsupported":
-                reject(np.asarray(pc.is_valid(col)), name, f"property {prop!r} has an unsupported type {col.type}")
+                what = f"type {col.type}" if mixed is None else "value type"
+                valid = np.asarray(pc.is_valid(col.storage if mixed is not None else col))
+                reject(valid, prop, f"property {prop!r} has an unsupported {what}")
                 continue
-            target[prop] = have
-        cast, conflict = coerce_column(col, target[prop])
-        reject(conflict, prop, reason_for_conflict(prop, target[prop], col))
+            want = have
+            new_kinds[name] = (target, prop, want)
+        cast, conflict = coerce_column(col, want)
+        if mixed is None:
+            reject(conflict, prop, reason_for_conflict(prop, want, have))
+        else:
+            kinds = np.array(mixed, dtype=object)
+            for k in sorted({mixed[i] for i in np.flatnonzero(conflict)}):
+                reject(conflict & (kinds == k), prop, reason_for_conflict(prop, want, k))
         out[name] = cast
     good = ~bad
+    for name, (target, prop, kind) in new_kinds.items():
+        if pc.any(pc.is_valid(out[name]).filter(pa.array(good))).as_py():
+            target.setdefault(prop, kind)
+        else:
+            del out[name]  # no accepted row has a value: the batch says nothing about this property
     normalized = pa.table(out).filter(pa.array(good)) if bad.any() else pa.table(out)
     report = IngestReport(
         accepted=int(good.sum()),
         rejected=[Rejection(int(i), *reasons[i]) for i in np.flatnonzero(bad)],  # type: ignore[misc]
     )
     return normalized, report
-
-
-def _first_mixed_kind(col: pa.Array) -> str | None:
-    for s in col.to_pylist():
-        if s is not None:
-            return s.split("\x00", 1)[0]
-    return None
 
 
 def normalize_user_properties(
