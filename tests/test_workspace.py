@@ -12,7 +12,7 @@ import pytest
 from cohortd.engine.lint import JACCARD_THRESHOLD, lint, name_problems
 from cohortd.errors import AlreadyExistsError, DefinitionError, NotFoundError, ParseError
 from cohortd.lang import parse
-from cohortd.workspace import NOW_MAX_AGE_MS, InvalidArgumentError, Project, Workspace, parse_as_of
+from cohortd.workspace import InvalidArgumentError, Project, Workspace, parse_as_of
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
@@ -270,45 +270,33 @@ class CountingEngine:
         return getattr(self.inner, name)
 
 
-def test_results_are_cached_per_version_data_and_as_of(proj: Project, clock: Clock) -> None:
+def test_now_answers_come_from_maintenance_and_as_of_answers_are_cached(proj: Project, clock: Clock) -> None:
     proj.create_cohort("Buyers ever", 'did("Purchase")')
     counting = CountingEngine(proj.engine)
     proj.engine = counting  # type: ignore[assignment]
     for _ in range(50):
         assert proj.is_member("u0", "Buyers ever")
-    assert counting.calls <= 1
-    base = counting.calls
     proj.check_membership(["u0", "u1"], ["Buyers ever"])
     proj.user_cohorts("u2")
-    assert counting.calls == base  # still the same "now" result
+    assert counting.calls == 0  # "now" is the maintained member set, never a re-evaluation
+    version = proj.evaluate("Buyers ever").version
 
-    # new data: re-evaluated once, then cached again
+    # new data is folded in before the next answer (read-your-writes), as a new version
     proj.ingest(events([("u1", "Purchase", T0 + 2 * DAY)]))
     assert proj.is_member("u1", "Buyers ever")
-    assert proj.is_member("u1", "Buyers ever")
-    assert counting.calls == base + 1
-
-    # "now" results age out after NOW_MAX_AGE_MS
-    clock.now += NOW_MAX_AGE_MS
-    proj.is_member("u1", "Buyers ever")
-    assert counting.calls == base + 1
-    clock.now += 1
-    proj.is_member("u1", "Buyers ever")
-    assert counting.calls == base + 2
+    assert proj.evaluate("Buyers ever").version > version
+    assert counting.calls == 0
 
     # explicit as-of results are keyed by the instant
     proj.is_member("u1", "Buyers ever", as_of=T0 + 5 * DAY)
     proj.is_member("u3", "Buyers ever", as_of=T0 + 5 * DAY)
-    assert counting.calls == base + 3
+    assert counting.calls == 1
     assert not proj.is_member("u1", "Buyers ever", as_of=T0 + DAY)
-    assert counting.calls == base + 4
+    assert counting.calls == 2
 
-    # a new version is a new key
+    # a new version is maintained from the moment it is saved
     proj.update_cohort("Buyers ever", 'did("Purchase") or did("Session Start")')
-    calls = counting.calls
     assert proj.is_member("u9", "Buyers ever")
-    assert counting.calls == calls + 1
-    assert proj.get_cohort("Buyers ever").last_evaluated_ms is not None
 
 
 def test_concurrent_queries_and_ingest(proj: Project) -> None:

@@ -16,14 +16,13 @@ Decisions:
   Referencing an unknown cohort or creating a reference cycle is rejected with
   ``DefinitionError`` at create/update time (and for inline definitions).
   Archived cohorts still resolve, so archiving never breaks a dependent.
-- Results of saved cohorts are cached per (cohort name, versions of the cohort
-  and every cohort it references, engine data version, as-of ms, kernel), in a
-  bounded LRU that is cleared when the data version moves on.  Asking for
-  "now" (``as_of=None``) reuses a cached "now" result while the data version
-  is unchanged and the result is at most ``NOW_MAX_AGE_MS`` old: answers for
-  "now" may therefore be up to that long behind the clock for time-driven
-  changes (a user ageing out of ``in last 7d``), never for new data.  A later
-  issue replaces this with incremental maintenance.
+- Every non-archived saved cohort is kept current by incremental maintenance
+  (``engine/maintain.py``): questions about "now" (``as_of=None``) are answered
+  from its materialised members, one version per answer, after folding in any
+  batch already acknowledged (read-your-writes).  Results at an explicit as-of
+  time are cached per (cohort name, versions of the cohort and every cohort it
+  references, engine data version, as-of ms, kernel) in a bounded LRU that is
+  cleared when the data version moves on.
 - ``last_evaluated_ms`` in the catalog records real evaluations (cache
   misses), not every cache hit, to keep SQLite writes off the hot path.
 - ``check_membership`` returns one row per user, one column per cohort.
@@ -36,7 +35,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,13 +43,15 @@ from typing import Any
 
 from pyroaring import BitMap
 
+from cohortd.engine.engine import CohortResult
 from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
+from cohortd.engine.maintain import ChangeSet, Maintainer
 from cohortd.errors import AlreadyExistsError, CohortError, DefinitionError, NotFoundError
 from cohortd.lang.ast import Expr, InCohort
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 
 __all__ = [
-    "NOW_MAX_AGE_MS",
+    "PERCENTILE_INTERVAL_MS",
     "InvalidArgumentError",
     "Overlap",
     "Project",
@@ -58,8 +59,8 @@ __all__ = [
     "parse_as_of",
 ]
 
-NOW_MAX_AGE_MS = 1_000
-"""How stale a cached result for "now" may be (while no new data arrived)."""
+PERCENTILE_INTERVAL_MS = 10_000
+"""How often percentile cohorts (which depend on every user) are fully recomputed."""
 
 CACHE_ENTRIES = 512
 """Cached cohort results per project (LRU)."""
@@ -117,6 +118,17 @@ class _Saved:
     expr: Expr | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class Change:
+    """Users (external ids) that entered and exited one saved cohort at one version."""
+
+    cohort: str
+    version: int
+    time_ms: int
+    entered: list[str]
+    exited: list[str]
+
+
 def _refs(expr: Expr) -> list[str]:
     return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]
 
@@ -146,6 +158,13 @@ class Project:
             r.name: _Saved(r.version, r.definition, r.archived)
             for r in self.catalog.list(include_archived=True)
         }
+        self.maintainer = Maintainer(
+            self.engine, self._resolve, percentile_interval_ms=PERCENTILE_INTERVAL_MS
+        )
+        for cohort, saved in sorted(self._saved.items()):
+            if not saved.archived:
+                self.maintainer.track(cohort, self._saved_expr(cohort))
+        self.maintainer.start()
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
@@ -233,6 +252,7 @@ class Project:
             warnings = self._lint(expr, name, exclude=name)
             rec = self.catalog.create(name, text, description, note)
             self._saved[name] = _Saved(rec.version, rec.definition, rec.archived, expr)
+            self.maintainer.track(name, expr)
         return rec, warnings
 
     def update_cohort(
@@ -259,6 +279,8 @@ class Project:
                 rec.archived,
                 expr if text is not None else self._saved[name].expr,
             )
+            if expr is not None and not rec.archived:
+                self.maintainer.track(name, expr)
         return rec, warnings
 
     def get_cohort(self, name: str) -> CohortRecord:
@@ -274,6 +296,7 @@ class Project:
         with self._write_lock:
             rec = self.catalog.archive(name)
             self._saved[name].archived = True
+            self.maintainer.untrack(name)
         return rec
 
     def cohort_history(self, name: str) -> list[CohortVersion]:
@@ -281,15 +304,19 @@ class Project:
         return self.catalog.history(name)
 
     # ------------------------------------------------------------- queries
-    def _evaluate_saved(self, name: str, as_of: AsOf = None, kernel: str | None = None) -> Any:
+    def _evaluate_saved(self, name: str, as_of: AsOf = None, kernel: str | None = None) -> CohortResult:
+        ms = parse_as_of(as_of)
+        if ms is None and kernel is None:
+            current = self.maintainer.current(name)
+            if current is not None:
+                return CohortResult(current.members, current.as_of_ms, self.engine, current.version)
         closure = self._closure(name)
         dv = self.engine.data_version
-        ms = parse_as_of(as_of)
+        ms = self._clock() if ms is None else ms
         key = (name, closure, dv, ms, kernel)
-        now = self._clock()
         with self._cache_lock:
             hit = self._cache.get(key)
-            if hit is not None and (ms is not None or 0 <= now - hit.as_of_ms <= NOW_MAX_AGE_MS):
+            if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
             key_lock = self._key_locks.setdefault(key, threading.Lock())
@@ -297,15 +324,10 @@ class Project:
             with key_lock:  # one evaluation per key at a time; the others wait and reuse it
                 with self._cache_lock:
                     hit = self._cache.get(key)
-                    if hit is not None and (
-                        ms is not None or 0 <= self._clock() - hit.as_of_ms <= NOW_MAX_AGE_MS
-                    ):
+                    if hit is not None:
                         return hit
                 result = self.engine.evaluate(
-                    self._saved_expr(name),
-                    as_of=self._clock() if ms is None else ms,
-                    kernel=kernel,
-                    resolve=self._resolve,
+                    self._saved_expr(name), as_of=ms, kernel=kernel, resolve=self._resolve
                 )
                 with self._cache_lock:
                     if dv > self._cache_dv:  # new data: every older entry is dead
@@ -320,6 +342,43 @@ class Project:
                 self._key_locks.pop(key, None)
         self.catalog.touch_evaluated(name, _wall_ms())
         return result
+
+    # ------------------------------------------------------------- changes
+    def changes(self, cohorts: Sequence[str], after_version: int, upto: int | None = None) -> list[Change]:
+        """Entries and exits of saved cohorts after ``after_version`` (up to ``upto``), oldest first."""
+        for c in cohorts:
+            self._saved_expr(c)  # NOT_FOUND for unknown names
+        return [self._external(c) for c in self.maintainer.changes(cohorts, after_version, upto)]
+
+    def watch(
+        self,
+        cohorts: Sequence[str],
+        after_version: int | None = None,
+        stop: threading.Event | None = None,
+        poll_s: float = 0.5,
+    ) -> Iterator[Change]:
+        """Every change of ``cohorts`` after ``after_version`` (None: from now on), as it happens.
+
+        Runs until ``stop`` is set; raises ``ResyncRequired`` when the change log no
+        longer reaches back to the version (the caller must re-read members).
+        """
+        for c in cohorts:
+            self._saved_expr(c)
+        version = self.maintainer.version if after_version is None else after_version
+        while stop is None or not stop.is_set():
+            for change in self.maintainer.changes(cohorts, version):
+                version = change.version
+                yield self._external(change)
+            self.maintainer.wait(version, poll_s)
+
+    def _external(self, c: ChangeSet) -> Change:
+        return Change(
+            c.cohort,
+            c.version,
+            c.time_ms,
+            self.engine.external_ids(c.entered),
+            self.engine.external_ids(c.exited),
+        )
 
     def evaluate(
         self,
@@ -418,8 +477,9 @@ class Project:
         return self._lint(expr, name, exclude=name)
 
     def close(self) -> None:
-        """Flush and close the engine and the catalog."""
+        """Stop maintenance, then flush and close the engine and the catalog."""
         try:
+            self.maintainer.stop()
             self.engine.close()
         finally:
             self.catalog.close()

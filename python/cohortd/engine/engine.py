@@ -63,6 +63,7 @@ class CohortResult:
     bitmap: BitMap
     as_of_ms: int
     engine: Engine
+    version: int | None = None  # the maintained version, for answers about "now" on saved cohorts
 
     @property
     def size(self) -> int:
@@ -112,7 +113,7 @@ class Engine:
                 table, self.store.schema, self.store.user_schema, self.clock()
             )
             self.store.append(normalized)
-            self._notify(normalized)
+        self._notify(normalized)  # outside the store lock: listeners take their own locks
         return report
 
     def upsert_user_properties(
@@ -123,7 +124,7 @@ class Engine:
         with self.store.lock:
             normalized, report = normalize_user_properties(table, self.store.user_schema, self.clock())
             self.store.append(normalized)
-            self._notify(normalized)
+        self._notify(normalized)  # outside the store lock: listeners take their own locks
         return report
 
     def add_listener(self, listener: IngestListener) -> None:

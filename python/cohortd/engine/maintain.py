@@ -148,6 +148,13 @@ class Maintainer:
             t = self.cohorts.get(name)
             return t.membership if t else None
 
+    def current(self, name: str) -> Membership | None:
+        """Members now, with every already-acknowledged batch folded in (read-your-writes)."""
+        with self.lock:
+            if self._pending:
+                self.step()
+            return self.membership(name)
+
     def describe(self, name: str) -> str:
         """How the cohort is kept current (shown by the API and the CLI)."""
         t = self.cohorts[name]
