@@ -119,9 +119,10 @@ def _read_csv(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterato
         bad.append(Rejection(max(number - 2, 0), "line", f"malformed CSV row: {row.text[:80]!r}"))
         return "skip"
 
+    fh = _open_bytes(path)
     try:
         reader = pcsv.open_csv(
-            _open_bytes(path),
+            fh,
             read_options=pcsv.ReadOptions(block_size=1 << 24),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(
@@ -131,23 +132,28 @@ def _read_csv(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterato
                 quoted_strings_can_be_null=False,
             ),
         )
+        _check_columns(path, reader.schema.names, required, "CSV header")
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
+        fh.close()
         raise IngestError(f"{path}: not a CSV file ({exc})") from exc
-    _check_columns(path, reader.schema.names, required, "CSV header")
+    except IngestError:
+        fh.close()
+        raise
 
     def chunks() -> Iterator[ReadChunk]:
         row = 0
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid as exc:
-                raise IngestError(f"{path}: CSV parse error after row {row} ({exc})") from exc
-            table = pa.Table.from_batches([batch])
-            found, bad[:] = list(bad), []
-            yield ReadChunk(table, row, found)
-            row += batch.num_rows + len(found)
+        with fh:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except pa.ArrowInvalid as exc:
+                    raise IngestError(f"{path}: CSV parse error after row {row} ({exc})") from exc
+                table = pa.Table.from_batches([batch])
+                found, bad[:] = list(bad), []
+                yield ReadChunk(table, row, found)
+                row += batch.num_rows + len(found)
 
     return chunks()
 
