@@ -1,0 +1,230 @@
+#!/usr/bin/env python
+"""Bulk ingest from Parquet: events/s, bytes per event on disk and resident after reopening.
+
+1. Generates (or reuses) a synthetic Parquet stream of ``--events`` events with
+   :func:`cohortd.synth.generate` under ``--data-dir`` (keyed by the arguments).
+2. Ingests it into a fresh data directory through ``Engine.ingest_file`` and
+   ends with ``compact()`` (one sealed segment); the rate is events / (ingest +
+   compact) wall time, with the two phases reported separately too.
+3. Measures bytes per event on disk (data directory size / events).
+4. In a fresh child process: RSS after imports, then after ``Engine.open`` and
+   touching the ``user``, ``type`` and ``time`` columns of every segment
+   (a reduction over each, so every page is faulted in); the delta / events is
+   the resident cost of those three columns (plus dictionaries and indexes).
+
+Writes JSON to ``--out`` and prints a summary.  ``--profile`` runs the ingest
+under cProfile and prints where the time goes (and saves the ``.prof``).
+Goals (issue 2): >= 1M events/s, <= 24 resident bytes per event for user,
+type and time.  Numbers are reported, never asserted.
+
+    python benchmarks/ingest_bench.py                       # 10M events
+    python benchmarks/ingest_bench.py --events 1000000 --profile
+    python benchmarks/ingest_bench.py --events 100000000    # opt-in, needs ~20 GB free disk
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def source_file(args: argparse.Namespace) -> Path:
+    from cohortd.synth import generate
+
+    users = args.users or max(args.events // 50, 1)
+    path = Path(args.data_dir) / f"events-{args.events}-u{users}-d{args.days}-s{args.seed}.parquet"
+    if not path.exists():
+        print(f"generating {args.events:,} events for {users:,} users over {args.days} days -> {path}")
+        t = time.perf_counter()
+        generate(users, args.days, args.seed, path, progress=not args.quiet, target_events=args.events)
+        print(f"  generated in {time.perf_counter() - t:.1f}s")
+    return path
+
+
+def ingest(path: Path, store_dir: Path, profile: bool) -> dict[str, Any]:
+    from cohortd import Engine
+
+    if store_dir.exists():
+        shutil.rmtree(store_dir)
+    prof = cProfile.Profile() if profile else None
+    if prof:
+        prof.enable()
+    t0 = time.perf_counter()
+    eng = Engine.open(store_dir)
+    report = eng.ingest_file(path)
+    t1 = time.perf_counter()
+    eng.compact()
+    t2 = time.perf_counter()
+    segments = len(eng.store.sealed)
+    eng.close()
+    if prof:
+        prof.disable()
+    out: dict[str, Any] = {
+        "accepted": report.accepted,
+        "rejected": len(report.rejected),
+        "ingest_s": t1 - t0,
+        "compact_s": t2 - t1,
+        "total_s": t2 - t0,
+        "segments_after_compact": segments,
+        "peak_rss_bytes_during_ingest": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    if prof:
+        out["_profile"] = prof
+    return out
+
+
+def measure_resident(store_dir: Path) -> dict[str, Any]:
+    """Run in a child process: RSS delta of opening the store and touching user/type/time."""
+    import numpy as np
+    from cohortd.engine.engine import Engine  # every import happens before the baseline
+
+    # Warm up every code path on a tiny store first, so that lazy imports and
+    # first-call allocations (e.g. pyarrow's numpy conversion) are in the baseline.
+
+    with tempfile.TemporaryDirectory() as tiny:
+        warm = Engine.open(tiny)
+        warm.ingest([{"user_id": "u", "event_type": "e", "time": 1_600_000_000_000, "p": "x"}])
+        warm.compact()
+        warm.close()
+        warm = Engine.open(tiny)
+        for seg in warm.store.sealed:
+            int(seg.users.sum(dtype=np.uint64)) + int(seg.types.sum(dtype=np.uint64)) + int(seg.times.max())
+        warm.close()
+        del warm
+
+    base = rss_bytes()
+    t = time.perf_counter()
+    eng = Engine.open(store_dir)
+    opened = rss_bytes()
+    n = 0
+    check = 0
+    for seg in eng.store.sealed + eng.store.tail:
+        check += int(seg.users.sum(dtype=np.uint64)) + int(seg.types.sum(dtype=np.uint64))
+        check += int(seg.times.max()) if seg.num_rows else 0
+        n += seg.num_rows
+    touched = rss_bytes()
+    open_s = time.perf_counter() - t
+    eng.close()
+    return {
+        "events": n,
+        "rss_base_bytes": base,
+        "rss_after_open_bytes": opened,
+        "rss_after_touch_bytes": touched,
+        "resident_bytes_per_event": (touched - base) / max(n, 1),
+        "resident_open_only_bytes_per_event": (opened - base) / max(n, 1),
+        "open_and_touch_s": open_s,
+        "checksum": check,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--users", type=int, default=0, help="default: events / 50")
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--data-dir", default=os.environ.get("COHORTD_BENCH_DIR", "/tmp/cohortd-bench"))
+    ap.add_argument("--out", default=str(HERE / "results" / "ingest_bench.json"))
+    ap.add_argument("--profile", action="store_true", help="run the ingest under cProfile")
+    ap.add_argument("--keep", action="store_true", help="keep the ingested data directory")
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--measure-resident", metavar="DIR", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.measure_resident:
+        print(json.dumps(measure_resident(Path(args.measure_resident))))
+        return
+
+    src = source_file(args)
+    store_dir = Path(args.data_dir) / f"store-{args.events}"
+    run = ingest(src, store_dir, args.profile)
+    prof = run.pop("_profile", None)
+    events = run["accepted"]
+    disk = dir_bytes(store_dir)
+    child = subprocess.run(
+        [sys.executable, __file__, "--measure-resident", str(store_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    resident = json.loads(child.stdout.strip().splitlines()[-1])
+    assert resident["events"] == events  # a sanity check of the benchmark itself, not a threshold
+
+    result = {
+        "benchmark": "ingest_bench",
+        "events": events,
+        "source": {"path": str(src), "bytes": src.stat().st_size},
+        "ingest": run,
+        "events_per_s": events / run["total_s"],
+        "events_per_s_without_compact": events / run["ingest_s"],
+        "disk_bytes": disk,
+        "disk_bytes_per_event": disk / max(events, 1),
+        "resident": resident,
+        "resident_bytes_per_event_user_type_time": resident["resident_bytes_per_event"],
+        "goals": {"events_per_s": 1_000_000, "resident_bytes_per_event": 24},
+        "profiled": bool(prof),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if not args.keep:
+        shutil.rmtree(store_dir)
+
+    print(f"ingest {events:,} events from {src.name} ({src.stat().st_size / 1e6:.0f} MB Parquet)")
+    print(
+        f"  rate      {result['events_per_s'] / 1e6:.2f} M events/s  "
+        f"(ingest_file {run['ingest_s']:.2f}s + compact {run['compact_s']:.2f}s; "
+        f"{result['events_per_s_without_compact'] / 1e6:.2f} M/s before compact)  goal >= 1 M/s"
+        + ("  [under cProfile]" if prof else "")
+    )
+    print(f"  disk      {result['disk_bytes_per_event']:.1f} bytes/event ({disk / 1e6:.0f} MB)")
+    print(
+        f"  resident  {resident['resident_bytes_per_event']:.1f} bytes/event for user+type+time after open "
+        f"({resident['resident_open_only_bytes_per_event']:.1f} after open alone)  goal <= 24"
+    )
+    print(f"  peak RSS during ingest {run['peak_rss_bytes_during_ingest'] / 1e9:.2f} GB")
+    print(f"  -> {out}")
+    if prof:
+        prof_path = out.with_suffix(".prof")
+        prof.dump_stats(prof_path)
+        for key in ("tottime", "cumulative"):
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(22)
+            print(f"\n--- cProfile by {key} ---")
+            print("\n".join(line for line in buf.getvalue().splitlines() if line.strip())[:6000])
+        print(f"profile -> {prof_path}")
+
+
+if __name__ == "__main__":
+    main()
