@@ -1,0 +1,369 @@
+"""Membership-check load against a real cohortd server, with a bare grpcio echo as the ceiling.
+
+    python benchmarks/load_bench.py                      # 1M users, 20 saved cohorts
+    python benchmarks/load_bench.py --quick              # CI: seconds, small data
+
+What is measured (loopback only; servers run as separate processes):
+
+* ``IsMember`` QPS and p50/p99 latency at concurrency 1, 8 and 64 (a grpc.aio
+  client process keeps C calls in flight);
+* ``CheckMembership`` checks/s with batches of 1,000 checks (users x cohorts);
+* the same calls against a bare grpcio echo service (same messages, handler
+  returns a constant answer, same server model and thread pool): the ceiling
+  of what Python gRPC does on this machine; cohortd's figures are reported
+  as ratios to it;
+* the threading-model comparison behind ``server/app.py``: the echo service
+  on the sync thread-pool server vs ``grpc.aio``;
+* server CPU time per call, from /proc (so a client-bound run is visible).
+
+Writes ``benchmarks/results/load_bench.json``.  Never asserts timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pyarrow as pa
+from cohortd.v1 import cohortd_pb2 as pb
+
+RESULTS = Path(__file__).resolve().parent / "results" / "load_bench.json"
+DAY_MS = 86_400_000
+EVENT_TYPES = [f"Event {i}" for i in range(10)]
+ECHO_SERVICE = "cohortd.bench.Echo"
+
+
+# ------------------------------------------------------------------- echo
+def _echo_handlers(check_size: int, is_async: bool) -> grpc.GenericRpcHandler:
+    member = pb.IsMemberResponse(member=True)
+    checks = pb.CheckMembershipResponse(member=[True] * check_size, users=check_size, cohorts=1)
+    if is_async:
+
+        async def is_member_async(request: Any, context: Any) -> Any:
+            return member
+
+        async def check_async(request: Any, context: Any) -> Any:
+            return checks
+
+        fns = (is_member_async, check_async)
+    else:
+        fns = (lambda request, context: member, lambda request, context: checks)
+    return grpc.method_handlers_generic_handler(
+        ECHO_SERVICE,
+        {
+            "IsMember": grpc.unary_unary_rpc_method_handler(
+                fns[0], pb.IsMemberRequest.FromString, pb.IsMemberResponse.SerializeToString
+            ),
+            "CheckMembership": grpc.unary_unary_rpc_method_handler(
+                fns[1], pb.CheckMembershipRequest.FromString, pb.CheckMembershipResponse.SerializeToString
+            ),
+        },
+    )
+
+
+def run_echo_server(model: str, workers: int, check_size: int) -> None:
+    """Serve the echo service until SIGTERM; prints ``echo serving on 127.0.0.1:PORT``."""
+    if model == "aio":
+
+        async def main() -> None:
+            server = grpc.aio.server()
+            server.add_generic_rpc_handlers((_echo_handlers(check_size, True),))
+            port = server.add_insecure_port("127.0.0.1:0")
+            await server.start()
+            print(f"echo serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+            await server.wait_for_termination()
+
+        asyncio.run(main())
+        return
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    server.add_generic_rpc_handlers((_echo_handlers(check_size, False),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"echo serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
+    server.wait_for_termination()
+
+
+# --------------------------------------------------------------- processes
+class Proc:
+    """A server subprocess whose address is read from its stderr."""
+
+    def __init__(self, args: list[str], timeout: float = 120.0) -> None:
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.address = ""
+        deadline = time.monotonic() + timeout
+        assert self.proc.stderr is not None
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"serving .*?(127\.0\.0\.1:\d+)", line)
+            if m:
+                self.address = m.group(1)
+                break
+        if not self.address:
+            self.stop()
+            raise RuntimeError("server did not start: " + "".join(lines))
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(60)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+        return code
+
+
+# -------------------------------------------------------------------- load
+async def _load(address: str, method: str, requests: list[Any], resp_type: Any, concurrency: int,
+                seconds: float, per_call: int) -> dict[str, float]:  # fmt: skip
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = channel.unary_unary(
+            method,
+            request_serializer=type(requests[0]).SerializeToString,
+            response_deserializer=resp_type.FromString,
+        )
+        for r in requests[: min(len(requests), 200)]:  # warm-up (and cache fill)
+            await call(r, timeout=60)
+        lat: list[float] = []
+        stop = time.perf_counter() + seconds
+        n = len(requests)
+
+        async def worker(k: int) -> None:
+            i = k
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                await call(requests[i % n], timeout=60)
+                lat.append(time.perf_counter() - t)
+                i += concurrency
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    arr = np.sort(np.array(lat))
+    calls = len(arr)
+    return {
+        "concurrency": concurrency,
+        "calls": calls,
+        "seconds": elapsed,
+        "qps": calls / elapsed,
+        "checks_per_s": calls * per_call / elapsed,
+        "p50_ms": float(arr[calls // 2] * 1e3) if calls else float("nan"),
+        "p99_ms": float(arr[min(calls - 1, int(calls * 0.99))] * 1e3) if calls else float("nan"),
+    }
+
+
+def measure(proc: Proc, method: str, requests: list[Any], resp_type: Any, concurrency: int, seconds: float,
+            per_call: int = 1) -> dict[str, float]:  # fmt: skip
+    cpu0 = proc.cpu_seconds()
+    out = asyncio.run(_load(proc.address, method, requests, resp_type, concurrency, seconds, per_call))
+    cpu = proc.cpu_seconds() - cpu0
+    out["server_cpu_us_per_call"] = cpu / max(out["calls"], 1) * 1e6
+    return out
+
+
+# -------------------------------------------------------------------- data
+def build_dataset(data_dir: Path, users: int, cohorts: int, seed: int = 7) -> list[str]:
+    """N users with a few events each in the last 60 days, and K saved cohorts; returns their names."""
+    from cohortd.workspace import Workspace
+
+    rng = np.random.default_rng(seed)
+    now = time.time_ns() // 1_000_000
+    per_user = 4
+    ws = Workspace(data_dir)
+    try:
+        project = ws.project("default")
+        block = 250_000
+        for start in range(0, users, block):
+            n = min(block, users - start)
+            uid = np.repeat(np.arange(start, start + n), per_user)
+            m = len(uid)
+            table = pa.table(
+                {
+                    "user_id": pa.array([f"user-{u:07d}" for u in uid.tolist()], pa.string()),
+                    "event_type": pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), m)]),
+                    "time": pa.array(now - rng.integers(60_000, 60 * DAY_MS, m), pa.int64()),
+                    "amount": pa.array(rng.integers(0, 100, m), pa.int64()),
+                }
+            )
+            report = project.ingest(table)
+            assert not report.rejected, report.rejected[:3]
+        names = []
+        for k in range(cohorts):
+            e = EVENT_TYPES[k % len(EVENT_TYPES)]
+            days = 7 + 3 * k
+            if k % 3 == 0:
+                definition = f'did("{e}") in last {days}d'
+            elif k % 3 == 1:
+                definition = (
+                    f'did("{e}") >= 2 in last {days}d or did("{EVENT_TYPES[(k + 1) % 10]}") in last 7d'
+                )
+            else:
+                definition = (
+                    f'did("{e}" where amount > 50) in last {days}d and not did("{EVENT_TYPES[0]}") in last 3d'
+                )
+            name = f"Bench Cohort {k:02d} {e} L{days}d"
+            project.create_cohort(name, definition)
+            names.append(name)
+    finally:
+        ws.close()
+    return names
+
+
+# -------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--cohorts", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=5.0, help="measurement time per point")
+    p.add_argument("--concurrency", default="1,8,64")
+    p.add_argument("--batch", type=int, default=1_000, help="checks per CheckMembership call")
+    p.add_argument("--workers", type=int, default=None, help="server thread pool (default: the server's)")
+    p.add_argument("--quick", action="store_true", help="CI: 5k users, 4 cohorts, 0.5 s per point")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--data", type=Path, default=None, help="keep the data here (default: a temp dir)")
+    p.add_argument("--echo-server", choices=("sync", "aio"), help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    from cohortd.server import DEFAULT_WORKERS
+
+    workers = a.workers or DEFAULT_WORKERS
+    if a.echo_server:
+        run_echo_server(a.echo_server, workers, a.batch)
+        return {}
+    if a.quick:
+        a.users, a.cohorts, a.seconds = min(a.users, 5_000), min(a.cohorts, 4), 0.5
+    levels = [int(x) for x in a.concurrency.split(",")]
+    tmp = None
+    data = a.data
+    if data is None:
+        tmp = tempfile.mkdtemp(prefix="cohortd-load-")
+        data = Path(tmp)
+    results: dict[str, Any] = {
+        "bench": "load_bench",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "grpcio": grpc.__version__},
+        "params": {
+            "users": a.users,
+            "cohorts": a.cohorts,
+            "seconds": a.seconds,
+            "batch": a.batch,
+            "workers": workers,
+            "quick": a.quick,
+        },  # fmt: skip
+    }
+    try:
+        t0 = time.perf_counter()
+        names = build_dataset(data, a.users, a.cohorts)
+        results["setup_s"] = time.perf_counter() - t0
+        print(f"data: {a.users:,} users, {len(names)} cohorts in {results['setup_s']:.1f}s", flush=True)
+
+        rng = random.Random(3)
+        ids = [f"user-{rng.randrange(a.users * 11 // 10):07d}" for _ in range(4096)]  # ~9% unknown
+        is_member = [pb.IsMemberRequest(user_id=u, cohort=names[i % len(names)]) for i, u in enumerate(ids)]
+        per_user = max(1, a.batch // len(names))
+        batch_users = max(1, a.batch // min(len(names), a.batch))
+        checks = [
+            pb.CheckMembershipRequest(
+                user_ids=[ids[(j * batch_users + i) % len(ids)] for i in range(batch_users)],
+                cohorts=names[: min(len(names), a.batch)],
+            )
+            for j in range(64)
+        ]
+        checks_per_call = batch_users * min(len(names), a.batch)
+        del per_user
+
+        cohortd_cmd = [sys.executable, "-m", "cohortd.server", "--data", str(data), "--listen", "127.0.0.1:0",
+                       "--workers", str(workers)]  # fmt: skip
+        echo_cmd = [sys.executable, str(Path(__file__).resolve()), "--workers", str(workers),
+                    "--batch", str(checks_per_call), "--echo-server"]  # fmt: skip
+        targets = {
+            "cohortd": (cohortd_cmd, "/cohortd.v1.Cohortd/"),
+            "echo_sync": ([*echo_cmd, "sync"], f"/{ECHO_SERVICE}/"),
+            "echo_aio": ([*echo_cmd, "aio"], f"/{ECHO_SERVICE}/"),
+        }
+        for label, (cmd, prefix) in targets.items():
+            proc = Proc(cmd)
+            try:
+                points = []
+                for c in levels:
+                    pt = measure(proc, prefix + "IsMember", is_member, pb.IsMemberResponse, c, a.seconds)
+                    points.append(pt)
+                    print(f"{label:10s} IsMember c={c:<3d} {pt['qps']:9,.0f}/s p50 {pt['p50_ms']:.3f} ms "
+                          f"p99 {pt['p99_ms']:.3f} ms  server {pt['server_cpu_us_per_call']:.0f} µs/call",
+                          flush=True)  # fmt: skip
+                batch = measure(proc, prefix + "CheckMembership", checks, pb.CheckMembershipResponse, 8,
+                                a.seconds, checks_per_call)  # fmt: skip
+                print(f"{label:10s} CheckMembership x{checks_per_call}: {batch['checks_per_s']:,.0f} checks/s "
+                      f"p99 {batch['p99_ms']:.2f} ms", flush=True)  # fmt: skip
+                results[label] = {"is_member": points, "check_membership": batch}
+            finally:
+                code = proc.stop()
+                results[label]["exit_code"] = code
+
+        # correctness of the run: cohortd answered the same as the service layer embedded
+        from cohortd.workspace import Workspace
+
+        with Workspace(data) as ws:
+            proj = ws.project("default")
+            sample = is_member[:50]
+            results["embedded_sample_members"] = sum(proj.is_member(r.user_id, r.cohort) for r in sample)
+
+        ceiling = results["echo_sync"]
+        results["ratios"] = {
+            "is_member_qps_vs_echo": {
+                str(c): results["cohortd"]["is_member"][i]["qps"] / ceiling["is_member"][i]["qps"]
+                for i, c in enumerate(levels)
+            },
+            "check_membership_vs_echo": results["cohortd"]["check_membership"]["checks_per_s"]
+            / ceiling["check_membership"]["checks_per_s"],
+            "echo_aio_vs_sync_qps": {
+                str(c): results["echo_aio"]["is_member"][i]["qps"] / ceiling["is_member"][i]["qps"]
+                for i, c in enumerate(levels)
+            },
+        }
+        results["goals"] = {
+            "single_check_within_10pct_of_ceiling": min(results["ratios"]["is_member_qps_vs_echo"].values())
+            >= 0.9,
+            "p99_under_1ms_at_c8": next(
+                (pt["p99_ms"] < 1.0 for pt in results["cohortd"]["is_member"] if pt["concurrency"] == 8), None
+            ),
+            "batched_2M_checks_per_s": results["cohortd"]["check_membership"]["checks_per_s"] >= 2_000_000,
+        }
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results["ratios"], indent=2))
+    print(f"wrote {a.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
