@@ -62,6 +62,9 @@ __all__ = [
 PERCENTILE_INTERVAL_MS = 10_000
 """How often percentile cohorts (which depend on every user) are fully recomputed."""
 
+TOUCH_INTERVAL_MS = 1_000
+"""How often a cohort's last-evaluated time is written to the catalog at most."""
+
 CACHE_ENTRIES = 512
 """Cached cohort results per project (LRU)."""
 
@@ -154,6 +157,7 @@ class Project:
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._cache_dv = -1
         self._key_locks: dict[tuple, threading.Lock] = {}
+        self._touched: dict[str, int] = {}
         self._saved: dict[str, _Saved] = {
             r.name: _Saved(r.version, r.definition, r.archived)
             for r in self.catalog.list(include_archived=True)
@@ -309,6 +313,7 @@ class Project:
         if ms is None and kernel is None:
             current = self.maintainer.current(name)
             if current is not None:
+                self._touch(name, current.as_of_ms)
                 return CohortResult(current.members, current.as_of_ms, self.engine, current.version)
         closure = self._closure(name)
         dv = self.engine.data_version
@@ -340,8 +345,14 @@ class Project:
         finally:
             with self._cache_lock:
                 self._key_locks.pop(key, None)
-        self.catalog.touch_evaluated(name, _wall_ms())
+        self._touch(name, _wall_ms())
         return result
+
+    def _touch(self, name: str, ms: int) -> None:
+        """Record the last evaluation, at most once a second per cohort (keeps SQLite off the hot path)."""
+        if ms - self._touched.get(name, -TOUCH_INTERVAL_MS) >= TOUCH_INTERVAL_MS:
+            self._touched[name] = ms
+            self.catalog.touch_evaluated(name, ms)
 
     # ------------------------------------------------------------- changes
     def changes(self, cohorts: Sequence[str], after_version: int, upto: int | None = None) -> list[Change]:
