@@ -86,6 +86,8 @@ def run_echo_server(model: str, workers: int, check_size: int) -> None:
             server.add_generic_rpc_handlers((_echo_handlers(check_size, True),))
             port = server.add_insecure_port("127.0.0.1:0")
             await server.start()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(server.stop(0)))
             print(f"echo serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
             await server.wait_for_termination()
 
@@ -94,9 +96,9 @@ def run_echo_server(model: str, workers: int, check_size: int) -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
     server.add_generic_rpc_handlers((_echo_handlers(check_size, False),))
     port = server.add_insecure_port("127.0.0.1:0")
+    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     server.start()
     print(f"echo serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop(0))
     server.wait_for_termination()
 
 
@@ -286,7 +288,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rng = random.Random(3)
         ids = [f"user-{rng.randrange(a.users * 11 // 10):07d}" for _ in range(4096)]  # ~9% unknown
         is_member = [pb.IsMemberRequest(user_id=u, cohort=names[i % len(names)]) for i, u in enumerate(ids)]
-        per_user = max(1, a.batch // len(names))
         batch_users = max(1, a.batch // min(len(names), a.batch))
         checks = [
             pb.CheckMembershipRequest(
@@ -296,7 +297,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for j in range(64)
         ]
         checks_per_call = batch_users * min(len(names), a.batch)
-        del per_user
 
         cohortd_cmd = [sys.executable, "-m", "cohortd.server", "--data", str(data), "--listen", "127.0.0.1:0",
                        "--workers", str(workers)]  # fmt: skip
@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                           flush=True)  # fmt: skip
                 batch = measure(proc, prefix + "CheckMembership", checks, pb.CheckMembershipResponse, 8,
                                 a.seconds, checks_per_call)  # fmt: skip
-                print(f"{label:10s} CheckMembership x{checks_per_call}: {batch['checks_per_s']:,.0f} checks/s "
+                print(f"{label:10s} CheckMembership x{checks_per_call}: "
+                      f"{batch['checks_per_s']:,.0f} checks/s "
                       f"p99 {batch['p99_ms']:.2f} ms", flush=True)  # fmt: skip
                 results[label] = {"is_member": points, "check_membership": batch}
             finally:
