@@ -84,8 +84,8 @@ class Segment:
         users = _numpy(table.column("user"), np.uint32)
         types = _numpy(table.column("type"), np.uint32)
         times = _numpy(table.column("time"), np.int64)
-        order = np.lexsort((times, users, types))
-        if not np.array_equal(order, np.arange(len(order))):
+        order = _sort_order(types, users, times)
+        if order is not None:
             table = table.take(pa.array(order))
         return cls(name, _single_chunk(table))
 
@@ -149,6 +149,35 @@ def _numpy(col: pa.ChunkedArray, dtype: type) -> np.ndarray:
     if col.num_chunks > 1:
         col = pa.chunked_array([col.combine_chunks()])
     return col.chunk(0).to_numpy(zero_copy_only=True).view(dtype)
+
+
+def _sort_order(types: np.ndarray, users: np.ndarray, times: np.ndarray) -> np.ndarray | None:
+    """Row order by (type, user, time); None when the rows are already in that order.
+
+    When type, user and time (relative to the minimum) fit in 64 bits together,
+    which they do for any realistic segment, the three are packed into one
+    uint64 key and sorted with a stable sort: several times faster than a
+    three-key ``lexsort``, and close to linear for merges, whose input is a
+    concatenation of sorted runs.  Equal keys keep their input order.
+    """
+    n = len(types)
+    if n < 2:
+        return None
+    t_min = int(times.min())
+    t_bits = (int(times.max()) - t_min).bit_length()
+    u_bits = int(users.max()).bit_length()
+    y_bits = int(types.max()).bit_length()
+    if t_bits + u_bits + y_bits > 63:
+        order = np.lexsort((times, users, types))
+        return None if np.array_equal(order, np.arange(n)) else order
+    key = types.astype(np.uint64)
+    key <<= np.uint64(u_bits)
+    key |= users.astype(np.uint64)
+    key <<= np.uint64(t_bits)
+    key |= (times - t_min).astype(np.uint64)
+    if (key[1:] >= key[:-1]).all():
+        return None
+    return np.argsort(key, kind="stable")
 
 
 def _build_index(types: np.ndarray, users: np.ndarray, times: np.ndarray) -> dict[int, TypeRange]:
