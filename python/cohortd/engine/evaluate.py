@@ -208,8 +208,12 @@ class Evaluation:
             return compare(k.distinct_buckets(p.users, p.times, start, end, T, cond.period.ms, n), cond.cmp)
         if isinstance(cond, ast.FirstDid):
             start, end = window_bounds(cond.window, T)
-            p = self.parts(cond.event, MIN_TIME, T)
-            first = k.first_time(p.users, p.times, T, n)
+            if cond.event.event_type is None and cond.event.filter is None:
+                # the store keeps every user's first event time: no scan needed
+                first = np.where(self.snap.first_seen < T, self.snap.first_seen, np.iinfo(np.int64).max)
+            else:
+                p = self.parts(cond.event, MIN_TIME, T)
+                first = k.first_time(p.users, p.times, T, n)
             return (first >= start) & (first < end)
         if isinstance(cond, ast.Top):
             return self._top(cond)

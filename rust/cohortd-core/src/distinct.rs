@@ -48,6 +48,12 @@ pub fn distinct_buckets(
             "period must be positive, got {period}"
         )));
     }
+    if start < end {
+        let (lo, hi) = (bucket_key(start, origin, period), bucket_key(end - 1, origin, period));
+        if hi.abs_diff(lo) < 64 {
+            return Ok(bucket_bitsets(users, times, start, end, origin, period, lo, n_users));
+        }
+    }
     let mut pairs = Vec::new();
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
@@ -57,6 +63,30 @@ pub fn distinct_buckets(
         }
     }
     Ok(count_distinct_pairs(pairs, n_users))
+}
+
+/// Window spans at most 64 buckets (e.g. active days in the last 30 days):
+/// one bit per bucket per user, no sort, one pass over the rows.
+#[allow(clippy::too_many_arguments)]
+fn bucket_bitsets(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    origin: i64,
+    period: i64,
+    lo: i64,
+    n_users: usize,
+) -> Vec<u32> {
+    let mut bits = vec![0u64; n_users];
+    for (u, t) in users.iter().zip(times) {
+        for (&id, &time) in u.iter().zip(*t) {
+            if start <= time && time < end {
+                bits[id as usize] |= 1u64 << (bucket_key(time, origin, period) - lo);
+            }
+        }
+    }
+    bits.iter().map(|b| b.count_ones()).collect()
 }
 
 /// `floor((t - origin) / period)` plus the constant `floor(origin / period)`.
@@ -139,6 +169,17 @@ mod tests {
         let times: &[i64] = &[-1, 0, day - 1, day, 5];
         let got = distinct_buckets(&[users], &[times], i64::MIN, i64::MAX, 0, day, 2).unwrap();
         assert_eq!(got, vec![3, 1]);
+    }
+
+    #[test]
+    fn bitset_and_sort_paths_agree() {
+        let day = 86_400_000i64;
+        let users: &[u32] = &[0, 1, 0, 2, 0, 1, 2, 2];
+        let times: &[i64] = &[0, 5, day, 3 * day, day + 7, 40 * day, 63 * day, 64 * day];
+        let narrow = distinct_buckets(&[users], &[times], 0, 64 * day, 0, day, 3).unwrap();
+        let wide = distinct_buckets(&[users], &[times], i64::MIN, 64 * day, 0, day, 3).unwrap();
+        assert_eq!(narrow, vec![2, 2, 2]);
+        assert_eq!(narrow, wide);
     }
 
     #[test]
