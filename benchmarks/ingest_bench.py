@@ -74,6 +74,8 @@ def ingest(path: Path, store_dir: Path, profile: bool) -> dict[str, Any]:
     prof = cProfile.Profile() if profile else None
     if prof:
         prof.enable()
+    load_before = os.getloadavg()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     eng = Engine.open(store_dir)
     report = eng.ingest_file(path)
@@ -90,6 +92,8 @@ def ingest(path: Path, store_dir: Path, profile: bool) -> dict[str, Any]:
         "ingest_s": t1 - t0,
         "compact_s": t2 - t1,
         "total_s": t2 - t0,
+        "cpu_s": time.process_time() - c0,
+        "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],
         "segments_after_compact": segments,
         "peak_rss_bytes_during_ingest": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
@@ -207,6 +211,11 @@ def main() -> None:
         f"(ingest_file {run['ingest_s']:.2f}s + compact {run['compact_s']:.2f}s; "
         f"{result['events_per_s_without_compact'] / 1e6:.2f} M/s before compact)  goal >= 1 M/s"
         + ("  [under cProfile]" if prof else "")
+    )
+    print(
+        f"  cpu       {run['cpu_s']:.2f}s ({events / run['cpu_s'] / 1e6:.2f} M events per CPU-second); "
+        f"load average {run['loadavg_1m_before_after'][0]:.1f} -> {run['loadavg_1m_before_after'][1]:.1f} "
+        f"on {os.cpu_count()} CPUs (other load makes the wall-clock rate pessimistic)"
     )
     print(f"  disk      {result['disk_bytes_per_event']:.1f} bytes/event ({disk / 1e6:.0f} MB)")
     print(
