@@ -1,14 +1,17 @@
 """The server factory: servicer + health + reflection + interceptors, and ``serve``.
 
-Threading model: grpcio's synchronous server on a thread pool.  Measured on
-this project's 2-core CI machine with ``benchmarks/load_bench.py``'s echo
-service (same messages, handler returns a constant), the sync server served
-~4.8k unary calls/s at concurrency 8 against ~2.4-3.2k for ``grpc.aio`` and
-spent less server CPU per call (≈170-200 µs vs ≈250 µs); aio only pays off
-for very many idle streams, which this API does not have (Watch, issue 5,
-can hold one pool thread per subscriber or move to a dedicated executor).
-The service layer is blocking (SQLite, engine, kernels that release the GIL),
-which also fits a thread pool better than an event loop.
+Threading model: grpcio's synchronous server on a thread pool, chosen by
+measurement (``benchmarks/load_bench.py`` runs a bare echo service, same
+messages and a constant answer, on both models in every run).  On the 2-core
+dev machine, with client and server sharing the cores: at concurrency 1 and 8
+the two are level (sync 1.7k / 3.6k calls/s, aio 1.8k / 3.5k; a first
+standalone probe had sync ahead at c=8, 4.8k vs 3.2k) and sync spends about
+the same or less server CPU per call; aio pulls ahead only at concurrency 64
+(~2x) and on 1,000-check responses.  cohortd's handlers are blocking (SQLite
+catalog, engine evaluation, Rust kernels that release the GIL), so under
+grpc.aio every non-trivial call would need a hop to a thread executor anyway,
+which gives back the advantage; the sync pool keeps one straightforward model.
+Revisit for Watch (issue 5), where many idle server streams favour asyncio.
 """
 
 from __future__ import annotations
