@@ -22,6 +22,7 @@ import pytest
 from cohortd import Engine
 from cohortd.storage import store as store_mod
 from cohortd.storage.segment import Segment
+from cohortd.storage.store import PARTITION_MS
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -222,8 +223,12 @@ def test_segment_index_of_a_large_sealed_segment(tmp_path: Path) -> None:
     check_store_segments(eng)
     eng.close()
     eng = Engine.open(tmp_path, clock=clock)
-    (seg,) = eng.store.sealed
-    check_segment(seg)
+    # 10^9 ms of events: one segment per week-long time partition, none spanning two
+    partitions = [seg.partition(PARTITION_MS) for seg in eng.store.sealed]
+    assert len(partitions) == len(set(partitions)) >= 2
+    for seg in eng.store.sealed:
+        check_segment(seg)
+        assert seg.max_time // PARTITION_MS == seg.partition(PARTITION_MS)
     assert stored_events(eng) == model_events(table.to_pylist())
     eng.close()
 

@@ -14,7 +14,7 @@ numpy views of the page cache.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,25 @@ class Segment:
     def merge(cls, name: str, parts: Sequence[Segment]) -> Segment:
         table = pa.concat_tables([p.table for p in parts], promote_options="default")
         return cls.build(name, table)
+
+    def split(self, period_ms: int, new_name: Callable[[], str]) -> list[Segment]:
+        """One segment per time partition ``floor(time / period_ms)``, each still sorted.
+
+        Partitioning by time lets a windowed condition skip whole segments by
+        their min/max time, even for ``any`` (which reads every event type).
+        """
+        part = np.floor_divide(self.times, period_ms)
+        if len(part) == 0 or part.min() == part.max():
+            return [Segment(new_name(), self.table, self.index)]
+        pieces = []
+        for p in np.unique(part):
+            table = self.table.filter(pa.array(part == p))
+            pieces.append(Segment(new_name(), _single_chunk(table)))
+        return pieces
+
+    def partition(self, period_ms: int) -> int:
+        """The time partition of a segment written by ``split`` (its earliest event's)."""
+        return self.min_time // period_ms
 
     # ------------------------------------------------------------------ disk
     def write(self, directory: Path) -> None:

@@ -41,7 +41,8 @@ FORMAT_VERSION = 1
 NEVER = np.iinfo(np.int64).max
 SEAL_ROWS = 2_000_000  # seal the tail once it holds this many events
 SEAL_BATCHES = 64  # ... or this many batches (each batch is one in-memory segment)
-MERGE_FANIN = 4  # merge when this many segments share a size tier
+MERGE_FANIN = 4  # merge when this many segments of one time partition share a size tier
+PARTITION_MS = 7 * 86_400_000  # sealed segments never span two weeks: windows prune whole segments
 DICT_KINDS = ("users", "types", "values")
 
 
@@ -225,9 +226,7 @@ class EventStore:
             fsync_dir(self.path)
             sealed = list(self.sealed)
             if self.tail:
-                seg = Segment.merge(self._new_segment_name(), self.tail)
-                seg.write(self.segments_dir)
-                sealed.append(Segment.open(self.segments_dir, seg.name))
+                sealed += self._write_partitioned(self.tail)
             old = self._generation
             self._write_checkpoint(new_gen, sealed)
             self.sealed, self.tail = sealed, []
@@ -262,25 +261,32 @@ class EventStore:
         self._next_segment += 1
         return name
 
+    def _write_partitioned(self, parts: list[Segment]) -> list[Segment]:
+        """Merge ``parts``, split by time partition, write each piece; returns them memory-mapped."""
+        merged = Segment.merge("merging", parts)
+        pieces = merged.split(PARTITION_MS, self._new_segment_name)
+        for piece in pieces:
+            piece.write(self.segments_dir)
+        return [Segment.open(self.segments_dir, piece.name) for piece in pieces]
+
     def _merge_tiers(self) -> None:
-        """Size-tiered compaction: MERGE_FANIN segments of one tier become one of the next."""
+        """Size-tiered compaction within each time partition: MERGE_FANIN segments of one tier merge."""
         while True:
-            tiers: dict[int, list[Segment]] = {}
+            tiers: dict[tuple[int, int], list[Segment]] = {}
             for seg in self.sealed:
-                tiers.setdefault(int(math.log(max(seg.num_rows, 1), MERGE_FANIN)), []).append(seg)
+                key = (seg.partition(PARTITION_MS), int(math.log(max(seg.num_rows, 1), MERGE_FANIN)))
+                tiers.setdefault(key, []).append(seg)
             group = next((g for g in tiers.values() if len(g) >= MERGE_FANIN), None)
             if group is None:
                 return
             self.merge(group)
 
     def merge(self, group: list[Segment]) -> None:
-        """Replace ``group`` by one merged segment (new file first, manifest swap, then deletes)."""
+        """Replace ``group`` by merged segments (new files first, manifest swap, then deletes)."""
         with self.lock:
-            merged = Segment.merge(self._new_segment_name(), group)
-            merged.write(self.segments_dir)
             names = {s.name for s in group}
             sealed = [s for s in self.sealed if s.name not in names]
-            sealed.append(Segment.open(self.segments_dir, merged.name))
+            sealed += self._write_partitioned(group)
             self._write_checkpoint(self._generation, sealed)
             self.sealed = sealed
             for name in names:
@@ -289,11 +295,15 @@ class EventStore:
             self.version += 1
 
     def compact(self) -> None:
-        """Seal the tail and merge every sealed segment into one."""
+        """Seal the tail and merge the sealed segments of each time partition into one."""
         with self.lock:
             self.seal()
-            if len(self.sealed) > 1:
-                self.merge(list(self.sealed))
+            partitions: dict[int, list[Segment]] = {}
+            for seg in self.sealed:
+                partitions.setdefault(seg.partition(PARTITION_MS), []).append(seg)
+            for group in partitions.values():
+                if len(group) > 1:
+                    self.merge(group)
 
     # --------------------------------------------------------------- reading
     def snapshot(self) -> Snapshot:
