@@ -72,7 +72,9 @@ def _read(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterator[Re
 def _check_columns(path: Path, names: list[str], required: tuple[str, ...], what: str) -> None:
     missing = [c for c in required if c not in names]
     if missing:
-        raise IngestError(f"{path}: not an event file of the expected shape ({what} lacks column(s) {missing})")
+        raise IngestError(
+            f"{path}: not an event file of the expected shape ({what} lacks column(s) {missing})"
+        )
 
 
 def _read_parquet(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterator[ReadChunk]:
@@ -224,7 +226,11 @@ def _props(d: Any) -> dict[str, Any]:
 
 def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
     if obj["type"] == "identify":
-        row: dict[str, Any] = {"user_id": obj.get("userId"), "event_type": IDENTIFY, "time": obj.get("timestamp")}
+        row: dict[str, Any] = {
+            "user_id": obj.get("userId"),
+            "event_type": IDENTIFY,
+            "time": obj.get("timestamp"),
+        }
         row["user_properties"] = _props(obj.get("traits"))
         return row
     name = obj.get("event") if obj["type"] == "track" else obj.get("name") or obj["type"]
@@ -255,4 +261,12 @@ def _flat_row(obj: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-__all__ = ["ReadChunk", "read_events", "read_users", "file_format", "json_line_to_row", "IDENTIFY", "USER_PREFIX"]
+__all__ = [
+    "ReadChunk",
+    "read_events",
+    "read_users",
+    "file_format",
+    "json_line_to_row",
+    "IDENTIFY",
+    "USER_PREFIX",
+]

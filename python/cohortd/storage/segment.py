@@ -75,7 +75,7 @@ class Segment:
         return col
 
     def prop_names(self) -> list[str]:
-        return [c[len(PROP_PREFIX):] for c in self.table.column_names if c.startswith(PROP_PREFIX)]
+        return [c[len(PROP_PREFIX) :] for c in self.table.column_names if c.startswith(PROP_PREFIX)]
 
     # ------------------------------------------------------------- building
     @classmethod
@@ -150,7 +150,13 @@ class Segment:
         index = {
             t: TypeRange(s, e, lo, hi, BitMap.deserialize(b))
             for t, s, e, lo, hi, b in zip(
-                idx["type"], idx["start"], idx["end"], idx["min_time"], idx["max_time"], idx["users"], strict=True
+                idx["type"],
+                idx["start"],
+                idx["end"],
+                idx["min_time"],
+                idx["max_time"],
+                idx["users"],
+                strict=True,
             )
         }
         return cls(name, _single_chunk(table), index)

@@ -188,14 +188,18 @@ class EventStore:
         enc = col.dictionary_encode()
         ids = self.values.encode_unique(enc.dictionary.to_pylist())
         idx = enc.indices
-        codes = ids[idx.fill_null(0).to_numpy(zero_copy_only=False)] if len(ids) else np.zeros(len(col), np.uint32)
+        codes = (
+            ids[idx.fill_null(0).to_numpy(zero_copy_only=False)]
+            if len(ids)
+            else np.zeros(len(col), np.uint32)
+        )
         return pa.array(codes, pa.uint32(), mask=np.asarray(idx.is_null()))
 
     def _apply_user_props(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
         for name in batch.column_names:
             if not name.startswith(USER_PREFIX):
                 continue
-            prop = name[len(USER_PREFIX):]
+            prop = name[len(USER_PREFIX) :]
             col = batch.column(name).combine_chunks()
             kind = self.user_schema.setdefault(prop, kind_of_type(col.type) or "string")
             has = np.asarray(col.is_valid())
@@ -308,7 +312,9 @@ class EventStore:
     # --------------------------------------------------------------- reading
     def snapshot(self) -> Snapshot:
         with self.lock:
-            return Snapshot(tuple(self.sealed) + tuple(self.tail), self.first_seen[: len(self.users)].copy(), self.version)
+            return Snapshot(
+                tuple(self.sealed) + tuple(self.tail), self.first_seen[: len(self.users)].copy(), self.version
+            )
 
     def close(self) -> None:
         with self.lock:

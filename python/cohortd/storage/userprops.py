@@ -92,10 +92,14 @@ class UserProperties:
             table = ipc.open_file(source).read_all()
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         for key, kind in meta.items():
-            name = key[len("kind:"):]
+            name = key[len("kind:") :]
             col = props.column(name, kind)
             values = table.column(f"v:{name}").combine_chunks()
             col.valid = np.asarray(values.is_valid())
-            col.values = values.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False).astype(_NP[kind])
+            col.values = (
+                values.fill_null(False if kind == "bool" else 0)
+                .to_numpy(zero_copy_only=False)
+                .astype(_NP[kind])
+            )
             col.set_at = table.column(f"t:{name}").combine_chunks().to_numpy().copy()
         return props

@@ -304,7 +304,7 @@ def normalize_events(
         if name in RESERVED:
             continue
         is_user = name.startswith(USER_PREFIX)
-        prop = name[len(USER_PREFIX):] if is_user else name
+        prop = name[len(USER_PREFIX) :] if is_user else name
         target = user_schema if is_user else schema
         col = table.column(name).combine_chunks()
         mixed = _mixed_kinds(col) if col.type == _MIXED else None
