@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pyroaring import BitMap
 
 from cohortd.engine.engine import CohortResult
@@ -158,6 +159,7 @@ class Project:
         self._cache_dv = -1
         self._key_locks: dict[tuple, threading.Lock] = {}
         self._touched: dict[str, int] = {}
+        self._masks: dict[str, tuple[BitMap, np.ndarray]] = {}
         self._saved: dict[str, _Saved] = {
             r.name: _Saved(r.version, r.definition, r.archived)
             for r in self.catalog.list(include_archived=True)
@@ -433,15 +435,33 @@ class Project:
         self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
     ) -> list[list[bool]]:
         """Membership matrix: one row per user, one column per cohort."""
-        if as_of is None:
-            bitmaps = [self._evaluate_saved(c).bitmap for c in cohorts]
-        else:
-            bitmaps, _ = self._bitmaps(cohorts, as_of)
-        out = []
-        for uid in user_ids:
-            dense = self.engine.dense_id(str(uid))
-            out.append([dense is not None and dense in bm for bm in bitmaps])
+        return self.membership_matrix(user_ids, cohorts, as_of).tolist()
+
+    def membership_matrix(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
+    ) -> np.ndarray:
+        """``check_membership`` as a bool array, vectorised: one id lookup per user, one gather per cohort."""
+        ms = parse_as_of(as_of)
+        if ms is None and any(self.maintainer.membership(c) is None for c in cohorts):
+            ms = self._clock()  # an archived cohort is evaluated: one instant for all of them
+        ids = self.engine.dense_ids(user_ids)
+        out = np.zeros((len(ids), len(cohorts)), bool)
+        for j, cohort in enumerate(cohorts):
+            mask = self._dense_mask(cohort, ms)
+            inside = (ids >= 0) & (ids < len(mask))
+            out[inside, j] = mask[ids[inside]]
         return out
+
+    def _dense_mask(self, cohort: str, as_of: int | None) -> np.ndarray:
+        """The members of a cohort as a bool array over dense ids, cached per result."""
+        result = self._evaluate_saved(cohort, as_of)
+        cached = self._masks.get(cohort)
+        if cached is not None and cached[0] is result.bitmap:
+            return cached[1]
+        mask = np.zeros(len(self.engine.store.users), bool)
+        mask[np.asarray(result.bitmap.to_array(), dtype=np.int64)] = True
+        self._masks[cohort] = (result.bitmap, mask)
+        return mask
 
     def user_cohorts(self, user_id: str, as_of: AsOf = None) -> list[str]:
         """Names (sorted) of every non-archived saved cohort the user is in."""

@@ -234,6 +234,11 @@ class Engine:
     def dense_id(self, external_user_id: str | int) -> int | None:
         return self.store.users.get(str(external_user_id))
 
+    def dense_ids(self, external_user_ids: Iterable[str | int]) -> np.ndarray:
+        """Dense ids (int64) of many users at once; -1 for users never seen."""
+        get = self.store.users.get
+        return np.array([-1 if (i := get(str(u))) is None else i for u in external_user_ids], dtype=np.int64)
+
     def external_ids(self, ids: BitMap | Iterable[int]) -> list[str]:
         arr = np.array(ids.to_array() if isinstance(ids, BitMap) else list(ids), dtype=np.uint32)
         return self.store.users.decode(arr).to_pylist()

@@ -276,9 +276,8 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     ) -> pb.CheckMembershipResponse:
         users, cohorts = len(request.user_ids), len(request.cohorts)
         self.limits.check("users x cohorts in one CheckMembership", users * cohorts, self.limits.max_checks)
-        rows = self._project(request).check_membership(request.user_ids, request.cohorts, _as_of(request))
-        flat = [m for row in rows for m in row] if cohorts != 1 else [row[0] for row in rows]
-        return pb.CheckMembershipResponse(member=flat, users=users, cohorts=cohorts)
+        matrix = self._project(request).membership_matrix(request.user_ids, request.cohorts, _as_of(request))
+        return pb.CheckMembershipResponse(member=matrix.ravel().tolist(), users=users, cohorts=cohorts)
 
     def UserCohorts(
         self, request: pb.UserCohortsRequest, context: grpc.ServicerContext
