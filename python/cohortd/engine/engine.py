@@ -26,7 +26,7 @@ from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast
 from cohortd.storage.readers import IDENTIFY, read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
-from cohortd.storage.store import EventStore
+from cohortd.storage.store import EventStore, Snapshot
 from cohortd.storage.validate import (
     USER_PREFIX,
     IngestReport,
@@ -82,6 +82,7 @@ class Engine:
         self.clock: Clock = clock or wall_clock_ms
         self.kernel = kernel
         self._listeners: list[IngestListener] = []
+        self._known_cache: tuple[tuple[int, int, int], np.ndarray, BitMap] | None = None
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock | None = None, kernel: str = "rust") -> Engine:
@@ -200,14 +201,26 @@ class Engine:
     def _evaluation(
         self, as_of: Any, kernel: str | None, resolve: Resolver | None, explain: bool = False
     ) -> Evaluation:
+        snap = self.store.snapshot()
+        ms = to_ms(as_of, self.clock)
         return Evaluation(
             self.store,
-            self.store.snapshot(),
-            to_ms(as_of, self.clock),
+            snap,
+            ms,
             get_kernel(kernel or self.kernel),
             resolve,
             explain,
+            known=self._known(snap, ms),
         )
+
+    def _known(self, snap: Snapshot, as_of: int) -> tuple[np.ndarray, BitMap]:
+        """Users known at ``as_of`` (mask and bitmap), cached for the last (data version, as-of)."""
+        key = (snap.version, len(snap.first_seen), as_of)
+        cached = self._known_cache
+        if cached is None or cached[0] != key:
+            mask = snap.first_seen < as_of
+            cached = self._known_cache = (key, mask, bitmap_from_ids(np.flatnonzero(mask)))
+        return cached[1], cached[2]
 
     def known_users(self, as_of: int | dt.datetime | str | None = None) -> BitMap:
         """Users with at least one event before ``as_of``."""

@@ -104,6 +104,7 @@ class Evaluation:
         resolve: Resolver | None = None,
         explain: bool = False,
         restrict: np.ndarray | None = None,
+        known: tuple[np.ndarray, BitMap] | None = None,
     ) -> None:
         self.store = store
         self.snap = snap
@@ -111,7 +112,7 @@ class Evaluation:
         self.kernel = kernel
         self.resolve = resolve
         self.n_users = len(snap.first_seen)
-        self.known_mask = snap.first_seen < as_of
+        self.known_mask = snap.first_seen < as_of if known is None else known[0]
         # ``restrict`` (sorted unique dense ids) evaluates only those users: every
         # condition but a percentile depends on a user's own events alone, which is
         # what lets incremental maintenance re-evaluate just the users that changed.
@@ -119,8 +120,11 @@ class Evaluation:
         if restrict is not None:
             only = np.zeros(self.n_users, bool)
             only[restrict[restrict < self.n_users]] = True
-            self.known_mask &= only
-        self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
+            self.known_mask = self.known_mask & only
+        if known is not None and restrict is None:
+            self.known = known[1]
+        else:
+            self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
         self.lookups = ValueLookups(store.values.as_arrow())
         self.memo: dict[Any, BitMap] = {}
         self.cohort_stack: list[str] = []
