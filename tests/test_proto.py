@@ -34,10 +34,11 @@ def test_every_rpc_of_the_contract_is_in_the_service() -> None:
     methods = {m.name: (m.client_streaming, m.server_streaming) for m in service.methods}
     assert methods.pop("IngestStream") == (True, False)
     assert methods.pop("Members") == (False, True)
+    assert methods.pop("Watch") == (False, True)
     assert set(methods) == {
         "Ingest", "UpsertUserProperties", "CreateCohort", "UpdateCohort", "GetCohort", "ListCohorts",
         "ArchiveCohort", "CohortHistory", "Evaluate", "IsMember", "CheckMembership", "UserCohorts",
-        "Overlap", "Explain", "Lint",
+        "Overlap", "Explain", "Lint", "Changes",
     }  # fmt: skip
     assert all(v == (False, False) for v in methods.values())
     # every request is scoped to a project

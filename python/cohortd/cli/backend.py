@@ -6,6 +6,8 @@ Both expose the same methods and return plain dicts/lists, so printing and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -66,7 +68,15 @@ class Backend(Protocol):
         self, name: str | None, definition: str | None, as_of_ms: int | None
     ) -> list[dict[str, Any]]: ...
     def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]: ...
+    def watch(
+        self, cohorts: list[str], from_version: int | None, started: Callable[[int], None]
+    ) -> Iterator[dict[str, Any]]: ...
     def close(self) -> None: ...
+
+
+def _change_dict(c: Any) -> dict[str, Any]:
+    """A workspace or SDK ``Change`` → {cohort, version, time_ms, entered, exited}."""
+    return {k: v for k, v in asdict(c).items() if k in ("cohort", "version", "time_ms", "entered", "exited")}
 
 
 class EmbeddedBackend:
@@ -135,6 +145,15 @@ class EmbeddedBackend:
 
     def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]:
         return warning_dicts(self.project.lint(definition, name))
+
+    def watch(
+        self, cohorts: list[str], from_version: int | None, started: Callable[[int], None]
+    ) -> Iterator[dict[str, Any]]:
+        start = self.project.maintainer.version if from_version is None else from_version
+        self.project.changes(cohorts, start, upto=start)  # unknown names, versions the log lost
+        started(start)
+        for change in self.project.watch(cohorts, start):
+            yield _change_dict(change)
 
     def close(self) -> None:
         self.workspace.close()
@@ -236,6 +255,20 @@ class RemoteBackend:
 
     def lint(self, definition: str, name: str | None) -> list[dict[str, Any]]:
         return warning_dicts(self.client.lint(definition, name))
+
+    def watch(
+        self, cohorts: list[str], from_version: int | None, started: Callable[[int], None]
+    ) -> Iterator[dict[str, Any]]:
+        announced: list[int] = []
+
+        def checkpoint(version: int) -> None:
+            if not announced:  # the first start point only, not every resume
+                announced.append(version)
+                started(version)
+
+        with self.client.watch(cohorts, from_version, retries=20, on_checkpoint=checkpoint) as stream:
+            for change in stream:
+                yield _change_dict(change)
 
     def close(self) -> None:
         self.client.close()

@@ -1,7 +1,7 @@
 """The ``cohortd`` console script: argument parsing, dispatch and error reporting.
 
 Each command group lives in its own module (``data``, ``query``, ``cohort``,
-``membership``, ``serve``) and registers its subcommands here.  Every error is
+``membership``, ``watch``, ``serve``) and registers its subcommands here.  Every error is
 reported as one line on standard error with a non-zero exit status: 1 for a
 failed operation, 2 for a bad command line; a definition that does not parse
 also shows the offending line with a caret under the column.
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from cohortd import __version__
-from cohortd.cli import cohort, data, membership, query, serve
+from cohortd.cli import cohort, data, membership, query, serve, watch
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.register(sub)
     cohort.register(sub)
     membership.register(sub)
+    watch.register(sub)
     serve.register(sub)
     return parser
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from cohortd.client.client import Client
+from cohortd.client.client import Client, WatchStream
 from cohortd.client.types import (
+    Change,
+    ChangesResult,
     Cohort,
     CohortVersion,
     Evaluation,
     IngestResult,
     LintWarning,
+    MemberSnapshot,
     Overlap,
     PlanStep,
     Rejection,
@@ -20,17 +23,21 @@ from cohortd.client.types import (
     RemoteNotFoundError,
     RemoteParseError,
     RemotePermissionError,
+    RemoteResyncRequired,
     RemoteUnauthenticatedError,
     RemoteUnavailableError,
 )
 
 __all__ = [
+    "Change",
+    "ChangesResult",
     "Client",
     "Cohort",
     "CohortVersion",
     "Evaluation",
     "IngestResult",
     "LintWarning",
+    "MemberSnapshot",
     "Overlap",
     "PlanStep",
     "Rejection",
@@ -42,6 +49,8 @@ __all__ = [
     "RemoteNotFoundError",
     "RemoteParseError",
     "RemotePermissionError",
+    "RemoteResyncRequired",
     "RemoteUnauthenticatedError",
     "RemoteUnavailableError",
+    "WatchStream",
 ]

@@ -17,13 +17,24 @@ Retries: ``UNAVAILABLE`` is retried with exponential backoff and jitter
 ``ingest_stream`` and ``create_cohort`` are not retried: if the server did
 receive the first attempt, a retry would store events twice or fail with
 ALREADY_EXISTS.  ``members`` resumes a broken stream after the last id it
-received.  Errors are raised as :mod:`cohortd.client.types` exceptions,
-which belong to the package's exception tree (``NotFoundError`` etc.).
+received.  ``watch`` resumes a broken stream from the last version received
+(nothing lost, nothing twice).  Errors are raised as :mod:`cohortd.client.types`
+exceptions, which belong to the package's exception tree (``NotFoundError``,
+``ResyncRequired`` etc.).
+
+Following a cohort::
+
+    snap = c.member_snapshot("Activated")          # members + the version they were read at
+    members = set(snap.members)
+    for change in c.watch(["Activated"], from_version=snap.version):
+        members |= set(change.entered)
+        members -= set(change.exited)
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -36,11 +47,14 @@ import pyarrow as pa
 from cohortd import wire
 from cohortd.client.types import (
     ERROR_BY_CODE,
+    Change,
+    ChangesResult,
     Cohort,
     CohortVersion,
     Evaluation,
     IngestResult,
     LintWarning,
+    MemberSnapshot,
     Overlap,
     PlanStep,
     Rejection,
@@ -51,7 +65,7 @@ from cohortd.lang.ast import Expr
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 
-__all__ = ["Client"]
+__all__ = ["Client", "WatchStream"]
 
 T = TypeVar("T")
 AsOf = int | datetime | str | None
@@ -112,6 +126,10 @@ def _cohort(msg: pb.Cohort) -> Cohort:
 
 def _warnings(msgs: Iterable[pb.LintWarning]) -> list[LintWarning]:
     return [LintWarning(w.code, w.message) for w in msgs]
+
+
+def _change(msg: pb.CohortChange) -> Change:
+    return Change(msg.cohort, msg.version, msg.time_ms, list(msg.entered), list(msg.exited))
 
 
 def _ingest_result(resp: pb.IngestResponse) -> IngestResult:
@@ -365,7 +383,49 @@ class Client:
         _target(req.target, cohort, definition)
         _ts(req.as_of, as_of)
         resp = self._call(self._stub.Evaluate, req, timeout)
-        return Evaluation(resp.size, wire.timestamp_to_datetime(resp.as_of))
+        return Evaluation(resp.size, wire.timestamp_to_datetime(resp.as_of), resp.version)
+
+    def member_snapshot(
+        self, cohort: str, *, page_size: int = 0, timeout: float | None = None, attempts: int = 5
+    ) -> MemberSnapshot:
+        """Every member of a saved cohort now, with the maintained version they were read at.
+
+        ``watch([cohort], from_version=snap.version)`` continues from exactly this set.
+        The pages of one call share a version; when a broken stream resumes at another
+        version the whole read starts again (at most ``attempts`` times).
+        """
+        deadline_s = self.timeout if timeout is None else timeout
+        for _ in range(max(attempts, 1)):
+            req = pb.MembersRequest(project=self.project, page_size=page_size)
+            req.target.cohort = cohort
+            members: list[str] = []
+            version: int | None = None
+            as_of = None
+            consistent = True
+            retry = 0
+            while True:
+                try:
+                    for page in self._stub.Members(req, timeout=deadline_s, metadata=self._metadata):
+                        if version is None:
+                            version, as_of = page.version, page.as_of
+                        elif page.version != version:
+                            consistent = False
+                            break
+                        if page.user_ids:
+                            req.start_after = page.user_ids[-1]
+                            members.extend(page.user_ids)
+                            retry = 0
+                    break
+                except grpc.RpcError as exc:
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE or retry >= self.retries:  # type: ignore[attr-defined]
+                        raise _convert(exc) from None
+                self._sleep(retry)
+                retry += 1
+            if consistent and version is not None and as_of is not None:
+                return MemberSnapshot(members, version, wire.timestamp_to_datetime(as_of))
+        raise ERROR_BY_CODE[grpc.StatusCode.UNAVAILABLE](
+            grpc.StatusCode.UNAVAILABLE, f"no consistent member list of {cohort!r} in {attempts} attempts"
+        )
 
     def iter_members(
         self,
@@ -491,3 +551,133 @@ class Client:
         req = pb.LintRequest(project=self.project, name=name or "")
         wire.definition_to_proto(definition, req.definition)
         return _warnings(self._call(self._stub.Lint, req, timeout).warnings)
+
+    # ---------------------------------------------------------------- watch
+    def watch(
+        self,
+        cohorts: str | Sequence[str],
+        from_version: int | None = None,
+        *,
+        retries: int | None = None,
+        timeout: float | None = None,
+        on_checkpoint: Callable[[int], None] | None = None,
+    ) -> WatchStream:
+        """Every change of saved ``cohorts`` after ``from_version`` (None: from now on), as it happens.
+
+        An iterator of :class:`Change` (one per cohort and version); its ``version``
+        attribute is the version everything up to has been received (use it to
+        resume later).  A stream broken by UNAVAILABLE (network, server restart
+        or shutdown) is resumed from that version, so nothing is lost or repeated;
+        after ``retries`` (default: the client's) failed attempts in a row it
+        raises ``RemoteUnavailableError``.  ``RemoteResyncRequired`` means the
+        server's change log no longer reaches back: read the members again.
+        ``timeout`` (default: none) bounds each attempt.  ``on_checkpoint(version)``
+        is called whenever the server confirms where a (re)started stream begins
+        (before any change of it).  Stop it with ``close()`` (from any thread) or by
+        leaving a ``with`` block.
+        """
+        names = [cohorts] if isinstance(cohorts, str) else list(cohorts)
+        n = self.retries if retries is None else retries
+        return WatchStream(self, names, from_version, n, timeout, on_checkpoint)
+
+    def changes(
+        self,
+        cohorts: str | Sequence[str],
+        from_version: int,
+        to_version: int | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> ChangesResult:
+        """Entries and exits with ``from_version < version <= to_version`` (default: now), oldest first.
+
+        Poll with ``from_version`` = the previous answer's ``version``.
+        """
+        names = [cohorts] if isinstance(cohorts, str) else list(cohorts)
+        req = pb.ChangesRequest(project=self.project, cohorts=names, from_version=from_version)
+        if to_version is not None:
+            req.to_version = to_version
+        resp = self._call(self._stub.Changes, req, timeout)
+        return ChangesResult([_change(c) for c in resp.changes], resp.version)
+
+
+class WatchStream:
+    """Iterator of :class:`Change` from :meth:`Client.watch`; resumes itself on UNAVAILABLE.
+
+    ``version``: every change of the watched cohorts up to it has been returned
+    (None until the server confirmed where the stream starts).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        cohorts: list[str],
+        from_version: int | None,
+        retries: int,
+        timeout: float | None,
+        on_checkpoint: Callable[[int], None] | None = None,
+    ) -> None:
+        self.cohorts = cohorts
+        self._on_checkpoint = on_checkpoint
+        self.version = from_version
+        self._client = client
+        self._retries = retries
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._call: Any = None
+        self._closed = False
+        self._it = self._run()
+
+    def __iter__(self) -> WatchStream:
+        return self
+
+    def __next__(self) -> Change:
+        return next(self._it)
+
+    def __enter__(self) -> WatchStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel the stream; the iterator then ends (safe to call from another thread)."""
+        with self._lock:
+            self._closed = True
+            call = self._call
+        if call is not None:
+            call.cancel()
+
+    def _request(self) -> pb.WatchRequest:
+        req = pb.WatchRequest(project=self._client.project, cohorts=self.cohorts)
+        if self.version is not None:
+            req.from_version = self.version
+        return req
+
+    def _run(self) -> Iterator[Change]:
+        c = self._client
+        attempt = 0
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                call = c._stub.Watch(self._request(), timeout=self._timeout, metadata=c._metadata)
+                self._call = call
+            try:
+                for event in call:
+                    attempt = 0
+                    if event.HasField("change"):
+                        change = _change(event.change)
+                        self.version = event.version
+                        yield change
+                    else:  # checkpoint
+                        self.version = event.version
+                        if self._on_checkpoint is not None:
+                            self._on_checkpoint(event.version)
+                return  # ended by the server without an error: the call was cancelled
+            except grpc.RpcError as exc:
+                if self._closed and exc.code() == grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+                    return
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt >= self._retries:  # type: ignore[attr-defined]
+                    raise _convert(exc) from None
+            c._sleep(attempt)
+            attempt += 1

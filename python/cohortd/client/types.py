@@ -11,10 +11,11 @@ gRPC ``code`` and ``details``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 
+from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
     CohortError,
@@ -26,11 +27,14 @@ from cohortd.errors import (
 from cohortd.lang.ast import Expr
 
 __all__ = [
+    "Change",
+    "ChangesResult",
     "Cohort",
     "CohortVersion",
     "Evaluation",
     "IngestResult",
     "LintWarning",
+    "MemberSnapshot",
     "Overlap",
     "PlanStep",
     "Rejection",
@@ -42,6 +46,7 @@ __all__ = [
     "RemoteNotFoundError",
     "RemoteParseError",
     "RemotePermissionError",
+    "RemoteResyncRequired",
     "RemoteUnauthenticatedError",
     "RemoteUnavailableError",
 ]
@@ -100,6 +105,42 @@ class IngestResult:
 class Evaluation:
     size: int
     as_of: datetime
+    #: For a saved cohort at "now": the maintained version of the answer (watch from it); else 0.
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class MemberSnapshot:
+    """Every member of a saved cohort as of one maintained version: ``watch(from_version=version)``
+    then continues from exactly this set."""
+
+    members: list[str]
+    version: int
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    """Users (external ids) that entered and exited one saved cohort at one version."""
+
+    cohort: str
+    version: int
+    time_ms: int
+    entered: list[str]
+    exited: list[str]
+
+    @property
+    def time(self) -> datetime:
+        """When the membership was evaluated (UTC)."""
+        return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class ChangesResult:
+    """Changes between two versions (oldest first); poll again from ``version``."""
+
+    changes: list[Change]
+    version: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +215,11 @@ class RemoteUnavailableError(RemoteError, ConnectionError):
     """UNAVAILABLE after every retry."""
 
 
+class RemoteResyncRequired(RemoteError, ResyncRequired):
+    """OUT_OF_RANGE from Watch/Changes: the change log no longer reaches back to the version;
+    read the members again (``member_snapshot``) and watch from their version."""
+
+
 ERROR_BY_CODE: dict[grpc.StatusCode, type[RemoteError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: RemoteDefinitionError,
     grpc.StatusCode.NOT_FOUND: RemoteNotFoundError,
@@ -183,4 +229,5 @@ ERROR_BY_CODE: dict[grpc.StatusCode, type[RemoteError]] = {
     grpc.StatusCode.PERMISSION_DENIED: RemotePermissionError,
     grpc.StatusCode.DEADLINE_EXCEEDED: RemoteDeadlineError,
     grpc.StatusCode.UNAVAILABLE: RemoteUnavailableError,
+    grpc.StatusCode.OUT_OF_RANGE: RemoteResyncRequired,
 }

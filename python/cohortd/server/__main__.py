@@ -20,9 +20,22 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-message-bytes", type=int, default=Limits.max_message_bytes)
     p.add_argument("--max-ingest-rows", type=int, default=Limits.max_ingest_rows)
     p.add_argument("--max-checks", type=int, default=Limits.max_checks)
+    p.add_argument(
+        "--change-log-limit",
+        type=int,
+        default=None,
+        metavar="USERS",
+        help="user changes (entries + exits) kept per project for Watch/Changes "
+        "(default 1,000,000); older versions get OUT_OF_RANGE (resynchronise)",
+    )
     a = p.parse_args(argv)
+    if a.change_log_limit is not None and a.change_log_limit < 1:
+        p.error("--change-log-limit must be at least 1")
     limits = Limits(
-        max_message_bytes=a.max_message_bytes, max_ingest_rows=a.max_ingest_rows, max_checks=a.max_checks
+        max_message_bytes=a.max_message_bytes,
+        max_ingest_rows=a.max_ingest_rows,
+        max_checks=a.max_checks,
+        change_log_users=a.change_log_limit,
     )
     serve(a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits)
 

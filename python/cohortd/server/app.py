@@ -11,7 +11,9 @@ the same or less server CPU per call; aio pulls ahead only at concurrency 64
 catalog, engine evaluation, Rust kernels that release the GIL), so under
 grpc.aio every non-trivial call would need a hop to a thread executor anyway,
 which gives back the advantage; the sync pool keeps one straightforward model.
-Revisit for Watch (issue 5), where many idle server streams favour asyncio.
+Revisit for Watch (issue 5), where many idle server streams favour asyncio:
+today each Watch stream holds one pool thread, so ``max_workers`` bounds the
+number of concurrent Watch subscribers plus other calls.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ log = logging.getLogger("cohortd.server")
 
 DEFAULT_WORKERS = 8
 """Handler threads.  More threads only add GIL contention for unary calls; each
-server-streaming Members call and each IngestStream holds one while it runs."""
+server-streaming Members or Watch call and each IngestStream holds one while it runs."""
 
 DEFAULT_GRACE_S = 10.0
 """How long a shutdown lets in-flight calls finish before cancelling them."""
@@ -74,6 +76,7 @@ class CohortdServer:
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        self.servicer.shutdown()  # Watch streams end now (UNAVAILABLE) instead of using up the grace
         self.server.stop(grace).wait()
 
     def wait(self, timeout: float | None = None) -> bool:

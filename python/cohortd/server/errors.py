@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
     CohortError,
@@ -31,13 +32,25 @@ from cohortd.errors import (
 from cohortd.wire import WireFormatError
 from cohortd.workspace import InvalidArgumentError
 
-__all__ = ["STATUS_BY_ERROR", "DeadlineExceeded", "ErrorInterceptor", "InvalidArgumentError", "status_for"]
+__all__ = [
+    "STATUS_BY_ERROR",
+    "DeadlineExceeded",
+    "ErrorInterceptor",
+    "InvalidArgumentError",
+    "ResyncRequired",
+    "ShuttingDown",
+    "status_for",
+]
 
 log = logging.getLogger("cohortd.server")
 
 
 class DeadlineExceeded(TimeoutError):
     """The client's deadline passed before the work was done."""
+
+
+class ShuttingDown(CohortError):
+    """The server is stopping; a long-running call (Watch) ends so the client can resume elsewhere."""
 
 
 # Checked in order: the first class the exception is an instance of wins.
@@ -53,6 +66,11 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (StorageError, grpc.StatusCode.INTERNAL),
     (KernelError, grpc.StatusCode.INTERNAL),
+    # Watch / Changes: the change log no longer reaches back to the version asked for.  Like
+    # Kafka's "offset out of range": reading before the start of the log; the client must
+    # read the members again and watch from their version (the SDK raises ResyncRequired).
+    (ResyncRequired, grpc.StatusCode.OUT_OF_RANGE),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),  # retryable: the SDK's watch resumes
     (CohortError, grpc.StatusCode.FAILED_PRECONDITION),  # e.g. "workspace is closed" while draining
 )
 

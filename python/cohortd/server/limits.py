@@ -31,6 +31,12 @@ class Limits:
     max_page_size: int = 100_000
     #: Members page size when the request leaves it 0.
     default_page_size: int = 10_000
+    #: Cohorts in one Watch or Changes call.
+    max_watch_cohorts: int = 1_000
+    #: Size of each project's change log, in user changes (entries + exits) kept for
+    #: Watch/Changes; a reader asking for a version older than the log reaches gets
+    #: OUT_OF_RANGE (resynchronise).  None: the engine's default (1,000,000).
+    change_log_users: int | None = None
 
     def check(self, what: str, value: int, limit: int) -> None:
         """Raise LimitExceededError when ``value`` is past ``limit``."""

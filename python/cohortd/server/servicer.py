@@ -7,11 +7,20 @@ limits come from ``server/limits.py``.
 
 Handlers run on the grpcio thread pool (see ``app.py`` for why); the service
 layer is thread-safe and the engine releases the GIL in its kernels.
+
+Watch: each stream holds one pool thread and reads the project's shared change
+log by version (``Project.watch``), so there is no per-subscriber queue: a slow
+reader blocks only its own stream (grpcio sends one message at a time, under
+HTTP/2 flow control) and falls behind in the log; when the log is trimmed past
+it, the stream fails with OUT_OF_RANGE.  A stream ends when the client goes
+away (``context.add_callback``) or the server shuts down (UNAVAILABLE, so the
+SDK resumes from its last version on the next server).
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +28,7 @@ import grpc
 
 from cohortd import wire
 from cohortd.lang import ast as A
-from cohortd.server.errors import DeadlineExceeded
+from cohortd.server.errors import DeadlineExceeded, ShuttingDown
 from cohortd.server.limits import Limits
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
@@ -28,6 +37,9 @@ from cohortd.workspace import InvalidArgumentError, Project, Workspace
 __all__ = ["CohortdServicer"]
 
 _DEFAULT_PROJECT = "default"
+
+WATCH_POLL_S = 0.25
+"""How often an idle Watch stream checks whether it was cancelled (changes wake it at once)."""
 
 
 def _as_of(request: Any) -> int | None:
@@ -92,15 +104,39 @@ def _rejections(rejections: Any, out: Any) -> None:
         out.add(row=r.row, field=r.field, reason=r.reason)
 
 
+def _change(change: Any, out: pb.CohortChange) -> pb.CohortChange:
+    out.cohort = change.cohort
+    out.version = change.version
+    out.time_ms = change.time_ms
+    out.entered.extend(change.entered)
+    out.exited.extend(change.exited)
+    return out
+
+
 class CohortdServicer(pb_grpc.CohortdServicer):
     """Every RPC of ``cohortd.v1.Cohortd``."""
 
     def __init__(self, workspace: Workspace, limits: Limits | None = None) -> None:
         self.workspace = workspace
         self.limits = limits or Limits()
+        self._streams_lock = threading.Lock()
+        self._streams: set[threading.Event] = set()
+        self._shutting_down = False
 
     def _project(self, request: Any) -> Project:
-        return self.workspace.project(request.project or _DEFAULT_PROJECT)
+        project = self.workspace.project(request.project or _DEFAULT_PROJECT)
+        limit = self.limits.change_log_users
+        if limit is not None and project.maintainer.log_limit != limit:
+            project.maintainer.log_limit = limit
+        return project
+
+    def shutdown(self) -> None:
+        """End every running Watch stream (UNAVAILABLE) and refuse new ones; called before stopping."""
+        with self._streams_lock:
+            self._shutting_down = True
+            streams = list(self._streams)
+        for stop in streams:
+            stop.set()
 
     # ---------------------------------------------------------------- ingest
     def _ingest_one(self, request: pb.IngestRequest, first_row: int) -> tuple[int, list[Any], int]:
@@ -236,7 +272,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         _check_deadline(context)
         name, definition = _target(request)
         result = self._project(request).evaluate(name, definition, _as_of(request))
-        out = pb.EvaluateResponse(size=int(result.size))
+        out = pb.EvaluateResponse(size=int(result.size), version=result.version or 0)
         out.as_of.FromMilliseconds(result.as_of_ms)
         return out
 
@@ -250,18 +286,72 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         result = self._project(request).evaluate(name, definition, _as_of(request))
         ids = result.members()  # sorted: a stable order for paging and resuming
         total = len(ids)
+        version = result.version or 0
         start = bisect.bisect_right(ids, request.start_after) if request.start_after else 0
         first = True
         for i in range(start, total, page_size):
             _check_deadline(context)
-            page = pb.MembersPage(user_ids=ids[i : i + page_size], total=total)
+            page = pb.MembersPage(user_ids=ids[i : i + page_size], total=total, version=version)
             page.as_of.FromMilliseconds(result.as_of_ms)
             first = False
             yield page
         if first:  # an empty answer is still one page: it carries total and as_of
-            page = pb.MembersPage(total=total)
+            page = pb.MembersPage(total=total, version=version)
             page.as_of.FromMilliseconds(result.as_of_ms)
             yield page
+
+    # ----------------------------------------------------------------- watch
+    def _watched(self, request: Any) -> list[str]:
+        cohorts = list(request.cohorts)
+        if not cohorts:
+            raise InvalidArgumentError("cohorts: name at least one saved cohort")
+        if any(not c for c in cohorts):
+            raise InvalidArgumentError("cohorts: empty cohort name")
+        self.limits.check("cohorts in one Watch or Changes", len(cohorts), self.limits.max_watch_cohorts)
+        return cohorts
+
+    def Watch(self, request: pb.WatchRequest, context: grpc.ServicerContext) -> Iterator[pb.WatchEvent]:
+        cohorts = self._watched(request)
+        project = self._project(request)
+        start = request.from_version if request.HasField("from_version") else project.maintainer.version
+        # Unknown cohorts (NOT_FOUND) and a version the log no longer reaches (OUT_OF_RANGE)
+        # fail the call before anything is sent.
+        project.changes(cohorts, start, upto=start)
+        stop = threading.Event()
+        with self._streams_lock:
+            if self._shutting_down:
+                raise ShuttingDown("the server is shutting down; watch again from the same version")
+            self._streams.add(stop)
+        try:
+            if not context.add_callback(stop.set):  # already over
+                return
+            yield pb.WatchEvent(version=start)  # checkpoint: where this stream starts
+            for change in project.watch(cohorts, start, stop=stop, poll_s=WATCH_POLL_S):
+                event = pb.WatchEvent(version=change.version)
+                _change(change, event.change)
+                yield event
+        finally:
+            with self._streams_lock:
+                self._streams.discard(stop)
+        if self._shutting_down and context.is_active():
+            raise ShuttingDown("the server is shutting down; watch again from the last version received")
+
+    def Changes(self, request: pb.ChangesRequest, context: grpc.ServicerContext) -> pb.ChangesResponse:
+        cohorts = self._watched(request)
+        project = self._project(request)
+        # Reading the version first makes the answer complete up to it: a change is in the log
+        # by the time its version is visible to another thread's locked read.
+        upto = current = project.maintainer.version
+        if request.HasField("to_version"):
+            if request.to_version < request.from_version:
+                raise InvalidArgumentError(
+                    f"to_version {request.to_version} is before from_version {request.from_version}"
+                )
+            upto = min(request.to_version, current)  # never claim versions that do not exist yet
+        out = pb.ChangesResponse(version=upto)
+        for change in project.changes(cohorts, request.from_version, upto):
+            _change(change, out.changes.add())
+        return out
 
     def IsMember(self, request: pb.IsMemberRequest, context: grpc.ServicerContext) -> pb.IsMemberResponse:
         as_of = request.as_of.ToMilliseconds() if request.HasField("as_of") else None

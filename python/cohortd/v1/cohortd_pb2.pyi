@@ -260,12 +260,14 @@ class EvaluateRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
-    __slots__ = ("size", "as_of")
+    __slots__ = ("size", "as_of", "version")
     SIZE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     size: int
     as_of: _timestamp_pb2.Timestamp
-    def __init__(self, size: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, size: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class MembersRequest(_message.Message):
     __slots__ = ("project", "target", "as_of", "page_size", "start_after")
@@ -282,14 +284,16 @@ class MembersRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., start_after: _Optional[str] = ...) -> None: ...
 
 class MembersPage(_message.Message):
-    __slots__ = ("user_ids", "total", "as_of")
+    __slots__ = ("user_ids", "total", "as_of", "version")
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     total: int
     as_of: _timestamp_pb2.Timestamp
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., total: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    version: int
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., total: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class IsMemberRequest(_message.Message):
     __slots__ = ("project", "user_id", "cohort", "as_of")
@@ -428,3 +432,55 @@ class LintResponse(_message.Message):
     warnings: _containers.RepeatedCompositeFieldContainer[LintWarning]
     text: str
     def __init__(self, warnings: _Optional[_Iterable[_Union[LintWarning, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("project", "cohorts", "from_version")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    COHORTS_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    cohorts: _containers.RepeatedScalarFieldContainer[str]
+    from_version: int
+    def __init__(self, project: _Optional[str] = ..., cohorts: _Optional[_Iterable[str]] = ..., from_version: _Optional[int] = ...) -> None: ...
+
+class CohortChange(_message.Message):
+    __slots__ = ("cohort", "version", "time_ms", "entered", "exited")
+    COHORT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TIME_MS_FIELD_NUMBER: _ClassVar[int]
+    ENTERED_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    cohort: str
+    version: int
+    time_ms: int
+    entered: _containers.RepeatedScalarFieldContainer[str]
+    exited: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cohort: _Optional[str] = ..., version: _Optional[int] = ..., time_ms: _Optional[int] = ..., entered: _Optional[_Iterable[str]] = ..., exited: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ("version", "change")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    change: CohortChange
+    def __init__(self, version: _Optional[int] = ..., change: _Optional[_Union[CohortChange, _Mapping]] = ...) -> None: ...
+
+class ChangesRequest(_message.Message):
+    __slots__ = ("project", "cohorts", "from_version", "to_version")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    COHORTS_FIELD_NUMBER: _ClassVar[int]
+    FROM_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TO_VERSION_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    cohorts: _containers.RepeatedScalarFieldContainer[str]
+    from_version: int
+    to_version: int
+    def __init__(self, project: _Optional[str] = ..., cohorts: _Optional[_Iterable[str]] = ..., from_version: _Optional[int] = ..., to_version: _Optional[int] = ...) -> None: ...
+
+class ChangesResponse(_message.Message):
+    __slots__ = ("changes", "version")
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[CohortChange]
+    version: int
+    def __init__(self, changes: _Optional[_Iterable[_Union[CohortChange, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...

@@ -120,6 +120,16 @@ class CohortdStub:
                 request_serializer=cohortd_dot_v1_dot_cohortd__pb2.LintRequest.SerializeToString,
                 response_deserializer=cohortd_dot_v1_dot_cohortd__pb2.LintResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/cohortd.v1.Cohortd/Watch',
+                request_serializer=cohortd_dot_v1_dot_cohortd__pb2.WatchRequest.SerializeToString,
+                response_deserializer=cohortd_dot_v1_dot_cohortd__pb2.WatchEvent.FromString,
+                _registered_method=True)
+        self.Changes = channel.unary_unary(
+                '/cohortd.v1.Cohortd/Changes',
+                request_serializer=cohortd_dot_v1_dot_cohortd__pb2.ChangesRequest.SerializeToString,
+                response_deserializer=cohortd_dot_v1_dot_cohortd__pb2.ChangesResponse.FromString,
+                _registered_method=True)
 
 
 class CohortdServicer:
@@ -241,6 +251,35 @@ class CohortdServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """----------------------------------------------------------------- watch
+        Every saved cohort is kept current incrementally; each change of one
+        cohort at one version (a hybrid timestamp, increasing across restarts) is
+        kept in a bounded change log.  To follow a cohort without missing or
+        repeating anything: read its members (MembersPage.version), then Watch
+        from that version; after a break, Watch again from the last version
+        received.  When the log no longer reaches back to the version asked for,
+        the call fails with OUT_OF_RANGE ("resynchronise": read the members
+        again).  That can also end a running Watch whose reader fell so far
+        behind that the log was trimmed past it: a slow reader never slows
+        ingestion, it only falls behind in the shared log.
+
+        The changes of `cohorts`, one message per (cohort, version), as they
+        happen.  The first message is a checkpoint carrying the version the
+        stream starts after.  Runs until the client cancels or the server shuts
+        down (UNAVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Changes(self, request, context):
+        """The changes between two versions, for polling clients.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CohortdServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -328,6 +367,16 @@ def add_CohortdServicer_to_server(servicer, server):
                     servicer.Lint,
                     request_deserializer=cohortd_dot_v1_dot_cohortd__pb2.LintRequest.FromString,
                     response_serializer=cohortd_dot_v1_dot_cohortd__pb2.LintResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=cohortd_dot_v1_dot_cohortd__pb2.WatchRequest.FromString,
+                    response_serializer=cohortd_dot_v1_dot_cohortd__pb2.WatchEvent.SerializeToString,
+            ),
+            'Changes': grpc.unary_unary_rpc_method_handler(
+                    servicer.Changes,
+                    request_deserializer=cohortd_dot_v1_dot_cohortd__pb2.ChangesRequest.FromString,
+                    response_serializer=cohortd_dot_v1_dot_cohortd__pb2.ChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -790,6 +839,60 @@ class Cohortd:
             '/cohortd.v1.Cohortd/Lint',
             cohortd_dot_v1_dot_cohortd__pb2.LintRequest.SerializeToString,
             cohortd_dot_v1_dot_cohortd__pb2.LintResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cohortd.v1.Cohortd/Watch',
+            cohortd_dot_v1_dot_cohortd__pb2.WatchRequest.SerializeToString,
+            cohortd_dot_v1_dot_cohortd__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Changes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cohortd.v1.Cohortd/Changes',
+            cohortd_dot_v1_dot_cohortd__pb2.ChangesRequest.SerializeToString,
+            cohortd_dot_v1_dot_cohortd__pb2.ChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
