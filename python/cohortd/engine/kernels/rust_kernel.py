@@ -107,3 +107,8 @@ def mask_to_bitmap(mask: npt.ArrayLike) -> BitMap:
     if a.dtype not in (np.bool_, np.uint8):
         a = a != 0
     return BitMap.deserialize(_native.mask_to_roaring(np.ascontiguousarray(a)))
+
+
+def bitmap_to_ids(bitmap: BitMap) -> npt.NDArray[np.uint32]:
+    """Sorted ids of a pyroaring bitmap, read natively from its portable serialisation."""
+    return _native.roaring_to_array(bitmap.serialize())
