@@ -49,9 +49,14 @@ pub fn distinct_buckets(
         )));
     }
     if start < end {
-        let (lo, hi) = (bucket_key(start, origin, period), bucket_key(end - 1, origin, period));
+        let (lo, hi) = (
+            bucket_key(start, origin, period),
+            bucket_key(end - 1, origin, period),
+        );
         if hi.abs_diff(lo) < 64 {
-            return Ok(bucket_bitsets(users, times, start, end, origin, period, lo, n_users));
+            return Ok(bucket_bitsets(
+                users, times, start, end, origin, period, lo, n_users,
+            ));
         }
     }
     let mut pairs = Vec::new();
