@@ -27,6 +27,7 @@ bench: build
 	$(BIN)/python benchmarks/ingest_bench.py --events 10000000
 	$(BIN)/python benchmarks/compare_engines.py --users 1000000 --events 10000000
 	$(BIN)/python benchmarks/load_bench.py --users 1000000 --cohorts 20
+	$(BIN)/python benchmarks/freshness_bench.py
 
 bench-large: build
 	$(BIN)/python benchmarks/ingest_bench.py --events 100000000
@@ -34,6 +35,8 @@ bench-large: build
 
 lint: build
 	$(BIN)/ruff check python tests benchmarks
+	$(BIN)/ruff format --check python tests benchmarks
+	cd rust && cargo fmt --check
 	cd rust && cargo clippy --all-targets -- -D warnings
 	cd rust && cargo test -p cohortd-core
 

@@ -113,8 +113,7 @@ def known(d: Dialect, T: int, having: str, since: int | None = None) -> str:
     ``since`` prunes rows before it: only valid when ``having`` looks at nothing earlier
     *and* implies at least one event at or after ``since`` (so the user is known anyway).
     """
-    return (f"SELECT user_id FROM {d.events} WHERE {d.win(since, T)} "
-            f"GROUP BY user_id HAVING {having}")
+    return f"SELECT user_id FROM {d.events} WHERE {d.win(since, T)} GROUP BY user_id HAVING {having}"
 
 
 def users_with(d: Dialect, cond: str) -> str:
@@ -197,8 +196,9 @@ def _and_not(d: Dialect, T: int) -> str:
     dash = f"{et('Feature Used')} AND feature_area = 'dashboard' AND {d.win(T - 30 * DAY, T)}"
     cancelled = f"{et('Subscription Cancelled')} AND {d.win(T - 90 * DAY, T)}"
     sessions = f"{et('Session Start')} AND {d.win(T - 14 * DAY, T)}"
-    return known(d, T, f"{d.cnt(dash)} >= 2 AND {d.cnt(cancelled)} = 0 AND {d.cnt(sessions)} >= 3",
-                 since=T - 90 * DAY)
+    return known(
+        d, T, f"{d.cnt(dash)} >= 2 AND {d.cnt(cancelled)} = 0 AND {d.cnt(sessions)} >= 3", since=T - 90 * DAY
+    )
 
 
 def _seq_within(d: Dialect, T: int) -> str:
@@ -223,24 +223,31 @@ def _active_7d(d: Dialect, T: int) -> str:
 
 QUERIES: tuple[Query, ...] = (
     Query("active_7d", "did(any) in last 7d", _active_7d),
-    Query("new_users_l7",
-          'first did(any) in last 7d and did("Session Start") < 3 in last 7d', _new_users),
+    Query("new_users_l7", 'first did(any) in last 7d and did("Session Start") < 3 in last 7d', _new_users),
     Query("power_users_top20", "top 20% by count(any) in last 30d", _power),
     Query("churning", "did(any) between 90d ago and 60d ago and not did(any) in last 30d", _churning),
-    Query("upgrade_ready",
-          'did("paywall_modal_viewed") >= 3 in last 14d\n'
-          'and user.plan == "free" and user.projects_created > 4',
-          _upgrade),
-    Query("activation_sequence",
-          'sequence("Signup Submitted", "First Feature Used") within 7d in last 30d\n'
-          'and not did("Subscription Started") in last 30d', _activation),
-    Query("and_not_3",
-          'did("Feature Used" where feature_area == "dashboard") >= 2 in last 30d\n'
-          'and not did("Subscription Cancelled") in last 90d and did("Session Start") >= 3 in last 14d',
-          _and_not),
-    Query("sequence_within_1h",
-          'sequence("Session Start", "paywall_modal_viewed", "Upgrade Button Clicked") within 1h in last 30d',
-          _seq_within),
+    Query(
+        "upgrade_ready",
+        'did("paywall_modal_viewed") >= 3 in last 14d\nand user.plan == "free" and user.projects_created > 4',
+        _upgrade,
+    ),
+    Query(
+        "activation_sequence",
+        'sequence("Signup Submitted", "First Feature Used") within 7d in last 30d\n'
+        'and not did("Subscription Started") in last 30d',
+        _activation,
+    ),
+    Query(
+        "and_not_3",
+        'did("Feature Used" where feature_area == "dashboard") >= 2 in last 30d\n'
+        'and not did("Subscription Cancelled") in last 90d and did("Session Start") >= 3 in last 14d',
+        _and_not,
+    ),
+    Query(
+        "sequence_within_1h",
+        'sequence("Session Start", "paywall_modal_viewed", "Upgrade Button Clicked") within 1h in last 30d',
+        _seq_within,
+    ),
     Query("revenue_sum_90d", 'sum(revenue, "Purchase") > 100 in last 90d', _revenue),
     Query("top5_active_days", "top 5% by active_days(any) in last 30d", _active_days),
     Query("overlap_power_activation", None, None, overlap=("power_users_top20", "activation_sequence")),
@@ -392,10 +399,19 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
         print(f"data: cached {events} ({n:,} events)")
         return events, users, n
     t0 = time.perf_counter()
-    summary = generate(args.users, args.days, args.seed, events, end_ms=end_ms, progress=not args.quiet,
-                       target_events=args.events)
-    print(f"data: generated {summary.events:,} events for {args.users:,} users in "
-          f"{time.perf_counter() - t0:.1f}s -> {events}")
+    summary = generate(
+        args.users,
+        args.days,
+        args.seed,
+        events,
+        end_ms=end_ms,
+        progress=not args.quiet,
+        target_events=args.events,
+    )
+    print(
+        f"data: generated {summary.events:,} events for {args.users:,} users in "
+        f"{time.perf_counter() - t0:.1f}s -> {events}"
+    )
     return events, users, summary.events
 
 
@@ -414,15 +430,19 @@ def time_round_robin(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--users", type=int, default=1_000_000)
     p.add_argument("--events", type=int, default=10_000_000, help="target number of events")
     p.add_argument("--days", type=int, default=120)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeat", type=int, default=5, help="timed warm runs per query and engine")
-    p.add_argument("--end-date", default=DEFAULT_END,
-                   help="generator end (= as-of time T), ISO date or 'today' (start of the current UTC day)")
+    p.add_argument(
+        "--end-date",
+        default=DEFAULT_END,
+        help="generator end (= as-of time T), ISO date or 'today' (start of the current UTC day)",
+    )
     p.add_argument("--engines", default=",".join(ENGINES), help="comma list of " + ",".join(ENGINES))
     p.add_argument("--data-dir", default=str(HERE / ".data"), help="generated-data cache")
     p.add_argument("--out", default=str(HERE / "results" / "compare_engines.json"))
@@ -456,8 +476,10 @@ def main(argv: list[str] | None = None) -> int:
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     if load_start[0] > (os.cpu_count() or 1):
-        console.print(f"[yellow]note: load average {load_start[0]} on {os.cpu_count()} cpus: "
-                      "other processes compete, timings will be noisy")
+        console.print(
+            f"[yellow]note: load average {load_start[0]} on {os.cpu_count()} cpus: "
+            "other processes compete, timings will be noisy"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="compare-engines-"))
     loaded: dict[str, Any] = {}
     load_s: dict[str, float] = {}
@@ -541,22 +563,32 @@ def main(argv: list[str] | None = None) -> int:
         timing.add_column("best SQL / rust", justify="right")
         timing.add_column("numba / rust", justify="right")
         for row in results:
-            timing.add_row(row["name"], *(f"{row['median_ms'][COLUMN[e]]:.2f}" for e in wanted),
-                           str(row.get("ratio_best_sql_over_rust", "-")),
-                           str(row.get("ratio_numba_over_rust", "-")))
+            timing.add_row(
+                row["name"],
+                *(f"{row['median_ms'][COLUMN[e]]:.2f}" for e in wanted),
+                str(row.get("ratio_best_sql_over_rust", "-")),
+                str(row.get("ratio_numba_over_rust", "-")),
+            )
         console.print(timing)
 
         report = {
             "benchmark": "compare_engines",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "config": {
-                "users": args.users, "target_events": args.events, "events": n_events, "days": args.days,
-                "seed": args.seed, "repeat": args.repeat, "as_of_ms": T,
+                "users": args.users,
+                "target_events": args.events,
+                "events": n_events,
+                "days": args.days,
+                "seed": args.seed,
+                "repeat": args.repeat,
+                "as_of_ms": T,
                 "as_of": datetime.fromtimestamp(T / 1000, UTC).isoformat(),
                 "engines": [COLUMN[e] for e in wanted],
             },
             "environment": {
-                "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
                 "duckdb": getattr(loaded.get("duckdb"), "version", None),
                 "duckdb_threads": getattr(loaded.get("duckdb"), "threads", None),
                 "chdb": getattr(loaded.get("chdb"), "version", None),

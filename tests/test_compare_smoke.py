@@ -18,8 +18,25 @@ ENGINE_COLUMNS = {"duckdb", "chdb", "cohortd_rust", "cohortd_numba"}
 def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
     out = tmp_path / "compare.json"
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--users", "2000", "--events", "100000", "--days", "120", "--seed", "7",
-         "--repeat", "1", "--quiet", "--data-dir", str(tmp_path / "data"), "--out", str(out)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--users",
+            "2000",
+            "--events",
+            "100000",
+            "--days",
+            "120",
+            "--seed",
+            "7",
+            "--repeat",
+            "1",
+            "--quiet",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -32,9 +49,18 @@ def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
     assert report["config"]["events"] > 50_000
     queries = report["queries"]
     names = {q["name"] for q in queries}
-    for required in ("new_users_l7", "power_users_top20", "churning", "upgrade_ready", "activation_sequence",
-                     "and_not_3", "sequence_within_1h", "revenue_sum_90d", "top5_active_days",
-                     "overlap_power_activation"):
+    for required in (
+        "new_users_l7",
+        "power_users_top20",
+        "churning",
+        "upgrade_ready",
+        "activation_sequence",
+        "and_not_3",
+        "sequence_within_1h",
+        "revenue_sum_90d",
+        "top5_active_days",
+        "overlap_power_activation",
+    ):
         assert required in names
     for q in queries:
         assert q["agree"] is True, q

@@ -147,7 +147,7 @@ def test_power_law_activity(small: tuple[Path, pa.Table, pa.Table]) -> None:
     _, events, _ = small
     agg = events.group_by("user_id").aggregate([("user_id", "count")])
     per_user = np.sort(agg["user_id_count"].to_numpy())
-    top = per_user[-len(per_user) // 10:].sum()
+    top = per_user[-len(per_user) // 10 :].sum()
     assert top / per_user.sum() > 0.35  # the top decile does far more than a tenth of the work
     assert per_user.min() >= 1
 

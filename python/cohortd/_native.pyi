@@ -13,7 +13,12 @@ F64s = npt.NDArray[np.float64]
 
 def count(users: Sequence[U32s], times: Sequence[I64s], start: int, end: int, n_users: int) -> U32s: ...
 def aggregate(
-    users: Sequence[U32s], times: Sequence[I64s], values: Sequence[F64s], start: int, end: int, n_users: int,
+    users: Sequence[U32s],
+    times: Sequence[I64s],
+    values: Sequence[F64s],
+    start: int,
+    end: int,
+    n_users: int,
     func: str,
 ) -> tuple[F64s, U32s]: ...
 def distinct(

@@ -144,8 +144,16 @@ _MIX_CODES = np.array([_CODE[n] for n, _, _ in _SESSION_MIX], dtype=np.int16)
 _MIX_CUM_FREE = np.cumsum([w for _, w, _ in _SESSION_MIX]) / sum(w for _, w, _ in _SESSION_MIX)
 _MIX_CUM_PAID = np.cumsum([w for _, _, w in _SESSION_MIX]) / sum(w for _, _, w in _SESSION_MIX)
 
-FEATURE_AREAS = ("dashboard", "editor", "reports", "search", "integrations", "automation",
-                 "collaboration", "api")
+FEATURE_AREAS = (
+    "dashboard",
+    "editor",
+    "reports",
+    "search",
+    "integrations",
+    "automation",
+    "collaboration",
+    "api",
+)
 _FEATURE_P = np.array([0.24, 0.20, 0.18, 0.10, 0.08, 0.08, 0.08, 0.04])
 PLATFORMS = ("web", "ios", "android", "desktop")
 _PLATFORM_P = np.array([0.55, 0.20, 0.15, 0.10])
@@ -154,8 +162,9 @@ _TIER_P = np.array([0.70, 0.25, 0.05])
 _TIER_PRICE = np.array([29.0, 99.0, 299.0])
 USER_PLANS = ("free", "trial", "paid")
 COUNTRIES = ("US", "GB", "DE", "FR", "IN", "BR", "CA", "AU", "NL", "ES", "JP", "PL", "SE", "MX", "IT")
-_COUNTRY_P = np.array([0.32, 0.09, 0.08, 0.06, 0.09, 0.06, 0.05, 0.04, 0.03, 0.03, 0.04, 0.03, 0.02,
-                       0.03, 0.03])
+_COUNTRY_P = np.array(
+    [0.32, 0.09, 0.08, 0.06, 0.09, 0.06, 0.05, 0.04, 0.03, 0.03, 0.04, 0.03, 0.02, 0.03, 0.03]
+)
 _COUNTRY_P = _COUNTRY_P / _COUNTRY_P.sum()
 
 # activity knobs (per user with weight 1, per day of active life)
@@ -253,8 +262,14 @@ class _Users:
     def fixed_events(self) -> float:
         """Expected number of non-session events (lifecycle + email) in this block."""
         n = float(self.n)
-        for arr in (self.verified_ms, self.onb_start_ms, self.onb_done_ms, self.trial_ms, self.sub_ms,
-                    self.cancel_ms):
+        for arr in (
+            self.verified_ms,
+            self.onb_start_ms,
+            self.onb_done_ms,
+            self.trial_ms,
+            self.sub_ms,
+            self.cancel_ms,
+        ):
             n += float(np.count_nonzero(arr >= 0))
         n += float(np.count_nonzero(self.ffu_ms < np.iinfo(np.int64).max))
         return n + float(self.n_renew.sum()) + float(self.email_lambda.sum())
@@ -342,10 +357,18 @@ class _Cols:
     def __init__(self) -> None:
         self.parts: list[dict[str, np.ndarray]] = []
 
-    def add(self, user: np.ndarray, t: np.ndarray, etype: np.ndarray | int, *,
-            feature: np.ndarray | None = None, revenue: np.ndarray | None = None,
-            platform: np.ndarray | None = None, duration: np.ndarray | None = None,
-            plan: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        user: np.ndarray,
+        t: np.ndarray,
+        etype: np.ndarray | int,
+        *,
+        feature: np.ndarray | None = None,
+        revenue: np.ndarray | None = None,
+        platform: np.ndarray | None = None,
+        duration: np.ndarray | None = None,
+        plan: np.ndarray | None = None,
+    ) -> None:
         m = len(user)
         if m == 0:
             return
@@ -382,8 +405,11 @@ def _block_events(u: _Users, seed: int, block: int, scale: float, end_ms: int) -
 
     # lifecycle
     cols.add(users, u.signup, _CODE["Signup Submitted"], platform=u.platform)
-    for name, arr in (("Email Verified", u.verified_ms), ("Onboarding Started", u.onb_start_ms),
-                      ("Onboarding Completed", u.onb_done_ms)):
+    for name, arr in (
+        ("Email Verified", u.verified_ms),
+        ("Onboarding Started", u.onb_start_ms),
+        ("Onboarding Completed", u.onb_done_ms),
+    ):
         sel, t = _one_of(arr, arr >= 0)
         cols.add(sel, t, _CODE[name], platform=u.platform[sel])
     sel, t = _one_of(u.ffu_ms, u.ffu_ms < np.iinfo(np.int64).max)
@@ -398,16 +424,22 @@ def _block_events(u: _Users, seed: int, block: int, scale: float, end_ms: int) -
     ren_user = np.repeat(users, u.n_renew)
     if len(ren_user):
         k = np.arange(len(ren_user)) - np.repeat(np.cumsum(u.n_renew) - u.n_renew, u.n_renew) + 1
-        cols.add(ren_user, u.sub_ms[ren_user] + k * 30 * DAY_MS, _CODE["Subscription Renewed"],
-                 revenue=_TIER_PRICE[u.tier[ren_user]], plan=u.tier[ren_user])
+        cols.add(
+            ren_user,
+            u.sub_ms[ren_user] + k * 30 * DAY_MS,
+            _CODE["Subscription Renewed"],
+            revenue=_TIER_PRICE[u.tier[ren_user]],
+            plan=u.tier[ren_user],
+        )
 
     # messaging, uniform over the active life
     span = np.maximum(u.end_active - u.signup - MIN_MS, 0)
     n_mail = rng.poisson(u.email_lambda)
     mail_user = np.repeat(users, n_mail)
     mail_t = u.signup[mail_user] + MIN_MS + (rng.random(len(mail_user)) * span[mail_user]).astype(np.int64)
-    mail_type = np.array([_CODE["Email Opened"], _CODE["Email Clicked"], _CODE["Push Notification Received"]],
-                         dtype=np.int16)[rng.choice(3, len(mail_user), p=[0.55, 0.15, 0.30])]
+    mail_type = np.array(
+        [_CODE["Email Opened"], _CODE["Email Clicked"], _CODE["Push Notification Received"]], dtype=np.int16
+    )[rng.choice(3, len(mail_user), p=[0.55, 0.15, 0.30])]
     cols.add(mail_user, mail_t, mail_type)
 
     # sessions
@@ -431,14 +463,17 @@ def _block_events(u: _Users, seed: int, block: int, scale: float, end_ms: int) -
 
     subscriber = (u.sub_ms >= 0)[m_user] & (m_t >= u.sub_ms[m_user])
     draw = rng.random(len(m_sess))
-    m_type = np.where(subscriber, _MIX_CODES[np.searchsorted(_MIX_CUM_PAID, draw, side="right").clip(
-        max=len(_MIX_CODES) - 1)], _MIX_CODES[np.searchsorted(_MIX_CUM_FREE, draw, side="right").clip(
-            max=len(_MIX_CODES) - 1)])
+    m_type = np.where(
+        subscriber,
+        _MIX_CODES[np.searchsorted(_MIX_CUM_PAID, draw, side="right").clip(max=len(_MIX_CODES) - 1)],
+        _MIX_CODES[np.searchsorted(_MIX_CUM_FREE, draw, side="right").clip(max=len(_MIX_CODES) - 1)],
+    )
     # features are used only after a user's First Feature Used
     early = (m_type == _CODE["Feature Used"]) & (m_t <= u.ffu_ms[m_user])
     m_type = np.where(early, _CODE["Page Viewed"], m_type).astype(np.int16)
-    m_feature = np.where(m_type == _CODE["Feature Used"],
-                         rng.choice(len(FEATURE_AREAS), len(m_sess), p=_FEATURE_P), -1)
+    m_feature = np.where(
+        m_type == _CODE["Feature Used"], rng.choice(len(FEATURE_AREAS), len(m_sess), p=_FEATURE_P), -1
+    )
     is_purchase = m_type == _CODE["Purchase"]
     # prices in quarters of a unit: exact in binary floating point, so sums do not depend on the
     # order in which an engine adds them (cross-engine comparisons stay exact)
@@ -541,12 +576,12 @@ def generate(
 ) -> GenerateSummary:
     """Write ``out`` (events) and ``<out stem>.users.parquet`` (user properties).
 
-    ``users`` sets the number of users, ``days`` the length of the period ending at
-    ``end_ms`` (default: the start of the current UTC day).  Without
-    ``target_events`` a user averages about 20 / 45 / 140 events for 30 / 90 / 365
-days; with it,
-    session activity is scaled so the total is close to ``target_events``.
-    Same arguments give byte-identical data.
+        ``users`` sets the number of users, ``days`` the length of the period ending at
+        ``end_ms`` (default: the start of the current UTC day).  Without
+        ``target_events`` a user averages about 20 / 45 / 140 events for 30 / 90 / 365
+    days; with it,
+        session activity is scaled so the total is close to ``target_events``.
+        Same arguments give byte-identical data.
     """
     if users <= 0 or days <= 0:
         raise ValueError("users and days must be positive")
@@ -570,15 +605,21 @@ days; with it,
     if progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        bar = Progress(TextColumn("[bold]synth[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn())
+        bar = Progress(
+            TextColumn("[bold]synth[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         bar.start()
         task = bar.add_task("0 events", total=users)
     tmp_out = out.with_name(out.name + ".tmp")
     tmp_users = upath.with_name(upath.name + ".tmp")
     try:
-        with pq.ParquetWriter(tmp_out, EVENTS_SCHEMA, compression="zstd") as ew, \
-                pq.ParquetWriter(tmp_users, USERS_SCHEMA, compression="zstd") as uw:
+        with (
+            pq.ParquetWriter(tmp_out, EVENTS_SCHEMA, compression="zstd") as ew,
+            pq.ParquetWriter(tmp_users, USERS_SCHEMA, compression="zstd") as uw,
+        ):
             for b, first, n in _blocks(users, size):
                 u = _block_users(seed, b, n, start_ms, end_ms)
                 ev = _block_events(u, seed, b, scale, end_ms)
@@ -587,8 +628,12 @@ days; with it,
                 projects = np.bincount(ev["user"][ev["etype"] == _CODE["Project Created"]], minlength=n)
                 uw.write_table(
                     pa.Table.from_arrays(
-                        [ids, _codes_to_strings(u.plan, USER_PLANS), _codes_to_strings(u.country, COUNTRIES),
-                         pa.array(projects.astype(np.int64))],
+                        [
+                            ids,
+                            _codes_to_strings(u.plan, USER_PLANS),
+                            _codes_to_strings(u.country, COUNTRIES),
+                            pa.array(projects.astype(np.int64)),
+                        ],
                         schema=USERS_SCHEMA,
                     )
                 )
