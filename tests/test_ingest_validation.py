@@ -639,3 +639,19 @@ def test_parquet_without_required_columns_and_missing_file(eng: Engine, tmp_path
     with pytest.raises(IngestError, match="user_id"):
         eng.ingest_file(tmp_path / "noid.parquet", users=True)
     assert eng.events().num_rows == 0 and eng.user_properties() == {}
+
+
+def test_nested_properties_named_like_row_fields_do_not_overwrite_them() -> None:
+    from cohortd.storage.readers import json_line_to_row
+
+    amplitude = json_line_to_row(
+        '{"user_id": "u1", "event_type": "A", "event_time": "2026-01-01 00:00:00",'
+        ' "event_properties": {"time": 5, "user_id": "x", "plan": "free"}}'
+    )
+    assert amplitude["user_id"] == "u1" and amplitude["time"] == "2026-01-01 00:00:00"
+    assert amplitude["property_time"] == 5 and amplitude["property_user_id"] == "x" and amplitude["plan"] == "free"
+    segment = json_line_to_row(
+        '{"type": "track", "userId": "u2", "event": "B", "timestamp": "2026-01-01T00:00:00Z",'
+        ' "properties": {"event_type": "C"}}'
+    )
+    assert segment["event_type"] == "B" and segment["property_event_type"] == "C"

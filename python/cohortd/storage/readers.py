@@ -22,7 +22,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from cohortd.errors import IngestError
-from cohortd.storage.validate import ERROR_COLUMN, USER_PREFIX, Rejection, rows_to_table
+from cohortd.storage.validate import ERROR_COLUMN, RESERVED, USER_PREFIX, Rejection, rows_to_table
 
 CHUNK_ROWS = 500_000
 IDENTIFY = "$identify"  # event type of rows that only carry user properties
@@ -221,7 +221,10 @@ def json_line_to_row(line: str) -> dict[str, Any]:
 
 
 def _props(d: Any) -> dict[str, Any]:
-    return {k: v for k, v in d.items()} if isinstance(d, dict) else {}
+    """Nested event properties; one named like a row field (``time``…) is kept as ``property_<name>``."""
+    if not isinstance(d, dict):
+        return {}
+    return {(f"property_{k}" if k in RESERVED else k): v for k, v in d.items()}
 
 
 def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
