@@ -649,7 +649,11 @@ def test_nested_properties_named_like_row_fields_do_not_overwrite_them() -> None
         ' "event_properties": {"time": 5, "user_id": "x", "plan": "free"}}'
     )
     assert amplitude["user_id"] == "u1" and amplitude["time"] == "2026-01-01 00:00:00"
-    assert amplitude["property_time"] == 5 and amplitude["property_user_id"] == "x" and amplitude["plan"] == "free"
+    assert (
+        amplitude["property_time"] == 5
+        and amplitude["property_user_id"] == "x"
+        and amplitude["plan"] == "free"
+    )
     segment = json_line_to_row(
         '{"type": "track", "userId": "u2", "event": "B", "timestamp": "2026-01-01T00:00:00Z",'
         ' "properties": {"event_type": "C"}}'
