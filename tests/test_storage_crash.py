@@ -274,3 +274,30 @@ def test_torn_tail_record_is_dropped_and_nothing_else(tmp_path: Path, how: str, 
     eng = Engine.open(tmp_path, clock=lambda: NOW_MS)
     assert _batches(eng) == {**expect, 5: 5}
     eng.close()
+
+
+def test_a_failed_checkpoint_keeps_logging_to_the_live_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seal that fails (e.g. disk full) must not leave later batches in a log the manifest skips or replays twice."""
+    from cohortd import Engine
+    from cohortd.storage import store as store_mod
+
+    clock = lambda: 1_780_000_000_000  # noqa: E731
+    eng = Engine.open(tmp_path, clock=clock)
+    eng.ingest([{"user_id": "a", "event_type": "E", "time": clock() - 1, "batch": 1}])
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_mod.EventStore, "_write_checkpoint", disk_full)
+    with pytest.raises(OSError):
+        eng.seal()
+    monkeypatch.undo()
+    eng.ingest([{"user_id": "b", "event_type": "E", "time": clock() - 1, "batch": 2}])
+    eng.seal()
+    eng.ingest([{"user_id": "c", "event_type": "E", "time": clock() - 1, "batch": 3}])
+    eng.close()
+    eng = Engine.open(tmp_path, clock=clock)
+    assert sorted(eng.events().column("batch").to_pylist()) == [1, 2, 3]
+    eng.close()

@@ -227,12 +227,20 @@ class EventStore:
             assert self._wal is not None
             self._wal.close()
             self._wal = WriteAheadLog(self._wal_path(new_gen))
-            fsync_dir(self.path)
-            sealed = list(self.sealed)
-            if self.tail:
-                sealed += self._write_partitioned(self.tail)
+            try:
+                fsync_dir(self.path)
+                sealed = list(self.sealed)
+                if self.tail:
+                    sealed += self._write_partitioned(self.tail)
+                self._write_checkpoint(new_gen, sealed)
+            except BaseException:
+                # Nothing was appended to the new log (we hold the lock): keep logging to the
+                # old one, whose records the manifest still points at.
+                self._wal.close()
+                _unlink(self._wal_path(new_gen))
+                self._wal = WriteAheadLog(self._wal_path(self._generation))
+                raise
             old = self._generation
-            self._write_checkpoint(new_gen, sealed)
             self.sealed, self.tail = sealed, []
             self._generation = new_gen
             for kind in DICT_KINDS:
