@@ -279,7 +279,7 @@ def test_torn_tail_record_is_dropped_and_nothing_else(tmp_path: Path, how: str, 
 def test_a_failed_checkpoint_keeps_logging_to_the_live_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A seal that fails (e.g. disk full) must not leave later batches in a log the manifest skips or replays twice."""
+    """A seal that fails (disk full) must not leave later batches in a log replayed twice."""
     from cohortd import Engine
     from cohortd.storage import store as store_mod
 
