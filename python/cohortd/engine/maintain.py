@@ -104,7 +104,9 @@ class Maintainer:
         self.changed = threading.Condition(self.lock)
         self.cohorts: dict[str, Tracked] = {}
         self.as_of = engine.clock()
-        self.version = self._next_version(0)
+        # a hybrid timestamp from the start: after a restart, versions from before it are below
+        # the log floor, so a resuming reader is told to resynchronise (nothing silently lost)
+        self.version = self._next_version(self.as_of)
         self.log: deque[ChangeSet] = deque()
         self.log_floor = self.version  # changes at or below this version are no longer in the log
         self._log_users = 0
