@@ -62,7 +62,8 @@ SETTINGS = settings(
 
 # ------------------------------------------------------------------ values
 def quarter(lo: int, hi: int) -> st.SearchStrategy[float]:
-    return st.one_of(st.integers(lo * 4, hi * 4).map(lambda q: q / 4), st.just(-0.0))
+    q = st.integers(lo * 4, hi * 4).map(lambda q: q / 4)
+    return st.one_of(q, q, q, st.just(-0.0))
 
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -74,8 +75,12 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
 
 
 def prop_dicts(schema: dict[str, str], skip: tuple[str, ...] = ()) -> st.SearchStrategy[dict[str, Any]]:
-    """A dict with any subset of the properties (absent key = missing property)."""
-    return st.fixed_dictionaries({}, optional={p: VALUES[k] for p, k in schema.items() if p not in skip})
+    """A dict with any subset of the properties; absent keys and ``None`` values are missing."""
+
+    def value(kind: str) -> st.SearchStrategy[Any]:
+        return st.one_of(VALUES[kind], VALUES[kind], VALUES[kind], st.none())
+
+    return st.fixed_dictionaries({}, optional={p: value(k) for p, k in schema.items() if p not in skip})
 
 
 # ----------------------------------------------------------- times, windows
@@ -95,43 +100,77 @@ def grid_times() -> st.SearchStrategy[int]:
     )
 
 
-def durations() -> st.SearchStrategy[A.Duration]:
-    return st.one_of(
+def as_duration(ms: int) -> A.Duration:
+    """``ms`` in the largest unit that divides it."""
+    for unit in ("w", "d", "h", "m", "s"):
+        if ms % A.MS_PER_UNIT[unit] == 0:
+            return A.Duration(ms // A.MS_PER_UNIT[unit], unit)
+    return A.Duration(ms, "ms")
+
+
+def durations(pool: tuple[int, ...] = (), pairwise: bool = False) -> st.SearchStrategy[A.Duration]:
+    """Lengths that matter for the data (+-1 ms), or generic ones.
+
+    Window lengths reach from T0 back to the data's instants; ``pairwise``
+    (periods, ``within``) are the gaps between the data's instants.
+    """
+    generic = st.one_of(
         st.builds(A.Duration, st.sampled_from(SPANS), st.just("h")),
         st.builds(A.Duration, st.integers(1, 3), st.just("d")),
         st.builds(A.Duration, st.sampled_from(SPANS).map(lambda h: 60 * h), st.just("m")),
         st.builds(A.Duration, st.integers(1, 2), st.just("ms")),
         st.just(A.Duration(1, "w")),
     )
+    if pairwise:
+        gaps = sorted({b - a for a in pool for b in pool if b > a})
+    else:
+        gaps = sorted({T0 - t for t in pool if t < T0})
+    if not gaps:
+        return generic
+    exact = (
+        st.sampled_from(gaps)
+        .flatmap(lambda ms: st.sampled_from([ms, ms, ms + 1, max(1, ms - 1)]))
+        .map(as_duration)
+    )
+    return st.one_of(exact, exact, generic)
 
 
-def windows() -> st.SearchStrategy[A.Window]:
+def instants(pool: tuple[int, ...] = ()) -> st.SearchStrategy[int]:
+    """The data's own instants (+-1 ms) or any grid instant."""
+    if not pool:
+        return grid_times()
+    near = st.builds(lambda t, j: t + j, st.sampled_from(pool), st.sampled_from([0, 0, -1, 1]))
+    return st.one_of(near, near, grid_times())
+
+
+def windows(pool: tuple[int, ...] = ()) -> st.SearchStrategy[A.Window]:
     def ago(pair: tuple[A.Duration, A.Duration]) -> A.Ago:
         a, b = sorted(pair, key=lambda d: d.ms, reverse=True)
         return A.Ago(a, b)
 
     return st.one_of(
         st.just(A.Ever()),
-        st.builds(A.Last, durations()),
-        st.tuples(durations(), durations()).filter(lambda p: p[0].ms != p[1].ms).map(ago),
-        st.tuples(grid_times(), grid_times())
+        st.builds(A.Last, durations(pool)),
+        st.tuples(durations(pool), durations(pool)).filter(lambda p: p[0].ms != p[1].ms).map(ago),
+        st.tuples(instants(pool), instants(pool))
         .filter(lambda p: p[0] != p[1])
         .map(lambda p: A.Dates(min(p), max(p))),
-        st.builds(A.Since, grid_times()),
+        st.builds(A.Since, instants(pool)),
     )
 
 
-def adapt(expr: A.Expr, draw: Any) -> A.Expr:
+def adapt(expr: A.Expr, draw: Any, pool: tuple[int, ...] = ()) -> A.Expr:
     """Fit a generated tree to the cramped data, so that conditions select someone.
 
-    ``within`` and ``active_periods`` durations are redrawn from ``durations()``;
-    count thresholds (0..20 in the strategy) are taken modulo 6; a third of the
+    ``within`` and ``active_periods`` durations are redrawn from ``durations(pool)``;
+    count thresholds (0..20 in the strategy) are taken modulo 5; half of the
     event filters are dropped.  Everything else is the strategy's own tree.
     """
     if isinstance(expr, (A.And, A.Or)):
-        return dataclasses.replace(expr, left=adapt(expr.left, draw), right=adapt(expr.right, draw))
+        left, right = adapt(expr.left, draw, pool), adapt(expr.right, draw, pool)
+        return dataclasses.replace(expr, left=left, right=right)
     if isinstance(expr, A.Not):
-        return A.Not(adapt(expr.item, draw))
+        return A.Not(adapt(expr.item, draw, pool))
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(expr):
         value = getattr(expr, f.name)
@@ -142,35 +181,53 @@ def adapt(expr: A.Expr, draw: Any) -> A.Expr:
         elif isinstance(value, (A.MetricCount, A.MetricSum, A.MetricActiveDays)):
             changes[f.name] = dataclasses.replace(value, event=_event(value.event, draw))
     if isinstance(expr, A.ActivePeriods):
-        changes["period"] = draw(durations())
+        changes["period"] = draw(durations(pool, pairwise=True))
     if isinstance(expr, A.Sequence) and expr.within is not None:
-        changes["within"] = draw(durations())
+        changes["within"] = draw(durations(pool, pairwise=True))
     is_count = isinstance(expr, (A.Did, A.ActiveDays, A.ActivePeriods)) or (
         isinstance(expr, A.Aggregate) and expr.func == "distinct"
     )
     if is_count and isinstance(expr.cmp, A.Compare):
-        changes["cmp"] = A.Compare(expr.cmp.op, expr.cmp.value % 6)
+        changes["cmp"] = A.Compare(expr.cmp.op, expr.cmp.value % 5)
     elif is_count and isinstance(expr.cmp, A.Range):
-        lo, hi = sorted((expr.cmp.lo % 6, expr.cmp.hi % 6))
+        lo, hi = sorted((expr.cmp.lo % 5, expr.cmp.hi % 5))
         changes["cmp"] = A.Range(lo, hi)
     return dataclasses.replace(expr, **changes) if changes else expr
 
 
 def _event(ref: A.EventRef, draw: Any) -> A.EventRef:
-    if ref.filter is not None and draw(st.integers(0, 2)) == 0:
+    if ref.filter is not None and draw(st.booleans()):
         return A.EventRef(ref.event_type, None)
     return ref
 
 
-def cohort_exprs(cohort_names: list[str], max_depth: int) -> st.SearchStrategy[A.Expr]:
+# A lean vocabulary: fewer and simpler filters, so that thresholds and window
+# edges decide more often than filters do.
+LEAN_PROPS = {"i1": "int", "s1": "string"}
+LEAN_USER_PROPS = {"plan": "string"}
+
+
+# And a bare one: no filters, no aggregates, no user properties, two event types:
+# only counting, days, periods, sequences, first-ever and percentiles.
+VOCABULARIES: dict[str, tuple[list[str], dict[str, str], dict[str, str]]] = {
+    "full": ([*EVENT_TYPES, UNKNOWN_TYPE], PROPS, USER_PROPS),
+    "lean": (EVENT_TYPES, LEAN_PROPS, LEAN_USER_PROPS),
+    "bare": (EVENT_TYPES[:2], {}, {}),
+}
+
+
+def cohort_exprs(
+    cohort_names: list[str], max_depth: int, pool: tuple[int, ...] = (), vocabulary: str = "full"
+) -> st.SearchStrategy[A.Expr]:
+    event_types, props, user_props = VOCABULARIES[vocabulary]
     return exprs(
-        event_types=[*EVENT_TYPES, UNKNOWN_TYPE],
-        props=PROPS,
+        event_types=event_types,
+        props=props,
         string_values=STRING_VALUES,
-        user_props=USER_PROPS,
+        user_props=user_props,
         cohort_names=cohort_names,
         max_depth=max_depth,
-        windows=windows(),
+        windows=windows(pool),
     )
 
 
@@ -178,9 +235,11 @@ def cohort_exprs(cohort_names: list[str], max_depth: int) -> st.SearchStrategy[A
 @st.composite
 def scenarios(draw: Any) -> dict[str, Any]:
     """Events split into batches, user-property upserts and seals, in write order."""
-    n_users = draw(st.integers(2, 8))
+    n_users = draw(st.sampled_from([2, 2, 3, 3, 4, 5, 6, 8]))
     users = [f"u{i}" for i in range(n_users)]
     types = draw(st.lists(st.sampled_from(EVENT_TYPES), min_size=2, max_size=4, unique=True))
+    if draw(st.booleans()):
+        types = sorted({*types, *EVENT_TYPES[:2]})  # what the bare vocabulary talks about
     pool = draw(st.lists(grid_times(), min_size=2, max_size=7, unique=True))
     event_props = {p: k for p, k in PROPS.items() if p != "nope"}
     events = draw(
@@ -192,7 +251,7 @@ def scenarios(draw: Any) -> dict[str, Any]:
                 st.sampled_from(pool),
                 prop_dicts(event_props),
             ),
-            min_size=8,
+            min_size=10,
             max_size=40,
         )
     )
@@ -210,15 +269,13 @@ def scenarios(draw: Any) -> dict[str, Any]:
     for batch in batches:
         ops.append(("ingest", batch))
         if draw(st.booleans()):
-            # one upsert batch either times every row or none (see test_upsert_with_some_rows_timed)
-            timed = draw(st.booleans())
             rows = draw(
                 st.lists(
                     st.builds(
                         lambda u, t, props: {"user_id": u, **t, **props},
                         st.sampled_from(upsert_users),
-                        grid_times().map(lambda t: {"time": t}) if timed else st.just({}),
-                        prop_dicts(USER_PROPS, skip=("absent",)).filter(bool),
+                        st.one_of(st.just({}), grid_times().map(lambda t: {"time": t})),
+                        prop_dicts(USER_PROPS, skip=("absent",)).filter(lambda p: any(p.values())),
                     ),
                     min_size=1,
                     max_size=3,
@@ -227,7 +284,7 @@ def scenarios(draw: Any) -> dict[str, Any]:
             ops.append(("upsert", rows))
         if draw(st.booleans()):
             ops.append(("seal", None))
-    return {"ops": ops}
+    return {"ops": ops, "pool": tuple(sorted(pool))}
 
 
 def build(scenario: dict[str, Any], path: str) -> tuple[Engine, Oracle]:
@@ -281,17 +338,25 @@ as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, H // 2, -DAY, -13 * H])
 
 # ------------------------------------------------------------------- tests
 @SETTINGS
-@given(scenario=scenarios(), expr=st.data(), shift=as_of_shifts)
-def test_single_conditions_match_oracle(scenario: dict[str, Any], expr: Any, shift: int) -> None:
-    """Every leaf condition (and its negation), kernels == oracle, before and after sealing."""
-    cond = adapt(expr.draw(cohort_exprs([], max_depth=0)), expr.draw)
+@given(scenario=scenarios(), data=st.data(), shift=as_of_shifts)
+@pytest.mark.parametrize("vocabulary", list(VOCABULARIES))
+def test_single_conditions_match_oracle(
+    vocabulary: str, scenario: dict[str, Any], data: Any, shift: int
+) -> None:
+    """Leaf conditions (and their negations), kernels == oracle, before and after sealing."""
+    pool = scenario["pool"]
+    leaf = cohort_exprs([], max_depth=0, pool=pool, vocabulary=vocabulary)
+    leaves = data.draw(st.lists(leaf, min_size=1, max_size=8))
+    conds = [adapt(c, data.draw, pool) for c in leaves]
     with tempfile.TemporaryDirectory() as d:
         eng, oracle = build(scenario, d)
         try:
-            check(eng, oracle, cond, [T0, T0 + shift])
-            check(eng, oracle, A.Not(cond), [T0])
+            for cond in conds:
+                check(eng, oracle, cond, [T0, T0 + shift])
+                check(eng, oracle, A.Not(cond), [T0])
             eng.seal()
-            check(eng, oracle, cond, [T0 + shift])
+            for cond in conds:
+                check(eng, oracle, cond, [T0 + shift])
         finally:
             eng.close()
 
@@ -300,20 +365,20 @@ def test_single_conditions_match_oracle(scenario: dict[str, Any], expr: Any, shi
 @given(scenario=scenarios(), data=st.data(), shift=as_of_shifts)
 def test_cohort_trees_match_oracle(scenario: dict[str, Any], data: Any, shift: int) -> None:
     """Whole trees with and/or/not and in_cohort of two saved cohorts (c2 may use c1)."""
+    pool = scenario["pool"]
     saved = {
-        "c1": adapt(data.draw(cohort_exprs([], max_depth=1)), data.draw),
-        "c2": adapt(data.draw(cohort_exprs(["c1"], max_depth=1)), data.draw),
+        "c1": adapt(data.draw(cohort_exprs([], max_depth=1, pool=pool)), data.draw, pool),
+        "c2": adapt(data.draw(cohort_exprs(["c1"], max_depth=1, pool=pool)), data.draw, pool),
     }
-    expr = adapt(data.draw(cohort_exprs(COHORTS, max_depth=2)), data.draw)
+    expr = adapt(data.draw(cohort_exprs(COHORTS, max_depth=2, pool=pool)), data.draw, pool)
     with tempfile.TemporaryDirectory() as d:
         eng, oracle = build(scenario, d)
         try:
             check(eng, oracle, expr, [T0, T0 + shift], saved.get)
             text = to_text(expr)
             assert parse(text) == expr
-            assert eng.evaluate(text, as_of=T0, resolve=saved.get).members() == oracle.members(
-                expr, T0, saved.get
-            )
+            got = eng.evaluate(text, as_of=T0, resolve=saved.get).members()
+            assert got == oracle.members(expr, T0, saved.get)
             eng.seal()
             check(eng, oracle, expr, [T0], saved.get)
         finally:
@@ -409,5 +474,50 @@ def test_same_cohort_twice_is_not_a_cycle() -> None:
             for kernel in KERNELS:
                 got = eng.evaluate('in_cohort("x")', as_of=T0, kernel=kernel, resolve=trees.get)
                 assert got.members() == want
+        finally:
+            eng.close()
+
+
+# ------------------------------------------------- ingest shapes the oracle relies on
+def test_explicit_none_is_a_missing_property_and_fixes_no_type() -> None:
+    """``{"n": None}`` means "n is missing on this event"; it must not declare ``n`` a string.
+
+    Found while building this oracle (fixed concurrently in 5353c2c): a batch in
+    which a property is only ever None made the property a string in the schema.
+    """
+    with tempfile.TemporaryDirectory() as d:
+        eng = Engine.open(d, clock=lambda: CLOCK)
+        try:
+            first = eng.ingest([{"user_id": "a", "event_type": "view", "time": T0 - H, "n": None}])
+            second = eng.ingest([{"user_id": "b", "event_type": "view", "time": T0 - H, "n": 3}])
+            assert first.rejected == [] and second.rejected == []
+            events = [
+                {"user_id": "a", "event_type": "view", "time": T0 - H},
+                {"user_id": "b", "event_type": "view", "time": T0 - H, "n": 3},
+            ]
+            oracle = Oracle(events, {})
+            for text in ('did("view" where n == 3)', 'did("view" where n not exists)', "sum(n, any) > 2"):
+                want = oracle.members(parse(text), T0)
+                for kernel in KERNELS:
+                    assert eng.evaluate(text, as_of=T0, kernel=kernel).members() == want, text
+        finally:
+            eng.close()
+
+
+def test_upsert_with_some_rows_timed() -> None:
+    """In one user-property upsert, a row without ``time`` is set "now", like a batch without times.
+
+    Found while building this oracle (fixed concurrently in 5353c2c): the rows
+    that lacked a time were rejected as soon as another row of the batch had one.
+    """
+    with tempfile.TemporaryDirectory() as d:
+        eng = Engine.open(d, clock=lambda: CLOCK)
+        try:
+            eng.ingest([{"user_id": u, "event_type": "view", "time": T0 - H} for u in ("a", "b")])
+            rep = eng.upsert_user_properties(
+                [{"user_id": "a", "plan": "free"}, {"user_id": "b", "time": T0 - H, "plan": "free"}]
+            )
+            assert rep.rejected == []
+            assert eng.evaluate('user.plan == "free"', as_of=T0).members() == ["a", "b"]
         finally:
             eng.close()
