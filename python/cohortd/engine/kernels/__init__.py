@@ -34,9 +34,32 @@ Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cohortd.errors import KernelError
 
 KERNELS = ("rust", "numba")
+
+Parts = Sequence[npt.ArrayLike]
+Step = tuple[Parts, Parts]
+
+
+def as_parts(parts: Parts, dtype: type[np.generic], what: str) -> list[np.ndarray[Any, Any]]:
+    """Contiguous 1-D arrays of ``dtype``; only lossless conversions are allowed (both kernels)."""
+    out = []
+    for i, part in enumerate(parts):
+        a = np.asarray(part)
+        if a.ndim != 1:
+            raise KernelError(f"{what} part {i} is {a.ndim}-D, expected 1-D")
+        if a.size and a.dtype != dtype and not np.can_cast(a.dtype, dtype, "safe"):
+            raise KernelError(f"{what} part {i} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+        out.append(np.ascontiguousarray(a, dtype=dtype))
+    return out
 
 
 def get_kernel(name: str) -> ModuleType:

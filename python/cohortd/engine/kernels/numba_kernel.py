@@ -17,10 +17,9 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from cohortd.engine.kernels import Parts, Step, as_parts
 from cohortd.errors import KernelError
 
-Parts = Sequence[npt.ArrayLike]
-Step = tuple[Parts, Parts]
 Array = np.ndarray[Any, Any]
 
 _AGG_FUNCS = {"sum": 0, "min": 1, "max": 2}
@@ -30,25 +29,12 @@ _NO_TIME = np.iinfo(np.int64).max
 # ---------------------------------------------------------------- validation
 
 
-def _parts(parts: Parts, dtype: type[np.generic], what: str) -> list[Array]:
-    """Contiguous 1-D arrays of ``dtype``; only lossless conversions are allowed."""
-    out = []
-    for i, part in enumerate(parts):
-        a = np.asarray(part)
-        if a.ndim != 1:
-            raise KernelError(f"{what} part {i} is {a.ndim}-D, expected 1-D")
-        if a.size and a.dtype != dtype and not np.can_cast(a.dtype, dtype, "safe"):
-            raise KernelError(f"{what} part {i} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-        out.append(np.ascontiguousarray(a, dtype=dtype))
-    return out
-
-
 def _rows(users: Parts, times: Parts, n_users: int, what: str = "") -> tuple[list[Array], list[Array], int]:
     """Validated (users, times, n_users), with the same checks as the Rust kernel."""
     n = int(n_users)
     if n < 0:
         raise KernelError(f"n_users must be non-negative, got {n_users}")
-    us, ts = _parts(users, np.uint32, what + "users"), _parts(times, np.int64, what + "times")
+    us, ts = as_parts(users, np.uint32, what + "users"), as_parts(times, np.int64, what + "times")
     if len(us) != len(ts):
         raise KernelError(f"{len(us)} user parts but {len(ts)} time parts")
     for i, (u, t) in enumerate(zip(us, ts, strict=True)):
@@ -60,7 +46,7 @@ def _rows(users: Parts, times: Parts, n_users: int, what: str = "") -> tuple[lis
 
 
 def _values(values: Parts, ts: list[Array], dtype: type[np.generic]) -> list[Array]:
-    vs = _parts(values, dtype, "values")
+    vs = as_parts(values, dtype, "values")
     if len(vs) != len(ts):
         raise KernelError(f"{len(vs)} value parts but {len(ts)} time parts")
     for i, (t, v) in enumerate(zip(ts, vs, strict=True)):

@@ -8,30 +8,14 @@ in Rust with the GIL released.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pyroaring import BitMap
 
 from cohortd import _native
+from cohortd.engine.kernels import Parts, Step, as_parts
 from cohortd.errors import KernelError
-
-Parts = Sequence[npt.ArrayLike]
-Step = tuple[Parts, Parts]
-
-
-def _parts(parts: Parts, dtype: type[np.generic], what: str) -> list[np.ndarray[Any, Any]]:
-    """Contiguous 1-D arrays of ``dtype``; only lossless conversions are allowed."""
-    out = []
-    for i, part in enumerate(parts):
-        a = np.asarray(part)
-        if a.ndim != 1:
-            raise KernelError(f"{what} part {i} is {a.ndim}-D, expected 1-D")
-        if a.size and a.dtype != dtype and not np.can_cast(a.dtype, dtype, "safe"):
-            raise KernelError(f"{what} part {i} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-        out.append(np.ascontiguousarray(a, dtype=dtype))
-    return out
 
 
 def _n(n_users: int) -> int:
@@ -42,7 +26,7 @@ def _n(n_users: int) -> int:
 
 def count(users: Parts, times: Parts, start: int, end: int, n_users: int) -> npt.NDArray[np.uint32]:
     return _native.count(
-        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"), start, end, _n(n_users)
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), start, end, _n(n_users)
     )
 
 
@@ -50,9 +34,9 @@ def aggregate(
     users: Parts, times: Parts, values: Parts, start: int, end: int, n_users: int, func: str
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint32]]:
     return _native.aggregate(
-        _parts(users, np.uint32, "users"),
-        _parts(times, np.int64, "times"),
-        _parts(values, np.float64, "values"),
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
+        as_parts(values, np.float64, "values"),
         start,
         end,
         _n(n_users),
@@ -64,9 +48,9 @@ def distinct(
     users: Parts, times: Parts, values: Parts, start: int, end: int, n_users: int
 ) -> npt.NDArray[np.uint32]:
     return _native.distinct(
-        _parts(users, np.uint32, "users"),
-        _parts(times, np.int64, "times"),
-        _parts(values, np.int64, "values"),
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
+        as_parts(values, np.int64, "values"),
         start,
         end,
         _n(n_users),
@@ -77,8 +61,8 @@ def distinct_buckets(
     users: Parts, times: Parts, start: int, end: int, origin: int, period: int, n_users: int
 ) -> npt.NDArray[np.uint32]:
     return _native.distinct_buckets(
-        _parts(users, np.uint32, "users"),
-        _parts(times, np.int64, "times"),
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
         start,
         end,
         origin,
@@ -89,13 +73,13 @@ def distinct_buckets(
 
 def first_time(users: Parts, times: Parts, end: int, n_users: int) -> npt.NDArray[np.int64]:
     return _native.first_time(
-        _parts(users, np.uint32, "users"), _parts(times, np.int64, "times"), end, _n(n_users)
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end, _n(n_users)
     )
 
 
 def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
     native_steps = [
-        (_parts(u, np.uint32, f"step {j} users"), _parts(t, np.int64, f"step {j} times"))
+        (as_parts(u, np.uint32, f"step {j} users"), as_parts(t, np.int64, f"step {j} times"))
         for j, (u, t) in enumerate(steps)
     ]
     return _native.sequence(native_steps, start, end, within, _n(n_users))
