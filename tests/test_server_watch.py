@@ -110,11 +110,12 @@ class Proxy:
 class Collector:
     """Reads a WatchStream on a thread; ``wait_for`` blocks (bounded) until a condition holds."""
 
-    def __init__(self, stream: WatchStream) -> None:
-        self.stream = stream
+    def __init__(self, open_stream: Callable[[Callable[[int], None]], WatchStream]) -> None:
         self.changes: list[Change] = []
+        self.checkpoints: list[int] = []
         self.error: BaseException | None = None
         self._cond = threading.Condition()
+        self.stream = open_stream(self._checkpoint)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -127,6 +128,11 @@ class Collector:
         except BaseException as exc:  # reported by wait_for / close
             self.error = exc
         with self._cond:
+            self._cond.notify_all()
+
+    def _checkpoint(self, version: int) -> None:
+        with self._cond:
+            self.checkpoints.append(version)
             self._cond.notify_all()
 
     def entered(self) -> set[str]:
@@ -188,10 +194,10 @@ def stub(server: ServerProcess) -> Iterator[pb_grpc.CohortdStub]:
 # ------------------------------------------------------------------ tests
 def test_ingest_reaches_watch_with_user_and_version(client: Client, stub: pb_grpc.CohortdStub) -> None:
     client.create_cohort("Clicked L7", 'did("Click") in last 7d')
-    started: queue.Queue[int] = queue.Queue()
-    col = Collector(client.watch(["Clicked L7"], on_checkpoint=started.put))
+    col = Collector(lambda cp: client.watch(["Clicked L7"], on_checkpoint=cp))
     try:
-        start = started.get(timeout=WAIT_S)  # from now on: the server says after which version
+        col.wait_for(lambda c: bool(c.checkpoints), "the checkpoint")
+        start = col.checkpoints[0]  # from now on: the server says after which version
         client.ingest(events(["click-1"], "Click"))
         col.wait_for(lambda c: "click-1" in c.entered(), "click-1 to enter")
         (change,) = col.changes
@@ -217,9 +223,10 @@ def test_disconnected_watch_resumes_with_exactly_the_missed_changes(
     v0 = client.evaluate("Resumers").version
     assert v0 > 0
     proxy = Proxy(server.address)
-    reference = Collector(client.watch(["Resumers"], from_version=v0))  # never disconnected
+    # the reference watcher is never disconnected
+    reference = Collector(lambda cp: client.watch(["Resumers"], from_version=v0, on_checkpoint=cp))
     with Client(proxy.address, retries=30, backoff=0.02, max_backoff=0.5) as far:
-        broken = Collector(far.watch(["Resumers"], from_version=v0))
+        broken = Collector(lambda cp: far.watch(["Resumers"], from_version=v0, on_checkpoint=cp))
         try:
             client.ingest(events([f"r1-{i}" for i in range(5)], "Resume"))
             broken.wait_for(lambda c: {f"r1-{i}" for i in range(5)} <= c.entered(), "batch 1")
@@ -240,6 +247,7 @@ def test_disconnected_watch_resumes_with_exactly_the_missed_changes(
             versions = [c.version for c in broken.changes]
             assert versions == sorted(set(versions))  # nothing twice
             assert len(broken.changes) > seen_before
+            assert broken.checkpoints == [v0, versions[seen_before - 1]]  # resumed where it broke
             assert broken.stream.version == versions[-1]
 
             # Changes between the same two versions is what Watch delivered
@@ -289,7 +297,7 @@ def test_members_and_evaluate_report_the_version_to_watch_from(
     assert client.evaluate(definition='did("View") in last 7d').version == 0
 
     client.ingest(events(["v5", "v6"], "View"))
-    col = Collector(client.watch("Viewers", from_version=snap.version))
+    col = Collector(lambda cp: client.watch("Viewers", from_version=snap.version, on_checkpoint=cp))
     try:
         col.wait_for(lambda c: {"v5", "v6"} <= c.entered(), "v5 and v6")
         members = set(snap.members)
@@ -326,8 +334,8 @@ def test_trimmed_log_requires_resync(tmp_path: Path) -> None:
             c.wait_ready()
             c.create_cohort("Trimmed", 'did("Trim") in last 7d')
             v0 = c.evaluate("Trimmed").version
-            col = Collector(c.watch("Trimmed", from_version=v0))
-            col.wait_for(lambda x: x.stream.version == v0, "the checkpoint")
+            col = Collector(lambda cp: c.watch("Trimmed", from_version=v0, on_checkpoint=cp))
+            col.wait_for(lambda x: x.checkpoints == [v0], "the checkpoint")
             versions = []
             for i in range(LOG_LIMIT + 2):  # one user per version: the log outgrows its limit
                 c.ingest(events([f"t{i}"], "Trim"))
@@ -362,8 +370,8 @@ def test_shutdown_ends_watch_with_unavailable_and_resume_after_restart_asks_for_
         with Client(first.address) as direct, Client(proxy.address, retries=50, max_backoff=0.2) as c:
             direct.wait_ready()
             direct.create_cohort("Restarts", 'did("Boot") in last 7d')
-            col = Collector(c.watch("Restarts"))
-            col.wait_for(lambda x: x.stream.version is not None, "the checkpoint")
+            col = Collector(lambda cp: c.watch("Restarts", on_checkpoint=cp))
+            col.wait_for(lambda x: bool(x.checkpoints), "the checkpoint")
             direct.ingest(events(["b1"], "Boot"))
             col.wait_for(lambda x: "b1" in x.entered(), "b1")
             with grpc.insecure_channel(first.address) as ch:
