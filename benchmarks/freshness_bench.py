@@ -1,0 +1,419 @@
+"""Freshness under load: how soon a Watch subscriber hears about an ingested event.
+
+    python benchmarks/freshness_bench.py                 # 1M users, 20 cohorts, 100k events/s offered
+    python benchmarks/freshness_bench.py --quick         # CI: seconds, small data
+
+Setup: N users with a few events each over the last 60 days and 20 saved
+cohorts of mixed condition types (counts in windows, negation, sequences,
+aggregates, active days, first-did, a percentile, in_cohort), written with
+the embedded service layer; then a real server process (``python -m
+cohortd.server``) on loopback.
+
+Load: ``--ingesters`` threads send unary ``Ingest`` calls of ``--batch``
+events (Arrow IPC, current timestamps, random existing users and event
+types), paced together at ``--rate`` events/s (0: as fast as they can).  Each
+batch also carries one new *probe* user whose ``Event 0`` puts them into the
+first cohort (``did("Event 0") in last 7d``) and the negated ones.
+
+Measured, while one Watch subscriber follows all 20 cohorts:
+
+* freshness: from the client seeing ``Ingest`` return to the subscriber
+  receiving the first Watch message that names the batch's probe user
+  (p50/p90/p99/max over every batch after ``--warmup`` seconds; a negative
+  value would mean the message arrived before the acknowledgement did);
+* the ingest rate actually held (accepted events / seconds);
+* probes never seen (should be 0) and probes that are members at the end.
+
+Goals (reported, never asserted): p99 freshness under 1 s (aim: 100 ms)
+while holding >= 100,000 events/s.  Writes
+``benchmarks/results/freshness_bench.json``.  Client and server share the
+machine's cores, so the client's own Arrow/gRPC work is part of the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pyarrow as pa
+from cohortd import wire
+from cohortd.v1 import cohortd_pb2 as pb
+from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+
+RESULTS = Path(__file__).resolve().parent / "results" / "freshness_bench.json"
+DAY_MS = 86_400_000
+EVENT_TYPES = [f"Event {i}" for i in range(10)]
+
+#: 20 saved cohorts of mixed condition types; C00 is the one every probe enters.
+COHORTS: list[tuple[str, str]] = [
+    ("C00 Event 0 L7d", 'did("Event 0") in last 7d'),
+    ("C01 Event 1 x3 L30d", 'did("Event 1") >= 3 in last 30d'),
+    ("C02 E2 not E3", 'did("Event 2") in last 14d and not did("Event 3") in last 7d'),
+    ("C03 seq E4 E5", 'sequence("Event 4", "Event 5") within 1d in last 30d'),
+    ("C04 sum amount", 'sum(amount, "Event 6") > 150 in last 30d'),
+    ("C05 avg amount", 'avg(amount, "Event 7") >= 50 in last 60d'),
+    ("C06 top 10% E8", 'top 10% by count("Event 8") in last 30d'),
+    ("C07 in C00 and E9", 'in_cohort("C00 Event 0 L7d") and did("Event 9") in last 30d'),
+    ("C08 active days E1", 'active_days("Event 1") >= 2 in last 30d'),
+    ("C09 first E2", 'first did("Event 2") in last 60d'),
+    ("C10 not E5", 'not did("Event 5") in last 30d'),
+    ("C11 E3 big amount", 'did("Event 3" where amount > 50) in last 7d'),
+    ("C12 max amount E0", 'max(amount, "Event 0") > 90 in last 30d'),
+    ("C13 E6 lapsed", 'did("Event 6") between 30d ago and 7d ago and not did("Event 6") in last 7d'),
+    ("C14 seq E0 E1 E2", 'sequence("Event 0", "Event 1", "Event 2") within 7d in last 60d'),
+    ("C15 C01 or C04", 'in_cohort("C01 Event 1 x3 L30d") or in_cohort("C04 sum amount")'),
+    ("C16 E7 x2 or E8 L1d", 'did("Event 7") >= 2 in last 7d or did("Event 8") in last 1d'),
+    ("C17 E9 at most once", 'did("Event 9") <= 1 in last 30d'),
+    ("C18 distinct amount E4", 'distinct(amount, "Event 4") >= 3 in last 60d'),
+    ("C19 any L1d", "did(any) in last 1d"),
+]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# -------------------------------------------------------------------- data
+def build_dataset(data_dir: Path, users: int, per_user: int = 4, seed: int = 11) -> None:
+    """N users with ``per_user`` events each over the last 60 days, and the 20 cohorts."""
+    from cohortd.workspace import Workspace
+
+    rng = np.random.default_rng(seed)
+    now = now_ms()
+    with Workspace(data_dir) as ws:
+        project = ws.project("default")
+        block = 250_000
+        for start in range(0, users, block):
+            n = min(block, users - start)
+            uid = np.repeat(np.arange(start, start + n), per_user)
+            m = len(uid)
+            table = pa.table(
+                {
+                    "user_id": pa.array([f"user-{u:07d}" for u in uid.tolist()], pa.string()),
+                    "event_type": pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), m)]),
+                    "time": pa.array(now - rng.integers(60_000, 60 * DAY_MS, m), pa.int64()),
+                    "amount": pa.array(rng.integers(0, 100, m), pa.int64()),
+                }
+            )
+            report = project.ingest(table)
+            assert not report.rejected, report.rejected[:3]
+        for name, definition in COHORTS:
+            project.create_cohort(name, definition)
+
+
+# ---------------------------------------------------------------- server
+class Server:
+    """``python -m cohortd.server`` on a free loopback port."""
+
+    def __init__(self, data_dir: Path, workers: int | None, timeout: float = 600.0) -> None:
+        cmd = [sys.executable, "-m", "cohortd.server", "--data", str(data_dir), "--listen", "127.0.0.1:0"]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.address = ""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + timeout
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"serving .*? on (127\.0\.0\.1:\d+)", line)
+            if m:
+                self.address = m.group(1)
+                break
+        if not self.address:
+            self.stop()
+            raise RuntimeError("server did not start: " + "".join(lines))
+        # keep draining stderr so the server never blocks on a full pipe
+        self._drain = threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True)  # type: ignore[union-attr]
+        self._drain.start()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(60)
+        return code
+
+
+# ------------------------------------------------------------------ watch
+class Subscriber:
+    """One Watch stream on every cohort; records when each probe user is first named."""
+
+    def __init__(self, stub: pb_grpc.CohortdStub, cohorts: list[str]) -> None:
+        self.seen: dict[str, float] = {}
+        self.messages = 0
+        self.user_changes = 0
+        self.error: str | None = None
+        self.started = threading.Event()
+        self._call = stub.Watch(pb.WatchRequest(cohorts=cohorts))
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seen = self.seen
+        try:
+            for event in self._call:
+                t = time.monotonic()
+                if not event.HasField("change"):
+                    self.started.set()
+                    continue
+                self.messages += 1
+                change = event.change
+                self.user_changes += len(change.entered) + len(change.exited)
+                for u in change.entered:
+                    if u.startswith("probe-") and u not in seen:
+                        seen[u] = t
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
+                self.error = f"{exc.code()}: {exc.details()}"  # type: ignore[attr-defined]
+        finally:
+            self.started.set()
+
+    def close(self) -> None:
+        self._call.cancel()
+        self._thread.join(30)
+
+
+# ----------------------------------------------------------------- ingest
+class Ingester:
+    """Threads sending paced Ingest batches; records when each batch's call returned."""
+
+    def __init__(self, stub: pb_grpc.CohortdStub, users: int, batch: int, rate: float, threads: int) -> None:
+        self.stub = stub
+        self.users = users
+        self.batch = batch
+        self.rate = rate
+        self.acked: dict[str, float] = {}  # probe id -> monotonic time Ingest returned
+        self.accepted = 0
+        self.batches = 0
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._next_probe = 0
+        self._ids = np.array([f"user-{u:07d}" for u in range(users)], dtype=object)
+        self._threads = [
+            threading.Thread(target=self._run, args=(k, threads), daemon=True) for k in range(threads)
+        ]
+        self.t0 = time.monotonic()
+        for t in self._threads:
+            t.start()
+
+    def _request(self, rng: np.random.Generator) -> tuple[str, pb.IngestRequest]:
+        with self._lock:
+            probe = f"probe-{self._next_probe:08d}"
+            self._next_probe += 1
+        n = self.batch - 1
+        now = now_ms()
+        ids = self._ids[rng.integers(0, self.users, n)]
+        table = pa.table(
+            {
+                "user_id": pa.array([probe, *ids.tolist()], pa.string()),
+                "event_type": pa.array(
+                    ["Event 0", *np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), n)].tolist()]
+                ),
+                "time": pa.array(np.concatenate([[now - 1], now - rng.integers(1, 1_000, n)]), pa.int64()),
+                "amount": pa.array(rng.integers(0, 100, self.batch), pa.int64()),
+            }
+        )
+        return probe, pb.IngestRequest(arrow_ipc=wire.table_to_ipc(table))
+
+    def _run(self, k: int, threads: int) -> None:
+        rng = np.random.default_rng(1000 + k)
+        interval = self.batch * threads / self.rate if self.rate > 0 else 0.0
+        due = time.monotonic() + k * interval / threads
+        while not self.stop.is_set():
+            if interval:
+                wait = due - time.monotonic()
+                if wait > 0 and self.stop.wait(wait):
+                    return
+                due += interval
+            probe, req = self._request(rng)
+            try:
+                resp = self.stub.Ingest(req, timeout=60)
+            except grpc.RpcError as exc:
+                self.errors.append(f"{exc.code()}: {exc.details()}")  # type: ignore[attr-defined]
+                return
+            t = time.monotonic()
+            with self._lock:
+                self.acked[probe] = t
+                self.accepted += resp.accepted
+                self.batches += 1
+
+    def join(self) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join(120)
+
+
+def _pct(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+# -------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--seconds", type=float, default=30.0, help="measured ingest time")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds of load before measuring")
+    p.add_argument("--rate", type=float, default=100_000, help="offered events/s (0: as fast as possible)")
+    p.add_argument("--batch", type=int, default=10_000, help="events per Ingest call")
+    p.add_argument("--ingesters", type=int, default=2, help="client threads sending Ingest calls")
+    p.add_argument("--workers", type=int, default=None, help="server thread pool (default: the server's)")
+    p.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for the last probes")
+    p.add_argument("--quick", action="store_true", help="CI: 5k users, 2 s, 20k events/s offered")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--data", type=Path, default=None, help="keep the data here (default: a temp dir)")
+    a = p.parse_args(argv)
+    if a.quick:
+        a.users, a.seconds, a.warmup = min(a.users, 5_000), min(a.seconds, 2.0), min(a.warmup, 0.5)
+        a.rate, a.batch = min(a.rate, 20_000) if a.rate else 20_000, min(a.batch, 2_000)
+    if a.batch < 1:
+        p.error("--batch must be at least 1")
+
+    tmp = None
+    data = a.data
+    if data is None:
+        tmp = tempfile.mkdtemp(prefix="cohortd-fresh-")
+        data = Path(tmp)
+    names = [n for n, _ in COHORTS]
+    results: dict[str, Any] = {
+        "bench": "freshness_bench",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "grpcio": grpc.__version__},
+        "params": {
+            "users": a.users,
+            "cohorts": len(COHORTS),
+            "seconds": a.seconds,
+            "warmup": a.warmup,
+            "rate": a.rate,
+            "batch": a.batch,
+            "ingesters": a.ingesters,
+            "quick": a.quick,
+        },
+        "cohorts": dict(COHORTS),
+    }
+    server = None
+    try:
+        t0 = time.perf_counter()
+        build_dataset(data, a.users)
+        results["setup_s"] = time.perf_counter() - t0
+        print(f"data: {a.users:,} users, {len(COHORTS)} cohorts in {results['setup_s']:.1f}s", flush=True)
+
+        t0 = time.perf_counter()
+        server = Server(data, a.workers)
+        with grpc.insecure_channel(server.address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=120)
+            stub = pb_grpc.CohortdStub(channel)
+            sizes0 = {
+                n: stub.Evaluate(pb.EvaluateRequest(target=pb.Target(cohort=n)), timeout=600).size
+                for n in names
+            }  # opens the project: maintenance starts
+            results["server_start_s"] = time.perf_counter() - t0
+            sub = Subscriber(stub, names)
+            if not sub.started.wait(120) or sub.error:
+                raise RuntimeError(f"watch did not start: {sub.error}")
+
+            cpu0 = server.cpu_seconds()
+            ing = Ingester(stub, a.users, a.batch, a.rate, a.ingesters)
+            time.sleep(a.warmup)
+            with ing._lock:
+                m_start, acc0, probes_before = time.monotonic(), ing.accepted, set(ing.acked)
+            time.sleep(a.seconds)
+            with ing._lock:
+                m_end, acc1 = time.monotonic(), ing.accepted
+            ing.join()
+            cpu = server.cpu_seconds() - cpu0
+            deadline = time.monotonic() + a.drain
+            while time.monotonic() < deadline and not set(ing.acked) <= set(sub.seen):
+                time.sleep(0.05)
+            sub.close()
+
+            measured = [pr for pr in ing.acked if pr not in probes_before and ing.acked[pr] <= m_end]
+            lat = np.array([(sub.seen[pr] - ing.acked[pr]) * 1e3 for pr in measured if pr in sub.seen])
+            lost = sorted(set(ing.acked) - set(sub.seen))
+            sample = sorted(ing.acked)[:: max(1, len(ing.acked) // 200)]
+            member = stub.CheckMembership(
+                pb.CheckMembershipRequest(user_ids=sample, cohorts=[names[0]]), timeout=120
+            ).member
+            sizes1 = {
+                n: stub.Evaluate(pb.EvaluateRequest(target=pb.Target(cohort=n)), timeout=600).size
+                for n in names
+            }
+
+        seconds = m_end - m_start
+        results["ingest"] = {
+            "events_per_s": (acc1 - acc0) / seconds if seconds > 0 else None,
+            "measured_events": acc1 - acc0,
+            "measured_seconds": seconds,
+            "total_events": ing.accepted,
+            "batches": ing.batches,
+            "errors": ing.errors[:5],
+            "server_cpu_s": cpu,
+        }
+        results["freshness_ms"] = {
+            "samples": int(len(lat)),
+            "p50": _pct(lat, 50),
+            "p90": _pct(lat, 90),
+            "p99": _pct(lat, 99),
+            "max": float(lat.max()) if len(lat) else None,
+            "min": float(lat.min()) if len(lat) else None,
+            "probes_sent": len(ing.acked),
+            "probes_never_seen": len(lost),
+            "probes_members_at_end": f"{sum(member)}/{len(sample)}",
+        }
+        results["watch"] = {"messages": sub.messages, "user_changes": sub.user_changes, "error": sub.error}
+        results["sizes"] = {"before": sizes0, "after": sizes1}
+        rate = results["ingest"]["events_per_s"] or 0.0
+        p99 = results["freshness_ms"]["p99"]
+        results["goals"] = {
+            "p99_under_1s": p99 is not None and p99 < 1_000 and not lost,
+            "p99_under_100ms": p99 is not None and p99 < 100 and not lost,
+            "ingest_100k_events_per_s": rate >= 100_000,
+        }
+        results["ratios"] = {"p99_vs_1s_goal": None if p99 is None else p99 / 1_000,
+                             "rate_vs_100k_goal": rate / 100_000}  # fmt: skip
+    finally:
+        if server is not None:
+            results["exit_code"] = server.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(results, indent=2))
+    f, ing_r = results["freshness_ms"], results["ingest"]
+    print(
+        f"ingest {ing_r['events_per_s']:,.0f} events/s held ({ing_r['measured_events']:,} in "
+        f"{ing_r['measured_seconds']:.1f}s, offered {a.rate:,.0f}/s); freshness over {f['samples']} batches: "
+        f"p50 {f['p50']:.1f} ms  p90 {f['p90']:.1f} ms  p99 {f['p99']:.1f} ms  max {f['max']:.1f} ms; "
+        f"never seen {f['probes_never_seen']}",
+        flush=True,
+    )
+    print(f"wrote {a.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

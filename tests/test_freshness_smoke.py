@@ -1,0 +1,33 @@
+"""benchmarks/freshness_bench.py --quick runs end to end and writes its JSON (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "freshness_bench.py"
+
+
+def test_quick_freshness_bench_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "freshness_bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--drain", "120", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    assert data["params"]["quick"] is True and data["params"]["users"] == 5_000
+    assert data["params"]["cohorts"] == 20 and data["exit_code"] == 0
+    ingest, fresh = data["ingest"], data["freshness_ms"]
+    assert ingest["errors"] == [] and ingest["measured_events"] > 0 and ingest["events_per_s"] > 0
+    # every batch's probe user reached the Watch subscriber and is a member at the end
+    assert fresh["probes_sent"] == ingest["batches"] > 0
+    assert fresh["probes_never_seen"] == 0
+    members, sample = fresh["probes_members_at_end"].split("/")
+    assert members == sample
+    assert fresh["samples"] > 0 and fresh["min"] <= fresh["p50"] <= fresh["p99"] <= fresh["max"]
+    assert data["watch"]["error"] is None and data["watch"]["messages"] > 0
+    assert len(data["sizes"]["before"]) == len(data["sizes"]["after"]) == 20
+    assert set(data["goals"]) == {"p99_under_1s", "p99_under_100ms", "ingest_100k_events_per_s"}
