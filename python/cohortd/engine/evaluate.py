@@ -118,10 +118,10 @@ class Evaluation:
         # what lets incremental maintenance re-evaluate just the users that changed.
         self.restrict = restrict
         if restrict is not None:
-            only = np.zeros(self.n_users, bool)
-            only[restrict[restrict < self.n_users]] = True
-            self.known_mask = self.known_mask & only
-        if known is not None and restrict is None:
+            self._known_ids = restrict[restrict < self.n_users]
+            self._known_ids = self._known_ids[snap.first_seen[self._known_ids] < as_of]
+            self.known = bitmap_from_ids(self._known_ids)
+        elif known is not None:
             self.known = known[1]
         else:
             self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
@@ -172,6 +172,8 @@ class Evaluation:
         return self._mask_to_bitmap(self.condition_mask(expr))
 
     def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
+        if self.restrict is not None:  # gather the few users asked about, not a pass over everyone
+            return bitmap_from_ids(self._known_ids[mask[self._known_ids]])
         return bitmap_from_ids(np.flatnonzero(mask & self.known_mask))
 
     def _in_cohort(self, name: str) -> BitMap:
@@ -289,7 +291,11 @@ class Evaluation:
                 return out
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         for seg, s, e in self._ranges(type_id, start, end):
-            rows = None if self.restrict is None else rows_of_users(seg.users[s:e], self.restrict)
+            rows = None
+            if self.restrict is not None:
+                # a type range is sorted by user; a whole segment (``any``) is searched through its user order
+                order = seg.user_order() if type_id is None else None
+                rows = rows_of_users(seg.users[s:e], self.restrict, order)
             if rows is not None and len(rows) == 0:
                 continue
             users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
@@ -319,23 +325,25 @@ class Evaluation:
         return out
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
-        """Row ranges to scan; with a user restriction, one range per type (sorted by user)."""
+        """Row ranges to scan: the event type's range of each segment, or the whole segment for ``any``."""
         for seg in self.snap.segments:
             if seg.num_rows == 0 or seg.max_time < start or seg.min_time >= end:
                 continue
-            if type_id is None and self.restrict is None:
+            if type_id is None:
                 yield seg, 0, seg.num_rows
                 continue
-            ranges = seg.index.values() if type_id is None else [r for r in (seg.index.get(type_id),) if r]
-            for r in ranges:
-                if r.max_time >= start and r.min_time < end:
-                    yield seg, r.start, r.end
+            r = seg.index.get(type_id)
+            if r is not None and r.max_time >= start and r.min_time < end:
+                yield seg, r.start, r.end
 
 
-def rows_of_users(sorted_users: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Indices of the rows of ``wanted`` users in a user-sorted run (binary search, not a scan)."""
-    lo = np.searchsorted(sorted_users, wanted, "left")
-    hi = np.searchsorted(sorted_users, wanted, "right")
+def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the rows of ``wanted`` users (binary search, not a scan).
+
+    ``users`` is sorted, or ``order`` lists its rows in user order.
+    """
+    lo = np.searchsorted(users, wanted, "left", sorter=order)
+    hi = np.searchsorted(users, wanted, "right", sorter=order)
     lens = hi - lo
     keep = lens > 0
     lo, lens = lo[keep], lens[keep]
@@ -343,7 +351,8 @@ def rows_of_users(sorted_users: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     if total == 0:
         return np.empty(0, np.int64)
     offsets = np.repeat(lo - (np.cumsum(lens) - lens), lens)
-    return np.arange(total, dtype=np.int64) + offsets
+    positions = np.arange(total, dtype=np.int64) + offsets
+    return positions if order is None else order[positions]
 
 
 def _take(arr: np.ndarray, rows: np.ndarray | None) -> np.ndarray:

@@ -110,6 +110,8 @@ class Maintainer:
         self.log: deque[ChangeSet] = deque()
         self.log_floor = self.version  # changes at or below this version are no longer in the log
         self._log_users = 0
+        self._pending_lock = threading.Lock()
+        self._work = threading.Event()  # set by ingests: the background loop steps promptly
         self._pending = BitMap()
         self._pending_types: set[str] = set()
         self._pending_user_props = False
@@ -153,7 +155,9 @@ class Maintainer:
     def current(self, name: str) -> Membership | None:
         """Members now, with every already-acknowledged batch folded in (read-your-writes)."""
         with self.lock:
-            if self._pending:
+            with self._pending_lock:
+                pending = bool(self._pending)
+            if pending:
                 self.step()
             return self.membership(name)
 
@@ -167,19 +171,20 @@ class Maintainer:
     # --------------------------------------------------------------- events
     def on_ingest(self, users: np.ndarray, event_types: set[str], user_props: bool) -> None:
         """Called by the engine after a batch is durable; the next step picks it up."""
-        with self.lock:
+        with self._pending_lock:  # not ``self.lock``: a running step never holds up an ingest
             self._pending |= bitmap_from_ids(users)
             self._pending_types |= event_types
             self._pending_user_props |= user_props
-            self.changed.notify_all()
+        self._work.set()
 
     def step(self, now: int | None = None) -> list[ChangeSet]:
         """Bring every cohort to ``now``: pending batch users plus users whose window edges passed."""
         with self.lock:
             now = max(self.engine.clock() if now is None else now, self.as_of)
             prev = self.as_of
-            pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
-            self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
+            with self._pending_lock:
+                pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
+                self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
             snap = self.engine.store.snapshot()
             self._forget_old_segments(snap.segments)
             out = []
@@ -345,24 +350,25 @@ class Maintainer:
             return self.changed.wait_for(lambda: self.version > after_version or self._stopping, timeout)
 
     # ------------------------------------------------------------ thread
-    def start(self, max_sleep_ms: int = 1000) -> None:
-        """Run steps in the background: promptly after ingests, and at the next time edge."""
+    def start(self, max_sleep_ms: int = 1000, min_sleep_ms: int = 20) -> None:
+        """Run steps in the background: promptly after ingests, and at the next time edge.
+
+        Between steps without new batches it sleeps at least ``min_sleep_ms``, so a
+        steady stream of window edges is folded in batches rather than one by one.
+        """
         if self._thread is not None:
             return
 
         def loop() -> None:
-            while True:
-                with self.lock:
-                    if self._stopping:
-                        return
-                    deadline = self.next_deadline()
-                    now = self.engine.clock()
-                    sleep = max_sleep_ms if deadline is None else min(max_sleep_ms, max(deadline - now, 0))
-                    if not self._pending and sleep > 0:
-                        self.changed.wait(sleep / 1000)
-                    if self._stopping:
-                        return
-                self.step()
+            while not self._stopping:
+                deadline = self.next_deadline()
+                wait_ms = (
+                    max_sleep_ms if deadline is None else min(max_sleep_ms, deadline - self.engine.clock())
+                )
+                self._work.wait(max(wait_ms, min_sleep_ms) / 1000)
+                self._work.clear()  # an ingest during the step sets it again: no lost wake-up
+                if not self._stopping:
+                    self.step()
 
         self._thread = threading.Thread(target=loop, name="cohortd-maintainer", daemon=True)
         self._thread.start()
@@ -371,6 +377,7 @@ class Maintainer:
         with self.lock:
             self._stopping = True
             self.changed.notify_all()
+        self._work.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
