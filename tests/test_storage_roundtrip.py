@@ -267,8 +267,8 @@ def test_tail_is_sealed_automatically_after_many_batches(tmp_path: Path) -> None
     eng = Engine.open(tmp_path, clock=clock)
     for i in range(store_mod.SEAL_BATCHES + 3):
         eng.ingest([{"user_id": "u", "event_type": "e", "time": T0 + i}])
-    assert len(eng.store.tail) < store_mod.SEAL_BATCHES
     assert eng.store.sealed
+    assert len(eng.store.tail) <= 3  # in-memory segments merge as they come
     assert eng.events().num_rows == store_mod.SEAL_BATCHES + 3
     eng.close()
 

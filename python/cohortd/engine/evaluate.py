@@ -105,6 +105,7 @@ class Evaluation:
         explain: bool = False,
         restrict: np.ndarray | None = None,
         known: tuple[np.ndarray, BitMap] | None = None,
+        row_cache: dict[tuple[str, int, int], np.ndarray] | None = None,
     ) -> None:
         self.store = store
         self.snap = snap
@@ -117,6 +118,8 @@ class Evaluation:
         # condition but a percentile depends on a user's own events alone, which is
         # what lets incremental maintenance re-evaluate just the users that changed.
         self.restrict = restrict
+        # rows of the restricted users per (segment, range); shareable by evaluations of the same users
+        self.row_cache = {} if row_cache is None else row_cache
         if restrict is not None:
             self._known_ids = restrict[restrict < self.n_users]
             self._known_ids = self._known_ids[snap.first_seen[self._known_ids] < as_of]
@@ -294,8 +297,11 @@ class Evaluation:
             rows = None
             if self.restrict is not None:
                 # a type range is sorted by user; a whole segment (``any``) is searched through its user order
-                order = seg.user_order() if type_id is None else None
-                rows = rows_of_users(seg.users[s:e], self.restrict, order)
+                key = (seg.name, s, e)
+                rows = self.row_cache.get(key)
+                if rows is None:
+                    order = seg.user_order() if type_id is None else None
+                    rows = self.row_cache[key] = rows_of_users(seg.users[s:e], self.restrict, order)
             if rows is not None and len(rows) == 0:
                 continue
             users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)

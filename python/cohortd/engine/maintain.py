@@ -36,6 +36,7 @@ from cohortd.engine.evaluate import Evaluation, Resolver, compare
 from cohortd.errors import CohortError
 from cohortd.lang import ast
 from cohortd.storage.segment import Segment, bitmap_from_ids
+from cohortd.storage.store import Snapshot
 
 MIN_TIME = -(2**63)
 
@@ -188,24 +189,35 @@ class Maintainer:
             snap = self.engine.store.snapshot()
             self._forget_old_segments(snap.segments)
             out = []
+            due: list[Tracked] = []
+            edge_cache: dict[Edge, BitMap] = {}
+            users = BitMap()
             for t in self.cohorts.values():
                 if t.full_only:
-                    due = now - t.last_full_ms >= self.percentile_interval_ms
-                    moved = t.last_full_data_version != snap.version or now != t.membership.as_of_ms
-                    if due and moved:
+                    stale = t.last_full_data_version != snap.version or now != t.membership.as_of_ms
+                    if now - t.last_full_ms >= self.percentile_interval_ms and stale:
                         out += self._full(t, now)
                     continue
-                users = BitMap()
-                if pending and (
+                crossed = self._crossed(t, snap.segments, prev, now, edge_cache) if now > prev else BitMap()
+                affected = pending and (
                     t.zero_sensitive
                     or None in t.event_types
                     or t.event_types & types
                     or (user_props and t.uses_user_props)
-                ):
-                    users |= pending
-                if now > prev:
-                    users |= self._crossed(t, snap.segments, prev, now)
-                out += self._partial(t, users, now) if users else self._advance(t, now)
+                )
+                if affected or crossed:
+                    due.append(t)
+                    users |= crossed
+                else:
+                    self._advance(t, now)
+            if due:
+                # One user set for every cohort due: extra users cost little, and the
+                # row lookups of shared segments and event types are then done once.
+                users |= pending
+                restrict = np.asarray(users.to_array(), dtype=np.uint32)
+                row_cache: dict[tuple[str, int, int], np.ndarray] = {}
+                for t in due:
+                    out += self._partial(t, restrict, users, now, snap, row_cache)
             self.as_of = now
             return out
 
@@ -213,21 +225,19 @@ class Maintainer:
         """The earliest time at which some cohort changes without new events (None: no known edge)."""
         with self.lock:
             snap = self.engine.store.snapshot()
-            best: int | None = None
+            candidates: list[int] = []
+            edges: set[Edge] = set()
             for t in self.cohorts.values():
                 if t.full_only:
-                    cand = t.last_full_ms + self.percentile_interval_ms
-                    best = cand if best is None else min(best, cand)
-                    continue
-                for edge in t.edges:
-                    if edge.period is not None:
-                        continue  # periodic edges are checked at every step
-                    for sorted_times, _ in self._edge_runs(edge, snap.segments):
-                        i = np.searchsorted(sorted_times, self.as_of - edge.offset, "left")
-                        if i < len(sorted_times):
-                            cand = int(sorted_times[i]) + edge.offset + 1
-                            best = cand if best is None else min(best, cand)
-            return best
+                    candidates.append(t.last_full_ms + self.percentile_interval_ms)
+                else:
+                    edges |= {e for e in t.edges if e.period is None}  # periodic edges: checked every step
+            for edge in edges:
+                for sorted_times, _ in self._edge_runs(edge, snap.segments):
+                    i = np.searchsorted(sorted_times, self.as_of - edge.offset, "left")
+                    if i < len(sorted_times):
+                        candidates.append(int(sorted_times[i]) + edge.offset + 1)
+            return min(candidates, default=None)
 
     # ---------------------------------------------------------- evaluation
     def _full(self, t: Tracked, now: int) -> list[ChangeSet]:
@@ -238,10 +248,18 @@ class Maintainer:
         t.last_full_ms, t.last_full_data_version = now, snap.version
         return self._commit(t, new, new - old, old - new, now)
 
-    def _partial(self, t: Tracked, users: BitMap, now: int) -> list[ChangeSet]:
-        snap = self.engine.store.snapshot()
-        restrict = np.asarray(users.to_array(), dtype=np.uint32)
-        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=restrict)
+    def _partial(
+        self,
+        t: Tracked,
+        restrict: np.ndarray,
+        users: BitMap,
+        now: int,
+        snap: Snapshot,
+        row_cache: dict[tuple[str, int, int], np.ndarray],
+    ) -> list[ChangeSet]:
+        ev = Evaluation(
+            self.engine.store, snap, now, self._kernel(), self.resolve, restrict=restrict, row_cache=row_cache
+        )
         new_part = ev.run(t.expr)
         old = t.membership.members
         old_part = old & users
@@ -282,20 +300,30 @@ class Maintainer:
         return get_kernel(self.engine.kernel)
 
     # --------------------------------------------------------- time edges
-    def _crossed(self, t: Tracked, segments: Iterable[Segment], prev: int, now: int) -> BitMap:
-        """Users with an event whose edge ``t + offset`` lies in ``[prev, now)``."""
-        found = []
+    def _crossed(
+        self, t: Tracked, segments: Iterable[Segment], prev: int, now: int, cache: dict[Edge, BitMap]
+    ) -> BitMap:
+        """Users with an event whose edge ``t + offset`` lies in ``[prev, now)``; cached per edge for a step."""
+        out = BitMap()
         for edge in t.edges:
-            for sorted_times, users in self._edge_runs(edge, segments):
-                if edge.period is not None:
-                    p = edge.period
-                    hit = np.floor_divide(sorted_times - prev, p) != np.floor_divide(sorted_times - now, p)
-                    found.append(users[hit])
-                    continue
-                lo = np.searchsorted(sorted_times, prev - edge.offset, "left")
-                hi = np.searchsorted(sorted_times, now - edge.offset, "left")
-                if hi > lo:
-                    found.append(users[lo:hi])
+            users = cache.get(edge)
+            if users is None:
+                users = cache[edge] = self._crossed_edge(edge, segments, prev, now)
+            out |= users
+        return out
+
+    def _crossed_edge(self, edge: Edge, segments: Iterable[Segment], prev: int, now: int) -> BitMap:
+        found = []
+        for sorted_times, users in self._edge_runs(edge, segments):
+            if edge.period is not None:
+                p = edge.period
+                hit = np.floor_divide(sorted_times - prev, p) != np.floor_divide(sorted_times - now, p)
+                found.append(users[hit])
+                continue
+            lo = np.searchsorted(sorted_times, prev - edge.offset, "left")
+            hi = np.searchsorted(sorted_times, now - edge.offset, "left")
+            if hi > lo:
+                found.append(users[lo:hi])
         if not found:
             return BitMap()
         return bitmap_from_ids(np.unique(np.concatenate(found)))

@@ -40,7 +40,7 @@ from cohortd.storage.validate import USER_PREFIX, kind_of_type
 FORMAT_VERSION = 1
 NEVER = np.iinfo(np.int64).max
 SEAL_ROWS = 2_000_000  # seal the tail once it holds this many events
-SEAL_BATCHES = 64  # ... or this many batches (each batch is one in-memory segment)
+SEAL_BATCHES = 256  # ... or after this many batches (the log then replays fast on open)
 MERGE_FANIN = 4  # merge when this many segments of one time partition share a size tier
 PARTITION_MS = 7 * 86_400_000  # sealed segments never span two weeks: windows prune whole segments
 DICT_KINDS = ("users", "types", "values")
@@ -72,6 +72,7 @@ class EventStore:
         self._generation = 0
         self._next_segment = 1
         self._tail_serial = 0
+        self._tail_batches = 0  # batches since the last checkpoint
         self._wal = None
 
     # ------------------------------------------------------------------ open
@@ -152,7 +153,8 @@ class EventStore:
             self._wal.append(payload)
             self._apply(batch)
             self.version += 1
-            if sum(s.num_rows for s in self.tail) >= SEAL_ROWS or len(self.tail) >= SEAL_BATCHES:
+            self._tail_batches += 1
+            if sum(s.num_rows for s in self.tail) >= SEAL_ROWS or self._tail_batches >= SEAL_BATCHES:
                 self.seal()
 
     def _apply(self, batch: pa.Table) -> None:
@@ -179,8 +181,16 @@ class EventStore:
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
             columns[PROP_PREFIX + name] = self._encode_prop(col, kind)
         np.minimum.at(self.first_seen, users, times)
+        self.tail.append(Segment.build(self._tail_name(), pa.table(columns)))
+        # Binary-counter merging keeps O(log n) in-memory segments (each query and each
+        # incremental step pays per segment) for O(n log n) total sorting work.
+        while len(self.tail) >= 2 and self.tail[-1].num_rows * 2 >= self.tail[-2].num_rows:
+            last = self.tail.pop()
+            self.tail[-1] = Segment.merge(self._tail_name(), [self.tail[-1], last])
+
+    def _tail_name(self) -> str:
         self._tail_serial += 1
-        self.tail.append(Segment.build(f"tail-{self._tail_serial}", pa.table(columns)))
+        return f"tail-{self._tail_serial}"
 
     def _encode_prop(self, col: pa.Array, kind: str) -> pa.Array:
         if kind != "string":
@@ -241,7 +251,7 @@ class EventStore:
                 self._wal = WriteAheadLog(self._wal_path(self._generation))
                 raise
             old = self._generation
-            self.sealed, self.tail = sealed, []
+            self.sealed, self.tail, self._tail_batches = sealed, [], 0
             self._generation = new_gen
             for kind in DICT_KINDS:
                 _unlink(self.path / f"dict-{kind}-{old:08d}.arrow")
