@@ -13,6 +13,7 @@ import tempfile
 
 import pytest
 from cohortd import Engine
+from cohortd.engine.evaluate import UserSubset
 from cohortd.engine.maintain import Maintainer, ResyncRequired
 from cohortd.lang import ast as A
 from cohortd.lang import parse
@@ -69,12 +70,22 @@ steps = st.one_of(
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(c0=_cohort([]), c1=_cohort(["c0"]), c2=_cohort(["c0", "c1"]), plan=st.lists(steps, max_size=12))
-def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan) -> None:  # type: ignore[no-untyped-def]
+@given(
+    c0=_cohort([]),
+    c1=_cohort(["c0"]),
+    c2=_cohort(["c0", "c1"]),
+    plan=st.lists(steps, max_size=12),
+    lookup_ratio=st.sampled_from([0, 10**9]),  # the users' rows by binary search, or by lookup table
+)
+def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup_ratio) -> None:  # type: ignore[no-untyped-def]
     now = [START]
-    with tempfile.TemporaryDirectory() as d:
-        with Engine.open(d, clock=lambda: now[0]) as engine:
+    saved = UserSubset.LOOKUP_RATIO
+    UserSubset.LOOKUP_RATIO = lookup_ratio
+    try:
+        with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
             _run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
+    finally:
+        UserSubset.LOOKUP_RATIO = saved
 
 
 def _run_plan(engine: Engine, now: list[int], catalog: dict[str, A.Expr], plan: list) -> None:  # type: ignore[type-arg]

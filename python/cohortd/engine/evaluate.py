@@ -103,9 +103,8 @@ class Evaluation:
         kernel: ModuleType,
         resolve: Resolver | None = None,
         explain: bool = False,
-        restrict: np.ndarray | None = None,
+        restrict: UserSubset | None = None,
         known: tuple[np.ndarray, BitMap] | None = None,
-        row_cache: dict[tuple[str, int, int], np.ndarray] | None = None,
     ) -> None:
         self.store = store
         self.snap = snap
@@ -114,14 +113,12 @@ class Evaluation:
         self.resolve = resolve
         self.n_users = len(snap.first_seen)
         self.known_mask = snap.first_seen < as_of if known is None else known[0]
-        # ``restrict`` (sorted unique dense ids) evaluates only those users: every
-        # condition but a percentile depends on a user's own events alone, which is
-        # what lets incremental maintenance re-evaluate just the users that changed.
+        # ``restrict`` evaluates only some users: every condition but a percentile
+        # depends on a user's own events alone, which is what lets incremental
+        # maintenance re-evaluate just the users that changed.
         self.restrict = restrict
-        # rows of the restricted users per (segment, range); shareable by evaluations of the same users
-        self.row_cache = {} if row_cache is None else row_cache
         if restrict is not None:
-            self._known_ids = restrict[restrict < self.n_users]
+            self._known_ids = restrict.ids[restrict.ids < self.n_users]
             self._known_ids = self._known_ids[snap.first_seen[self._known_ids] < as_of]
             self.known = bitmap_from_ids(self._known_ids)
         elif known is not None:
@@ -295,13 +292,8 @@ class Evaluation:
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         for seg, s, e in self._ranges(type_id, start, end):
             rows = None
-            if self.restrict is not None:
-                # a type range is sorted by user; a whole segment (``any``) is searched through its user order
-                key = (seg.name, s, e)
-                rows = self.row_cache.get(key)
-                if rows is None:
-                    order = seg.user_order() if type_id is None else None
-                    rows = self.row_cache[key] = rows_of_users(seg.users[s:e], self.restrict, order)
+            if self.restrict is not None:  # a type range is sorted by user, a whole segment is not
+                rows = self.restrict.rows(seg, s, e, sorted_by_user=type_id is not None)
             if rows is not None and len(rows) == 0:
                 continue
             users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
@@ -341,6 +333,44 @@ class Evaluation:
             r = seg.index.get(type_id)
             if r is not None and r.max_time >= start and r.min_time < end:
                 yield seg, r.start, r.end
+
+
+class UserSubset:
+    """The users an incremental evaluation is restricted to, and where their rows are.
+
+    Shared by every cohort evaluated in one maintenance step, so the rows of a
+    (segment, row range) are looked up once.  Few users: binary search in the
+    user-sorted run; many users: one pass through a lookup table.
+    """
+
+    #: use the lookup table when ``len(ids) * LOOKUP_RATIO >= rows`` in the range
+    LOOKUP_RATIO = 16
+
+    def __init__(self, ids: np.ndarray, n_users: int) -> None:
+        self.ids = np.asarray(ids, dtype=np.uint32)  # sorted, unique
+        self.n_users = n_users
+        self._lut: np.ndarray | None = None
+        self._rows: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def rows(self, seg: Segment, s: int, e: int, sorted_by_user: bool) -> np.ndarray:
+        """Offsets (from ``s``) of the rows in ``[s, e)`` that belong to these users."""
+        key = (seg.name, s, e)
+        found = self._rows.get(key)
+        if found is None:
+            if len(self.ids) * self.LOOKUP_RATIO >= e - s:
+                found = np.flatnonzero(self._table()[seg.users[s:e]])
+            else:
+                order = None if sorted_by_user else seg.user_order()
+                found = rows_of_users(seg.users[s:e], self.ids, order)
+            self._rows[key] = found
+        return found
+
+    def _table(self) -> np.ndarray:
+        if self._lut is None:
+            size = max(self.n_users, int(self.ids[-1]) + 1 if len(self.ids) else 0)
+            self._lut = np.zeros(size, bool)
+            self._lut[self.ids] = True
+        return self._lut
 
 
 def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from cohortd.engine.engine import Engine
-from cohortd.engine.evaluate import Evaluation, Resolver, compare
+from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare
 from cohortd.errors import CohortError
 from cohortd.lang import ast
 from cohortd.storage.segment import Segment, bitmap_from_ids
@@ -214,10 +214,9 @@ class Maintainer:
                 # One user set for every cohort due: extra users cost little, and the
                 # row lookups of shared segments and event types are then done once.
                 users |= pending
-                restrict = np.asarray(users.to_array(), dtype=np.uint32)
-                row_cache: dict[tuple[str, int, int], np.ndarray] = {}
+                subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32), len(snap.first_seen))
                 for t in due:
-                    out += self._partial(t, restrict, users, now, snap, row_cache)
+                    out += self._partial(t, subset, users, now, snap)
             self.as_of = now
             return out
 
@@ -249,17 +248,9 @@ class Maintainer:
         return self._commit(t, new, new - old, old - new, now)
 
     def _partial(
-        self,
-        t: Tracked,
-        restrict: np.ndarray,
-        users: BitMap,
-        now: int,
-        snap: Snapshot,
-        row_cache: dict[tuple[str, int, int], np.ndarray],
+        self, t: Tracked, subset: UserSubset, users: BitMap, now: int, snap: Snapshot
     ) -> list[ChangeSet]:
-        ev = Evaluation(
-            self.engine.store, snap, now, self._kernel(), self.resolve, restrict=restrict, row_cache=row_cache
-        )
+        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
         new_part = ev.run(t.expr)
         old = t.membership.members
         old_part = old & users
@@ -303,7 +294,7 @@ class Maintainer:
     def _crossed(
         self, t: Tracked, segments: Iterable[Segment], prev: int, now: int, cache: dict[Edge, BitMap]
     ) -> BitMap:
-        """Users with an event whose edge ``t + offset`` lies in ``[prev, now)``; cached per edge for a step."""
+        """Users whose event edge ``t + offset`` lies in ``[prev, now)``; cached per edge for a step."""
         out = BitMap()
         for edge in t.edges:
             users = cache.get(edge)
