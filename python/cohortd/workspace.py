@@ -132,6 +132,11 @@ class Change:
     entered: list[str]
     exited: list[str]
 
+    @property
+    def time(self) -> datetime:
+        """When the membership was evaluated (UTC)."""
+        return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
+
 
 def _refs(expr: Expr) -> list[str]:
     return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]

@@ -11,10 +11,11 @@ gRPC ``code`` and ``details``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 
+from cohortd.engine.lint import LintWarning
 from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
@@ -25,6 +26,8 @@ from cohortd.errors import (
     ParseError,
 )
 from cohortd.lang.ast import Expr
+from cohortd.storage.validate import Rejection
+from cohortd.workspace import Change
 
 __all__ = [
     "Change",
@@ -80,21 +83,6 @@ class CohortVersion:
     time: datetime
 
 
-@dataclass(frozen=True)
-class LintWarning:
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A row the server did not accept: its 0-based number in the call, the field and why."""
-
-    row: int
-    field: str
-    reason: str
-
-
 @dataclass
 class IngestResult:
     accepted: int = 0
@@ -117,22 +105,6 @@ class MemberSnapshot:
     members: list[str]
     version: int
     as_of: datetime
-
-
-@dataclass(frozen=True)
-class Change:
-    """Users (external ids) that entered and exited one saved cohort at one version."""
-
-    cohort: str
-    version: int
-    time_ms: int
-    entered: list[str]
-    exited: list[str]
-
-    @property
-    def time(self) -> datetime:
-        """When the membership was evaluated (UTC)."""
-        return datetime.fromtimestamp(self.time_ms / 1000, tz=UTC)
 
 
 @dataclass(frozen=True)
