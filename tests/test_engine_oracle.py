@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from cohortd import Engine
+from cohortd.engine.evaluate import Evaluation
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast as A
 from cohortd.lang import parse, to_text
@@ -331,6 +332,14 @@ def check(
         for kernel in KERNELS:
             got = eng.evaluate(expr, as_of=T, kernel=kernel, resolve=resolve).members()
             assert got == want, (kernel, T - T0, to_text(expr))
+        # ``a and b`` evaluating b only for a's members: forced on, whatever a's size
+        saved = Evaluation.NARROW_RATIO
+        Evaluation.NARROW_RATIO = 0
+        try:
+            got = eng.evaluate(expr, as_of=T, resolve=resolve).members()
+        finally:
+            Evaluation.NARROW_RATIO = saved
+        assert got == want, ("narrowed and", T - T0, to_text(expr))
 
 
 as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, H // 2, -DAY, -13 * H])

@@ -158,7 +158,7 @@ class Evaluation:
 
     def _run(self, expr: ast.Expr) -> BitMap:
         if isinstance(expr, ast.And):
-            return self.run(expr.left) & self.run(expr.right)
+            return self._and(expr)
         if isinstance(expr, ast.Or):
             return self.run(expr.left) | self.run(expr.right)
         if isinstance(expr, ast.Not):
@@ -170,6 +170,45 @@ class Evaluation:
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
         return self._mask_to_bitmap(self.condition_mask(expr))
+
+    #: ``a and b`` evaluates ``b`` only for a's members when a holds under 1/NARROW_RATIO of all users
+    NARROW_RATIO = 32
+
+    def _and(self, expr: ast.And) -> BitMap:
+        left = self.run(expr.left)
+        narrow = (
+            self.restrict is None
+            and self.steps is None  # explain shows every condition over every user
+            and len(left) * self.NARROW_RATIO < self.n_users
+            and self._per_user(expr.right)
+        )
+        if not narrow:
+            return left & self.run(expr.right)
+        # Membership outside percentiles is decided user by user (see ``restrict``), so the
+        # right side only needs the left side's members: binary searches instead of scans.
+        sub = Evaluation(
+            self.store,
+            self.snap,
+            self.as_of,
+            self.kernel,
+            self.resolve,
+            restrict=UserSubset(np.asarray(left.to_array(), dtype=np.uint32), self.n_users),
+        )
+        sub.cohort_stack = list(self.cohort_stack)
+        return left & sub.run(expr.right)
+
+    def _per_user(self, expr: ast.Expr, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether ``expr`` (through in_cohort references) has no percentile, which needs every user."""
+        if isinstance(expr, ast.Top):
+            return False
+        if isinstance(expr, (ast.And, ast.Or)):
+            return self._per_user(expr.left, seen) and self._per_user(expr.right, seen)
+        if isinstance(expr, ast.Not):
+            return self._per_user(expr.item, seen)
+        if isinstance(expr, ast.InCohort) and expr.name not in seen and self.resolve is not None:
+            target = self.resolve(expr.name)
+            return target is None or self._per_user(target, seen | {expr.name})
+        return True
 
     def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
         if self.restrict is not None:  # gather the few users asked about, not a pass over everyone
