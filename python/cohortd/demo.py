@@ -15,6 +15,7 @@ stopped with SIGTERM (graceful: drained, log flushed).
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import re
 import shutil
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     a.data.mkdir(parents=True)
     workspace = a.data / "workspace"
 
-    console.rule("[bold]1. synthetic SaaS data")
+    step = itertools.count(1)  # section numbers, in the order the sections run
+    console.rule(f"[bold]{next(step)}. synthetic SaaS data")
     events_path = a.data / "synth" / "events.parquet"
     summary = generate(a.users, a.days, a.seed, events_path, target_events=a.events)
     console.print(f"{summary.users:,} users, {summary.events:,} events in {summary.seconds:.1f}s")
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.ingest == "embedded":
         from cohortd.workspace import Workspace
 
-        console.rule("[bold]2. ingest (embedded service layer)")
+        console.rule(f"[bold]{next(step)}. ingest (embedded service layer)")
         with Workspace(workspace) as ws, Progress(*cols, console=console) as progress:
             task = progress.add_task("events", total=summary.events)
             proj = ws.project("default")
@@ -118,14 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         rate = accepted / (time.perf_counter() - t_ingest)
         console.print(f"{accepted:,} events accepted ({rate:,.0f}/s)")
 
-    console.rule("[bold]3. cohortd serve")
+    console.rule(f"[bold]{next(step)}. cohortd serve")
     proc, address = _start_server(workspace)
     console.print(f"serving on {address} (pid {proc.pid})")
     try:
         with Client(address, timeout=600) as client:
             client.wait_ready()
             if a.ingest == "grpc":
-                console.rule("[bold]2. ingest over gRPC (IngestStream, Arrow batches)")
+                console.rule(f"[bold]{next(step)}. ingest over gRPC (IngestStream, Arrow batches)")
                 with Progress(*cols, console=console) as progress:
                     task = progress.add_task("events", total=summary.events)
                     res = client.ingest_stream(batches(progress, task), batch_rows=a.batch_rows)
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 users = client.upsert_user_properties(pq.read_table(users_path_for(events_path)))
                 console.print(f"{users.accepted:,} user property rows upserted")
 
-            console.rule("[bold]4. standard cohorts")
+            console.rule(f"[bold]{next(step)}. standard cohorts")
             sizes = Table("cohort", "definition", "members", "lint", title="saved cohorts")
             for name, (definition, description) in STANDARD_COHORTS.items():
                 rec, warnings = client.create_cohort(name, definition, description=description, note="demo")
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             console.print(matrix)
 
-            console.rule("[bold]5. IsMember latency over gRPC")
+            console.rule(f"[bold]{next(step)}. IsMember latency over gRPC")
             rng = random.Random(a.seed)
             width = max(7, len(str(a.users - 1)))
             sample = [f"u{rng.randrange(a.users):0{width}d}" for _ in range(a.calls)]
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({hits:,} members found)"
             )
     finally:
-        console.rule("[bold]6. stop")
+        console.rule(f"[bold]{next(step)}. stop")
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(120)
         assert proc.stderr is not None
