@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn parallel_path_matches_sequential_sum() {
-        let n = 300_000usize;
+        let n = 300_000usize; // many rows per user: the parallel path
         let users: Vec<u32> = (0..n).map(|i| (i * 7919 % 101) as u32).collect();
         let times: Vec<i64> = (0..n).map(|i| (i % 1000) as i64).collect();
         let got = count(
