@@ -659,3 +659,26 @@ def test_nested_properties_named_like_row_fields_do_not_overwrite_them() -> None
         ' "properties": {"event_type": "C"}}'
     )
     assert segment["event_type"] == "B" and segment["property_event_type"] == "C"
+
+
+def test_a_literal_of_the_wrong_type_is_rejected_with_line_and_column(tmp_path: Path) -> None:
+    from cohortd.errors import ParseError
+
+    eng = Engine.open(tmp_path, clock=lambda: NOW_MS)
+    eng.ingest([{"user_id": "u", "event_type": "E", "time": NOW_MS - 1, "area": "x", "n": 3}])
+    eng.upsert_user_properties([{"user_id": "u", "plan": "free"}])
+    # each case: the definition, the text the error must point at, what was expected there
+    cases = [
+        ('did("E" where area == 3)', "3", "a string value"),
+        ('did(any)\n  and user.plan in (1, "a")', "1,", "a string value"),
+        ('did(any) and sum(area, "E") > 1', "area", "a numeric property"),
+        ('did("E" where n contains "1")', '"1"', "a string property"),
+    ]
+    for text, marker, expected in cases:
+        before = text[: text.index(marker)]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        with pytest.raises(ParseError) as err:
+            eng.evaluate(text)
+        assert (err.value.line, err.value.column, err.value.expected) == (line, column, expected), text
+    assert eng.evaluate('did("E" where area == "x" and n == 3)').size == 1
+    eng.close()

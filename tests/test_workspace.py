@@ -127,12 +127,16 @@ def test_parse_error_propagates_and_saves_nothing(proj: Project) -> None:
     assert proj.get_cohort("Fine").version == 1
 
 
-def test_type_mismatch_is_a_definition_error(proj: Project) -> None:
+def test_type_mismatch_is_rejected_with_line_and_column(proj: Project) -> None:
     proj.ingest(events([("u1", "Feature Used", T0)], feature_area="dashboard"))
-    with pytest.raises(DefinitionError):
+    with pytest.raises(ParseError) as err:
         proj.create_cohort("Sum of text", 'sum(feature_area, "Feature Used") > 3 in last 30d')
+    assert (err.value.line, err.value.column) == (1, 5)
     with pytest.raises(NotFoundError):
         proj.get_cohort("Sum of text")
+    # a tree has no source positions: the same check, without them
+    with pytest.raises(DefinitionError):
+        proj.create_cohort("Sum of text", parse('sum(feature_area, "Feature Used") > 3 in last 30d'))
 
 
 def test_unknown_in_cohort_is_rejected(proj: Project) -> None:

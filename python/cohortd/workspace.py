@@ -246,8 +246,7 @@ class Project:
 
         if not name or not name.strip() or name != name.strip():
             raise InvalidArgumentError("cohort names must be non-empty without leading or trailing spaces")
-        expr = self._expr(definition)
-        self.engine.check(expr)
+        expr = self.engine.definition(definition)
         self._check_refs(expr, name)
         return expr, to_text(expr)
 
@@ -410,7 +409,7 @@ class Project:
             raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
         if name is not None:
             return self._evaluate_saved(name, as_of, kernel)
-        expr = self._expr(definition)  # type: ignore[arg-type]
+        expr = self.engine.definition(definition)
         self._check_refs(expr, None)
         ms = parse_as_of(as_of)
         return self.engine.evaluate(
@@ -491,7 +490,7 @@ class Project:
         """The plan with each step's size and time (engine ``PlanStep`` objects)."""
         if (name is None) == (definition is None):
             raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
-        expr = self._saved_expr(name) if name is not None else self._expr(definition)  # type: ignore[arg-type]
+        expr = self._saved_expr(name) if name is not None else self.engine.definition(definition)
         self._check_refs(expr, None)
         ms = parse_as_of(as_of)
         return self.engine.explain(expr, as_of=self._clock() if ms is None else ms, resolve=self._resolve)
@@ -508,7 +507,7 @@ class Project:
 
     def lint(self, definition: str | Expr, name: str | None = None) -> list[LintWarning]:
         """Warnings for a definition (and a name for it) without saving anything."""
-        expr = self._expr(definition)
+        expr = self.engine.definition(definition)
         self._check_refs(expr, name)
         return self._lint(expr, name, exclude=name)
 

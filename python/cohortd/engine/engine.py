@@ -21,9 +21,10 @@ from pyroaring import BitMap
 from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
 from cohortd.engine.filters import compatible
 from cohortd.engine.kernels import KERNELS, get_kernel
-from cohortd.errors import DefinitionError
+from cohortd.errors import DefinitionError, ParseError
 from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast
+from cohortd.lang.parser import parse_with_positions
 from cohortd.storage.readers import IDENTIFY, read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
@@ -178,8 +179,7 @@ class Engine:
         resolve: Resolver | None = None,
     ) -> CohortResult:
         """Members of ``expr`` at ``as_of`` (default now); any past instant works."""
-        tree = _as_expr(expr)
-        self.check(tree)
+        tree = self.definition(expr)
         ev = self._evaluation(as_of, kernel, resolve)
         return CohortResult(ev.run(tree), ev.as_of, self)
 
@@ -191,8 +191,7 @@ class Engine:
         resolve: Resolver | None = None,
     ) -> list[PlanStep]:
         """The evaluated plan: every node with its size and time, in tree order."""
-        tree = _as_expr(expr)
-        self.check(tree)
+        tree = self.definition(expr)
         ev = self._evaluation(as_of, kernel, resolve, explain=True)
         ev.run(tree)
         assert ev.steps is not None
@@ -227,21 +226,33 @@ class Engine:
         snap = self.store.snapshot()
         return bitmap_from_ids(np.flatnonzero(snap.first_seen < to_ms(as_of, self.clock)))
 
-    def check(self, expr: ast.Expr) -> None:
+    def definition(self, definition: str | ast.Expr | Any) -> ast.Expr:
+        """The tree of a definition (text, tree or builder), checked against the property schema.
+
+        Text keeps the source positions, so a literal of the wrong type is reported as a
+        ``ParseError`` with its line and column, like any other rejected definition.
+        """
+        if isinstance(definition, str):
+            tree, positions = parse_with_positions(definition)
+        else:
+            tree, positions = _as_expr(definition), {}
+        self.check(tree, positions)
+        return tree
+
+    def check(self, expr: ast.Expr, positions: Mapping[object, tuple[int, int]] | None = None) -> None:
         """Reject comparisons whose literal type contradicts the known property type."""
         for node in _walk(expr):
             if isinstance(node, ast.UserProp):
-                _check_predicate(node.predicate, self.store.user_schema, "user property")
+                _checked(node.predicate, self.store.user_schema, "user property", positions)
             elif isinstance(node, ast.EventRef) and node.filter is not None:
                 for pred in _walk_filter(node.filter):
-                    _check_predicate(pred, self.store.schema, "event property")
+                    _checked(pred, self.store.schema, "event property", positions)
             elif isinstance(node, (ast.Aggregate, ast.MetricSum)):
                 kind = self.store.schema.get(node.prop)
                 func = getattr(node, "func", "sum")
                 if func != "distinct" and kind in ("string", "bool"):
-                    raise DefinitionError(
-                        f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric"
-                    )
+                    message = f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric"
+                    _raise_at(node, message, "a numeric property", positions)
 
     # --------------------------------------------------------------- ids
     def dense_id(self, external_user_id: str | int) -> int | None:
@@ -335,7 +346,12 @@ def _walk_filter(flt: ast.Filter) -> Iterable[ast.Predicate]:
         yield flt
 
 
-def _check_predicate(pred: ast.Predicate, schema: Mapping[str, str], what: str) -> None:
+def _checked(
+    pred: ast.Predicate,
+    schema: Mapping[str, str],
+    what: str,
+    positions: Mapping[object, tuple[int, int]] | None,
+) -> None:
     kind = schema.get(pred.prop)
     if kind is None:
         return
@@ -345,13 +361,26 @@ def _check_predicate(pred: ast.Predicate, schema: Mapping[str, str], what: str) 
         literals = pred.values
     elif isinstance(pred, ast.PropContains):
         if kind != "string":
-            raise DefinitionError(f"{what} {pred.prop!r} is {kind}: 'contains' needs a string property")
+            message = f"{what} {pred.prop!r} is {kind}: 'contains' needs a string property"
+            _raise_at(pred, message, "a string property", positions)
         return
     else:
         return
     for lit in literals:
         if not compatible(kind, lit):
-            raise DefinitionError(f"{what} {pred.prop!r} is {kind}, compared with {lit!r}")
+            _raise_at(
+                pred, f"{what} {pred.prop!r} is {kind}, compared with {lit!r}", f"a {kind} value", positions
+            )
+
+
+def _raise_at(
+    node: object, message: str, expected: str, positions: Mapping[object, tuple[int, int]] | None
+) -> None:
+    """A type error: with its line and column when the source is known, else without."""
+    where = (positions or {}).get(node)
+    if where is not None:
+        raise ParseError(message, where[0], where[1], expected)
+    raise DefinitionError(message)
 
 
 __all__ = ["Engine", "CohortResult", "PlanStep", "USER_PREFIX", "to_ms"]

@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
@@ -198,10 +199,20 @@ class _Lexer:
         return ms
 
 
+T = TypeVar("T")
+
+
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.toks = tokens
         self.i = 0
+        # where each property comparison / aggregated property was written, so a type
+        # check against the schema (after parsing) can still name the line and column
+        self.positions: dict[object, tuple[int, int]] = {}
+
+    def at(self, node: T, tok: Token) -> T:
+        self.positions.setdefault(node, (tok.line, tok.column))
+        return node
 
     # ------------------------------------------------------------ helpers
     @property
@@ -290,12 +301,13 @@ class _Parser:
         if kw in _AGG_FUNCS:
             self.advance()
             self.expect_punct("(")
+            prop_tok = self.tok
             prop = self.prop_name()
             self.expect_punct(",")
             event = self.event_ref()
             self.expect_punct(")")
             cmp = self.comparison(count=kw == "distinct", required=True)
-            return A.Aggregate(kw, prop, event, cmp, self.window())
+            return self.at(A.Aggregate(kw, prop, event, cmp, self.window()), prop_tok)
         if kw == "active_days":
             self.advance()
             event = self.paren_event()
@@ -368,11 +380,12 @@ class _Parser:
         elif self.is_kw(mtok, "sum"):
             self.advance()
             self.expect_punct("(")
+            prop_tok = self.tok
             prop = self.prop_name()
             self.expect_punct(",")
             event = self.event_ref()
             self.expect_punct(")")
-            metric = A.MetricSum(prop, event)
+            metric = self.at(A.MetricSum(prop, event), prop_tok)
         elif self.is_kw(mtok, "active_days"):
             self.advance()
             metric = A.MetricActiveDays(self.paren_event())
@@ -526,7 +539,8 @@ class _Parser:
         tok = self.tok
         if tok.kind == "OP":
             self.advance()
-            return A.PropCmp(prop, tok.value, self.value())
+            literal = self.tok
+            return self.at(A.PropCmp(prop, tok.value, self.value()), literal)
         negated = False
         if self.is_kw(tok, "not"):
             self.advance()
@@ -536,12 +550,13 @@ class _Parser:
         if self.at_kw("in"):
             self.advance()
             self.expect_punct("(")
+            literal = self.tok
             values = [self.value()]
             while self.at_punct(","):
                 self.advance()
                 values.append(self.value())
             self.expect_punct(")", "',' or ')'")
-            return A.PropIn(prop, tuple(values), negated)
+            return self.at(A.PropIn(prop, tuple(values), negated), literal)
         if self.at_kw("exists"):
             self.advance()
             return A.PropExists(prop, negated)
@@ -549,7 +564,8 @@ class _Parser:
             self.advance()
             if self.tok.kind != "STRING":
                 raise self.unexpected("a quoted string after 'contains'")
-            return A.PropContains(prop, self.advance().value)
+            literal = self.tok
+            return self.at(A.PropContains(prop, self.advance().value), literal)
         raise self.unexpected("a filter operator (== != < <= > >= in, not in, exists, not exists, contains)")
 
     def value(self) -> A.Value:
@@ -566,6 +582,13 @@ class _Parser:
 def parse(text: str) -> A.Expr:
     """Parse one cohort expression; raises ``ParseError`` with line and column on any rejection."""
     return _Parser(_Lexer(text).tokens()).parse()
+
+
+def parse_with_positions(text: str) -> tuple[A.Expr, dict[object, tuple[int, int]]]:
+    """``parse``, plus the (line, column) of every property comparison and aggregated property,
+    for checks that need the schema (a literal of the wrong type) to point at the source."""
+    parser = _Parser(_Lexer(text).tokens())
+    return parser.parse(), parser.positions
 
 
 def parse_instant(text: str) -> int:
