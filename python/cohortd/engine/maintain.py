@@ -369,11 +369,13 @@ class Maintainer:
             return self.changed.wait_for(lambda: self.version > after_version or self._stopping, timeout)
 
     # ------------------------------------------------------------ thread
-    def start(self, max_sleep_ms: int = 1000, min_sleep_ms: int = 20) -> None:
+    def start(self, max_sleep_ms: int = 1000, min_sleep_ms: int = 250) -> None:
         """Run steps in the background: promptly after ingests, and at the next time edge.
 
         Between steps without new batches it sleeps at least ``min_sleep_ms``, so a
-        steady stream of window edges is folded in batches rather than one by one.
+        steady stream of window edges is folded in batches rather than one by one and
+        the loop does not compete with request handlers for the interpreter: time-driven
+        changes are therefore seen within ``min_sleep_ms`` of their edge.
         """
         if self._thread is not None:
             return
