@@ -116,6 +116,8 @@ class Maintainer:
         self._pending = BitMap()
         self._pending_types: set[str] = set()
         self._pending_user_props = False
+        self._batches_seen = 0  # batches acknowledged so far (read-your-writes)
+        self._batches_applied = 0  # ... and folded into the members
         self._time_index: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -130,8 +132,8 @@ class Maintainer:
             old = self.cohorts.get(name)
             previous = old.membership if old else Membership(BitMap(), 0, now)
             t = Tracked(name, expr, previous, *info)
-            self.cohorts[name] = t
             self._full(t, now)
+            self.cohorts[name] = t  # readers (lock-free) see it once it holds its members
             for other in list(self.cohorts.values()):
                 if other.name != name and name in _references(other.expr, self.resolve):
                     other.__dict__.update(
@@ -149,18 +151,23 @@ class Maintainer:
             self.cohorts.pop(name, None)
 
     def membership(self, name: str) -> Membership | None:
-        with self.lock:
-            t = self.cohorts.get(name)
-            return t.membership if t else None
+        """The latest maintained members; lock-free, as a ``Membership`` is replaced whole."""
+        t = self.cohorts.get(name)
+        return t.membership if t else None
 
     def current(self, name: str) -> Membership | None:
-        """Members now, with every already-acknowledged batch folded in (read-your-writes)."""
-        with self.lock:
-            with self._pending_lock:
-                pending = bool(self._pending)
-            if pending:
-                self.step()
-            return self.membership(name)
+        """Members now, with every already-acknowledged batch folded in (read-your-writes).
+
+        Only waits for the maintenance lock when a batch acknowledged before this call
+        is not folded in yet; a time-driven step in progress never blocks a reader.
+        """
+        with self._pending_lock:
+            acknowledged = self._batches_seen
+        if self._batches_applied < acknowledged:
+            with self.lock:
+                if self._batches_applied < acknowledged:
+                    self.step()
+        return self.membership(name)
 
     def describe(self, name: str) -> str:
         """How the cohort is kept current (shown by the API and the CLI)."""
@@ -176,6 +183,7 @@ class Maintainer:
             self._pending |= bitmap_from_ids(users)
             self._pending_types |= event_types
             self._pending_user_props |= user_props
+            self._batches_seen += 1
         self._work.set()
 
     def step(self, now: int | None = None) -> list[ChangeSet]:
@@ -186,6 +194,7 @@ class Maintainer:
             with self._pending_lock:
                 pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
                 self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
+                taken = self._batches_seen
             snap = self.engine.store.snapshot()
             self._forget_old_segments(snap.segments)
             out = []
@@ -218,6 +227,7 @@ class Maintainer:
                 for t in due:
                     out += self._partial(t, subset, users, now, snap)
             self.as_of = now
+            self._batches_applied = taken
             return out
 
     def next_deadline(self) -> int | None:
