@@ -53,10 +53,9 @@ import pyarrow as pa
 from cohortd import wire
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+from load_bench import EVENT_TYPES, ingest_users  # same synthetic users as the load test
 
 RESULTS = Path(__file__).resolve().parent / "results" / "freshness_bench.json"
-DAY_MS = 86_400_000
-EVENT_TYPES = [f"Event {i}" for i in range(10)]
 
 #: 20 saved cohorts of mixed condition types; C00 is the one every probe enters.
 COHORTS: list[tuple[str, str]] = [
@@ -96,21 +95,7 @@ def build_dataset(data_dir: Path, users: int, per_user: int = 4, seed: int = 11)
     now = now_ms()
     with Workspace(data_dir) as ws:
         project = ws.project("default")
-        block = 250_000
-        for start in range(0, users, block):
-            n = min(block, users - start)
-            uid = np.repeat(np.arange(start, start + n), per_user)
-            m = len(uid)
-            table = pa.table(
-                {
-                    "user_id": pa.array([f"user-{u:07d}" for u in uid.tolist()], pa.string()),
-                    "event_type": pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), m)]),
-                    "time": pa.array(now - rng.integers(60_000, 60 * DAY_MS, m), pa.int64()),
-                    "amount": pa.array(rng.integers(0, 100, m), pa.int64()),
-                }
-            )
-            report = project.ingest(table)
-            assert not report.rejected, report.rejected[:3]
+        ingest_users(project, users, rng, now, per_user)
         for name, definition in COHORTS:
             project.create_cohort(name, definition)
 

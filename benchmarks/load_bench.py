@@ -191,6 +191,25 @@ def measure(proc: Proc, method: str, requests: list[Any], resp_type: Any, concur
 
 
 # -------------------------------------------------------------------- data
+def ingest_users(project: Any, users: int, rng: np.random.Generator, now: int, per_user: int = 4) -> None:
+    """``per_user`` events for each of users ``user-0000000``… in the 60 days before ``now``."""
+    block = 250_000
+    for start in range(0, users, block):
+        n = min(block, users - start)
+        uid = np.repeat(np.arange(start, start + n), per_user)
+        m = len(uid)
+        table = pa.table(
+            {
+                "user_id": pa.array([f"user-{u:07d}" for u in uid.tolist()], pa.string()),
+                "event_type": pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), m)]),
+                "time": pa.array(now - rng.integers(60_000, 60 * DAY_MS, m), pa.int64()),
+                "amount": pa.array(rng.integers(0, 100, m), pa.int64()),
+            }
+        )
+        report = project.ingest(table)
+        assert not report.rejected, report.rejected[:3]
+
+
 def build_dataset(data_dir: Path, users: int, cohorts: int, seed: int = 7) -> list[str]:
     """N users with a few events each in the last 60 days, and K saved cohorts; returns their names."""
     from cohortd.workspace import Workspace
@@ -201,21 +220,7 @@ def build_dataset(data_dir: Path, users: int, cohorts: int, seed: int = 7) -> li
     ws = Workspace(data_dir)
     try:
         project = ws.project("default")
-        block = 250_000
-        for start in range(0, users, block):
-            n = min(block, users - start)
-            uid = np.repeat(np.arange(start, start + n), per_user)
-            m = len(uid)
-            table = pa.table(
-                {
-                    "user_id": pa.array([f"user-{u:07d}" for u in uid.tolist()], pa.string()),
-                    "event_type": pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), m)]),
-                    "time": pa.array(now - rng.integers(60_000, 60 * DAY_MS, m), pa.int64()),
-                    "amount": pa.array(rng.integers(0, 100, m), pa.int64()),
-                }
-            )
-            report = project.ingest(table)
-            assert not report.rejected, report.rejected[:3]
+        ingest_users(project, users, rng, now, per_user)
         names = []
         for k in range(cohorts):
             e = EVENT_TYPES[k % len(EVENT_TYPES)]
