@@ -158,6 +158,9 @@ class Project:
         except BaseException:
             self.engine.close()
             raise
+        from cohortd.analysis.know import KnowYourData
+
+        self.know = KnowYourData(self)  # schema, data lint, breakdowns, population, audit
         self._write_lock = threading.RLock()  # catalog mutations + their validation
         self._cache_lock = threading.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
@@ -314,7 +317,11 @@ class Project:
         return self.catalog.history(name)
 
     # ------------------------------------------------------------- queries
-    def _evaluate_saved(self, name: str, as_of: AsOf = None, kernel: str | None = None) -> CohortResult:
+    def _evaluate_saved(
+        self, name: str, as_of: AsOf = None, kernel: str | None = None, viewed: bool = True
+    ) -> CohortResult:
+        if viewed and name in self._saved:  # a user read (not lint, audit or maintenance)
+            self.know.viewed(name)
         ms = parse_as_of(as_of)
         if ms is None and kernel is None:
             current = self.maintainer.current(name)
@@ -499,11 +506,12 @@ class Project:
         ms = self._clock()
         members = self.engine.evaluate(expr, as_of=ms, resolve=self._resolve).bitmap
         others = {
-            n: self._evaluate_saved(n).bitmap
+            n: self._evaluate_saved(n, viewed=False).bitmap
             for n, s in sorted(self._saved.items())
             if not s.archived and n != exclude
         }
-        return lint(expr, name, event_types=self.engine.event_types(), members=members, others=others)
+        vocabulary = self.know.vocabulary()
+        return lint(expr, name, vocabulary=vocabulary, members=members, others=others)
 
     def lint(self, definition: str | Expr, name: str | None = None) -> list[LintWarning]:
         """Warnings for a definition (and a name for it) without saving anything."""
@@ -511,12 +519,37 @@ class Project:
         self._check_refs(expr, name)
         return self._lint(expr, name, exclude=name)
 
+    # ---------------------------------------------- know your data (analysis/know.py)
+    def schema(self, top: int = 10) -> dict[str, Any]:
+        """Event types, their properties and user properties, with counts and top values."""
+        return self.know.schema(top)
+
+    def warnings(self, name: str | None = None, definition: str | Expr | None = None) -> list[LintWarning]:
+        """The lint carried by evaluate and explain answers (no naming or overlap rules)."""
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        expr = self._saved_expr(name) if name is not None else self.engine.definition(definition)
+        return self.know.warnings(expr)
+
+    def breakdown(self, name: str | None = None, definition: str | Expr | None = None, **kw: Any) -> Any:
+        """Members broken down by a property or by other cohorts (``analysis/breakdown.py``)."""
+        return self.know.breakdown(name, definition, **kw)
+
+    def population(self, name: str | None = None, definition: str | Expr | None = None, **kw: Any) -> Any:
+        """Size at each step of a range (``analysis/population.py``)."""
+        return self.know.population(name, definition, **kw)
+
+    def audit(self, **kw: Any) -> dict[str, Any]:
+        """Stale events, shrinking, unread, archived-but-referenced and near-duplicate saved cohorts."""
+        return self.know.audit(**kw)
+
     def close(self) -> None:
         """Stop maintenance, then flush and close the engine and the catalog."""
         try:
             self.maintainer.stop()
             self.engine.close()
         finally:
+            self.know.close()
             self.catalog.close()
 
 

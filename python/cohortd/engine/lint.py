@@ -16,13 +16,35 @@ a stable ``code`` so callers can filter or silence it:
 ``overlaps-cohort``
     The members overlap an existing saved cohort's by Jaccard >= 0.8:
     consider merging.
+
+With the project's vocabulary (:class:`cohortd.engine.schema.Vocabulary`),
+definitions that would silently match nothing are reported too, each with a
+"did you mean" suggestion (a case-insensitive match, else the closest names by
+``difflib``):
+
+``unknown-event-property`` / ``property-not-on-event-type``
+    An event property no event has ever carried, or one never seen on the
+    event type it filters (or aggregates).
+``unknown-user-property``
+    A user property never set for any user.
+``unknown-value``
+    A string value never seen for that property (``plan == "fre"``), on that
+    event type for event properties; only ``==``, ``!=``, ``in`` and
+    ``not in`` are checked (``contains`` tests substrings).
+``stale-event-type``
+    A known event type whose last event is more than ``stale_days`` (default
+    30) older than the project's newest event: deprecated or renamed.
+    Measured against the newest event rather than the wall clock, so a
+    historical data set is not "stale" as a whole.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap
 
@@ -54,9 +76,27 @@ from cohortd.lang.ast import (
     UserProp,
 )
 
-__all__ = ["JACCARD_THRESHOLD", "LintWarning", "conditions", "event_refs", "jaccard", "lint", "name_problems"]
+if TYPE_CHECKING:
+    from cohortd.engine.schema import Vocabulary
+
+__all__ = [
+    "JACCARD_THRESHOLD",
+    "STALE_DAYS",
+    "LintWarning",
+    "conditions",
+    "data_problems",
+    "event_refs",
+    "jaccard",
+    "lint",
+    "name_problems",
+    "stale_event_types",
+    "suggest",
+]
 
 JACCARD_THRESHOLD = 0.8
+STALE_DAYS = 30
+DAY_MS = 86_400_000
+SUGGEST_FROM = 2_000  # value suggestions come from this many most frequent values
 
 
 @dataclass(frozen=True)
@@ -151,24 +191,187 @@ def _count_without_window(expr: Expr) -> list[LintWarning]:
     return out
 
 
+def suggest(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'X'?"`` for the closest candidates (case-insensitive match first), or ``""``."""
+    pool = list(dict.fromkeys(candidates))
+    by_lower = {c.lower(): c for c in pool}
+    best = [by_lower[word.lower()]] if word.lower() in by_lower else difflib.get_close_matches(word, pool, 3)
+    if not best:
+        return ""
+    return "; did you mean " + " or ".join(repr(b) for b in best) + "?"
+
+
 def _unknown_event_types(expr: Expr, known: Collection[str]) -> list[LintWarning]:
     known_set = set(known)
-    by_lower = {k.lower(): k for k in known_set}
     seen: list[str] = []
     for cond, _ in conditions(expr):
         for ref in event_refs(cond):
             et = ref.event_type
             if et is not None and et not in known_set and et not in seen:
                 seen.append(et)
-    out = []
-    for et in seen:
-        hint = f"; did you mean {by_lower[et.lower()]!r}?" if et.lower() in by_lower else ""
-        out.append(
-            LintWarning(
-                "unknown-event-type", f"event type {et!r} has never been received (matches nothing){hint}"
-            )
+    return [
+        LintWarning(
+            "unknown-event-type",
+            f"event type {et!r} has never been received (matches nothing){suggest(et, sorted(known_set))}",
         )
-    return out
+        for et in seen
+    ]
+
+
+def stale_event_types(vocab: Vocabulary, stale_days: int = STALE_DAYS) -> dict[str, int]:
+    """Event types silent for more than ``stale_days`` before the newest event: name → last seen (ms)."""
+    if vocab.latest_event_ms is None:
+        return {}
+    edge = vocab.latest_event_ms - stale_days * DAY_MS
+    return {name: st.last_seen for name, st in vocab.types.items() if st.last_seen < edge}
+
+
+def _predicates(f: object) -> Iterator[PropCmp | PropIn | PropExists | PropContains]:
+    if isinstance(f, (FAnd, FOr)):
+        yield from _predicates(f.left)
+        yield from _predicates(f.right)
+    elif isinstance(f, FNot):
+        yield from _predicates(f.item)
+    elif f is not None:
+        yield f  # type: ignore[misc]
+
+
+def _string_literals(pred: object) -> list[str]:
+    if isinstance(pred, PropCmp) and pred.op in ("==", "!=") and isinstance(pred.value, str):
+        return [pred.value]
+    if isinstance(pred, PropIn):
+        return [v for v in pred.values if isinstance(v, str)]
+    return []
+
+
+class _DataRules:
+    """The vocabulary rules over one definition (see the module docstring)."""
+
+    def __init__(self, vocab: Vocabulary, stale_days: int) -> None:
+        self.vocab = vocab
+        self.stale = stale_event_types(vocab, stale_days)
+        self.stale_days = stale_days
+        self.out: list[LintWarning] = []
+
+    def add(self, code: str, message: str) -> None:
+        w = LintWarning(code, message)
+        if w not in self.out:
+            self.out.append(w)
+
+    def event_ref(self, ref: EventRef, extra_props: Iterable[str] = ()) -> None:
+        from cohortd.engine.schema import iso_ms
+
+        et = ref.event_type
+        if et is not None and et not in self.vocab.types:
+            return  # reported by the unknown-event-type rule
+        if et is not None and et in self.stale:
+            self.add(
+                "stale-event-type",
+                f"event type {et!r} has not arrived for over {self.stale_days} days (last seen "
+                f"{iso_ms(self.stale[et])}): deprecated or renamed?",
+            )
+        props = [p.prop for p in _predicates(ref.filter)] + list(extra_props)
+        for prop in props:
+            self.event_prop(et, prop)
+        for pred in _predicates(ref.filter):
+            literals = _string_literals(pred)
+            if literals and self.vocab.event_props.get(pred.prop) == "string":
+                self.event_values(et, pred.prop, literals)
+
+    def _types_with(self, et: str | None) -> list[Any]:
+        return list(self.vocab.types.values()) if et is None else [self.vocab.types[et]]
+
+    def event_prop(self, et: str | None, prop: str) -> None:
+        if prop not in self.vocab.event_props:
+            hint = suggest(prop, sorted(self.vocab.event_props))
+            self.add(
+                "unknown-event-property", f"event property {prop!r} is on no event (matches nothing){hint}"
+            )
+            return
+        if et is None:
+            return
+        on_type = self.vocab.types[et].props
+        if prop not in on_type:
+            self.add(
+                "property-not-on-event-type",
+                f"event property {prop!r} has never been seen on {et!r} (matches nothing)"
+                f"{suggest(prop, sorted(on_type))}",
+            )
+
+    def event_values(self, et: str | None, prop: str, literals: list[str]) -> None:
+        stats = [st.props[prop] for st in self._types_with(et) if prop in st.props]
+        if not stats:
+            return  # the property rule already spoke
+        where = "" if et is None else f" on {et!r}"
+        for lit in literals:
+            code = self.vocab.values.get(lit)
+            if any(_seen(p.values, code) for p in stats):
+                continue
+            pool = _frequent(self.vocab, [(p.values, p.counts) for p in stats])
+            self.add(
+                "unknown-value",
+                f"event property {prop!r} has never had the value {lit!r}{where} (matches nothing)"
+                f"{suggest(lit, pool)}",
+            )
+
+    def user_prop(self, pred: object) -> None:
+        prop = pred.prop  # type: ignore[attr-defined]
+        if prop not in self.vocab.user_props:
+            self.add(
+                "unknown-user-property",
+                f"user property {prop!r} has never been set (matches nothing)"
+                f"{suggest(prop, sorted(self.vocab.user_props))}",
+            )
+            return
+        seen = self.vocab.user_values.get(prop)
+        if seen is None:
+            return
+        for lit in _string_literals(pred):
+            if _seen(seen, self.vocab.values.get(lit)):
+                continue
+            pool = _frequent(self.vocab, [(seen, None)])
+            self.add(
+                "unknown-value",
+                f"user property {prop!r} has never had the value {lit!r}{suggest(lit, pool)}",
+            )
+
+
+def _seen(codes: Any, code: int | None) -> bool:
+    """Whether ``code`` is in the sorted array ``codes`` (binary search)."""
+    import numpy as np
+
+    if code is None:
+        return False
+    i = int(np.searchsorted(codes, code))
+    return i < len(codes) and int(codes[i]) == code
+
+
+def _frequent(vocab: Vocabulary, parts: list[tuple[Any, Any]]) -> list[str]:
+    """Up to SUGGEST_FROM decoded values, most frequent first (the pool for value suggestions)."""
+    import numpy as np
+
+    values = np.concatenate([v for v, _ in parts])
+    counts = np.concatenate([c if c is not None else np.ones(len(v), np.int64) for v, c in parts])
+    order = np.argsort(-counts, kind="stable")[:SUGGEST_FROM]
+    return [vocab.decode(int(c)) for c in values[order]]
+
+
+def data_problems(expr: Expr, vocab: Vocabulary, stale_days: int = STALE_DAYS) -> list[LintWarning]:
+    """Unknown event types, properties and values, and stale event types (see the module docstring)."""
+    out = _unknown_event_types(expr, vocab.types)
+    rules = _DataRules(vocab, stale_days)
+    for cond, _ in conditions(expr):
+        if isinstance(cond, UserProp):
+            rules.user_prop(cond.predicate)
+            continue
+        extra: list[str] = []
+        if isinstance(cond, Aggregate):
+            extra = [cond.prop]
+        elif isinstance(cond, Top) and isinstance(cond.metric, MetricSum):
+            extra = [cond.metric.prop]
+        for ref in event_refs(cond):
+            rules.event_ref(ref, extra)
+    return out + rules.out
 
 
 # Name rules.  A name "says the window" when it contains one of: a number
@@ -303,15 +506,21 @@ def lint(
     event_types: Collection[str] | None = None,
     members: BitMap | None = None,
     others: Mapping[str, BitMap] | None = None,
+    vocabulary: Vocabulary | None = None,
+    stale_days: int = STALE_DAYS,
 ) -> list[LintWarning]:
     """All warnings for ``expr`` (saved as ``name``).
 
     ``event_types``: the project's known event types (None skips that rule).
+    ``vocabulary``: the project's names and values (replaces ``event_types``;
+    enables the property, value and stale-event rules).
     ``members`` and ``others`` (saved cohort name → members at the same as-of
     time, excluding the cohort itself) enable the overlap rule.
     """
     out = _count_without_window(expr)
-    if event_types is not None:
+    if vocabulary is not None:
+        out += data_problems(expr, vocabulary, stale_days)
+    elif event_types is not None:
         out += _unknown_event_types(expr, event_types)
     if name is not None:
         out += name_problems(name, expr)

@@ -1,0 +1,1 @@
+"""Analyses over the same segments and bitmaps as evaluation: breakdowns, population over time, ..."""

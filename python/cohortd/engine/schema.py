@@ -1,0 +1,301 @@
+"""Schema discovery: which event types, event properties and user properties exist, and what they hold.
+
+Why per segment: segments (sealed ones and the in-memory tail's) are immutable
+and uniquely named, so the figures of one segment (per event type: rows, time
+bounds, users from the type index, per property: rows carrying it and the
+count of every value) are computed once and cached by segment name.  A call
+sums the cached figures of the segments in the current snapshot (the sealed
+sum is cached by the tuple of sealed names, so after a batch only the tail's
+few segments are added) and scans only the rows of the segments that straddle
+a ``last_7d``/``last_30d`` edge.  Merged segments are new names: their figures
+are computed once, in proportion to the merge's own work.
+
+User properties are current values (not time-travelled); their counts are
+recomputed when the store's data version moves on.
+
+Decisions: ``present`` is a share in [0, 1] (of the type's events, or of all
+users in the project's user dictionary for user properties); property types
+are the project's schema types (``string``, ``int``, ``float``, ``bool``);
+top values are ordered by count (descending), ties by value; ``last_7d`` and
+``last_30d`` count events in ``[now - 7d, now)`` and ``[now - 30d, now)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from cohortd.storage.segment import Segment
+from cohortd.storage.store import EventStore, Snapshot
+
+__all__ = ["TOP_VALUES", "PropertyStats", "SchemaIndex", "TypeStats", "Vocabulary", "iso_ms"]
+
+DAY_MS = 86_400_000
+TOP_VALUES = 10
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Epoch ms → ISO-8601 UTC with millisecond precision (the CLI's and the JSON shape's format)."""
+    from datetime import UTC, datetime
+
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class PropertyStats:
+    """Rows carrying one property and the count of each distinct value (string values as codes)."""
+
+    present: int
+    values: np.ndarray
+    counts: np.ndarray
+
+    def merged(self, other: PropertyStats) -> PropertyStats:
+        values = np.concatenate((self.values, other.values))
+        counts = np.concatenate((self.counts, other.counts))
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return PropertyStats(
+            self.present + other.present, uniq, np.bincount(inverse, counts, len(uniq)).astype(np.int64)
+        )
+
+
+@dataclass
+class TypeStats:
+    """One event type: rows, time bounds, distinct users and its properties."""
+
+    events: int
+    first_seen: int
+    last_seen: int
+    users: BitMap
+    props: dict[str, PropertyStats] = field(default_factory=dict)
+
+    def merged(self, other: TypeStats) -> TypeStats:
+        props = dict(self.props)
+        for name, st in other.props.items():
+            props[name] = props[name].merged(st) if name in props else st
+        return TypeStats(
+            self.events + other.events,
+            min(self.first_seen, other.first_seen),
+            max(self.last_seen, other.last_seen),
+            self.users | other.users,
+            props,
+        )
+
+
+def value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (sorted) and their counts; a bincount for codes and bools, a sort otherwise."""
+    if len(values) == 0:
+        return values[:0], np.zeros(0, np.int64)
+    if values.dtype == np.bool_ or values.dtype == np.uint32:
+        counts = np.bincount(values.astype(np.int64))
+        uniq = np.flatnonzero(counts)
+        return uniq.astype(values.dtype), counts[uniq].astype(np.int64)
+    if values.dtype.kind == "f":
+        values = np.where(values == 0, 0.0, values)  # -0.0 and 0.0 are one value
+    uniq, counts = np.unique(values, return_counts=True)
+    return uniq, counts.astype(np.int64)
+
+
+def segment_stats(seg: Segment) -> dict[int, TypeStats]:
+    """The figures of one segment, per event type id."""
+    out: dict[int, TypeStats] = {}
+    names = seg.prop_names()
+    for type_id, r in seg.index.items():
+        props: dict[str, PropertyStats] = {}
+        for name in names:
+            col = seg.prop(name)
+            assert col is not None
+            part = col.slice(r.start, r.end - r.start)
+            present = len(part) - part.null_count
+            if present == 0:
+                continue
+            values = part.drop_null().to_numpy(zero_copy_only=False)
+            props[name] = PropertyStats(present, *value_counts(values))
+        out[type_id] = TypeStats(r.end - r.start, r.min_time, r.max_time, r.users, props)
+    return out
+
+
+def _merge(total: dict[int, TypeStats], part: dict[int, TypeStats]) -> dict[int, TypeStats]:
+    out = dict(total)
+    for type_id, st in part.items():
+        out[type_id] = out[type_id].merged(st) if type_id in out else st
+    return out
+
+
+@dataclass
+class Vocabulary:
+    """What the project has seen, by name: the input of the definition lint."""
+
+    types: dict[str, TypeStats]
+    event_props: dict[str, str]  # property → type (schema)
+    user_props: dict[str, str]
+    user_values: dict[str, np.ndarray]  # string user property → codes seen
+    latest_event_ms: int | None  # the newest event of the project
+    values: Any  # StringDictionary of string values
+
+    def decode(self, code: int) -> str:
+        return str(self.values.value(int(code)))
+
+
+class SchemaIndex:
+    """Per-segment figures cached by segment name, summed per call; one per project's store."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._segments: dict[str, dict[int, TypeStats]] = {}
+        self._sealed_key: tuple[str, ...] | None = None
+        self._sealed_total: dict[int, TypeStats] = {}
+        self._users_key: int | None = None
+        self._users_total: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------ figures
+    def type_stats(self, snap: Snapshot | None = None) -> dict[int, TypeStats]:
+        """Figures per event type id over every segment of ``snap`` (default: now)."""
+        snap = snap or self.store.snapshot()
+        with self._lock:
+            live = {seg.name for seg in snap.segments}
+            for name in [n for n in self._segments if n not in live]:
+                del self._segments[name]
+            sealed = tuple(s.name for s in snap.segments if not s.name.startswith("tail-"))
+            if sealed != self._sealed_key:
+                total: dict[int, TypeStats] = {}
+                for seg in snap.segments:
+                    if seg.name in sealed:
+                        total = _merge(total, self._of(seg))
+                self._sealed_key, self._sealed_total = sealed, total
+            total = self._sealed_total
+            for seg in snap.segments:
+                if seg.name.startswith("tail-"):
+                    total = _merge(total, self._of(seg))
+            return total
+
+    def _of(self, seg: Segment) -> dict[int, TypeStats]:
+        stats = self._segments.get(seg.name)
+        if stats is None:
+            stats = self._segments[seg.name] = segment_stats(seg)
+        return stats
+
+    def user_stats(self) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+        """Per user property: (users having it, distinct values, counts); cached per data version."""
+        store = self.store
+        with store.lock:
+            version = store.version
+            n = len(store.users)
+            columns = {
+                name: (col.kind, *(store.user_props.get(name, n) or (None, None)))
+                for name, col in store.user_props.columns.items()
+            }
+            columns = {k: (kind, v.copy(), ok.copy()) for k, (kind, v, ok) in columns.items()}
+        with self._lock:
+            if version == self._users_key:
+                return self._users_total
+        out = {}
+        for name, (_kind, values, valid) in columns.items():
+            present = int(valid.sum())
+            out[name] = (present, *value_counts(values[valid]))
+        with self._lock:
+            self._users_key, self._users_total = version, out
+        return out
+
+    def recent_counts(self, snap: Snapshot, since_ms: int, until_ms: int) -> dict[int, int]:
+        """Events per type id with time in ``[since_ms, until_ms)``: whole type ranges where they fit."""
+        out: dict[int, int] = {}
+        for seg in snap.segments:
+            if seg.num_rows == 0 or seg.max_time < since_ms or seg.min_time >= until_ms:
+                continue
+            for type_id, r in seg.index.items():
+                if r.max_time < since_ms or r.min_time >= until_ms:
+                    continue
+                if r.min_time >= since_ms and r.max_time < until_ms:
+                    n = r.end - r.start
+                else:
+                    times = seg.times[r.start : r.end]
+                    n = int(np.count_nonzero((times >= since_ms) & (times < until_ms)))
+                out[type_id] = out.get(type_id, 0) + n
+        return out
+
+    # -------------------------------------------------------------- views
+    def vocabulary(self) -> Vocabulary:
+        store = self.store
+        stats = self.type_stats()
+        users = self.user_stats()
+        types = {store.types.value(t): st for t, st in stats.items()}
+        latest = max((st.last_seen for st in stats.values()), default=None)
+        user_values = {
+            name: users[name][1]
+            for name, kind in store.user_schema.items()
+            if kind == "string" and name in users
+        }
+        return Vocabulary(
+            types, dict(store.schema), dict(store.user_schema), user_values, latest, store.values
+        )
+
+    def describe(self, now_ms: int, top: int = TOP_VALUES) -> dict[str, Any]:
+        """The ``cohortd schema`` JSON document (shape in the module docstring of ``cli/schema.py``)."""
+        store = self.store
+        snap = store.snapshot()
+        stats = self.type_stats(snap)
+        last7 = self.recent_counts(snap, now_ms - 7 * DAY_MS, now_ms)
+        last30 = self.recent_counts(snap, now_ms - 30 * DAY_MS, now_ms)
+        event_types = []
+        for type_id, st in stats.items():
+            props = [
+                self._property(name, store.schema.get(name, "string"), p.present / st.events, p, top)
+                for name, p in sorted(st.props.items())
+            ]
+            event_types.append(
+                {
+                    "name": store.types.value(type_id),
+                    "events": st.events,
+                    "users": len(st.users),
+                    "first_seen": iso_ms(st.first_seen),
+                    "last_seen": iso_ms(st.last_seen),
+                    "last_7d": last7.get(type_id, 0),
+                    "last_30d": last30.get(type_id, 0),
+                    "properties": props,
+                }
+            )
+        event_types.sort(key=lambda e: (-e["events"], e["name"]))
+        n_users = len(store.users)
+        user_properties = []
+        for name, (present, values, counts) in sorted(self.user_stats().items()):
+            if present == 0:
+                continue
+            kind = store.user_schema.get(name, "string")
+            p = PropertyStats(present, values, counts)
+            user_properties.append(self._property(name, kind, present / max(n_users, 1), p, top))
+        return {"event_types": event_types, "user_properties": user_properties}
+
+    def _property(self, name: str, kind: str, share: float, p: PropertyStats, top: int) -> dict[str, Any]:
+        return {
+            "name": name,
+            "type": kind,
+            "present": share,
+            "top_values": [{"value": v, "count": c} for v, c in self.top_values(kind, p, top)],
+        }
+
+    def top_values(self, kind: str, p: PropertyStats, top: int) -> list[tuple[Any, int]]:
+        """The ``top`` most frequent values, decoded; ties ordered by value."""
+        decoded = [self.decode(kind, v) for v in p.values.tolist()]
+        pairs = sorted(zip(decoded, p.counts.tolist(), strict=True), key=lambda vc: (-vc[1], _order(vc[0])))
+        return pairs[:top]
+
+    def decode(self, kind: str, raw: Any) -> Any:
+        if kind == "string":
+            return self.store.values.value(int(raw))
+        if kind == "bool":
+            return bool(raw)
+        if kind == "int":
+            return int(raw)
+        return float(raw)
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    """A total order across value types (numbers and bools before strings)."""
+    return (1, value) if isinstance(value, str) else (0, float(value))
