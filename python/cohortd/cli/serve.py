@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tls-cert", type=Path, default=None, metavar="FILE", help="PEM certificate chain")
     p.add_argument("--tls-key", type=Path, default=None, metavar="FILE", help="PEM private key")
+    p.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="also serve the HTTP/JSON API and the web console here (e.g. 127.0.0.1:8080)",
+    )
     p.add_argument("--max-workers", type=int, default=None, help="request threads (default: server's choice)")
     p.set_defaults(func=cmd_serve)
 
@@ -42,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         auth_keys_path=args.auth_keys,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        http=args.http,
         **kwargs,
     )
     return 0

@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--auth-keys", help="JSON/TOML file mapping API key -> allowed projects")
     p.add_argument("--tls-cert", help="PEM certificate chain")
     p.add_argument("--tls-key", help="PEM private key")
+    p.add_argument("--http", metavar="HOST:PORT", help="also serve the HTTP/JSON API and web console")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     p.add_argument("--grace", type=float, default=DEFAULT_GRACE_S)
     p.add_argument("--max-message-bytes", type=int, default=Limits.max_message_bytes)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         max_checks=a.max_checks,
         change_log_users=a.change_log_limit,
     )
-    serve(a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits)
+    serve(a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits, http=a.http)
 
 
 if __name__ == "__main__":

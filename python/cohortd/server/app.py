@@ -149,8 +149,13 @@ def serve(
     max_workers: int = DEFAULT_WORKERS,
     grace: float = DEFAULT_GRACE_S,
     limits: Limits | None = None,
+    http: str | None = None,
 ) -> None:
     """Serve a data directory until SIGTERM or SIGINT, then shut down gracefully.
+
+    ``http`` (HOST:PORT) also serves the HTTP/JSON API and the console
+    (``cohortd.http``) from this process, over the same workspace and keys;
+    it prints ``cohortd: console on http://HOST:PORT/console/``.
 
     On a signal: health turns NOT_SERVING, no new calls are accepted, running
     calls get ``grace`` seconds to finish, then the workspace is closed (which
@@ -172,7 +177,16 @@ def serve(
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: stop.set())
+        web = None
+        if http is not None:
+            from cohortd.http import HttpServer
+
+            keys = load_keys(auth_keys_path) if auth_keys_path is not None else None
+            web = HttpServer(workspace, http, keys, tls_cert, tls_key)
         srv.start()
+        if web is not None:
+            web.start()
+            print(f"cohortd: console on {web.url}/console/", file=sys.stderr, flush=True)
         tls = " (TLS)" if tls_cert else ""
         auth = " (API keys)" if auth_keys_path else ""
         where = f"{workspace.data_dir} on {srv.address}{tls}{auth}"
@@ -180,6 +194,8 @@ def serve(
         while not stop.wait(0.5):  # wake up regularly so signals are handled promptly
             pass
         print(f"cohortd: shutting down (grace {grace:g}s)", file=sys.stderr, flush=True)
+        if web is not None:
+            web.stop()
         srv.stop(grace)
     finally:
         workspace.close()

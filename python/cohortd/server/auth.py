@@ -28,10 +28,18 @@ from typing import Any
 
 import grpc
 
-__all__ = ["ALL_PROJECTS", "AuthInterceptor", "load_keys"]
+__all__ = ["ALL_PROJECTS", "MISSING_KEY", "UNKNOWN_KEY", "AuthInterceptor", "load_keys", "project_denied"]
 
 ALL_PROJECTS = "*"
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# The messages of refused calls; the HTTP API (cohortd.http) answers with the same ones.
+MISSING_KEY = "missing `authorization: Bearer <key>`"
+UNKNOWN_KEY = "unknown API key"
+
+
+def project_denied(project: str) -> str:
+    """The PERMISSION_DENIED message for a key used on a project it does not list."""
+    return f"this API key may not use project {project!r}"
 
 
 def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
@@ -58,7 +66,8 @@ def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
     return keys
 
 
-def _digest(key: str) -> bytes:
+def digest(key: str) -> bytes:
+    """SHA-256 of a key: keys are held and looked up as digests, never compared byte by byte."""
     return hashlib.sha256(key.encode()).digest()
 
 
@@ -85,7 +94,7 @@ def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.Rpc
     def check(request: Any, context: grpc.ServicerContext) -> None:
         project = _project(request)
         if project not in allowed:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"this API key may not use project {project!r}")
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, project_denied(project))
 
     if handler.request_streaming:
         inner = handler.stream_unary or handler.stream_stream
@@ -116,7 +125,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, keys: Mapping[str, frozenset[str] | set[str] | list[str]]) -> None:
         # keys are held as SHA-256 digests: lookups do not compare secrets byte by byte
-        self._projects = {_digest(k): frozenset(v) for k, v in keys.items()}
+        self._projects = {digest(k): frozenset(v) for k, v in keys.items()}
         self._cache: dict[tuple[str, frozenset[str]], grpc.RpcMethodHandler] = {}
 
     def intercept_service(
@@ -136,11 +145,11 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 token = value
                 break
         if token is None:
-            return _deny(grpc.StatusCode.UNAUTHENTICATED, "missing `authorization: Bearer <key>`", handler)
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY, handler)
         scheme, _, secret = token.partition(" ")
-        allowed = self._projects.get(_digest(secret.strip())) if scheme.lower() == "bearer" else None
+        allowed = self._projects.get(digest(secret.strip())) if scheme.lower() == "bearer" else None
         if allowed is None:
-            return _deny(grpc.StatusCode.UNAUTHENTICATED, "unknown API key", handler)
+            return _deny(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY, handler)
         if ALL_PROJECTS in allowed:
             return handler
         cache_key = (method, allowed)

@@ -1,0 +1,238 @@
+"""The console: server-rendered HTML pages over the same service-layer calls as the API.
+
+Pages need the session cookie (``/console/login`` sets it through
+``POST /api/session``); without one they redirect to the login page.  Each
+page shows one project, after the same access check as the API, so a session
+never sees another project's data.  Charts are SVG rendered here
+(``charts.py``); the page script (``static/console.js``) only does the live
+parts: editor validation, size and plan while typing, saving, the live feed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from cohortd.errors import CohortError
+from cohortd.http import charts, views
+from cohortd.http.auth import COOKIE, Access
+from cohortd.http.context import Context, context
+from cohortd.http.errors import ApiError, domain_status
+from cohortd.workspace import Project
+
+__all__ = ["router"]
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+SPARKLINE_DAYS = 7
+CHART_DAYS = 30
+MEMBERS_SHOWN = 20
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """No (valid) console session: the page handler redirects to the login page."""
+
+
+def _session_access(request: Request, ctx: Annotated[Context, Depends(context)]) -> Access:
+    session = ctx.sessions.get(request.cookies.get(COOKIE))
+    if session is not None:
+        return Access(session.projects, session)
+    if not ctx.keys.enabled:
+        from cohortd.server.auth import ALL_PROJECTS
+
+        return Access(frozenset({ALL_PROJECTS}), None)
+    raise LoginRequired
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "never"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["thousands"] = lambda n: f"{n:,}"
+
+
+def _render(
+    request: Request, template: str, who: Access, ctx: Context, project: str | None, **values: Any
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "project": project,
+            "projects": who.visible(ctx.workspace.project_names()),
+            "csrf_token": who.session.csrf_token if who.session else "",
+            **values,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _error_page(
+    request: Request, who: Access, ctx: Context, project: str | None, exc: Exception
+) -> HTMLResponse:
+    code, message = domain_status(exc)
+    from cohortd.http.errors import HTTP_STATUS
+
+    response = _render(request, "error.html", who, ctx, project, code=code.name, message=message)
+    response.status_code = HTTP_STATUS[code]
+    return response
+
+
+def _project(ctx: Context, who: Access, name: str) -> Project:
+    who.check(name)
+    return views.open_project(ctx.workspace, name)
+
+
+CtxDep = Annotated[Context, Depends(context)]
+WhoDep = Annotated[Access, Depends(_session_access)]
+
+
+@router.get("/")
+def root() -> Response:
+    return RedirectResponse("/console/", status_code=303)
+
+
+@router.get("/console/login")
+def login_page(request: Request) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, "login.html", {"project": None, "projects": [], "csrf_token": ""}
+    )
+
+
+@router.get("/console/")
+def home(request: Request, ctx: CtxDep, who: WhoDep) -> Response:
+    visible = who.visible(ctx.workspace.project_names())
+    if visible:
+        return RedirectResponse(f"/console/p/{visible[0]}/", status_code=303)
+    return _render(
+        request,
+        "error.html",
+        who,
+        ctx,
+        None,
+        code="NOT_FOUND",
+        message="no project to show yet: ingest events first",
+    )
+
+
+@router.get("/console/p/{project}/")
+def catalog(request: Request, project: str, ctx: CtxDep, who: WhoDep, archived: bool = False) -> Response:
+    """Cohort catalog: name, size, sparkline of the last days, lint badges (filled in by the script)."""
+    try:
+        p = _project(ctx, who, project)
+        rows = []
+        for rec in p.list_cohorts(include_archived=archived):
+            series = views.size_series(p, rec.name, SPARKLINE_DAYS) if not rec.archived else None
+            size = series.points[-1].size if series else p.evaluate(rec.name).size
+            spark = charts.sparkline([pt.size for pt in series.points]) if series else ""
+            rows.append({"rec": rec, "size": size, "sparkline": spark})
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(
+        request, "catalog.html", who, ctx, project, rows=rows, archived=archived, days=SPARKLINE_DAYS
+    )
+
+
+@router.get("/console/p/{project}/editor")
+def editor(request: Request, project: str, ctx: CtxDep, who: WhoDep, cohort: str | None = None) -> Response:
+    """Cohort editor: live validation, size and plan while typing; save with a note."""
+    try:
+        p = _project(ctx, who, project)
+        rec = p.get_cohort(cohort) if cohort else None
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(request, "editor.html", who, ctx, project, rec=rec)
+
+
+def _diffs(versions: list[Any]) -> list[dict[str, Any]]:
+    """Each version with the line diff of its definition against the previous one."""
+    out, previous = [], ""
+    for v in versions:
+        lines = list(
+            difflib.unified_diff(previous.splitlines(), v.definition.splitlines(), lineterm="", n=1)
+        )[2:]
+        out.append({"v": v, "diff": [(line[:1], line) for line in lines if not line.startswith("@@")]})
+        previous = v.definition
+    return list(reversed(out))
+
+
+@router.get("/console/p/{project}/cohorts/{name}")
+def cohort_page(request: Request, project: str, name: str, ctx: CtxDep, who: WhoDep) -> Response:
+    """One cohort: size, size over time, plan, overlap with the others, members, history, live feed."""
+    try:
+        p = _project(ctx, who, project)
+        rec = p.get_cohort(name)
+        result = p.evaluate(name)
+        series = views.size_series(p, name, CHART_DAYS)
+        chart = charts.line_chart(
+            [(name, [(pt.time_ms, pt.size) for pt in series.points])],
+            y_label="users in cohort",
+            css_id="size-chart",
+        )
+        plan = p.explain(name)
+        others = [r.name for r in p.list_cohorts() if r.name != name]
+        related = []
+        if others and not rec.archived:
+            o = views.overlap(p, [name, *others], result.as_of_ms)
+            related = sorted(
+                (
+                    {
+                        "name": o.names[j],
+                        "size": o.sizes[j],
+                        "shared": o.intersections[0][j],
+                        "jaccard": o.jaccard[0][j],
+                    }
+                    for j in range(1, len(o.names))
+                ),
+                key=lambda r: -r["jaccard"],
+            )
+        members = views.members_page(p, name, 0, MEMBERS_SHOWN, None)
+        history = _diffs(p.cohort_history(name))
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(
+        request,
+        "cohort.html",
+        who,
+        ctx,
+        project,
+        rec=rec,
+        result=result,
+        chart=chart,
+        days=CHART_DAYS,
+        plan=plan,
+        related=related,
+        merge_jaccard=views.MERGE_JACCARD,
+        members=members,
+        history=history,
+    )
+
+
+@router.get("/console/p/{project}/overlap")
+def overlap_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Response:
+    """Heatmap of the Jaccard overlap of every non-archived cohort, with merge suggestions."""
+    try:
+        p = _project(ctx, who, project)
+        o = views.overlap(p, [], None)
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(
+        request,
+        "overlap.html",
+        who,
+        ctx,
+        project,
+        o=o,
+        heatmap=charts.heatmap(o.names, o.jaccard),
+        merge_jaccard=views.MERGE_JACCARD,
+    )

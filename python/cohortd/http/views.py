@@ -1,0 +1,112 @@
+"""Plain answers built from the service layer, shared by the JSON API and the console pages.
+
+Nothing here computes an analysis: each function calls the embedded
+``Project`` and reshapes what it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from cohortd.errors import NotFoundError
+from cohortd.http import models as m
+from cohortd.workspace import PROJECT_NAME, InvalidArgumentError, Project, Workspace
+
+DAY_MS = 86_400_000
+MERGE_JACCARD = 0.8
+"""Pairs of cohorts at least this similar are suggested for merging."""
+MAX_SERIES_POINTS = 120
+
+
+def open_project(workspace: Workspace, name: str) -> Project:
+    """An existing project (the HTTP API never creates one: that happens on first ingest)."""
+    if not PROJECT_NAME.fullmatch(name):
+        raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+    if name not in workspace.project_names():
+        raise NotFoundError(f"no project named {name!r}")
+    return workspace.project(name)
+
+
+def as_of_value(value: int | str | None) -> int | str | None:
+    """A query parameter's as-of: digits are epoch ms, anything else ISO-8601 text."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def cohort_out(rec: Any) -> m.CohortOut:
+    return m.CohortOut(**dataclasses.asdict(rec))
+
+
+def warnings_out(warnings: list[Any]) -> list[m.LintWarningOut]:
+    return [m.LintWarningOut(code=w.code, message=w.message) for w in warnings]
+
+
+def overlap(project: Project, cohorts: list[str], as_of: int | str | None) -> m.OverlapOut:
+    """Pairwise overlap of ``cohorts`` (all non-archived saved cohorts when empty), with merge suggestions."""
+    names = cohorts or [r.name for r in project.list_cohorts()]
+    if not names:
+        return m.OverlapOut(
+            names=[], sizes=[], intersections=[], jaccard=[], as_of_ms=_now_ms(), merge_suggestions=[]
+        )
+    o = project.overlap(names, as_of)
+    suggestions = [
+        m.MergeSuggestion(a=o.names[i], b=o.names[j], jaccard=o.jaccard[i][j])
+        for i in range(len(o.names))
+        for j in range(i + 1, len(o.names))
+        if o.jaccard[i][j] >= MERGE_JACCARD and o.names[i] != o.names[j]
+    ]
+    suggestions.sort(key=lambda s: -s.jaccard)
+    return m.OverlapOut(
+        names=o.names,
+        sizes=o.sizes,
+        intersections=o.intersections,
+        jaccard=o.jaccard,
+        as_of_ms=o.as_of_ms,
+        merge_suggestions=suggestions,
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def size_series(project: Project, cohort: str, days: int, step_days: int = 1) -> m.SizesOut:
+    """The saved cohort's size at each UTC midnight of the last ``days`` days, and now.
+
+    Each point is an exact evaluation at that as-of time through the service
+    layer; midnights are fixed instants, so its result cache answers repeated
+    views until new data arrives.
+    """
+    if days < 1 or step_days < 1:
+        raise InvalidArgumentError("days and step_days must be at least 1")
+    if days // step_days + 1 > MAX_SERIES_POINTS:
+        raise InvalidArgumentError(f"at most {MAX_SERIES_POINTS} points (days / step_days)")
+    project.get_cohort(cohort)  # NOT_FOUND first
+    now = _now_ms()
+    midnight = now - now % DAY_MS
+    times = [midnight - k * DAY_MS for k in range(days - 1, -1, -step_days)]
+    points = [m.SizePoint(time_ms=t, size=project.evaluate(cohort, as_of=t).size) for t in times]
+    current = project.evaluate(cohort)
+    points.append(m.SizePoint(time_ms=current.as_of_ms, size=current.size))
+    return m.SizesOut(cohort=cohort, points=points)
+
+
+def members_page(
+    project: Project, cohort: str, offset: int, limit: int, as_of: int | str | None
+) -> m.MembersOut:
+    """One page of members in first-seen (dense id) order: no sort of the whole cohort per page."""
+    if offset < 0 or not 0 < limit <= 10_000:
+        raise InvalidArgumentError("offset must be >= 0 and limit in 1..10000")
+    result = project.evaluate(cohort, as_of=as_of)
+    page = result.bitmap[offset : offset + limit] if offset < len(result.bitmap) else []
+    return m.MembersOut(
+        cohort=cohort,
+        total=result.size,
+        offset=offset,
+        members=project.engine.external_ids(page),
+        as_of_ms=result.as_of_ms,
+        version=result.version,
+    )
