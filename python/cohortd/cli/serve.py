@@ -39,6 +39,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for f in (args.auth_keys, args.tls_cert, args.tls_key):
         if f is not None and not f.is_file():
             raise UsageError(f"no such file: {f}")
+    if args.http is not None:
+        try:
+            import fastapi  # noqa: F401
+            import uvicorn  # noqa: F401
+        except ImportError:
+            raise UsageError("--http needs the console extra: pip install 'cohortd[console]'") from None
     from cohortd.server import serve
 
     kwargs = {} if args.max_workers is None else {"max_workers": args.max_workers}

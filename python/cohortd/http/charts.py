@@ -27,10 +27,9 @@ def _nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks, t = [], start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [start]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick is at or above the largest value
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -53,12 +52,12 @@ def line_chart(
     x_label: str = "date (UTC)",
     time_axis: bool = True,
     y_max: float | None = None,
-    width: int = 640,
-    height: int = 260,
+    width: int = 900,
+    height: int = 280,
     css_id: str = "chart",
 ) -> Markup:
     """Lines of (x, y) points; x is epoch ms when ``time_axis``, else a plain number (e.g. a period)."""
-    left, right, top, bottom = 64, 16, 16, 48
+    left, right, top, bottom = 64, 48, 16, 48
     pw, ph = width - left - right, height - top - bottom
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts]
@@ -150,7 +149,7 @@ def heatmap(names: Sequence[str], values: Sequence[Sequence[float]], cell: int =
     """A square matrix of Jaccard values in [0, 1], one labelled row and column per cohort."""
     label_w = 190
     n = len(names)
-    width, height = label_w + n * cell + 8, label_w + n * cell + 8
+    width, height = label_w + n * cell + 150, label_w + n * cell + 8  # room for the slanted labels
     out = [
         f'<svg id="heatmap" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-label="Jaccard overlap of {n} cohorts">'

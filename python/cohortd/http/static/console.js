@@ -117,7 +117,7 @@ function initEditor() {
       const e = lint.body.error;
       drawEditor(text, e.line ? e : null);
       status.className = "status bad";
-      status.textContent = e.line ? `Line ${e.line}, column ${e.column}: ${e.message}${e.expected ? ` (expected ${e.expected})` : ""}` : e.message;
+      status.textContent = e.message;  // the server's text: "line 2, column 7: ..."
       $("#live-size").textContent = "–";
       showPlan([]);
       return;
