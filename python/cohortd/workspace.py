@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
 from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
 from cohortd.engine.maintain import ChangeSet, Maintainer
@@ -142,10 +143,12 @@ def _refs(expr: Expr) -> list[str]:
     return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]
 
 
-class Project:
+class Project(AudienceMethods):
     """One project's engine, catalog and result cache; safe to call from many threads."""
 
-    def __init__(self, directory: Path, name: str, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, directory: Path, name: str, clock: Callable[[], int] | None = None, deliver: bool = False
+    ) -> None:
         from cohortd import Engine
 
         self.name = name
@@ -179,6 +182,9 @@ class Project:
             if not saved.archived:
                 self.maintainer.track(cohort, self._saved_expr(cohort))
         self.maintainer.start()
+        from cohortd.audiences.delivery import AudienceService
+
+        self.audiences = AudienceService(self, deliver)  # deliver: workers run (the server)
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
@@ -544,8 +550,9 @@ class Project:
         return self.know.audit(**kw)
 
     def close(self) -> None:
-        """Stop maintenance, then flush and close the engine and the catalog."""
+        """Stop deliveries and maintenance, then flush and close the engine and the catalog."""
         try:
+            self.audiences.close()
             self.maintainer.stop()
             self.engine.close()
         finally:
@@ -556,9 +563,12 @@ class Project:
 class Workspace:
     """A data directory holding one or more isolated projects."""
 
-    def __init__(self, data_dir: str | Path, clock: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, clock: Callable[[], int] | None = None, deliver_audiences: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
         self._clock = clock
+        self.deliver_audiences = deliver_audiences
         self._projects: dict[str, Project] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -572,7 +582,7 @@ class Workspace:
                 raise CohortError("workspace is closed")
             proj = self._projects.get(name)
             if proj is None:
-                proj = Project(self.data_dir / "projects" / name, name, self._clock)
+                proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
                 self._projects[name] = proj
             return proj
 

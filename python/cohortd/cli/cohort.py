@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cohortd.cli import audiences
 from cohortd.cli._common import (
     UsageError,
     add_json,
@@ -70,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("name")
     add_json(c)
     c.set_defaults(func=cmd_archive)
+
+    audiences.register_upload(csub)
 
 
 def _show_record(r: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from cohortd import __version__
-from cohortd.cli import cohort, data, membership, query, serve, watch
+from cohortd.cli import audiences, cohort, data, membership, query, serve, watch
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     membership.register(sub)
     watch.register(sub)
     serve.register(sub)
+    audiences.register(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cohortd.cli import audiences
 from cohortd.cli._common import add_as_of, add_json, add_target, as_of_ms, backend, console, emit_json, table
 
 
@@ -13,6 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_as_of(p)
     p.add_argument("cohort", metavar="NAME")
     p.add_argument("--limit", type=int, default=None, help="print at most this many")
+    audiences.add_export_options(p)
     add_json(p)
     p.set_defaults(func=cmd_members)
 
@@ -32,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_members(args: argparse.Namespace) -> int:
+    if args.out is not None:  # a streamed export to a file
+        return audiences.cmd_export(args)
     with backend(args) as b:
         members = b.members(args.cohort, None, as_of_ms(args))
     total = len(members)

@@ -45,6 +45,7 @@ import grpc
 import pyarrow as pa
 
 from cohortd import wire
+from cohortd.client.audiences import AudiencesClient
 from cohortd.client.types import (
     ERROR_BY_CODE,
     Change,
@@ -155,7 +156,7 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client:
+class Client(AudiencesClient):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.

@@ -31,11 +31,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.limits import Limits
 from cohortd.server.servicer import CohortdServicer
-from cohortd.v1 import cohortd_pb2, cohortd_pb2_grpc
+from cohortd.v1 import audiences_pb2_grpc, cohortd_pb2, cohortd_pb2_grpc
 from cohortd.workspace import Workspace
 
 __all__ = ["DEFAULT_GRACE_S", "DEFAULT_WORKERS", "CohortdServer", "build_server", "serve"]
@@ -120,12 +121,18 @@ def build_server(
     )
     servicer = CohortdServicer(workspace, limits)
     cohortd_pb2_grpc.add_CohortdServicer_to_server(servicer, server)
+    audiences_pb2_grpc.add_AudiencesServicer_to_server(AudiencesServicer(workspace, limits), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, AUDIENCES_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (
+            SERVICE_NAME,
+            AUDIENCES_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     if (tls_cert is None) != (tls_key is None):
@@ -162,8 +169,11 @@ def serve(
     flushes the write-ahead log).  Prints ``cohortd: serving DIR on HOST:PORT``
     to stderr once listening (with the real port when ``listen`` ends in ``:0``).
     """
-    workspace = Workspace(workspace_dir)
+    workspace = Workspace(workspace_dir, deliver_audiences=True)
     try:
+        for name in workspace.project_names():  # audiences deliver without waiting for a request
+            if (workspace.data_dir / "projects" / name / "audiences.sqlite").exists():
+                workspace.project(name)
         srv = build_server(
             workspace,
             listen,

@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 
+from cohortd.audiences.model import AudienceError
 from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
@@ -58,6 +59,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ParseError, grpc.StatusCode.INVALID_ARGUMENT),
     (DefinitionError, grpc.StatusCode.INVALID_ARGUMENT),
     (InvalidArgumentError, grpc.StatusCode.INVALID_ARGUMENT),
+    (AudienceError, grpc.StatusCode.INVALID_ARGUMENT),  # bad destination / audience option
     (WireFormatError, grpc.StatusCode.INVALID_ARGUMENT),
     (IngestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
