@@ -33,3 +33,14 @@ def sequence(
 ) -> npt.NDArray[np.bool_]: ...
 def mask_to_roaring(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8]) -> bytes: ...
 def roaring_to_array(data: bytes) -> U32s: ...
+def user_type_counts(
+    users: Sequence[U32s],
+    types: Sequence[U32s],
+    times: Sequence[I64s],
+    start: int,
+    end: int,
+    row_of_user: npt.NDArray[np.int32],
+    col_of_type: npt.NDArray[np.int32],
+    n_rows: int,
+    n_cols: int,
+) -> tuple[I64s, npt.NDArray[np.int32], U32s]: ...

@@ -508,6 +508,14 @@ class Project(AudienceMethods):
         ms = parse_as_of(as_of)
         return self.engine.explain(expr, as_of=self._clock() if ms is None else ms, resolve=self._resolve)
 
+    def personas(
+        self, population: str = "all", window: str = "30d", k: str | int = "auto", **options: Any
+    ) -> Any:
+        """Behavioural groups of a population, explained, each with a rule (``cohortd.personas``)."""
+        from cohortd.personas import discover
+
+        return discover(self, population, window, k, **options)
+
     def _lint(self, expr: Expr, name: str | None, exclude: str | None) -> list[LintWarning]:
         ms = self._clock()
         members = self.engine.evaluate(expr, as_of=ms, resolve=self._resolve).bitmap

@@ -11,6 +11,7 @@ pub mod bitmap;
 pub mod count;
 pub mod distinct;
 mod error;
+pub mod features;
 pub mod first;
 mod parts;
 pub mod sequence;
@@ -20,6 +21,7 @@ pub use bitmap::{mask_to_roaring, roaring_from_bytes, roaring_to_bytes};
 pub use count::count;
 pub use distinct::{distinct, distinct_buckets};
 pub use error::KernelError;
+pub use features::{user_type_counts, Csr};
 pub use first::first_time;
 pub use sequence::sequence;
 

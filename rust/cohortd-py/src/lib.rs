@@ -11,6 +11,7 @@ mod bitmap;
 mod common;
 mod count;
 mod distinct;
+mod features;
 mod first;
 mod sequence;
 
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(distinct::distinct, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(first::first_time, m)?)?;
+    m.add_function(wrap_pyfunction!(features::user_type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::mask_to_roaring, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::roaring_to_array, m)?)?;

@@ -96,3 +96,32 @@ def mask_to_bitmap(mask: npt.ArrayLike) -> BitMap:
 def bitmap_to_ids(bitmap: BitMap) -> npt.NDArray[np.uint32]:
     """Sorted ids of a pyroaring bitmap, read natively from its portable serialisation."""
     return _native.roaring_to_array(bitmap.serialize())
+
+
+def user_type_counts(
+    users: Parts,
+    types: Parts,
+    times: Parts,
+    start: int,
+    end: int,
+    row_of_user: npt.ArrayLike,
+    col_of_type: npt.ArrayLike,
+    n_rows: int,
+    n_cols: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.uint32]]:
+    """Per-user counts by event type in ``[start, end)`` as CSR ``(indptr, indices, data)``.
+
+    Not part of the two-kernel contract: the personas feature matrix (``cohortd.personas.features``).
+    ``row_of_user[u]`` / ``col_of_type[t]`` < 0 leave a user / an event type out.
+    """
+    return _native.user_type_counts(
+        as_parts(users, np.uint32, "users"),
+        as_parts(types, np.uint32, "types"),
+        as_parts(times, np.int64, "times"),
+        start,
+        end,
+        np.ascontiguousarray(row_of_user, dtype=np.int32),
+        np.ascontiguousarray(col_of_type, dtype=np.int32),
+        _n(n_rows),
+        _n(n_cols),
+    )
