@@ -151,6 +151,9 @@ def test_analyst_path(server, browser):
     axis_text = browser.find_element(By.ID, "size-chart").text
     assert "date (UTC)" in axis_text and "users in cohort" in axis_text
     assert "first version" in browser.find_element(By.ID, "history").text
+    split = browser.find_elements(By.CSS_SELECTOR, "#breakdown-table tbody tr")
+    assert sorted(r.text.split()[0] for r in split) == ["free", "paid", "trial"]
+    assert sum(int(r.text.split()[1].replace(",", "")) for r in split) == live
     shot(browser, "cohort")
 
     browser.find_element(By.LINK_TEXT, "Overlap").click()
@@ -160,3 +163,10 @@ def test_analyst_path(server, browser):
     diagonal = [float(cells[i * 4].get_attribute("data-jaccard")) for i in range(3)]
     assert diagonal == [1.0, 1.0, 1.0]
     shot(browser, "overlap")
+
+    browser.find_element(By.LINK_TEXT, "Schema").click()
+    table = wait_for(browser, EC.presence_of_element_located((By.ID, "event-types")))
+    assert (
+        "Session Start" in table.text and "user.plan" in browser.find_element(By.ID, "user-properties").text
+    )
+    shot(browser, "schema")

@@ -243,3 +243,28 @@ def test_openapi_document_and_no_cdn(server, http):
         text = httpx.get(server.url + asset).text
         assert "http://" not in text and "https://" not in text
     assert httpx.get(f"{server.url}/docs").status_code == 404
+
+
+def test_know_your_data_routes_agree_with_grpc_evaluations(http, grpc_client):
+    p = "/api/projects/default"
+    schema = http.get(f"{p}/schema").json()
+    assert {e["name"] for e in schema["event_types"]} >= {"Session Start", "Signup Submitted"}
+    assert "plan" in [u["name"] for u in schema["user_properties"]]
+    split = http.post(f"{p}/breakdown", json={"cohort": "Active 7d", "by": "user.plan"}).json()
+    assert split["size"] == grpc_client.evaluate("Active 7d").size
+    for row in split["rows"]:
+        inline = f'in_cohort("Active 7d") and user.plan == "{row["value"]}"'
+        assert row["members"] == grpc_client.evaluate(definition=inline).size
+    day = 86_400_000
+    end = now_ms() // day * day
+    pop = http.post(
+        f"{p}/population", json={"cohort": "Active 7d", "start": end - 3 * day, "end": end}
+    ).json()
+    assert len(pop["points"]) == 4
+    for k, pt in enumerate(pop["points"]):
+        assert pt["size"] == grpc_client.evaluate("Active 7d", as_of=end - (3 - k) * day).size
+    assert set(http.get(f"{p}/audit").json()) >= {"findings", "similar_pairs"}
+    bad = _http_error(
+        http.post(f"{p}/breakdown", json={"cohort": "Active 7d", "by": "user.plan", "pick": "x"}), 400
+    )
+    assert bad["code"] == "INVALID_ARGUMENT"

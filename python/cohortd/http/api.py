@@ -25,9 +25,7 @@ from cohortd.workspace import InvalidArgumentError, Project
 __all__ = ["router"]
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from the server's keys file")
-_ERRORS = {code: {"model": m.ErrorOut} for code in (400, 401, 403, 404, 409, 429)}
-
-router = APIRouter(prefix="/api", responses=_ERRORS)
+router = APIRouter(prefix="/api", responses=m.ERRORS)
 
 
 def access(
@@ -120,7 +118,7 @@ def history(p: ProjectDep, name: str) -> m.HistoryOut:
 
 
 # ---------------------------------------------------------------- queries
-def _target(body: m.TargetIn) -> tuple[str | None, str | None]:
+def target(body: m.TargetIn) -> tuple[str | None, str | None]:
     if (body.cohort is None) == (body.definition is None):
         raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
     return body.cohort, body.definition
@@ -129,7 +127,7 @@ def _target(body: m.TargetIn) -> tuple[str | None, str | None]:
 @router.post("/projects/{project}/evaluate", response_model=m.EvaluateOut, tags=["queries"])
 def evaluate(p: ProjectDep, body: m.TargetIn) -> m.EvaluateOut:
     """Size of a saved cohort or an inline definition at an as-of time."""
-    name, definition = _target(body)
+    name, definition = target(body)
     result = p.evaluate(name, definition, views.as_of_value(body.as_of))
     return m.EvaluateOut(size=result.size, as_of_ms=result.as_of_ms, version=result.version)
 
@@ -137,7 +135,7 @@ def evaluate(p: ProjectDep, body: m.TargetIn) -> m.EvaluateOut:
 @router.post("/projects/{project}/explain", response_model=m.ExplainOut, tags=["queries"])
 def explain(p: ProjectDep, body: m.TargetIn) -> m.ExplainOut:
     """The evaluation plan with each step's size and time."""
-    name, definition = _target(body)
+    name, definition = target(body)
     steps = p.explain(name, definition, views.as_of_value(body.as_of))
     return m.ExplainOut(
         steps=[m.PlanStepOut(text=s.text, size=s.size, millis=s.millis, depth=s.depth) for s in steps]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 AsOfValue = int | str | None
@@ -18,6 +20,12 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
+}
+"""The error answers every route may give (for the OpenAPI document)."""
 
 
 class SessionIn(BaseModel):

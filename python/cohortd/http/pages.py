@@ -132,10 +132,11 @@ def catalog(request: Request, project: str, ctx: CtxDep, who: WhoDep, archived: 
         p = _project(ctx, who, project)
         rows = []
         for rec in p.list_cohorts(include_archived=archived):
-            series = views.size_series(p, rec.name, SPARKLINE_DAYS) if not rec.archived else None
-            size = series.points[-1].size if series else p.evaluate(rec.name).size
-            spark = charts.sparkline([pt.size for pt in series.points]) if series else ""
-            rows.append({"rec": rec, "size": size, "sparkline": spark})
+            size, sizes = views.catalog_sizes(p, rec, SPARKLINE_DAYS)
+            spark = charts.sparkline(sizes) if sizes else ""
+            rows.append(
+                {"rec": rec, "size": size, "sparkline": spark, "viewed": views.last_viewed(p, rec.name)}
+            )
     except (CohortError, ApiError) as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
@@ -167,8 +168,10 @@ def _diffs(versions: list[Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/console/p/{project}/cohorts/{name}")
-def cohort_page(request: Request, project: str, name: str, ctx: CtxDep, who: WhoDep) -> Response:
-    """One cohort: size, size over time, plan, overlap with the others, members, history, live feed."""
+def cohort_page(
+    request: Request, project: str, name: str, ctx: CtxDep, who: WhoDep, by: str | None = None
+) -> Response:
+    """One cohort: size, size over time, breakdown, plan, overlap, members, history, live feed."""
     try:
         p = _project(ctx, who, project)
         rec = p.get_cohort(name)
@@ -198,6 +201,9 @@ def cohort_page(request: Request, project: str, name: str, ctx: CtxDep, who: Who
             )
         members = views.members_page(p, name, 0, MEMBERS_SHOWN, None)
         history = _diffs(p.cohort_history(name))
+        choices = [f"user.{u['name']}" for u in p.schema(1)["user_properties"]]
+        by = by or (choices[0] if choices else None)
+        split = p.breakdown(name, by=by).to_dict() if by and not rec.archived else None
     except (CohortError, ApiError) as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
@@ -215,6 +221,9 @@ def cohort_page(request: Request, project: str, name: str, ctx: CtxDep, who: Who
         merge_jaccard=views.MERGE_JACCARD,
         members=members,
         history=history,
+        by=by,
+        by_choices=choices,
+        split=split,
     )
 
 
@@ -236,3 +245,14 @@ def overlap_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Re
         heatmap=charts.heatmap(o.names, o.jaccard),
         merge_jaccard=views.MERGE_JACCARD,
     )
+
+
+@router.get("/console/p/{project}/schema")
+def schema_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Response:
+    """Schema browser: event types with their properties and top values, and user properties."""
+    try:
+        p = _project(ctx, who, project)
+        doc = p.schema(5)
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(request, "schema.html", who, ctx, project, schema=doc)

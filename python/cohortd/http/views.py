@@ -73,25 +73,53 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def size_series(project: Project, cohort: str, days: int, step_days: int = 1) -> m.SizesOut:
-    """The saved cohort's size at each UTC midnight of the last ``days`` days, and now.
-
-    Each point is an exact evaluation at that as-of time through the service
-    layer; midnights are fixed instants, so its result cache answers repeated
-    views until new data arrives.
-    """
+def _midnights(days: int, step_days: int) -> list[int]:
     if days < 1 or step_days < 1:
         raise InvalidArgumentError("days and step_days must be at least 1")
     if days // step_days + 1 > MAX_SERIES_POINTS:
         raise InvalidArgumentError(f"at most {MAX_SERIES_POINTS} points (days / step_days)")
-    project.get_cohort(cohort)  # NOT_FOUND first
     now = _now_ms()
     midnight = now - now % DAY_MS
-    times = [midnight - k * DAY_MS for k in range(days - 1, -1, -step_days)]
-    points = [m.SizePoint(time_ms=t, size=project.evaluate(cohort, as_of=t).size) for t in times]
+    return [midnight - k * DAY_MS for k in range(days - 1, -1, -step_days)]
+
+
+def size_series(project: Project, cohort: str, days: int, step_days: int = 1) -> m.SizesOut:
+    """The saved cohort's size at each UTC midnight of the last ``days`` days, and now.
+
+    The midnights come from the population series (``Project.population``:
+    exact as-of evaluations in one pass, answered from the cohort's recorded
+    daily sizes once they exist); the last point is the maintained size now.
+    """
+    times = _midnights(days, step_days)
+    series = project.population(cohort, start=times[0], end=times[-1], step=f"{step_days}d")
+    points = [m.SizePoint(time_ms=pt.as_of_ms, size=pt.size) for pt in series.points]
     current = project.evaluate(cohort)
     points.append(m.SizePoint(time_ms=current.as_of_ms, size=current.size))
     return m.SizesOut(cohort=cohort, points=points)
+
+
+def catalog_sizes(project: Project, rec: Any, days: int) -> tuple[int, list[int]]:
+    """(size now, sizes at the last ``days`` midnights) for the catalog, without stamping a view.
+
+    Listing the catalog is not reading the cohort: last-viewed (the audit's
+    "never read") must not move each time someone opens the list, so this uses
+    the service layer's unstamped evaluation and the recorded daily sizes.
+    """
+    now = project._evaluate_saved(rec.name, viewed=False)
+    if rec.archived:
+        return now.size, []
+    times = _midnights(days, 1)
+    recorded = project.know.stats.daily_sizes(rec.name, rec.version, times)
+    sizes = [
+        recorded[t][0] if t in recorded else project._evaluate_saved(rec.name, t, viewed=False).size
+        for t in times
+    ]
+    return now.size, [*sizes, now.size]
+
+
+def last_viewed(project: Project, name: str) -> int | None:
+    """When a person last read the cohort (know-your-data's stamp)."""
+    return project.know.stats.last_viewed(name)
 
 
 def members_page(
