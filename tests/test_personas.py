@@ -255,3 +255,53 @@ def test_cli_embedded(planted, report, tmp_path: Path) -> None:  # type: ignore[
     assert (
         small.returncode == 1 and "population too small" in small.stderr and "Traceback" not in small.stderr
     )
+
+
+# ------------------------------------------------------------- gRPC / SDK
+def test_rpc_and_sdk_over_a_real_server(planted, report, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Personas service on a server process answers what the embedded call answers."""
+    import grpc
+    from cohortd import Client
+    from cohortd.client import RemoteError, RemoteNotFoundError
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from test_server_support import ServerProcess
+
+    data, _, _ = planted
+    srv = ServerProcess(tmp_path / "srv")
+    try:
+        with Client(srv.address, retries=1) as c:
+            c.wait_ready()
+            assert c.ingest(data.events).rejections == []
+            c.upsert_user_properties(data.users)
+            got = c.personas(
+                "all", "30d", "auto", properties=["plan"], seed=SEED, as_of=END_ISO, assignments=True
+            )
+            assert got.to_dict() == report.to_dict()
+            assert got.assignments == report.assignments
+            saved = c.personas(
+                k=5, seed=SEED, as_of=END_ISO, properties=["plan"], cluster=1, save_cohort="P1"
+            )
+            assert (
+                saved.saved_cohort == "P1"
+                and c.get_cohort("P1").definition == saved.personas[1].rule.definition
+            )
+            assert saved.assignments is None
+            with pytest.raises(RemoteError) as small:
+                c.personas(as_of="2020-01-01T00:00:00Z")
+            assert small.value.code == grpc.StatusCode.INVALID_ARGUMENT and "too small" in small.value.details
+            with pytest.raises(RemoteNotFoundError):
+                c.personas("No such cohort", as_of=END_ISO)
+        cli = subprocess.run(
+            [str(COHORTD), "personas", "--server", srv.address, "--k", "auto", "--properties", "plan",
+             "--seed", str(SEED), "--as-of", END_ISO, "--json"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout) == json.loads(json.dumps(report.to_dict()))
+        with grpc.insecure_channel(srv.address) as ch:
+            health = health_pb2_grpc.HealthStub(ch).Check(
+                health_pb2.HealthCheckRequest(service="cohortd.v1.Personas"), timeout=10
+            )
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        assert srv.terminate() == 0, srv.output

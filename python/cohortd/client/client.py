@@ -46,6 +46,7 @@ import pyarrow as pa
 
 from cohortd import wire
 from cohortd.client.audiences import AudiencesClient
+from cohortd.client.personas import PersonasClient
 from cohortd.client.types import (
     ERROR_BY_CODE,
     Change,
@@ -156,7 +157,7 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client(AudiencesClient):
+class Client(AudiencesClient, PersonasClient):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.

@@ -35,8 +35,9 @@ from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.limits import Limits
+from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
 from cohortd.server.servicer import CohortdServicer
-from cohortd.v1 import audiences_pb2_grpc, cohortd_pb2, cohortd_pb2_grpc
+from cohortd.v1 import audiences_pb2_grpc, cohortd_pb2, cohortd_pb2_grpc, personas_pb2_grpc
 from cohortd.workspace import Workspace
 
 __all__ = ["DEFAULT_GRACE_S", "DEFAULT_WORKERS", "CohortdServer", "build_server", "serve"]
@@ -122,14 +123,16 @@ def build_server(
     servicer = CohortdServicer(workspace, limits)
     cohortd_pb2_grpc.add_CohortdServicer_to_server(servicer, server)
     audiences_pb2_grpc.add_AudiencesServicer_to_server(AudiencesServicer(workspace, limits), server)
+    personas_pb2_grpc.add_PersonasServicer_to_server(PersonasServicer(workspace), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, AUDIENCES_SERVICE):
+    for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (
             SERVICE_NAME,
             AUDIENCES_SERVICE,
+            PERSONAS_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
