@@ -44,3 +44,30 @@ def user_type_counts(
     n_rows: int,
     n_cols: int,
 ) -> tuple[I64s, npt.NDArray[np.int32], U32s]: ...
+def first_in_window(
+    users: Sequence[U32s], times: Sequence[I64s], start: int, end: int, n_users: int
+) -> I64s: ...
+def retention_curve(
+    starts: I64s, users: Sequence[U32s], times: Sequence[I64s], as_of: int, period: int, n_periods: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def funnel(
+    steps: Sequence[tuple[Sequence[U32s], Sequence[I64s]]],
+    entry_start: int,
+    entry_end: int,
+    as_of: int,
+    window: int,
+    n_users: int,
+) -> tuple[U32s, I64s]: ...
+def journeys(
+    anchors: I64s,
+    users: Sequence[U32s],
+    times: Sequence[I64s],
+    types: Sequence[U32s],
+    rank: U32s,
+    before: int,
+    after: int,
+    depth: int,
+    keep_repeats: bool,
+    as_of: int,
+) -> tuple[U32s, U32s, U32s]: ...
+def next_after(after: I64s, users: Sequence[U32s], times: Sequence[I64s], end: int) -> I64s: ...

@@ -13,7 +13,10 @@ pub mod distinct;
 mod error;
 pub mod features;
 pub mod first;
+pub mod funnel;
+pub mod journeys;
 mod parts;
+pub mod retention;
 pub mod sequence;
 
 pub use aggregate::{aggregate, AggFunc};

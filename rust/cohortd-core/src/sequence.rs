@@ -54,7 +54,7 @@ pub fn sequence(
     Ok(out)
 }
 
-fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
+pub(crate) fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
     while pos < users.len() && keep(users[pos]) {
         pos += 1;
     }
@@ -62,7 +62,7 @@ fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
 }
 
 /// The step's in-window rows sorted by (user, time), as two aligned columns.
-fn sorted_in_window(
+pub(crate) fn sorted_in_window(
     users: &[&[u32]],
     times: &[&[i64]],
     start: i64,

@@ -13,6 +13,9 @@ mod count;
 mod distinct;
 mod features;
 mod first;
+mod funnel;
+mod journeys;
+mod retention;
 mod sequence;
 
 #[pymodule]
@@ -26,6 +29,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(features::user_type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::mask_to_roaring, m)?)?;
+    m.add_function(wrap_pyfunction!(retention::first_in_window, m)?)?;
+    m.add_function(wrap_pyfunction!(retention::retention_curve, m)?)?;
+    m.add_function(wrap_pyfunction!(funnel::funnel, m)?)?;
+    m.add_function(wrap_pyfunction!(journeys::journeys, m)?)?;
+    m.add_function(wrap_pyfunction!(journeys::next_after, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::roaring_to_array, m)?)?;
     Ok(())
 }

@@ -269,3 +269,293 @@ def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: 
     out = np.zeros(n, dtype=np.bool_)
     _sequence_sorted(np.concatenate(sorted_u), np.concatenate(sorted_t), offsets, np.int64(within), out)
     return out
+
+
+# ------------------------------------------------------------------ analyses (retention, funnels, journeys)
+
+_END = np.uint32(2**32 - 1)
+
+
+@numba.njit(cache=True)
+def _first_in_part(users, times, start, end, out):  # type: ignore[no-untyped-def]
+    for i in range(users.shape[0]):
+        t = times[i]
+        u = users[i]
+        if start <= t and t < end and t < out[u]:
+            out[u] = t
+
+
+@numba.njit(cache=True)
+def _retention_part(starts, users, times, as_of, period, n_periods, bits, last):  # type: ignore[no-untyped-def]
+    for i in range(users.shape[0]):
+        u = users[i]
+        s = starts[u]
+        t = times[i]
+        if s == _NO_TIME or t < s or t >= as_of:
+            continue
+        # t - s >= 0 and fits in uint64 exactly
+        k = (np.uint64(t) - np.uint64(s)) // np.uint64(period)
+        if k < np.uint64(n_periods):
+            bits[u, k] = True
+        if t > last[u]:
+            last[u] = t
+
+
+@numba.njit(cache=True)
+def _retention_counts(starts, bits, last, has_last, as_of, period, n_periods, users, retained, unbounded):  # type: ignore[no-untyped-def]
+    for u in range(starts.shape[0]):
+        s = starts[u]
+        if s == _NO_TIME:
+            continue
+        # periods over: floor((as_of - s) / period), computed without overflow
+        if as_of <= s:
+            ended = 0
+        else:
+            ended = (np.uint64(as_of) - np.uint64(s)) // np.uint64(period)
+            ended = n_periods if ended > np.uint64(n_periods) else np.int64(ended)
+        for k in range(ended):
+            users[k] += 1
+            if bits[u, k]:
+                retained[k] += 1
+            # last >= s + k * period  <=>  (last - s) // period >= k
+            if has_last[u] and (np.uint64(last[u]) - np.uint64(s)) // np.uint64(period) >= np.uint64(k):
+                unbounded[k] += 1
+
+
+def first_in_window(users: Parts, times: Parts, start: int, end: int, n_users: int) -> npt.NDArray[np.int64]:
+    us, ts, n = _rows(users, times, n_users)
+    out = np.full(n, _NO_TIME, dtype=np.int64)
+    for u, t in zip(us, ts, strict=True):
+        _first_in_part(u, t, np.int64(start), np.int64(end), out)
+    return out
+
+
+def retention_curve(
+    starts: npt.ArrayLike, users: Parts, times: Parts, as_of: int, period: int, n_periods: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    s = as_parts([starts], np.int64, "starts")[0]
+    us, ts, _ = _rows(users, times, len(s))
+    if period <= 0:
+        raise KernelError(f"period must be positive, got {period}")
+    k = int(n_periods)
+    bits = np.zeros((len(s), k), dtype=np.bool_)
+    last = np.full(len(s), np.iinfo(np.int64).min, dtype=np.int64)
+    for u, t in zip(us, ts, strict=True):
+        _retention_part(s, u, t, np.int64(as_of), np.int64(period), np.int64(k), bits, last)
+    has_last = last != np.iinfo(np.int64).min
+    out = np.zeros(k, np.uint64), np.zeros(k, np.uint64), np.zeros(k, np.uint64)
+    _retention_counts(s, bits, last, has_last, np.int64(as_of), np.int64(period), np.int64(k), *out)
+    return out
+
+
+@numba.njit(cache=True)
+def _shortest_chains(times, lo, hi, window, ptr, best):  # type: ignore[no-untyped-def]
+    """One user's shortest ``ek - e1`` per step (see cohortd-core funnel::shortest_chains)."""
+    k = lo.shape[0]
+    for j in range(k):
+        ptr[j] = lo[j]
+        best[j] = -1
+    best[0] = 0
+    reachable = k
+    for s in range(lo[0], hi[0]):
+        e1 = times[s]
+        prev = e1
+        for j in range(1, reachable):
+            p = ptr[j]
+            while p < hi[j] and times[p] <= prev:
+                p += 1
+            ptr[j] = p
+            if p == hi[j]:
+                reachable = j
+                break
+            prev = times[p]
+            span = np.uint64(prev) - np.uint64(e1)
+            if window >= 0 and span > np.uint64(window):
+                break
+            span_i = np.int64(span) if span <= np.uint64(2**63 - 1) else np.int64(2**63 - 1)
+            if best[j] == -1 or span_i < best[j]:
+                best[j] = span_i
+        if reachable == 1:
+            break
+
+
+@numba.njit(cache=True)
+def _funnel_sorted(users, times, offsets, window, out_users, out_times):  # type: ignore[no-untyped-def]
+    k = offsets.shape[0] - 1
+    cursor = offsets[:-1].copy()
+    lo = np.empty(k, np.int64)
+    hi = np.empty(k, np.int64)
+    ptr = np.empty(k, np.int64)
+    best = np.empty(k, np.int64)
+    m = 0
+    i = offsets[0]
+    while i < offsets[1]:
+        user = users[i]
+        for j in range(k):
+            a = cursor[j]
+            stop = offsets[j + 1]
+            while a < stop and users[a] < user:
+                a += 1
+            b = a
+            while b < stop and users[b] == user:
+                b += 1
+            lo[j] = a
+            hi[j] = b
+            cursor[j] = b
+        i = cursor[0]
+        _shortest_chains(times, lo, hi, window, ptr, best)
+        out_users[m] = user
+        out_times[m, :] = best
+        m += 1
+    return m
+
+
+def funnel(
+    steps: Sequence[Step], entry_start: int, entry_end: int, as_of: int, window: int, n_users: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    if len(steps) == 0:
+        raise KernelError("a funnel needs at least one step")
+    sorted_u, sorted_t = [], []
+    n = 0
+    for j, (users, times) in enumerate(steps):
+        us, ts, n = _rows(users, times, n_users, f"step {j} ")
+        u, t = _concat(us, np.uint32), _concat(ts, np.int64)
+        end = min(entry_end, as_of) if j == 0 else as_of
+        inside = (t >= entry_start) & (t < end)
+        u_sorted, t_sorted = _sort_by_user(u[inside], t[inside], n)
+        sorted_u.append(u_sorted)
+        sorted_t.append(t_sorted)
+    offsets = np.zeros(len(steps) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(u) for u in sorted_u])
+    entrants = len(np.unique(sorted_u[0]))
+    out_users = np.empty(entrants, np.uint32)
+    out_times = np.empty((entrants, len(steps)), np.int64)
+    _funnel_sorted(
+        np.concatenate(sorted_u), np.concatenate(sorted_t), offsets, np.int64(window), out_users, out_times
+    )
+    return out_users, out_times
+
+
+@numba.njit(cache=True)
+def _near_part(anchors, users, times, types, rank, before, after, as_of, keep):  # type: ignore[no-untyped-def]
+    """Mask of the rows inside their user's windows, and each row's rank."""
+    n = users.shape[0]
+    ranks = np.empty(n, np.uint32)
+    for i in range(n):
+        u = users[i]
+        a = anchors[u]
+        t = times[i]
+        keep[i] = False
+        if a == _NO_TIME or t == a or t >= as_of:
+            continue
+        if t > a:
+            keep[i] = np.uint64(t) - np.uint64(a) <= np.uint64(after)
+        else:
+            keep[i] = np.uint64(a) - np.uint64(t) <= np.uint64(before)
+        if keep[i]:
+            ty = types[i]
+            if ty >= rank.shape[0]:
+                return ranks, False
+            ranks[i] = rank[ty]
+    return ranks, True
+
+
+@numba.njit(cache=True)
+def _paths(anchors, users, times, types, depth, keep_repeats, out_users, out_after, out_before):  # type: ignore[no-untyped-def]
+    """Rows sorted by (user, time, rank): walk the anchored users in order."""
+    i = 0
+    m = 0
+    n = users.shape[0]
+    before = np.empty(n + 1, np.uint32)
+    for u in range(anchors.shape[0]):
+        a = anchors[u]
+        if a == _NO_TIME:
+            continue
+        while i < n and users[i] < u:
+            i += 1
+        na = 0
+        nb = 0
+        last_after = np.uint32(0)
+        for j in range(depth):
+            out_after[m, j] = _END
+            out_before[m, j] = _END
+        while i < n and users[i] == u:
+            ty = types[i]
+            if times[i] > a:
+                if keep_repeats or na == 0 or last_after != ty:
+                    if na < depth:
+                        out_after[m, na] = ty
+                    na += 1
+                    last_after = ty
+            else:
+                if keep_repeats or nb == 0 or before[nb - 1] != ty:
+                    before[nb] = ty
+                    nb += 1
+            i += 1
+        for j in range(min(depth, nb)):
+            out_before[m, j] = before[nb - 1 - j]
+        out_users[m] = u
+        m += 1
+
+
+def journeys(
+    anchors: npt.ArrayLike,
+    users: Parts,
+    times: Parts,
+    types: Parts,
+    rank: npt.ArrayLike,
+    before: int,
+    after: int,
+    depth: int,
+    keep_repeats: bool,
+    as_of: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    if int(depth) < 1:
+        raise KernelError(f"depth must be at least 1, got {depth}")
+    a = as_parts([anchors], np.int64, "anchors")[0]
+    r = as_parts([rank], np.uint32, "rank")[0]
+    us, ts, _ = _rows(users, times, len(a))
+    ys = as_parts(types, np.uint32, "types")
+    if len(ys) != len(ts) or any(len(y) != len(t) for y, t in zip(ys, ts, strict=True)):
+        raise KernelError("types parts are not aligned with times parts")
+    kept_u, kept_t, kept_y, kept_r = [], [], [], []
+    for u, t, y in zip(us, ts, ys, strict=True):
+        keep = np.empty(len(u), np.bool_)
+        ranks, ok = _near_part(
+            a, u, t, y, r, np.int64(max(before, 0)), np.int64(max(after, 0)), np.int64(as_of), keep
+        )
+        if not ok:
+            raise KernelError("an event type has no rank")
+        kept_u.append(u[keep])
+        kept_t.append(t[keep])
+        kept_y.append(y[keep])
+        kept_r.append(ranks[keep])
+    u, t, y, rk = (_concat(kept_u, np.uint32), _concat(kept_t, np.int64), _concat(kept_y, np.uint32),
+                   _concat(kept_r, np.uint32))  # fmt: skip
+    order = np.lexsort((rk, t, u))
+    anchored = int((a != _NO_TIME).sum())
+    d = int(depth)
+    out_users = np.empty(anchored, np.uint32)
+    out_after = np.empty((anchored, d), np.uint32)
+    out_before = np.empty((anchored, d), np.uint32)
+    _paths(a, u[order], t[order], y[order], d, bool(keep_repeats), out_users, out_after, out_before)
+    return out_users, out_after, out_before
+
+
+@numba.njit(cache=True)
+def _next_part(after, users, times, end, out):  # type: ignore[no-untyped-def]
+    for i in range(users.shape[0]):
+        u = users[i]
+        a = after[u]
+        t = times[i]
+        if a != _NO_TIME and a < t and t < end and t < out[u]:
+            out[u] = t
+
+
+def next_after(after: npt.ArrayLike, users: Parts, times: Parts, end: int) -> npt.NDArray[np.int64]:
+    a = as_parts([after], np.int64, "after")[0]
+    us, ts, _ = _rows(users, times, len(a))
+    out = np.full(len(a), _NO_TIME, dtype=np.int64)
+    for u, t in zip(us, ts, strict=True):
+        _next_part(a, u, t, np.int64(end), out)
+    return out

@@ -125,3 +125,76 @@ def user_type_counts(
         _n(n_rows),
         _n(n_cols),
     )
+
+
+# ------------------------------------------------------------------ analyses (retention, funnels, journeys)
+
+
+def _times(a: npt.ArrayLike, what: str) -> npt.NDArray[np.int64]:
+    return as_parts([a], np.int64, what)[0]
+
+
+def first_in_window(users: Parts, times: Parts, start: int, end: int, n_users: int) -> npt.NDArray[np.int64]:
+    return _native.first_in_window(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), start, end, _n(n_users)
+    )
+
+
+def retention_curve(
+    starts: npt.ArrayLike, users: Parts, times: Parts, as_of: int, period: int, n_periods: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    return _native.retention_curve(
+        _times(starts, "starts"),
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
+        as_of,
+        period,
+        _n(n_periods),
+    )
+
+
+def funnel(
+    steps: Sequence[Step], entry_start: int, entry_end: int, as_of: int, window: int, n_users: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    native_steps = [
+        (as_parts(u, np.uint32, f"step {j} users"), as_parts(t, np.int64, f"step {j} times"))
+        for j, (u, t) in enumerate(steps)
+    ]
+    users, times = _native.funnel(native_steps, entry_start, entry_end, as_of, window, _n(n_users))
+    return users, times.reshape(len(users), len(steps))
+
+
+def journeys(
+    anchors: npt.ArrayLike,
+    users: Parts,
+    times: Parts,
+    types: Parts,
+    rank: npt.ArrayLike,
+    before: int,
+    after: int,
+    depth: int,
+    keep_repeats: bool,
+    as_of: int,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    if int(depth) < 1:
+        raise KernelError(f"depth must be at least 1, got {depth}")
+    anchored, after_rows, before_rows = _native.journeys(
+        _times(anchors, "anchors"),
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
+        as_parts(types, np.uint32, "types"),
+        as_parts([rank], np.uint32, "rank")[0],
+        before,
+        after,
+        int(depth),
+        bool(keep_repeats),
+        as_of,
+    )
+    shape = (len(anchored), int(depth))
+    return anchored, after_rows.reshape(shape), before_rows.reshape(shape)
+
+
+def next_after(after: npt.ArrayLike, users: Parts, times: Parts, end: int) -> npt.NDArray[np.int64]:
+    return _native.next_after(
+        _times(after, "after"), as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end
+    )
