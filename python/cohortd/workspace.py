@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd.analysis.service import AnalysisMethods
 from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
 from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
@@ -143,7 +144,7 @@ def _refs(expr: Expr) -> list[str]:
     return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]
 
 
-class Project(AudienceMethods):
+class Project(AudienceMethods, AnalysisMethods):
     """One project's engine, catalog and result cache; safe to call from many threads."""
 
     def __init__(

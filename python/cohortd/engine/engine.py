@@ -197,6 +197,12 @@ class Engine:
         assert ev.steps is not None
         return ev.steps
 
+    def evaluation(
+        self, as_of: int | dt.datetime | str | None = None, kernel: str | None = None
+    ) -> Evaluation:
+        """One snapshot, kernel and as-of time, for analyses that read event parts directly."""
+        return self._evaluation(as_of, kernel, None)
+
     def _evaluation(
         self, as_of: Any, kernel: str | None, resolve: Resolver | None, explain: bool = False
     ) -> Evaluation:

@@ -607,3 +607,12 @@ def parse_duration(text: str) -> A.Duration:
     if parser.tok.kind != "EOF":
         raise parser.unexpected("end of input after the duration")
     return duration
+
+
+def parse_event(text: str) -> A.EventRef:
+    """One event reference such as ``"Feature Used" where plan == "free"`` or ``any``."""
+    parser = _Parser(_Lexer(text).tokens())
+    event = parser.event_ref()
+    if parser.tok.kind != "EOF":
+        raise parser.unexpected("end of input after the event")
+    return event

@@ -210,3 +210,8 @@ def _expr(e: A.Expr, min_prec: int) -> str:
 def to_text(expr: A.Expr) -> str:
     """Canonical one-line text for a tree; ``parse(to_text(t)) == t``."""
     return _expr(expr, _PREC_OR)
+
+
+def event_to_text(event: A.EventRef) -> str:
+    """Canonical text of one event reference (``"Feature Used" where plan == "free"``)."""
+    return _event(event)
