@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from cohortd import __version__
-from cohortd.cli import audiences, cohort, data, membership, personas, query, serve, watch
+from cohortd.cli import analysis, audiences, cohort, data, membership, personas, query, serve, watch
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     audiences.register(sub)
     personas.register(sub)
+    analysis.register(sub)
     return parser
 
 

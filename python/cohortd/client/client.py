@@ -45,6 +45,7 @@ import grpc
 import pyarrow as pa
 
 from cohortd import wire
+from cohortd.client.analysis import AnalysisClient
 from cohortd.client.audiences import AudiencesClient
 from cohortd.client.personas import PersonasClient
 from cohortd.client.types import (
@@ -157,7 +158,7 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client(AudiencesClient, PersonasClient):
+class Client(AudiencesClient, PersonasClient, AnalysisClient):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.

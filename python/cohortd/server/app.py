@@ -31,13 +31,21 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.limits import Limits
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
 from cohortd.server.servicer import CohortdServicer
-from cohortd.v1 import audiences_pb2_grpc, cohortd_pb2, cohortd_pb2_grpc, personas_pb2_grpc
+from cohortd.v1 import (
+    analysis_pb2,
+    analysis_pb2_grpc,
+    audiences_pb2_grpc,
+    cohortd_pb2,
+    cohortd_pb2_grpc,
+    personas_pb2_grpc,
+)
 from cohortd.workspace import Workspace
 
 __all__ = ["DEFAULT_GRACE_S", "DEFAULT_WORKERS", "CohortdServer", "build_server", "serve"]
@@ -52,6 +60,7 @@ DEFAULT_GRACE_S = 10.0
 """How long a shutdown lets in-flight calls finish before cancelling them."""
 
 SERVICE_NAME = cohortd_pb2.DESCRIPTOR.services_by_name["Cohortd"].full_name
+ANALYSIS_SERVICE_NAME = analysis_pb2.DESCRIPTOR.services_by_name["Analysis"].full_name
 
 
 @dataclass
@@ -124,15 +133,17 @@ def build_server(
     cohortd_pb2_grpc.add_CohortdServicer_to_server(servicer, server)
     audiences_pb2_grpc.add_AudiencesServicer_to_server(AudiencesServicer(workspace, limits), server)
     personas_pb2_grpc.add_PersonasServicer_to_server(PersonasServicer(workspace), server)
+    analysis_pb2_grpc.add_AnalysisServicer_to_server(AnalysisServicer(workspace), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE):
+    for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (
             SERVICE_NAME,
             AUDIENCES_SERVICE,
             PERSONAS_SERVICE,
+            ANALYSIS_SERVICE_NAME,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
