@@ -8,6 +8,8 @@ type PyStep<'py> = (
     Vec<PyReadonlyArray1<'py, i64>>,
 );
 
+type Entrants<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+
 /// (entrant users, per-step shortest conversion times row-major, -1 = not reached).
 #[pyfunction]
 pub fn funnel<'py>(
@@ -18,7 +20,7 @@ pub fn funnel<'py>(
     as_of: i64,
     window: i64,
     n_users: usize,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<Entrants<'py>> {
     let mut borrowed = Vec::with_capacity(steps.len());
     for (j, (users, times)) in steps.iter().enumerate() {
         borrowed.push((
