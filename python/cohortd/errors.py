@@ -51,3 +51,7 @@ class KernelError(CohortError):
 
 class LimitExceededError(CohortError):
     """A request past a configured size or batch limit."""
+
+
+class BrokenCohortError(CohortError):
+    """A saved cohort whose stored definition no longer passes the checks (fix it with an update)."""

@@ -2,7 +2,10 @@
 
 * Cohort definitions: the Python AST (:mod:`cohortd.lang.ast`) and the
   protobuf tree ``cohortd.v1.CohortExpr`` map node for node, so
-  ``expr_from_proto(expr_to_proto(e)) == e`` for every tree.
+  ``expr_from_proto(expr_to_proto(e)) == e`` for every tree.  ``and``/``or``
+  travel binary while the tree is shallow (older readers know only that form)
+  and as chains (``AndChain``...) otherwise, so a definition of hundreds of
+  conditions stays far below protobuf's recursion limit; both are read.
 * Times: epoch milliseconds (UTC) and ``google.protobuf.Timestamp``.
 * Rows: ``cohortd.v1.Event`` / ``UserProperties`` messages and plain dicts on
   one side, pyarrow tables (the engine's ingest shape: ``user_id``,
@@ -209,17 +212,57 @@ def _predicate(msg: epb.Filter | epb.Predicate, kind: str) -> A.Predicate:
     raise WireFormatError(f"predicate with no kind set ({kind!r})")
 
 
-def _filter_to_proto(f: A.Filter, out: epb.Filter) -> None:
+BINARY_LEVELS = 48
+"""Message nesting up to which and/or are written binary (protobuf refuses past 100)."""
+
+
+def _binary_levels(expr: A.Expr) -> int:
+    """Message nesting of the binary form (2 per and/or/not, plus a leaf's own ~8), capped."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(expr, 8)]
+    while stack and deepest <= BINARY_LEVELS:
+        node, levels = stack.pop()
+        deepest = max(deepest, levels)
+        if isinstance(node, A.And | A.Or | A.FAnd | A.FOr):
+            stack += [(node.left, levels + 2), (node.right, levels + 2)]
+        elif isinstance(node, A.Not | A.FNot):
+            stack.append((node.item, levels + 2))
+        elif isinstance(node, A.EventRef) and node.filter is not None:
+            stack.append((node.filter, levels))
+        elif isinstance(node, A.Sequence):
+            stack += [(step, levels) for step in node.steps]
+        elif isinstance(node, A.Top) and node.metric is not None:
+            stack.append((node.metric.event, levels))
+        elif hasattr(node, "event"):
+            stack.append((node.event, levels))
+    return deepest
+
+
+def _fold(cls: type, items: list[Any], what: str) -> Any:
+    """A chain message's items back as the left-nested tree they came from."""
+    if len(items) < 2:
+        raise WireFormatError(f"{what} needs at least two items, got {len(items)}")
+    node = items[0]
+    for item in items[1:]:
+        node = cls(node, item)
+    return node
+
+
+def _filter_to_proto(f: A.Filter, out: epb.Filter, binary: bool) -> None:
     if _predicate_to_proto(f, out):
         return
-    if isinstance(f, A.FAnd):
-        _filter_to_proto(f.left, out.f_and.left)
-        _filter_to_proto(f.right, out.f_and.right)
+    if isinstance(f, A.FAnd | A.FOr) and not binary:
+        target = out.f_and_chain if isinstance(f, A.FAnd) else out.f_or_chain
+        for item in A.chain(f):
+            _filter_to_proto(item, target.items.add(), binary)
+    elif isinstance(f, A.FAnd):
+        _filter_to_proto(f.left, out.f_and.left, binary)
+        _filter_to_proto(f.right, out.f_and.right, binary)
     elif isinstance(f, A.FOr):
-        _filter_to_proto(f.left, out.f_or.left)
-        _filter_to_proto(f.right, out.f_or.right)
+        _filter_to_proto(f.left, out.f_or.left, binary)
+        _filter_to_proto(f.right, out.f_or.right, binary)
     elif isinstance(f, A.FNot):
-        _filter_to_proto(f.item, out.f_not.item)
+        _filter_to_proto(f.item, out.f_not.item, binary)
     else:
         raise TypeError(f"not a filter: {f!r}")
 
@@ -232,15 +275,19 @@ def _filter(msg: epb.Filter) -> A.Filter:
         return A.FOr(_filter(msg.f_or.left), _filter(msg.f_or.right))
     if kind == "f_not":
         return A.FNot(_filter(msg.f_not.item))
+    if kind == "f_and_chain":
+        return _fold(A.FAnd, [_filter(i) for i in msg.f_and_chain.items], "f_and_chain")
+    if kind == "f_or_chain":
+        return _fold(A.FOr, [_filter(i) for i in msg.f_or_chain.items], "f_or_chain")
     return _predicate(msg, kind or "")
 
 
-def _event_to_proto(e: A.EventRef, out: epb.EventRef) -> None:
+def _event_to_proto(e: A.EventRef, out: epb.EventRef, binary: bool) -> None:
     out.SetInParent()
     if e.event_type is not None:
         out.event_type = e.event_type
     if e.filter is not None:
-        _filter_to_proto(e.filter, out.filter)
+        _filter_to_proto(e.filter, out.filter, binary)
 
 
 def _event(msg: epb.EventRef) -> A.EventRef:
@@ -277,14 +324,14 @@ def _required_comparison(msg: Any, what: str) -> A.Comparison:
     return _comparison(msg.cmp)
 
 
-def _metric_to_proto(m: A.Metric, out: epb.Metric) -> None:
+def _metric_to_proto(m: A.Metric, out: epb.Metric, binary: bool) -> None:
     if isinstance(m, A.MetricCount):
-        _event_to_proto(m.event, out.count.event)
+        _event_to_proto(m.event, out.count.event, binary)
     elif isinstance(m, A.MetricSum):
         out.sum.prop = m.prop
-        _event_to_proto(m.event, out.sum.event)
+        _event_to_proto(m.event, out.sum.event, binary)
     elif isinstance(m, A.MetricActiveDays):
-        _event_to_proto(m.event, out.active_days.event)
+        _event_to_proto(m.event, out.active_days.event, binary)
     else:
         raise TypeError(f"not a metric: {m!r}")
 
@@ -302,11 +349,20 @@ def _metric(msg: epb.Metric) -> A.Metric:
 
 # ------------------------------------------------------------------- trees
 def expr_to_proto(expr: A.Expr, out: epb.CohortExpr | None = None) -> epb.CohortExpr:
-    """The ``CohortExpr`` message for an AST (one oneof field per node class)."""
+    """The ``CohortExpr`` message for an AST (one oneof field per node class).
+
+    ``and``/``or`` are binary messages when the whole tree nests at most
+    ``BINARY_LEVELS`` messages that way, chain messages otherwise.
+    """
     msg = epb.CohortExpr() if out is None else out
+    _expr_to_proto(expr, msg, _binary_levels(expr) <= BINARY_LEVELS)
+    return msg
+
+
+def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
     e = expr
     if isinstance(e, A.Did):
-        _event_to_proto(e.event, msg.did.event)
+        _event_to_proto(e.event, msg.did.event, binary)
         if e.cmp is not None:
             _comparison_to_proto(e.cmp, msg.did.cmp)
         _window_to_proto(e.window, msg.did.window)
@@ -314,49 +370,52 @@ def expr_to_proto(expr: A.Expr, out: epb.CohortExpr | None = None) -> epb.Cohort
         a = msg.aggregate
         a.func = _FUNCS[e.func]
         a.prop = e.prop
-        _event_to_proto(e.event, a.event)
+        _event_to_proto(e.event, a.event, binary)
         _comparison_to_proto(e.cmp, a.cmp)
         _window_to_proto(e.window, a.window)
     elif isinstance(e, A.ActiveDays):
-        _event_to_proto(e.event, msg.active_days.event)
+        _event_to_proto(e.event, msg.active_days.event, binary)
         _comparison_to_proto(e.cmp, msg.active_days.cmp)
         _window_to_proto(e.window, msg.active_days.window)
     elif isinstance(e, A.ActivePeriods):
         p = msg.active_periods
-        _event_to_proto(e.event, p.event)
+        _event_to_proto(e.event, p.event, binary)
         _duration_to_proto(e.period, p.period)
         _comparison_to_proto(e.cmp, p.cmp)
         _window_to_proto(e.window, p.window)
     elif isinstance(e, A.Sequence):
         s = msg.sequence
         for step in e.steps:
-            _event_to_proto(step, s.steps.add())
+            _event_to_proto(step, s.steps.add(), binary)
         if e.within is not None:
             _duration_to_proto(e.within, s.within)
         _window_to_proto(e.window, s.window)
     elif isinstance(e, A.FirstDid):
-        _event_to_proto(e.event, msg.first_did.event)
+        _event_to_proto(e.event, msg.first_did.event, binary)
         _window_to_proto(e.window, msg.first_did.window)
     elif isinstance(e, A.Top):
         msg.top.percent = float(e.percent)
-        _metric_to_proto(e.metric, msg.top.metric)
+        _metric_to_proto(e.metric, msg.top.metric, binary)
         _window_to_proto(e.window, msg.top.window)
     elif isinstance(e, A.UserProp):
         if not _predicate_to_proto(e.predicate, msg.user_prop.predicate):
             raise TypeError(f"not a user-property predicate: {e.predicate!r}")
     elif isinstance(e, A.InCohort):
         msg.in_cohort.name = e.name
+    elif isinstance(e, A.And | A.Or) and not binary:
+        target = msg.and_chain if isinstance(e, A.And) else msg.or_chain
+        for item in A.chain(e):
+            _expr_to_proto(item, target.items.add(), binary)
     elif isinstance(e, A.And):
-        expr_to_proto(e.left, msg.and_expr.left)
-        expr_to_proto(e.right, msg.and_expr.right)
+        _expr_to_proto(e.left, msg.and_expr.left, binary)
+        _expr_to_proto(e.right, msg.and_expr.right, binary)
     elif isinstance(e, A.Or):
-        expr_to_proto(e.left, msg.or_expr.left)
-        expr_to_proto(e.right, msg.or_expr.right)
+        _expr_to_proto(e.left, msg.or_expr.left, binary)
+        _expr_to_proto(e.right, msg.or_expr.right, binary)
     elif isinstance(e, A.Not):
-        expr_to_proto(e.item, msg.not_expr.item)
+        _expr_to_proto(e.item, msg.not_expr.item, binary)
     else:
-        raise TypeError(f"not a cohort expression: {expr!r}")
-    return msg
+        raise TypeError(f"not a cohort expression: {type(expr).__name__}")
 
 
 def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
@@ -397,6 +456,10 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
         return A.Or(expr_from_proto(msg.or_expr.left), expr_from_proto(msg.or_expr.right))
     if kind == "not_expr":
         return A.Not(expr_from_proto(msg.not_expr.item))
+    if kind == "and_chain":
+        return _fold(A.And, [expr_from_proto(i) for i in msg.and_chain.items], "and_chain")
+    if kind == "or_chain":
+        return _fold(A.Or, [expr_from_proto(i) for i in msg.or_chain.items], "or_chain")
     raise WireFormatError("cohort expression with no node set")
 
 

@@ -27,10 +27,15 @@ Decisions:
   misses), not every cache hit, to keep SQLite writes off the hot path.
 - ``check_membership`` returns one row per user, one column per cohort.
 - Jaccard of two empty sets is 0.0.
+- A saved definition that no longer checks (an older server saved it, a limit
+  was lowered) does not stop the project from opening: that cohort (and any
+  that reference it) is *broken*, listed in ``Project.broken`` with the reason,
+  answers ``BrokenCohortError`` when asked about, and works again once updated.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -49,7 +54,7 @@ from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
 from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
 from cohortd.engine.maintain import ChangeSet, Maintainer
-from cohortd.errors import AlreadyExistsError, CohortError, DefinitionError, NotFoundError
+from cohortd.errors import AlreadyExistsError, BrokenCohortError, CohortError, DefinitionError, NotFoundError
 from cohortd.lang.ast import Expr, InCohort
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 
@@ -72,6 +77,8 @@ CACHE_ENTRIES = 512
 """Cached cohort results per project (LRU)."""
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+log = logging.getLogger("cohortd.workspace")
 
 AsOf = int | datetime | str | None
 
@@ -176,16 +183,27 @@ class Project(AudienceMethods, AnalysisMethods):
             r.name: _Saved(r.version, r.definition, r.archived)
             for r in self.catalog.list(include_archived=True)
         }
+        self.broken: dict[str, str] = {}
+        """Saved cohorts whose definition no longer checks → why (they are not evaluated)."""
         self.maintainer = Maintainer(
             self.engine, self._resolve, percentile_interval_ms=PERCENTILE_INTERVAL_MS
         )
-        for cohort, saved in sorted(self._saved.items()):
-            if not saved.archived:
-                self.maintainer.track(cohort, self._saved_expr(cohort))
+        self._track_saved(sorted(self._saved))
         self.maintainer.start()
         from cohortd.audiences.delivery import AudienceService
 
         self.audiences = AudienceService(self, deliver)  # deliver: workers run (the server)
+
+    def _track_saved(self, names: Sequence[str]) -> None:
+        """Track these live saved cohorts; one whose definition fails is marked broken, not fatal."""
+        for cohort in names:
+            if self._saved[cohort].archived:
+                continue
+            try:
+                self.maintainer.track(cohort, self._saved_expr(cohort))
+            except CohortError as exc:
+                self.broken[cohort] = str(exc)
+                log.warning("project %s: cohort %r is broken: %s", self.name, cohort, exc)
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
@@ -206,8 +224,13 @@ class Project(AudienceMethods, AnalysisMethods):
         saved = self._saved.get(name)
         if saved is None:
             raise NotFoundError(f"no cohort named {name!r}")
+        if name in self.broken:
+            raise BrokenCohortError(f"cohort {name!r} is broken ({self.broken[name]}); update its definition")
         if saved.expr is None:
-            saved.expr = self._expr(saved.text)
+            try:
+                saved.expr = self._expr(saved.text)
+            except CohortError as exc:
+                raise BrokenCohortError(f"the saved definition of {name!r} no longer checks: {exc}") from None
         return saved.expr
 
     def _resolve(self, name: str) -> Expr | None:
@@ -299,7 +322,10 @@ class Project(AudienceMethods, AnalysisMethods):
                 rec.archived,
                 expr if text is not None else self._saved[name].expr,
             )
-            if expr is not None and not rec.archived:
+            if expr is not None and name in self.broken:  # fixed: it and its dependents work again
+                retry, self.broken = sorted(self.broken), {}
+                self._track_saved(retry)
+            elif expr is not None and not rec.archived:
                 self.maintainer.track(name, expr)
         return rec, warnings
 
@@ -486,7 +512,7 @@ class Project(AudienceMethods, AnalysisMethods):
         dense = self.engine.dense_id(str(user_id))
         if dense is None:
             return []
-        names = sorted(n for n, s in list(self._saved.items()) if not s.archived)
+        names = sorted(n for n, s in list(self._saved.items()) if not s.archived and n not in self.broken)
         return [n for n in names if dense in self._evaluate_saved(n, as_of).bitmap]
 
     def overlap(self, cohorts: Sequence[str], as_of: AsOf = None) -> Overlap:
@@ -523,7 +549,7 @@ class Project(AudienceMethods, AnalysisMethods):
         others = {
             n: self._evaluate_saved(n, viewed=False).bitmap
             for n, s in sorted(self._saved.items())
-            if not s.archived and n != exclude
+            if not s.archived and n != exclude and n not in self.broken
         }
         vocabulary = self.know.vocabulary()
         return lint(expr, name, vocabulary=vocabulary, members=members, others=others)

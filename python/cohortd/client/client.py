@@ -116,7 +116,7 @@ def _cohort(msg: pb.Cohort) -> Cohort:
         name=msg.name,
         description=msg.description,
         definition=msg.definition_text,
-        expr=wire.expr_from_proto(msg.definition_expr),
+        expr=wire.expr_from_proto(msg.definition_expr) if msg.HasField("definition_expr") else None,
         version=msg.version,
         created=wire.timestamp_to_datetime(msg.created),
         updated=wire.timestamp_to_datetime(msg.updated),
@@ -124,6 +124,7 @@ def _cohort(msg: pb.Cohort) -> Cohort:
         if msg.HasField("last_evaluated")
         else None,
         archived=msg.archived,
+        error=msg.error or None,
     )
 
 

@@ -63,12 +63,13 @@ class Cohort:
     name: str
     description: str
     definition: str  # canonical text
-    expr: Expr
+    expr: Expr | None  # None when the cohort is broken (see ``error``)
     version: int
     created: datetime
     updated: datetime
     last_evaluated: datetime | None
     archived: bool
+    error: str | None = None  # why the saved definition no longer checks (the cohort is broken)
 
 
 @dataclass(frozen=True)

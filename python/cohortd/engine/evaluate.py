@@ -159,8 +159,8 @@ class Evaluation:
     def _run(self, expr: ast.Expr) -> BitMap:
         if isinstance(expr, ast.And):
             return self._and(expr)
-        if isinstance(expr, ast.Or):
-            return self.run(expr.left) | self.run(expr.right)
+        if isinstance(expr, ast.Or):  # a chain in a loop: hundreds of terms need no recursion
+            return BitMap.union(*(self.run(item) for item in ast.chain(expr)))
         if isinstance(expr, ast.Not):
             return self.known - self.run(expr.item)
         if isinstance(expr, ast.InCohort):
@@ -175,15 +175,21 @@ class Evaluation:
     NARROW_RATIO = 32
 
     def _and(self, expr: ast.And) -> BitMap:
-        left = self.run(expr.left)
+        first, *rest = ast.chain(expr)  # a loop over the chain, like ``or``
+        result = self.run(first)
+        for right in rest:
+            result = self._and_step(result, right)
+        return result
+
+    def _and_step(self, left: BitMap, right: ast.Expr) -> BitMap:
         narrow = (
             self.restrict is None
             and self.steps is None  # explain shows every condition over every user
             and len(left) * self.NARROW_RATIO < self.n_users
-            and self._per_user(expr.right)
+            and self._per_user(right)
         )
         if not narrow:
-            return left & self.run(expr.right)
+            return left & self.run(right)
         # Membership outside percentiles is decided user by user (see ``restrict``), so the
         # right side only needs the left side's members: binary searches instead of scans.
         sub = Evaluation(
@@ -195,14 +201,14 @@ class Evaluation:
             restrict=UserSubset(np.asarray(left.to_array(), dtype=np.uint32), self.n_users),
         )
         sub.cohort_stack = list(self.cohort_stack)
-        return left & sub.run(expr.right)
+        return left & sub.run(right)
 
     def _per_user(self, expr: ast.Expr, seen: frozenset[str] = frozenset()) -> bool:
         """Whether ``expr`` (through in_cohort references) has no percentile, which needs every user."""
         if isinstance(expr, ast.Top):
             return False
         if isinstance(expr, (ast.And, ast.Or)):
-            return self._per_user(expr.left, seen) and self._per_user(expr.right, seen)
+            return all(self._per_user(item, seen) for item in ast.chain(expr))
         if isinstance(expr, ast.Not):
             return self._per_user(expr.item, seen)
         if isinstance(expr, ast.InCohort) and expr.name not in seen and self.resolve is not None:

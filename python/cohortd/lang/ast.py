@@ -4,12 +4,15 @@ Every node is a frozen dataclass so trees compare by value and hash; the
 parser produces them, the printer turns them back into canonical text, and
 ``parse(print(tree)) == tree`` holds for every tree.  Boolean nodes are
 binary (left-associative when parsed) so printing never needs to guess how a
-chain was grouped.
+chain was grouped.  Long chains (``a or b or ... or z``, hundreds of terms) are
+deep on the left, so the boolean nodes compare and hash by walking that spine
+in a loop (:func:`chain`) instead of recursing once per operator.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MS_PER_UNIT: dict[str, int] = {
     "ms": 1,
@@ -76,6 +79,39 @@ class Since:
 Window = Ever | Last | Ago | Dates | Since
 
 
+# ------------------------------------------------------------ long chains
+def chain(node: Any) -> list[Any]:
+    """The operands of a left-nested chain of one operator (``((a or b) or c)`` → ``[a, b, c]``).
+
+    Walks the left spine in a loop, so consumers of long chains (printer,
+    wire, evaluation, limits) need no recursion per operator; a right operand
+    of the same operator stays one operand, which keeps the tree's exact shape.
+    """
+    kind = type(node)
+    rights: list[Any] = []
+    while type(node) is kind:
+        rights.append(node.right)
+        node = node.left
+    rights.append(node)
+    rights.reverse()
+    return rights
+
+
+class _Chained:
+    """Equality and hash over :func:`chain` (no recursion down a long left spine)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        a, b = chain(self), chain(other)
+        return len(a) == len(b) and all(x == y for x, y in zip(a, b, strict=True))
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *chain(self)))
+
+
 # ------------------------------------------------------------------ filters
 @dataclass(frozen=True)
 class PropCmp:
@@ -111,14 +147,14 @@ class PropContains:
     substr: str
 
 
-@dataclass(frozen=True)
-class FAnd:
+@dataclass(frozen=True, eq=False)
+class FAnd(_Chained):
     left: Filter
     right: Filter
 
 
-@dataclass(frozen=True)
-class FOr:
+@dataclass(frozen=True, eq=False)
+class FOr(_Chained):
     left: Filter
     right: Filter
 
@@ -257,14 +293,14 @@ class InCohort:
 
 
 # ------------------------------------------------------------------ algebra
-@dataclass(frozen=True)
-class And:
+@dataclass(frozen=True, eq=False)
+class And(_Chained):
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
-class Or:
+@dataclass(frozen=True, eq=False)
+class Or(_Chained):
     left: Expr
     right: Expr
 

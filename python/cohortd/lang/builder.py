@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
+from cohortd.lang.limits import check_tree
 from cohortd.lang.parser import parse, parse_duration, parse_instant
 from cohortd.lang.printer import _filter, to_text
 
@@ -406,11 +407,15 @@ _EXPR_TYPES = (
 
 
 def as_expr(x: str | A.Expr | Cohort) -> A.Expr:
-    """Any accepted cohort form (text, tree, builder) as a tree."""
+    """Any accepted cohort form (text, tree, builder) as a tree that passed the parser's checks.
+
+    A tree built elsewhere (protobuf, hand-made) goes through ``check_tree``:
+    the same limits and rules as text, so no path saves what text could not.
+    """
     if isinstance(x, Cohort):
         return x.expr
     if isinstance(x, str):
         return parse(x)
     if isinstance(x, _EXPR_TYPES):
-        return x
+        return check_tree(x)
     raise TypeError(f"not a cohort expression: {x!r}")

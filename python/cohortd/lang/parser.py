@@ -4,7 +4,10 @@ Hand-written tokenizer and recursive-descent parser rather than a generator,
 so every rejection names the exact line, column and what would have been
 accepted there.  Validation of numbers (negative counts, zero durations,
 empty windows) happens here too: a tree that comes out of ``parse`` is one the
-engine can evaluate.
+engine can evaluate.  So do the size limits of ``lang/limits.py`` (conditions,
+predicates, sequence steps, ``in`` values, nesting depth, text length): the
+parser never recurses deeper than ``MAX_DEPTH`` and reports where a limit was
+crossed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TypeVar
 
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
+from cohortd.lang import limits as L
 
 __all__ = ["parse", "parse_instant", "parse_duration"]
 
@@ -209,6 +213,9 @@ class _Parser:
         # where each property comparison / aggregated property was written, so a type
         # check against the schema (after parsing) can still name the line and column
         self.positions: dict[object, tuple[int, int]] = {}
+        self.nesting = 0  # open parentheses and 'not's: bounds the parser's recursion
+        self.conditions = 0
+        self.predicates = 0
 
     def at(self, node: T, tok: Token) -> T:
         self.positions.setdefault(node, (tok.line, tok.column))
@@ -260,7 +267,19 @@ class _Parser:
         expr = self.or_expr()
         if self.tok.kind != "EOF":
             raise self.unexpected("'and', 'or' or end of input")
+        L.check_shape(expr, self.positions)  # depth as on the wire (chains are one level)
         return expr
+
+    def nest(self, tok: Token) -> None:
+        """Enter a '(' or 'not'; past MAX_DEPTH a clean error instead of a RecursionError."""
+        self.nesting += 1
+        if self.nesting > L.MAX_DEPTH:
+            message = L.limit_message(f"nested deeper than {L.MAX_DEPTH} levels", L.MAX_DEPTH, "MAX_DEPTH")
+            raise self.fail(tok, message)
+
+    def limit(self, tok: Token, count: int, limit: int, what: str, name: str) -> None:
+        if count > limit:
+            raise self.fail(tok, L.limit_message(what, limit, name))
 
     def or_expr(self) -> A.Expr:
         left = self.and_expr()
@@ -277,15 +296,24 @@ class _Parser:
         return left
 
     def not_expr(self) -> A.Expr:
+        tok = self.tok
         if self.at_kw("not"):
+            self.nest(tok)
             self.advance()
-            return A.Not(self.not_expr())
+            node = self.at(A.Not(self.not_expr()), tok)
+            self.nesting -= 1
+            return node
         if self.at_punct("("):
+            self.nest(tok)
             self.advance()
             inner = self.or_expr()
             self.expect_punct(")", "')', 'and' or 'or'")
+            self.nesting -= 1
             return inner
-        return self.condition()
+        self.conditions += 1
+        self.limit(tok, self.conditions, L.MAX_CONDITIONS, f"more than {L.MAX_CONDITIONS:,} conditions",
+                   "MAX_CONDITIONS")  # fmt: skip
+        return self.at(self.condition(), tok)
 
     # -------------------------------------------------------- conditions
     def condition(self) -> A.Condition:
@@ -352,7 +380,10 @@ class _Parser:
         steps = [self.event_ref()]
         while self.at_punct(","):
             self.advance()
+            step_tok = self.tok
             steps.append(self.event_ref())
+            what = f"a sequence of more than {L.MAX_SEQUENCE_STEPS} steps"
+            self.limit(step_tok, len(steps), L.MAX_SEQUENCE_STEPS, what, "MAX_SEQUENCE_STEPS")
         if len(steps) < 2 and self.at_punct(")"):
             raise self.fail(self.tok, "a sequence needs at least two steps", "',' and another event")
         self.expect_punct(")", "',' or ')'")
@@ -517,13 +548,19 @@ class _Parser:
         return left
 
     def f_not(self) -> A.Filter:
+        tok = self.tok
         if self.at_kw("not"):
+            self.nest(tok)
             self.advance()
-            return A.FNot(self.f_not())
+            node = self.at(A.FNot(self.f_not()), tok)
+            self.nesting -= 1
+            return node
         if self.at_punct("("):
+            self.nest(tok)
             self.advance()
             inner = self.f_or()
             self.expect_punct(")", "')', 'and' or 'or'")
+            self.nesting -= 1
             return inner
         return self.predicate_tail(self.prop_name())
 
@@ -537,6 +574,9 @@ class _Parser:
 
     def predicate_tail(self, prop: str) -> A.Predicate:
         tok = self.tok
+        self.predicates += 1
+        what = f"more than {L.MAX_PREDICATES:,} property predicates"
+        self.limit(tok, self.predicates, L.MAX_PREDICATES, what, "MAX_PREDICATES")
         if tok.kind == "OP":
             self.advance()
             literal = self.tok
@@ -554,7 +594,10 @@ class _Parser:
             values = [self.value()]
             while self.at_punct(","):
                 self.advance()
+                value_tok = self.tok
                 values.append(self.value())
+                what = f"an 'in' list of more than {L.MAX_IN_VALUES:,} values"
+                self.limit(value_tok, len(values), L.MAX_IN_VALUES, what, "MAX_IN_VALUES")
             self.expect_punct(")", "',' or ')'")
             return self.at(A.PropIn(prop, tuple(values), negated), literal)
         if self.at_kw("exists"):
@@ -581,14 +624,22 @@ class _Parser:
 
 def parse(text: str) -> A.Expr:
     """Parse one cohort expression; raises ``ParseError`` with line and column on any rejection."""
-    return _Parser(_Lexer(text).tokens()).parse()
+    return _parser(text).parse()
 
 
 def parse_with_positions(text: str) -> tuple[A.Expr, dict[object, tuple[int, int]]]:
     """``parse``, plus the (line, column) of every property comparison and aggregated property,
     for checks that need the schema (a literal of the wrong type) to point at the source."""
-    parser = _Parser(_Lexer(text).tokens())
+    parser = _parser(text)
     return parser.parse(), parser.positions
+
+
+def _parser(text: str) -> _Parser:
+    if len(text) > L.MAX_TEXT_CHARS:
+        lexer = _Lexer(text)
+        what = f"a definition of {len(text):,} characters"
+        raise lexer.error(L.limit_message(what, L.MAX_TEXT_CHARS, "MAX_TEXT_CHARS"), L.MAX_TEXT_CHARS)
+    return _Parser(_Lexer(text).tokens())
 
 
 def parse_instant(text: str) -> int:

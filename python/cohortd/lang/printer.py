@@ -125,9 +125,11 @@ def _filter_prec(f: A.Filter) -> int:
 
 def _filter(f: A.Filter, min_prec: int = _PREC_OR) -> str:
     if isinstance(f, A.FOr):
-        text = f"{_filter(f.left, _PREC_OR)} or {_filter(f.right, _PREC_AND)}"
+        first, *rest = A.chain(f)  # a loop over the chain: long chains need no recursion
+        text = " or ".join([_filter(first, _PREC_OR), *(_filter(r, _PREC_AND) for r in rest)])
     elif isinstance(f, A.FAnd):
-        text = f"{_filter(f.left, _PREC_AND)} and {_filter(f.right, _PREC_NOT)}"
+        first, *rest = A.chain(f)
+        text = " and ".join([_filter(first, _PREC_AND), *(_filter(r, _PREC_NOT) for r in rest)])
     elif isinstance(f, A.FNot):
         text = f"not {_filter(f.item, _PREC_NOT)}"
     else:
@@ -197,9 +199,11 @@ def _prec(e: A.Expr) -> int:
 
 def _expr(e: A.Expr, min_prec: int) -> str:
     if isinstance(e, A.Or):
-        text = f"{_expr(e.left, _PREC_OR)} or {_expr(e.right, _PREC_AND)}"
+        first, *rest = A.chain(e)  # a loop over the chain: long chains need no recursion
+        text = " or ".join([_expr(first, _PREC_OR), *(_expr(r, _PREC_AND) for r in rest)])
     elif isinstance(e, A.And):
-        text = f"{_expr(e.left, _PREC_AND)} and {_expr(e.right, _PREC_NOT)}"
+        first, *rest = A.chain(e)
+        text = " and ".join([_expr(first, _PREC_AND), *(_expr(r, _PREC_NOT) for r in rest)])
     elif isinstance(e, A.Not):
         text = f"not {_expr(e.item, _PREC_NOT)}"
     else:

@@ -27,6 +27,7 @@ from typing import Any
 import grpc
 
 from cohortd import wire
+from cohortd.errors import CohortError
 from cohortd.lang import ast as A
 from cohortd.server.errors import DeadlineExceeded, ShuttingDown
 from cohortd.server.limits import Limits
@@ -72,19 +73,25 @@ def _definition(request: Any, required: bool = True) -> str | A.Expr | None:
     return wire.definition_from_proto(request.definition)
 
 
-def _tree(text: str, out: Any) -> None:
-    """The tree of a stored (canonical, always parseable) definition."""
+def _tree(text: str, out: Any) -> str:
+    """Fill the tree of a stored definition; the reason when it no longer parses (else "")."""
     from cohortd.lang import parse
 
-    wire.expr_to_proto(parse(text), out)
+    try:
+        wire.expr_to_proto(parse(text), out)
+    except CohortError as exc:
+        return str(exc)
+    return ""
 
 
-def _cohort(rec: Any, out: pb.Cohort | None = None) -> pb.Cohort:
+def _cohort(rec: Any, out: pb.Cohort | None = None, broken: str | None = None) -> pb.Cohort:
     msg = pb.Cohort() if out is None else out
     msg.name = rec.name
     msg.description = rec.description
     msg.definition_text = rec.definition
-    _tree(rec.definition, msg.definition_expr)
+    msg.error = broken or _tree(rec.definition, msg.definition_expr)
+    if broken:
+        msg.ClearField("definition_expr")
     msg.version = rec.version
     msg.created.FromMilliseconds(rec.created_ms)
     msg.updated.FromMilliseconds(rec.updated_ms)
@@ -237,15 +244,17 @@ class CohortdServicer(pb_grpc.CohortdServicer):
 
     def GetCohort(self, request: pb.GetCohortRequest, context: grpc.ServicerContext) -> pb.GetCohortResponse:
         out = pb.GetCohortResponse()
-        _cohort(self._project(request).get_cohort(request.name), out.cohort)
+        project = self._project(request)
+        _cohort(project.get_cohort(request.name), out.cohort, project.broken.get(request.name))
         return out
 
     def ListCohorts(
         self, request: pb.ListCohortsRequest, context: grpc.ServicerContext
     ) -> pb.ListCohortsResponse:
         out = pb.ListCohortsResponse()
-        for rec in self._project(request).list_cohorts(request.include_archived):
-            _cohort(rec, out.cohorts.add())
+        project = self._project(request)
+        for rec in project.list_cohorts(request.include_archived):
+            _cohort(rec, out.cohorts.add(), project.broken.get(rec.name))
         return out
 
     def ArchiveCohort(

@@ -94,7 +94,7 @@ class UpsertUserPropertiesRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., users: _Optional[_Iterable[_Union[UserProperties, _Mapping]]] = ..., arrow_ipc: _Optional[bytes] = ...) -> None: ...
 
 class Cohort(_message.Message):
-    __slots__ = ("name", "description", "definition_text", "definition_expr", "version", "created", "updated", "last_evaluated", "archived")
+    __slots__ = ("name", "description", "definition_text", "definition_expr", "version", "created", "updated", "last_evaluated", "archived", "error")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFINITION_TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,7 @@ class Cohort(_message.Message):
     UPDATED_FIELD_NUMBER: _ClassVar[int]
     LAST_EVALUATED_FIELD_NUMBER: _ClassVar[int]
     ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     definition_text: str
@@ -113,7 +114,8 @@ class Cohort(_message.Message):
     updated: _timestamp_pb2.Timestamp
     last_evaluated: _timestamp_pb2.Timestamp
     archived: bool
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., definition_text: _Optional[str] = ..., definition_expr: _Optional[_Union[_expr_pb2.CohortExpr, _Mapping]] = ..., version: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_evaluated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ...) -> None: ...
+    error: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., definition_text: _Optional[str] = ..., definition_expr: _Optional[_Union[_expr_pb2.CohortExpr, _Mapping]] = ..., version: _Optional[int] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_evaluated: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., archived: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class LintWarning(_message.Message):
     __slots__ = ("code", "message")

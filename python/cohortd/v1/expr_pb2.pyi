@@ -183,8 +183,20 @@ class FilterNot(_message.Message):
     item: Filter
     def __init__(self, item: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
 
+class FilterAndChain(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Filter]
+    def __init__(self, items: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ...) -> None: ...
+
+class FilterOrChain(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[Filter]
+    def __init__(self, items: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ...) -> None: ...
+
 class Filter(_message.Message):
-    __slots__ = ("prop_cmp", "prop_in", "prop_exists", "prop_contains", "f_and", "f_or", "f_not")
+    __slots__ = ("prop_cmp", "prop_in", "prop_exists", "prop_contains", "f_and", "f_or", "f_not", "f_and_chain", "f_or_chain")
     PROP_CMP_FIELD_NUMBER: _ClassVar[int]
     PROP_IN_FIELD_NUMBER: _ClassVar[int]
     PROP_EXISTS_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +204,8 @@ class Filter(_message.Message):
     F_AND_FIELD_NUMBER: _ClassVar[int]
     F_OR_FIELD_NUMBER: _ClassVar[int]
     F_NOT_FIELD_NUMBER: _ClassVar[int]
+    F_AND_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    F_OR_CHAIN_FIELD_NUMBER: _ClassVar[int]
     prop_cmp: PropCmp
     prop_in: PropIn
     prop_exists: PropExists
@@ -199,7 +213,9 @@ class Filter(_message.Message):
     f_and: FilterAnd
     f_or: FilterOr
     f_not: FilterNot
-    def __init__(self, prop_cmp: _Optional[_Union[PropCmp, _Mapping]] = ..., prop_in: _Optional[_Union[PropIn, _Mapping]] = ..., prop_exists: _Optional[_Union[PropExists, _Mapping]] = ..., prop_contains: _Optional[_Union[PropContains, _Mapping]] = ..., f_and: _Optional[_Union[FilterAnd, _Mapping]] = ..., f_or: _Optional[_Union[FilterOr, _Mapping]] = ..., f_not: _Optional[_Union[FilterNot, _Mapping]] = ...) -> None: ...
+    f_and_chain: FilterAndChain
+    f_or_chain: FilterOrChain
+    def __init__(self, prop_cmp: _Optional[_Union[PropCmp, _Mapping]] = ..., prop_in: _Optional[_Union[PropIn, _Mapping]] = ..., prop_exists: _Optional[_Union[PropExists, _Mapping]] = ..., prop_contains: _Optional[_Union[PropContains, _Mapping]] = ..., f_and: _Optional[_Union[FilterAnd, _Mapping]] = ..., f_or: _Optional[_Union[FilterOr, _Mapping]] = ..., f_not: _Optional[_Union[FilterNot, _Mapping]] = ..., f_and_chain: _Optional[_Union[FilterAndChain, _Mapping]] = ..., f_or_chain: _Optional[_Union[FilterOrChain, _Mapping]] = ...) -> None: ...
 
 class Predicate(_message.Message):
     __slots__ = ("prop_cmp", "prop_in", "prop_exists", "prop_contains")
@@ -383,8 +399,20 @@ class NotExpr(_message.Message):
     item: CohortExpr
     def __init__(self, item: _Optional[_Union[CohortExpr, _Mapping]] = ...) -> None: ...
 
+class AndChain(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[CohortExpr]
+    def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
+
+class OrChain(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[CohortExpr]
+    def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
+
 class CohortExpr(_message.Message):
-    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr")
+    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain")
     DID_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -397,6 +425,8 @@ class CohortExpr(_message.Message):
     AND_EXPR_FIELD_NUMBER: _ClassVar[int]
     OR_EXPR_FIELD_NUMBER: _ClassVar[int]
     NOT_EXPR_FIELD_NUMBER: _ClassVar[int]
+    AND_CHAIN_FIELD_NUMBER: _ClassVar[int]
+    OR_CHAIN_FIELD_NUMBER: _ClassVar[int]
     did: Did
     aggregate: Aggregate
     active_days: ActiveDays
@@ -409,7 +439,9 @@ class CohortExpr(_message.Message):
     and_expr: AndExpr
     or_expr: OrExpr
     not_expr: NotExpr
-    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ...) -> None: ...
+    and_chain: AndChain
+    or_chain: OrChain
+    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ...) -> None: ...
 
 class Definition(_message.Message):
     __slots__ = ("text", "expr")
