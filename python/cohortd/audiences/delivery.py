@@ -7,7 +7,7 @@ The contract (also in ``docs/audiences.md``):
   acknowledged delivery.  A delivery of ``n`` users is split into
   ``ceil(n / batch_size)`` batches (``batch.seq`` 1..``batch.of``); removals
   come first, then additions.  Nothing to add or remove: nothing is sent.
-- Each batch has an idempotency key ``<audience uid>:<version>:<seq>``.  A
+- Each batch has an idempotency key ``<audience uid>-<delivery number>:<version>:<seq>``.  A
   failed batch (no 2xx, timeout, connection error) is retried under the same
   key after ``backoff_delay(n)``: 0.5 s x 2^n capped at 30 s, times a random
   factor in [0.5, 1) (jitter), for as long as it fails.  Batches of one
@@ -69,10 +69,12 @@ DEFAULT_BATCH = 1_000
 MAX_BATCH = 100_000
 
 
-def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int, rng: random.Random | None = None, base_s: float = RETRY_BASE_S, cap_s: float = RETRY_CAP_S
+) -> float:
     """Seconds before retry ``attempt`` (0-based): ``min(30, 0.5 * 2^attempt) * U[0.5, 1)``."""
     r = (rng or random).random()
-    return min(RETRY_CAP_S, RETRY_BASE_S * 2.0 ** min(attempt, 16)) * (0.5 + r / 2)
+    return min(cap_s, base_s * 2.0 ** min(attempt, 16)) * (0.5 + r / 2)
 
 
 class AudienceService:
@@ -85,6 +87,8 @@ class AudienceService:
         self._workers: dict[str, _Worker] = {}
         self._delivering = False
         self._last_prune = 0
+        self.retry_base_s = RETRY_BASE_S  # the backoff schedule (tests shorten it)
+        self.retry_cap_s = RETRY_CAP_S
         if deliver:
             self.start()
 
@@ -349,7 +353,7 @@ class _Worker:
         of = max(1, -(-(len(added) + len(removed)) // size))
         pending = Pending(version, full, added, removed, skipped, of, 0)
         self.store.begin(self.name, pending)
-        self._deliver(rec, pending)
+        self._deliver(rec, self.store.pending(self.name) or pending)
 
     def _size(self, rec: AudienceRecord) -> int:
         dest = self._open(rec)
@@ -385,7 +389,7 @@ class _Worker:
                 full=p.full,
                 seq=seq,
                 of=p.of,
-                idempotency_key=f"{rec.uid}:{p.version}:{seq}",
+                idempotency_key=f"{rec.uid}-{p.number}:{p.version}:{seq}",
                 identifier=rec.identifier,
                 hashing=rec.hashing,
                 added=ident.values(ids[lo + cut : hi]) if hi > lo + cut else [],
@@ -426,7 +430,7 @@ class _Worker:
             )
             if outcome.ok:
                 return True
-            delay = backoff_delay(attempt, self._rng)
+            delay = backoff_delay(attempt, self._rng, self.service.retry_base_s, self.service.retry_cap_s)
             attempt += 1
             if self.kick.wait(delay):  # woken early: paused, resumed or stopping
                 self.kick.clear()

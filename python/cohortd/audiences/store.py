@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS audiences (
     pending_removed  BLOB,
     pending_skipped  INTEGER,
     pending_of       INTEGER,
-    pending_done     INTEGER
+    pending_done     INTEGER,
+    deliveries       INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sync_log (
     id               INTEGER PRIMARY KEY,
@@ -129,6 +130,7 @@ class Pending:
     skipped: int
     of: int
     done: int  # batches acknowledged so far (1..done)
+    number: int = 0  # this audience's delivery counter: part of the idempotency keys
 
 
 def _bitmap(blob: bytes | None) -> BitMap:
@@ -288,22 +290,24 @@ class AudienceStore:
     def pending(self, name: str) -> Pending | None:
         rows = self._rows(
             "SELECT pending_version, pending_full, pending_added, pending_removed, pending_skipped, "
-            "pending_of, pending_done FROM audiences WHERE name = ?",
+            "pending_of, pending_done, deliveries FROM audiences WHERE name = ?",
             (name,),
         )
         if not rows or rows[0][0] is None:
             return None
-        v, full, added, removed, skipped, of, done = rows[0]
-        return Pending(int(v), bool(full), _bitmap(added), _bitmap(removed), int(skipped), int(of), int(done))
+        v, full, added, removed, skipped, of, done, number = rows[0]
+        return Pending(
+            int(v), bool(full), _bitmap(added), _bitmap(removed), int(skipped), int(of), int(done), int(number)
+        )
 
     def begin(self, name: str, p: Pending) -> None:
-        """Record a delivery before its first batch is sent."""
+        """Record a delivery before its first batch is sent (and count it: a new delivery number)."""
         self._tx(
             [
                 (
                     "UPDATE audiences SET pending_version = ?, pending_full = ?, pending_added = ?, "
-                    "pending_removed = ?, pending_skipped = ?, pending_of = ?, pending_done = 0 "
-                    "WHERE name = ?",
+                    "pending_removed = ?, pending_skipped = ?, pending_of = ?, pending_done = 0, "
+                    "deliveries = deliveries + 1 WHERE name = ?",
                     (
                         p.version,
                         int(p.full),
