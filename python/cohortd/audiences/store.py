@@ -296,8 +296,9 @@ class AudienceStore:
         if not rows or rows[0][0] is None:
             return None
         v, full, added, removed, skipped, of, done, number = rows[0]
+        added_set, removed_set = _bitmap(added), _bitmap(removed)
         return Pending(
-            int(v), bool(full), _bitmap(added), _bitmap(removed), int(skipped), int(of), int(done), int(number)
+            int(v), bool(full), added_set, removed_set, int(skipped), int(of), int(done), int(number)
         )
 
     def begin(self, name: str, p: Pending) -> None:
