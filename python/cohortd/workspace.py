@@ -561,9 +561,9 @@ class Project(AudienceMethods, AnalysisMethods):
         return self._lint(expr, name, exclude=name)
 
     # ---------------------------------------------- know your data (analysis/know.py)
-    def schema(self, top: int = 10) -> dict[str, Any]:
+    def schema(self, top_values: int = 10) -> dict[str, Any]:
         """Event types, their properties and user properties, with counts and top values."""
-        return self.know.schema(top)
+        return self.know.schema(top_values)
 
     def warnings(self, name: str | None = None, definition: str | Expr | None = None) -> list[LintWarning]:
         """The lint carried by evaluate and explain answers (no naming or overlap rules)."""
@@ -572,9 +572,11 @@ class Project(AudienceMethods, AnalysisMethods):
         expr = self._saved_expr(name) if name is not None else self.engine.definition(definition)
         return self.know.warnings(expr)
 
-    def breakdown(self, name: str | None = None, definition: str | Expr | None = None, **kw: Any) -> Any:
+    def breakdown(
+        self, name: str | None = None, definition: str | Expr | None = None, by: str | None = None, **kw: Any
+    ) -> Any:
         """Members broken down by a property or by other cohorts (``analysis/breakdown.py``)."""
-        return self.know.breakdown(name, definition, **kw)
+        return self.know.breakdown(name, definition, by, **kw)
 
     def population(self, name: str | None = None, definition: str | Expr | None = None, **kw: Any) -> Any:
         """Size at each step of a range (``analysis/population.py``)."""

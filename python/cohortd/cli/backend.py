@@ -118,7 +118,8 @@ class EmbeddedBackend:
         self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
     ) -> dict[str, Any]:
         res = self.project.evaluate(name, definition, as_of_ms, kernel=kernel)
-        return {"size": int(res.size), "as_of": _iso(res.as_of_ms), "result": res}
+        warnings = warning_dicts(self.project.warnings(name, definition))
+        return {"size": int(res.size), "as_of": _iso(res.as_of_ms), "warnings": warnings, "result": res}
 
     def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]:
         return [str(m) for m in self.project.members(name, definition, as_of_ms)]
@@ -228,7 +229,7 @@ class RemoteBackend:
         self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None
     ) -> dict[str, Any]:
         res = self.client.evaluate(name, definition, as_of=_as_of_dt(as_of_ms))
-        return {"size": int(res.size), "as_of": _time_iso(res.as_of)}
+        return {"size": int(res.size), "as_of": _time_iso(res.as_of), "warnings": warning_dicts(res.warnings)}
 
     def members(self, name: str | None, definition: str | None, as_of_ms: int | None) -> list[str]:
         return self.client.members(name, definition, as_of=_as_of_dt(as_of_ms))

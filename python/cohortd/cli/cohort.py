@@ -17,6 +17,7 @@ from cohortd.cli._common import (
     read_definition,
     table,
 )
+from cohortd.cli.schema import add_strict, check_strict
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("definition", metavar="DEFINITION", help="cohort definition ('-' reads standard input)")
     c.add_argument("--description", default="")
     c.add_argument("--note", default="", help="change note stored with version 1")
+    add_strict(c)
     add_json(c)
     c.set_defaults(func=cmd_create)
 
@@ -44,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--description", default=None)
     c.add_argument("--note", default="", help="change note for the new version")
+    add_strict(c)
     add_json(c)
     c.set_defaults(func=cmd_update)
 
@@ -94,6 +97,8 @@ def _show_record(r: dict[str, Any]) -> None:
 def cmd_create(args: argparse.Namespace) -> int:
     args.source = read_definition(args.definition)
     with backend(args) as b:
+        if args.strict:  # lint first: with warnings nothing is saved
+            check_strict(args, b.lint(args.source, args.name))
         out = b.create_cohort(args.name, args.source, args.description, args.note)
     if args.json:
         emit_json(out)
@@ -109,6 +114,8 @@ def cmd_update(args: argparse.Namespace) -> int:
         raise UsageError("nothing to update: give a new DEFINITION and/or --description")
     args.source = read_definition(args.definition) if args.definition is not None else None
     with backend(args) as b:
+        if args.strict and args.source is not None:
+            check_strict(args, b.lint(args.source, args.name))
         out = b.update_cohort(args.name, args.source, args.description, args.note)
     if args.json:
         emit_json(out)

@@ -48,6 +48,7 @@ from cohortd import wire
 from cohortd.client.analysis import AnalysisClient
 from cohortd.client.audiences import AudiencesClient
 from cohortd.client.personas import PersonasClient
+from cohortd.client.schema import SchemaMixin
 from cohortd.client.types import (
     ERROR_BY_CODE,
     Change,
@@ -159,7 +160,7 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client(AudiencesClient, PersonasClient, AnalysisClient):
+class Client(AudiencesClient, PersonasClient, AnalysisClient, SchemaMixin):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.
@@ -387,7 +388,9 @@ class Client(AudiencesClient, PersonasClient, AnalysisClient):
         _target(req.target, cohort, definition)
         _ts(req.as_of, as_of)
         resp = self._call(self._stub.Evaluate, req, timeout)
-        return Evaluation(resp.size, wire.timestamp_to_datetime(resp.as_of), resp.version)
+        return Evaluation(
+            resp.size, wire.timestamp_to_datetime(resp.as_of), resp.version, _warnings(resp.warnings)
+        )
 
     def member_snapshot(
         self, cohort: str, *, page_size: int = 0, timeout: float | None = None, attempts: int = 5

@@ -96,6 +96,8 @@ class Evaluation:
     as_of: datetime
     #: For a saved cohort at "now": the maintained version of the answer (watch from it); else 0.
     version: int = 0
+    #: Lint of the definition against the project's data (unknown names and values, stale events, ...).
+    warnings: list[LintWarning] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

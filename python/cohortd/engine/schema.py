@@ -153,6 +153,7 @@ class SchemaIndex:
         self._sealed_total: dict[int, TypeStats] = {}
         self._users_key: int | None = None
         self._users_total: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._vocabulary: tuple[int, Vocabulary] | None = None
 
     # ------------------------------------------------------------ figures
     def type_stats(self, snap: Snapshot | None = None) -> dict[int, TypeStats]:
@@ -186,19 +187,16 @@ class SchemaIndex:
         store = self.store
         with store.lock:
             version = store.version
+            with self._lock:
+                if version == self._users_key:
+                    return self._users_total
             n = len(store.users)
-            columns = {
-                name: (col.kind, *(store.user_props.get(name, n) or (None, None)))
-                for name, col in store.user_props.columns.items()
-            }
-            columns = {k: (kind, v.copy(), ok.copy()) for k, (kind, v, ok) in columns.items()}
-        with self._lock:
-            if version == self._users_key:
-                return self._users_total
-        out = {}
-        for name, (_kind, values, valid) in columns.items():
-            present = int(valid.sum())
-            out[name] = (present, *value_counts(values[valid]))
+            columns = {}
+            for name in store.user_props.columns:
+                values, valid = store.user_props.get(name, n) or (None, None)
+                assert values is not None and valid is not None
+                columns[name] = values[valid]  # a copy: later updates do not reach it
+        out = {name: (len(values), *value_counts(values)) for name, values in columns.items()}
         with self._lock:
             self._users_key, self._users_total = version, out
         return out
@@ -222,7 +220,12 @@ class SchemaIndex:
 
     # -------------------------------------------------------------- views
     def vocabulary(self) -> Vocabulary:
+        """The lint's view of the project, cached per data version (evaluate answers carry its warnings)."""
         store = self.store
+        version = store.version
+        cached = self._vocabulary
+        if cached is not None and cached[0] == version:
+            return cached[1]
         stats = self.type_stats()
         users = self.user_stats()
         types = {store.types.value(t): st for t, st in stats.items()}
@@ -232,9 +235,11 @@ class SchemaIndex:
             for name, kind in store.user_schema.items()
             if kind == "string" and name in users
         }
-        return Vocabulary(
+        vocab = Vocabulary(
             types, dict(store.schema), dict(store.user_schema), user_values, latest, store.values
         )
+        self._vocabulary = (version, vocab)
+        return vocab
 
     def describe(self, now_ms: int, top: int = TOP_VALUES) -> dict[str, Any]:
         """The ``cohortd schema`` JSON document (shape in the module docstring of ``cli/schema.py``)."""

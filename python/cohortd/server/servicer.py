@@ -280,9 +280,11 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def Evaluate(self, request: pb.EvaluateRequest, context: grpc.ServicerContext) -> pb.EvaluateResponse:
         _check_deadline(context)
         name, definition = _target(request)
-        result = self._project(request).evaluate(name, definition, _as_of(request))
+        project = self._project(request)
+        result = project.evaluate(name, definition, _as_of(request))
         out = pb.EvaluateResponse(size=int(result.size), version=result.version or 0)
         out.as_of.FromMilliseconds(result.as_of_ms)
+        _warnings(project.warnings(name, definition), out.warnings)
         return out
 
     def Members(self, request: pb.MembersRequest, context: grpc.ServicerContext) -> Iterator[pb.MembersPage]:
@@ -407,6 +409,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         for s in steps:
             out.steps.add(text=s.text, size=int(s.size), millis=float(s.millis), depth=int(s.depth))
         out.text = project.get_cohort(name).definition if name is not None else to_text(as_expr(definition))
+        _warnings(project.warnings(name, definition), out.warnings)
         return out
 
     def Lint(self, request: pb.LintRequest, context: grpc.ServicerContext) -> pb.LintResponse:

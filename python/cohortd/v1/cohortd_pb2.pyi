@@ -262,14 +262,16 @@ class EvaluateRequest(_message.Message):
     def __init__(self, project: _Optional[str] = ..., target: _Optional[_Union[Target, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EvaluateResponse(_message.Message):
-    __slots__ = ("size", "as_of", "version")
+    __slots__ = ("size", "as_of", "version", "warnings")
     SIZE_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     size: int
     as_of: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, size: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[LintWarning]
+    def __init__(self, size: _Optional[int] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., warnings: _Optional[_Iterable[_Union[LintWarning, _Mapping]]] = ...) -> None: ...
 
 class MembersRequest(_message.Message):
     __slots__ = ("project", "target", "as_of", "page_size", "start_after")
@@ -410,12 +412,14 @@ class PlanStep(_message.Message):
     def __init__(self, text: _Optional[str] = ..., size: _Optional[int] = ..., millis: _Optional[float] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class ExplainResponse(_message.Message):
-    __slots__ = ("steps", "text")
+    __slots__ = ("steps", "text", "warnings")
     STEPS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     steps: _containers.RepeatedCompositeFieldContainer[PlanStep]
     text: str
-    def __init__(self, steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[LintWarning]
+    def __init__(self, steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., text: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[LintWarning, _Mapping]]] = ...) -> None: ...
 
 class LintRequest(_message.Message):
     __slots__ = ("project", "definition", "name")
