@@ -55,3 +55,11 @@ class LimitExceededError(CohortError):
 
 class BrokenCohortError(CohortError):
     """A saved cohort whose stored definition no longer passes the checks (fix it with an update)."""
+
+
+class StorageFullError(StorageError, OSError):
+    """The disk (or quota) is full: nothing of the batch was stored; retry once space returns."""
+
+
+class CorruptionError(StorageError):
+    """A file of the data directory is damaged (bad checksum, damaged log record, missing manifest)."""

@@ -650,6 +650,9 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         if bad is not None:
             rejections.append(WireRejection(row, bad[0], bad[1]))
             continue
+        if which == "timestamp" and not _timestamp_in_range(ev.timestamp):
+            rejections.append(WireRejection(row, "time", "timestamp out of range (years 0001 to 9999)"))
+            continue
         user_ids.append(ev.user_id)
         types.append(ev.event_type)
         times.append(ev.time_ms if which == "time_ms" else ev.timestamp.ToMilliseconds())
@@ -666,6 +669,13 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         }
     )
     return RowBatch(table, rows, rejections)
+
+
+_TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)  # 0001-01-01 .. 9999-12-31, protobuf's range
+
+
+def _timestamp_in_range(ts: Timestamp) -> bool:
+    return _TIMESTAMP_SECONDS[0] <= ts.seconds <= _TIMESTAMP_SECONDS[1] and 0 <= ts.nanos < 1_000_000_000
 
 
 def users_to_table(users: Sequence[pb.UserProperties], first_row: int = 0) -> RowBatch:

@@ -7,6 +7,7 @@ the CLI hold one Engine per project.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
@@ -25,16 +25,12 @@ from cohortd.errors import DefinitionError, ParseError
 from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast
 from cohortd.lang.parser import parse_with_positions
-from cohortd.storage.readers import IDENTIFY, read_events, read_users
+from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
-from cohortd.storage.store import EventStore, Snapshot
-from cohortd.storage.validate import (
-    USER_PREFIX,
-    IngestReport,
-    normalize_events,
-    normalize_user_properties,
-    rows_to_table,
-)
+from cohortd.storage.store import EventStore, Ingested, Snapshot
+from cohortd.storage.validate import USER_PREFIX, IngestReport, rows_to_table
+
+log = logging.getLogger("cohortd.engine")
 
 Clock = Callable[[], int]
 IngestListener = Callable[[np.ndarray, set[str], bool], None]
@@ -109,41 +105,33 @@ class Engine:
     # ------------------------------------------------------------- ingest
     def ingest(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> IngestReport:
         """Validate and durably store events; bad rows are reported, good rows kept."""
-        table = _as_table(data)
-        with self.store.lock:
-            normalized, report = normalize_events(
-                table, self.store.schema, self.store.user_schema, self.clock()
-            )
-            self.store.append(normalized)
-        self._notify(normalized)  # outside the store lock: listeners take their own locks
-        return report
+        stored = self.store.ingest(_as_table(data), self.clock())
+        self._notify(stored)  # outside the store lock: listeners take their own locks
+        return stored.report
 
     def upsert_user_properties(
         self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]
     ) -> IngestReport:
         """Set current user properties (``user_id`` + property columns, optional ``time``)."""
-        table = _as_table(data)
-        with self.store.lock:
-            normalized, report = normalize_user_properties(table, self.store.user_schema, self.clock())
-            self.store.append(normalized)
-        self._notify(normalized)  # outside the store lock: listeners take their own locks
-        return report
+        stored = self.store.ingest(_as_table(data), self.clock(), users=True)
+        self._notify(stored)  # outside the store lock: listeners take their own locks
+        return stored.report
 
     def add_listener(self, listener: IngestListener) -> None:
         """Call ``listener(dense user ids, event types, has user properties)`` after every durable batch."""
         self._listeners.append(listener)
 
-    def _notify(self, batch: pa.Table) -> None:
-        if not self._listeners or batch.num_rows == 0:
+    def _notify(self, stored: Ingested) -> None:
+        """Tell listeners about a stored batch; a listener's failure never fails the stored batch."""
+        if not self._listeners or stored.batch.num_rows == 0:
             return
-        users = np.unique(self.store.users.encode_array(batch.column("user_id")))
-        types = set(pc.unique(batch.column("event_type")).to_pylist()) - {IDENTIFY}
-        user_props = any(
-            name.startswith(USER_PREFIX) and batch.column(name).null_count < batch.num_rows
-            for name in batch.column_names
-        )
         for listener in self._listeners:
-            listener(users, types, user_props)
+            try:
+                listener(stored.users, stored.types, stored.user_props)
+            except Exception as exc:  # noqa: BLE001 - the batch is stored; the ack must say so
+                self.store.health.background_failures += 1
+                self.store.health.last_background_error = f"ingest listener: {type(exc).__name__}: {exc}"
+                log.exception("ingest listener failed after a batch was stored")
 
     def ingest_file(
         self, path: str | Path, users: bool = False, progress: Callable[[int, int], None] | None = None

@@ -22,6 +22,7 @@ from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
     CohortError,
+    CorruptionError,
     DefinitionError,
     IngestError,
     KernelError,
@@ -29,6 +30,7 @@ from cohortd.errors import (
     NotFoundError,
     ParseError,
     StorageError,
+    StorageFullError,
 )
 from cohortd.wire import WireFormatError
 from cohortd.workspace import InvalidArgumentError
@@ -66,7 +68,9 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (StorageError, grpc.StatusCode.INTERNAL),
+    (StorageFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # disk full: nothing stored, retry later
+    (CorruptionError, grpc.StatusCode.DATA_LOSS),  # a damaged file: the project refuses to open
+    (StorageError, grpc.StatusCode.UNAVAILABLE),  # an I/O failure: nothing stored, retryable
     (KernelError, grpc.StatusCode.INTERNAL),
     # Watch / Changes: the change log no longer reaches back to the version asked for.  Like
     # Kafka's "offset out of range": reading before the start of the log; the client must

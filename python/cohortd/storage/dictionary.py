@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from cohortd.storage.files import atomic_write
+from cohortd.storage.files import FileSum, atomic_write
 
 
 class StringDictionary:
@@ -63,14 +63,14 @@ class StringDictionary:
     def decode(self, ids: np.ndarray) -> pa.Array:
         return self.as_arrow().take(pa.array(ids))
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path) -> FileSum:
         table = pa.table({"value": self.as_arrow()})
 
         def write(fh) -> None:  # type: ignore[no-untyped-def]
             with ipc.new_file(fh, table.schema) as writer:
                 writer.write_table(table)
 
-        atomic_write(path, write)
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> StringDictionary:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from pyroaring import BitMap
 
-from cohortd.storage.files import atomic_write
+from cohortd.storage.files import FileSum, atomic_write
 
 PROP_PREFIX = "p:"
 
@@ -126,15 +126,15 @@ class Segment:
         return self.min_time // period_ms
 
     # ------------------------------------------------------------------ disk
-    def write(self, directory: Path) -> None:
-        """Write data and index files durably (temporary name, fsync, rename)."""
+    def write(self, directory: Path) -> tuple[FileSum, FileSum]:
+        """Write data and index files durably (temporary name, fsync, rename); their checksums."""
         table = self.table
 
         def write_data(fh) -> None:  # type: ignore[no-untyped-def]
             with ipc.new_file(fh, table.schema) as writer:
                 writer.write_table(table, max_chunksize=1 << 30)
 
-        atomic_write(directory / f"{self.name}.arrow", write_data)
+        data_sum = atomic_write(directory / f"{self.name}.arrow", write_data)
         types = sorted(self.index)
         idx = pa.table(
             {
@@ -151,7 +151,7 @@ class Segment:
             with ipc.new_file(fh, idx.schema) as writer:
                 writer.write_table(idx)
 
-        atomic_write(directory / f"{self.name}.index.arrow", write_index)
+        return data_sum, atomic_write(directory / f"{self.name}.index.arrow", write_index)
 
     @classmethod
     def open(cls, directory: Path, name: str) -> Segment:

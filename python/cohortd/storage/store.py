@@ -8,34 +8,62 @@ Layout of a data directory::
     dict-<kind>-<gen>.arrow     user / event type / value dictionaries at the checkpoint
     userprops-<gen>.arrow       user properties at the checkpoint
 
-An accepted batch is validated, appended to the log (fsync'd) and applied to
-the in-memory tail; a checkpoint ("seal") writes the tail as a segment, saves
-dictionaries and user properties, points the manifest at a fresh log and
-deletes the old one.  Opening replays the log on top of the checkpoint.
+    quarantine/                 log records that could not be applied on replay (kept, reported)
+
+The ingest gate is :meth:`EventStore.ingest`: a batch is validated completely
+(``validate.py``), logged (fsync'd) and applied to the in-memory tail there and
+nowhere else; the gRPC server, ``cohortd ingest`` and the embedded API all call
+it.  A checkpoint ("seal") writes the tail as a segment, saves dictionaries and
+user properties, points the manifest at a fresh log and deletes the old one.
+Opening replays the log on top of the checkpoint.
+
+Integrity: the manifest records the size and CRC-32 of every file it lists and
+a checksum of itself; both are verified on open, and a mismatch refuses to
+open (``CorruptionError``) instead of answering from damaged data.  Files are
+deleted only when the manifest proves them superseded; a directory whose
+manifest is missing but whose data files exist is refused, never cleaned.
+
+Failures: a batch that got an error was not stored (the log is cut back); a
+seal or merge that fails after a batch was stored is logged, counted in
+:attr:`EventStore.health`, retried later, and never reported as the batch's
+error.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import math
-import os
 import re
 import threading
-from dataclasses import dataclass
+import time
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from cohortd.errors import StorageError
+from cohortd.errors import CorruptionError, IngestError, StorageError, StorageFullError
+from cohortd.storage import files
 from cohortd.storage.dictionary import StringDictionary
-from cohortd.storage.files import atomic_write_json, fsync_dir
+from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.readers import IDENTIFY
 from cohortd.storage.segment import PROP_PREFIX, Segment
 from cohortd.storage.userprops import UserProperties
-from cohortd.storage.validate import USER_PREFIX, kind_of_type
+from cohortd.storage.validate import (
+    USER_PREFIX,
+    IngestReport,
+    canonical_problem,
+    kind_of_type,
+    normalize_events,
+    normalize_user_properties,
+)
+from cohortd.storage.wal import Record, WriteAheadLog
 
 FORMAT_VERSION = 1
 NEVER = np.iinfo(np.int64).max
@@ -44,6 +72,38 @@ SEAL_BATCHES = 256  # ... or after this many batches (the log then replays fast 
 MERGE_FANIN = 4  # merge when this many segments of one time partition share a size tier
 PARTITION_MS = 7 * 86_400_000  # sealed segments never span two weeks: windows prune whole segments
 DICT_KINDS = ("users", "types", "values")
+RETRY_MAX_S = 30.0  # longest wait before a failed background seal/merge is tried again
+
+log = logging.getLogger("cohortd.storage")
+
+
+@dataclass
+class Ingested:
+    """What the gate stored for one batch: the report, the canonical rows and who they touch."""
+
+    report: IngestReport
+    batch: pa.Table
+    users: np.ndarray  # distinct dense user ids of the stored rows
+    types: set[str]  # event types of the stored rows ($identify excluded)
+    user_props: bool  # whether some stored row sets a user property
+
+
+@dataclass
+class StorageHealth:
+    """Problems a store met without failing a request: reported by ``cohortd verify`` and logs."""
+
+    quarantined: list[str] = field(default_factory=list)  # log records set aside on replay
+    background_failures: int = 0  # seal/merge attempts that failed (each retried)
+    last_background_error: str | None = None
+    pending_retry: bool = False  # a failed seal/merge is waiting for its retry
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "quarantined": list(self.quarantined),
+            "background_failures": self.background_failures,
+            "last_background_error": self.last_background_error,
+            "pending_retry": self.pending_retry,
+        }
 
 
 @dataclass(frozen=True)
@@ -73,7 +133,11 @@ class EventStore:
         self._next_segment = 1
         self._tail_serial = 0
         self._tail_batches = 0  # batches since the last checkpoint
-        self._wal = None
+        self._wal: WriteAheadLog | None = None
+        self._sums: dict[str, FileSum] = {}  # live file (relative path) -> size and CRC-32
+        self.health = StorageHealth()
+        self._retry_at = 0.0  # monotonic time before which a failed background seal is not retried
+        self._consecutive_failures = 0
 
     # ------------------------------------------------------------------ open
     @classmethod
@@ -90,38 +154,106 @@ class EventStore:
         return self.path / f"wal-{gen:08d}.log"
 
     def _recover(self) -> None:
-        from cohortd.storage.wal import WriteAheadLog
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.segments_dir.mkdir(exist_ok=True)
-        manifest_path = self.path / "manifest.json"
-        if manifest_path.exists():
-            import json
-
-            try:
-                manifest = json.loads(manifest_path.read_text())
-            except ValueError as exc:
-                raise StorageError(f"{manifest_path}: unreadable manifest ({exc})") from exc
-            if manifest.get("format") != FORMAT_VERSION:
-                raise StorageError(f"{manifest_path}: unsupported format {manifest.get('format')}")
+        make_dirs(self.segments_dir)  # fsync'd into their parents: a new project survives a power loss
+        manifest = self._read_manifest()
+        if manifest is not None:
             gen = self._generation = manifest["generation"]
             self._next_segment = manifest["next_segment"]
             self.schema = manifest["schema"]
             self.user_schema = manifest["user_schema"]
+            self._verify_files(manifest)
             self.users = StringDictionary.load(self.path / f"dict-users-{gen:08d}.arrow")
             self.types = StringDictionary.load(self.path / f"dict-types-{gen:08d}.arrow")
             self.values = StringDictionary.load(self.path / f"dict-values-{gen:08d}.arrow")
             self.user_props = UserProperties.load(self.path / f"userprops-{gen:08d}.arrow")
             self.sealed = [Segment.open(self.segments_dir, name) for name in manifest["segments"]]
-        self._remove_unlisted_files()
+        self._remove_debris(manifest is not None)
         self.first_seen = np.full(max(len(self.users), 1024), NEVER, dtype=np.int64)
         for seg in self.sealed:
             np.minimum.at(self.first_seen, seg.users, seg.times)
         for gen in self._log_generations():
-            for payload in WriteAheadLog.replay(self._wal_path(gen)):
-                self._apply(_decode(payload))
+            wal = self._wal_path(gen)
+            for record in WriteAheadLog.replay(wal):
+                self._replay(wal, record)
         self._wal = WriteAheadLog(self._wal_path(self._generation))
         self.version = 1
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        """The verified manifest, or None for a store that never completed a checkpoint."""
+        path = self.path / "manifest.json"
+        if not path.exists():
+            data_files = [p.name for p in self.segments_dir.iterdir() if p.suffix == ".arrow"]
+            data_files += [
+                p.name
+                for p in self.path.iterdir()
+                if re.match(r"(dict-\w+|userprops)-\d+\.arrow$", p.name) or re.match(r"wal-\d+\.log$", p.name)
+            ]
+            if self._wal_path(0).exists() or not data_files:
+                return None  # never checkpointed: whatever else is here is a failed first checkpoint
+            raise CorruptionError(
+                f"{path} is missing but the directory holds {len(data_files)} data file(s) "
+                f"(e.g. {sorted(data_files)[0]}); refusing to open rather than guess which are live "
+                "(nothing was deleted; restore the manifest from a backup)"
+            )
+        try:
+            manifest = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CorruptionError(f"{path}: unreadable manifest ({exc}); nothing was deleted") from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+            got = manifest.get("format") if isinstance(manifest, dict) else manifest
+            raise StorageError(f"{path}: unsupported format {got}")
+        stored = manifest.pop("checksum", None)
+        if stored is not None and stored != _manifest_checksum(manifest):
+            raise CorruptionError(f"{path}: the manifest fails its checksum; nothing was deleted")
+        for key in ("generation", "next_segment", "segments", "schema", "user_schema"):
+            if key not in manifest:
+                raise CorruptionError(f"{path}: the manifest has no {key!r}; nothing was deleted")
+        self._sums = {name: FileSum(s["size"], s["crc32"]) for name, s in manifest.get("files", {}).items()}
+        return manifest
+
+    def _verify_files(self, manifest: dict[str, Any]) -> None:
+        """Every file the manifest lists exists with the recorded size and CRC-32."""
+        for name, want in self._sums.items():
+            path = self.path / name
+            if not path.exists():
+                raise CorruptionError(f"{path} is listed in the manifest but missing")
+            got = file_sum(path)
+            if got != want:
+                raise CorruptionError(
+                    f"{path} fails its checksum (size {got.size}, crc32 {got.crc32:08x}; the manifest "
+                    f"recorded size {want.size}, crc32 {want.crc32:08x}); refusing to answer from damaged "
+                    "data (run `cohortd verify` for a full report)"
+                )
+
+    def _replay(self, wal: Path, record: Record) -> None:
+        """Apply one logged batch, or quarantine it when it cannot be applied (the open goes on)."""
+        try:
+            batch = _decode(record.payload)
+        except Exception as exc:  # noqa: BLE001 - any undecodable record is set aside
+            self._quarantine(wal, record, f"undecodable record ({type(exc).__name__}: {exc})")
+            return
+        problem = canonical_problem(batch, self.schema, self.user_schema)
+        if problem is not None:
+            self._quarantine(wal, record, problem)
+            return
+        self._apply(batch)
+        self._tail_batches += 1
+
+    def _quarantine(self, wal: Path, record: Record, reason: str) -> None:
+        """Keep a record that cannot be applied beside the data (``quarantine/``) and report it."""
+        name = f"{wal.stem}-{record.offset:012d}"
+        what = f"{wal.name} record at byte {record.offset}: {reason}"
+        log.error("quarantined %s (the project opens without it; the record is kept in quarantine/%s.rec)",
+                  what, name)  # fmt: skip
+        self.health.quarantined.append(what)
+        qdir = self.path / "quarantine"
+        try:
+            make_dirs(qdir)
+            if not (qdir / f"{name}.rec").exists():
+                atomic_write(qdir / f"{name}.reason", lambda fh: fh.write(reason.encode()))
+                atomic_write(qdir / f"{name}.rec", lambda fh: fh.write(record.payload))
+        except OSError as exc:
+            log.error("could not save quarantined record %s: %s", name, exc)
 
     def _log_generations(self) -> list[int]:
         gens = []
@@ -131,41 +263,125 @@ class EventStore:
                 gens.append(g)
         return sorted(gens)
 
-    def _remove_unlisted_files(self) -> None:
-        """Delete what a crash mid-checkpoint or mid-merge left behind."""
+    def _remove_debris(self, checkpointed: bool) -> None:
+        """Delete what a crash mid-checkpoint or mid-merge provably left behind.
+
+        Temporary files were never renamed into place.  With a verified manifest,
+        unlisted segments and older-generation files are superseded; without one
+        (a store that never completed its first checkpoint, see ``_read_manifest``)
+        every segment is from that failed checkpoint and its log still holds the data.
+        """
         live = {s.name for s in self.sealed}
         for p in self.segments_dir.iterdir():
-            if p.name.split(".")[0] not in live or p.name.endswith(".tmp"):
-                p.unlink()
+            if p.name.endswith(".tmp") or p.name.split(".")[0] not in live:
+                _unlink(p)
         for p in self.path.iterdir():
             m = re.match(r"(dict-\w+|userprops|wal)-(\d+)\.(arrow|log)$", p.name)
-            if p.name.endswith(".tmp") or (m and int(m.group(2)) < self._generation):
-                p.unlink()
+            if p.name.endswith(".tmp"):
+                _unlink(p)
+            elif m and m.group(1) != "wal" and not checkpointed:
+                _unlink(p)
+            elif m and int(m.group(2)) < self._generation:
+                _unlink(p)
 
     # --------------------------------------------------------------- writing
+    def ingest(self, table: pa.Table, now_ms: int, users: bool = False) -> Ingested:
+        """The ingest gate: validate a batch completely, log it durably, make it visible.
+
+        ``users`` marks a user-property upsert (``user_id`` + property columns).
+        Bad rows are rejected in the report, good rows stored.  Raises
+        ``StorageFullError`` (disk full) or ``StorageError`` (I/O failure) when
+        nothing of the batch was stored, and ``IngestError`` for a table that is
+        not valid Arrow; once the batch is logged no error is raised.
+        """
+        with self.lock:
+            schema, user_schema = dict(self.schema), dict(self.user_schema)
+            if users:
+                normalized, report = normalize_user_properties(table, user_schema, now_ms)
+            else:
+                normalized, report = normalize_events(table, schema, user_schema, now_ms)
+            problem = canonical_problem(normalized, schema, user_schema)
+            if (
+                problem is not None
+            ):  # a gap in validation: refuse rather than log what replay would quarantine
+                raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
+            if normalized.num_rows == 0:
+                return Ingested(report, normalized, np.empty(0, np.uint32), set(), False)
+            self._log(_encode(normalized))
+            self.schema.update(schema)
+            self.user_schema.update(user_schema)
+            dense = self._apply(normalized)
+            self.version += 1
+            self._tail_batches += 1
+            self._seal_if_due()
+        types = set(pc.unique(normalized.column("event_type")).to_pylist()) - {IDENTIFY}
+        user_props = any(
+            name.startswith(USER_PREFIX) and normalized.column(name).null_count < normalized.num_rows
+            for name in normalized.column_names
+        )
+        return Ingested(report, normalized, np.unique(dense), types, user_props)
+
     def append(self, batch: pa.Table) -> None:
-        """Log a validated batch durably, then make it visible."""
+        """Log and apply an already validated batch (tests and tools; requests use :meth:`ingest`)."""
         if batch.num_rows == 0:
             return
-        payload = _encode(batch)
         with self.lock:
-            assert self._wal is not None
-            self._wal.append(payload)
+            self._log(_encode(batch))
             self._apply(batch)
             self.version += 1
             self._tail_batches += 1
-            if sum(s.num_rows for s in self.tail) >= SEAL_ROWS or self._tail_batches >= SEAL_BATCHES:
-                self.seal()
+            self._seal_if_due()
 
-    def _apply(self, batch: pa.Table) -> None:
+    def _log(self, payload: bytes) -> None:
+        """Append one record; an OSError becomes StorageFullError / StorageError (nothing stored)."""
+        assert self._wal is not None, "store is closed"
+        try:
+            self._wal.append(payload)
+        except OSError as exc:
+            detail = f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+            if files.is_no_space(exc):
+                raise StorageFullError(
+                    f"no space left for the data directory ({detail}): the batch was not stored; reads keep "
+                    "working and ingest resumes once space is freed"
+                ) from exc
+            raise StorageError(f"could not write the log ({detail}): the batch was not stored") from exc
+
+    def _seal_if_due(self) -> None:
+        """Seal when the tail is big enough; a failure is logged, reported and retried, never raised."""
+        due = sum(s.num_rows for s in self.tail) >= SEAL_ROWS or self._tail_batches >= SEAL_BATCHES
+        if not due or time.monotonic() < self._retry_at:
+            return
+        try:
+            self.seal()
+        except Exception as exc:  # noqa: BLE001 - the batch is stored; the seal is retried later
+            self._background_failed("seal", exc)
+
+    def _background_failed(self, what: str, exc: BaseException) -> None:
+        self._consecutive_failures += 1
+        delay = min(RETRY_MAX_S, 0.05 * 2**self._consecutive_failures)
+        self._retry_at = time.monotonic() + delay
+        self.health.background_failures += 1
+        self.health.last_background_error = f"{what}: {type(exc).__name__}: {exc}"
+        self.health.pending_retry = True
+        log.warning("%s of %s failed (%s: %s); stored batches are safe in the log, retrying in %.2fs",
+                    what, self.path, type(exc).__name__, exc, delay)  # fmt: skip
+
+    def _background_ok(self) -> None:
+        self._consecutive_failures = 0
+        self._retry_at = 0.0
+        self.health.pending_retry = False
+
+    def _apply(self, batch: pa.Table) -> np.ndarray:
+        """Make a logged batch visible; returns the dense user id of every row."""
         is_identify = np.asarray(pc.equal(batch.column("event_type"), IDENTIFY).combine_chunks())
         users = self.users.encode_array(batch.column("user_id"))
         times = batch.column("time").combine_chunks().to_numpy().astype(np.int64, copy=False)
         self._grow_users(len(self.users))
         self._apply_user_props(batch, users, times)
+        dense = users
         events = ~is_identify
         if not events.any():
-            return
+            return dense
         if not events.all():
             keep = pa.array(events)
             batch, users, times = batch.filter(keep), users[events], times[events]
@@ -187,6 +403,7 @@ class EventStore:
         while len(self.tail) >= 2 and self.tail[-1].num_rows * 2 >= self.tail[-2].num_rows:
             last = self.tail.pop()
             self.tail[-1] = Segment.merge(self._tail_name(), [self.tail[-1], last])
+        return dense
 
     def _tail_name(self) -> str:
         self._tail_serial += 1
@@ -229,66 +446,97 @@ class EventStore:
 
     # ------------------------------------------------------ checkpoint/merge
     def seal(self) -> None:
-        """Checkpoint: tail → one sealed segment, dictionaries and user props saved, log rotated."""
-        from cohortd.storage.wal import WriteAheadLog
+        """Checkpoint: tail → sealed segments, dictionaries and user props saved, log rotated.
 
+        Raises on failure (callers on the ingest path catch and retry); a failure
+        leaves the live log and the previous checkpoint in charge, and removes
+        what this attempt wrote.
+        """
         with self.lock:
-            new_gen = self._generation + 1
             assert self._wal is not None
-            self._wal.close()
-            self._wal = WriteAheadLog(self._wal_path(new_gen))
+            new_gen = self._generation + 1
+            new_wal = WriteAheadLog(self._wal_path(new_gen))
+            written: list[Path] = []
+            unsynced: files.DirSyncError | None = None
             try:
-                fsync_dir(self.path)
                 sealed = list(self.sealed)
                 if self.tail:
-                    sealed += self._write_partitioned(self.tail)
+                    sealed += self._write_partitioned(self.tail, written)
                 self._write_checkpoint(new_gen, sealed)
+            except files.DirSyncError as exc:
+                unsynced = exc  # the new manifest is in place but maybe not durable: keep every file
             except BaseException:
                 # Nothing was appended to the new log (we hold the lock): keep logging to the
                 # old one, whose records the manifest still points at.
-                self._wal.close()
+                new_wal.close()
                 _unlink(self._wal_path(new_gen))
-                self._wal = WriteAheadLog(self._wal_path(self._generation))
+                for path in written + self._checkpoint_files(new_gen):
+                    _unlink(path)
                 raise
             old = self._generation
+            self._wal.close()
+            self._wal = new_wal
             self.sealed, self.tail, self._tail_batches = sealed, [], 0
             self._generation = new_gen
-            for kind in DICT_KINDS:
-                _unlink(self.path / f"dict-{kind}-{old:08d}.arrow")
-            _unlink(self.path / f"userprops-{old:08d}.arrow")
+            self.version += 1
+            if unsynced is not None:
+                raise unsynced  # old files stay until a later checkpoint or open proves them superseded
+            for path in self._checkpoint_files(old):
+                _unlink(path)
             for g in range(old, new_gen):
                 _unlink(self._wal_path(g))
-            self.version += 1
-            self._merge_tiers()
+            try:
+                self._merge_tiers()
+            except Exception as exc:  # noqa: BLE001 - the checkpoint is done; merging is retried next seal
+                self._background_failed("merge", exc)
+            else:
+                self._background_ok()
+
+    def _checkpoint_files(self, gen: int) -> list[Path]:
+        names = [f"dict-{kind}-{gen:08d}.arrow" for kind in DICT_KINDS] + [f"userprops-{gen:08d}.arrow"]
+        return [self.path / n for n in names]
 
     def _write_checkpoint(self, gen: int, sealed: list[Segment]) -> None:
-        self.users.save(self.path / f"dict-users-{gen:08d}.arrow")
-        self.types.save(self.path / f"dict-types-{gen:08d}.arrow")
-        self.values.save(self.path / f"dict-values-{gen:08d}.arrow")
-        self.user_props.save(self.path / f"userprops-{gen:08d}.arrow", len(self.users))
-        atomic_write_json(
-            self.path / "manifest.json",
-            {
-                "format": FORMAT_VERSION,
-                "generation": gen,
-                "next_segment": self._next_segment,
-                "segments": [s.name for s in sealed],
-                "schema": self.schema,
-                "user_schema": self.user_schema,
-            },
-        )
+        for kind, dictionary in (("users", self.users), ("types", self.types), ("values", self.values)):
+            name = f"dict-{kind}-{gen:08d}.arrow"
+            self._sums[name] = dictionary.save(self.path / name)
+        name = f"userprops-{gen:08d}.arrow"
+        self._sums[name] = self.user_props.save(self.path / name, len(self.users))
+        self._write_manifest(gen, sealed)
+
+    def _write_manifest(self, gen: int, sealed: list[Segment]) -> None:
+        """Atomically point the directory at checkpoint ``gen`` with segments ``sealed``."""
+        live = [f"segments/{s.name}{ext}" for s in sealed for ext in (".arrow", ".index.arrow")]
+        live += [p.name for p in self._checkpoint_files(gen)]
+        body = {
+            "format": FORMAT_VERSION,
+            "generation": gen,
+            "next_segment": self._next_segment,
+            "segments": [s.name for s in sealed],
+            "schema": self.schema,
+            "user_schema": self.user_schema,
+            "files": {n: self._sums[n].as_json() for n in live if n in self._sums},
+        }
+        body["checksum"] = _manifest_checksum(body)
+        atomic_write_json(self.path / "manifest.json", body, commit=True)
 
     def _new_segment_name(self) -> str:
         name = f"seg-{self._next_segment:06d}"
         self._next_segment += 1
         return name
 
-    def _write_partitioned(self, parts: list[Segment]) -> list[Segment]:
-        """Merge ``parts``, split by time partition, write each piece; returns them memory-mapped."""
+    def _write_partitioned(self, parts: list[Segment], written: list[Path]) -> list[Segment]:
+        """Merge ``parts``, split by time partition, write each piece; returns them memory-mapped.
+
+        Every file written is appended to ``written`` (so a failed caller can remove them).
+        """
         merged = Segment.merge("merging", parts)
         pieces = merged.split(PARTITION_MS, self._new_segment_name)
         for piece in pieces:
-            piece.write(self.segments_dir)
+            written += [self.segments_dir / f"{piece.name}{ext}" for ext in (".arrow", ".index.arrow")]
+            data_sum, index_sum = piece.write(self.segments_dir)
+            self._sums[f"segments/{piece.name}.arrow"] = data_sum
+            self._sums[f"segments/{piece.name}.index.arrow"] = index_sum
         return [Segment.open(self.segments_dir, piece.name) for piece in pieces]
 
     def _merge_tiers(self) -> None:
@@ -308,12 +556,23 @@ class EventStore:
         with self.lock:
             names = {s.name for s in group}
             sealed = [s for s in self.sealed if s.name not in names]
-            sealed += self._write_partitioned(group)
-            self._write_checkpoint(self._generation, sealed)
+            written: list[Path] = []
+            try:
+                sealed += self._write_partitioned(group, written)
+                self._write_manifest(self._generation, sealed)
+            except files.DirSyncError:
+                self.sealed = sealed  # in place but maybe not durable: the old segments stay on disk
+                self.version += 1
+                raise
+            except BaseException:
+                for path in written:
+                    _unlink(path)
+                raise
             self.sealed = sealed
             for name in names:
-                _unlink(self.segments_dir / f"{name}.arrow")
-                _unlink(self.segments_dir / f"{name}.index.arrow")
+                for ext in (".arrow", ".index.arrow"):
+                    _unlink(self.segments_dir / f"{name}{ext}")
+                    self._sums.pop(f"segments/{name}{ext}", None)
             self.version += 1
 
     def compact(self) -> None:
@@ -342,10 +601,17 @@ class EventStore:
 
 
 def _unlink(path: Path) -> None:
+    """Remove a file the store no longer needs (a failure only leaves debris for the next open)."""
     try:
-        os.unlink(path)
-    except FileNotFoundError:
+        files.ops.unlink(path)
+    except OSError:
         pass
+
+
+def _manifest_checksum(body: dict[str, Any]) -> int:
+    """CRC-32 of the manifest's content without its ``checksum`` field."""
+    data = {k: v for k, v in body.items() if k != "checksum"}
+    return zlib.crc32(json.dumps(data, sort_keys=True).encode())
 
 
 def _encode(batch: pa.Table) -> bytes:

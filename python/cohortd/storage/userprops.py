@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from cohortd.storage.files import atomic_write
+from cohortd.storage.files import FileSum, atomic_write
 
 _NP = {"string": np.uint32, "int": np.int64, "float": np.float64, "bool": np.bool_}
 NO_TIME = np.iinfo(np.int64).min
@@ -68,7 +68,7 @@ class UserProperties:
         col.grow(n_users)
         return col.values[:n_users], col.valid[:n_users]
 
-    def save(self, path: Path, n_users: int) -> None:
+    def save(self, path: Path, n_users: int) -> FileSum:
         arrays: dict[str, pa.Array] = {}
         meta = {}
         for name, col in self.columns.items():
@@ -83,7 +83,7 @@ class UserProperties:
             with ipc.new_file(fh, table.schema) as writer:
                 writer.write_table(table)
 
-        atomic_write(path, write)
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> UserProperties:

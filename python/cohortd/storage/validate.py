@@ -1,10 +1,15 @@
-"""Row validation and normalisation: the gate every event passes before the log.
+"""Row validation and normalisation: the checks every event passes before the log.
 
 Input is a table with ``user_id``, ``event_type``, ``time``, event-property
 columns and, for user properties carried by events, columns named
 ``$user.<name>``.  Output is the same rows with canonical types (user id and
 event type as strings, time as int64 epoch ms, properties as string / int64 /
 float64 / bool) minus the rejected rows, plus one ``Rejection`` per bad row.
+
+A batch is checked completely here (column structure, UTF-8, names, sizes,
+types, times) so that a batch that reaches the log can always be applied;
+:func:`canonical_problem` re-checks a logged batch on replay.  The store's
+ingest gate (``EventStore.ingest``) is the only caller on the write path.
 """
 
 from __future__ import annotations
@@ -19,13 +24,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 USER_PREFIX = "$user."
-ERROR_COLUMN = "$error"  # set by readers on records they could not turn into a row
+# Set by file readers on records they could not turn into a row.  The NUL keeps it apart from
+# any property a client can name (property names with control characters are rejected).
+ERROR_COLUMN = "\x00error"
 RESERVED = ("user_id", "event_type", "time")
 KINDS = ("string", "int", "float", "bool")
 ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 DAY_MS = 86_400_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_ID_BYTES = 1024  # a user id or event type
+MAX_STRING_BYTES = 65_536  # one string property value
+MAX_NAME_CHARS = 256  # a property name
 
 
 @dataclass(frozen=True)
@@ -245,6 +255,115 @@ def reason_for_conflict(name: str, want: str, got: str | None) -> str:
     return f"property {name!r} is {want} in the schema, got {got}"
 
 
+def check_structure(table: pa.Table) -> pa.Table:
+    """Reject (IngestError) a table whose columns are malformed Arrow; decode dictionary columns.
+
+    String columns are checked as binary here (offsets and lengths); their UTF-8 is
+    checked per row by :func:`utf8_checked`, so one bad value rejects one row.
+    """
+    from cohortd.errors import IngestError
+
+    columns = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        try:
+            if pa.types.is_dictionary(arr.type):
+                arr.indices.validate(full=True)
+                _structure_only(arr.dictionary).validate(full=True)
+                arr = arr.dictionary_decode()
+            _structure_only(arr).validate(full=True)
+        except (pa.ArrowInvalid, pa.ArrowException, ValueError) as exc:
+            raise IngestError(
+                f"column {name!r} is not a valid Arrow column ({exc}); nothing was stored"
+            ) from None
+        columns[name] = arr
+    return pa.table(columns) if columns else table
+
+
+def _structure_only(arr: pa.Array) -> pa.Array:
+    """``arr`` with strings seen as bytes, so validation checks layout but not UTF-8."""
+    if pa.types.is_string(arr.type):
+        return arr.view(pa.binary())
+    if pa.types.is_large_string(arr.type):
+        return arr.view(pa.large_binary())
+    return arr
+
+
+def utf8_checked(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(the string column with invalid-UTF-8 values as nulls, mask of those rows)."""
+    n = len(arr)
+    try:
+        arr.validate(full=True)
+        return arr, np.zeros(n, dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    raw = _structure_only(arr).to_pylist()
+    bad = np.zeros(n, dtype=bool)
+    text: list[str | None] = []
+    for i, b in enumerate(raw):
+        try:
+            text.append(None if b is None else b.decode("utf-8"))
+        except UnicodeDecodeError:
+            text.append(None)
+            bad[i] = True
+    return pa.array(text, arr.type), bad
+
+
+def too_long(arr: pa.Array, limit: int) -> np.ndarray:
+    """Rows whose string value is longer than ``limit`` bytes."""
+    lengths = pc.binary_length(arr)
+    return np.asarray(pc.fill_null(pc.greater(lengths, limit), False))
+
+
+def name_problem(name: str) -> str | None:
+    """Why a property name cannot be stored, or None."""
+    if not name:
+        return "empty property name"
+    if len(name) > MAX_NAME_CHARS:
+        return f"property name longer than {MAX_NAME_CHARS} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"property name {name!r} contains a control character"
+    return None
+
+
+def canonical_problem(
+    batch: pa.Table, schema: Mapping[str, str], user_schema: Mapping[str, str]
+) -> str | None:
+    """Why a logged (already normalised) batch cannot be applied, or None.
+
+    The gate guarantees none of these for a batch it logs; replay re-checks because a
+    log written by an older version, or damaged in a way its CRC did not catch, must
+    be quarantined rather than applied halfway.
+    """
+    want = {"user_id": pa.string(), "event_type": pa.string(), "time": pa.int64()}
+    for name, typ in want.items():
+        if name not in batch.column_names:
+            return f"missing column {name}"
+        col = batch.column(name)
+        if col.type != typ or col.null_count:
+            return f"column {name} is {col.type} with {col.null_count} nulls"
+    for name in batch.column_names:
+        col = batch.column(name)
+        try:
+            col.validate(full=True)
+        except pa.ArrowInvalid as exc:
+            return f"column {name!r}: {exc}"
+        if name in want:
+            continue
+        is_user = name.startswith(USER_PREFIX)
+        prop = name[len(USER_PREFIX) :] if is_user else name
+        problem = name_problem(prop)
+        if problem:
+            return problem
+        have = kind_of_type(col.type)
+        known = (user_schema if is_user else schema).get(prop)
+        if have not in KINDS:
+            return f"property {prop!r} has type {col.type}"
+        if known is not None and known != have:
+            return f"property {prop!r} is {have}, the schema says {known}"
+    return None
+
+
 def normalize_events(
     table: pa.Table, schema: dict[str, str], user_schema: dict[str, str], now_ms: int
 ) -> tuple[pa.Table, IngestReport]:
@@ -253,6 +372,7 @@ def normalize_events(
     ``schema`` / ``user_schema`` are extended in place with newly seen property names,
     but only by properties that an accepted row carries: a rejected row leaves no trace.
     """
+    table = check_structure(table)
     n = table.num_rows
     reasons: list[tuple[str, str] | None] = [None] * n
     bad = np.zeros(n, dtype=bool)
@@ -269,7 +389,7 @@ def normalize_events(
     if ERROR_COLUMN in table.column_names:
         errors = table.column(ERROR_COLUMN).combine_chunks()
         for i in np.flatnonzero(np.asarray(errors.is_valid())):
-            reasons[i] = ("line", errors[int(i)].as_py())
+            reasons[i] = ("line", str(errors[int(i)].as_py()))
             bad[i] = True
         table = table.drop_columns([ERROR_COLUMN])
     out: dict[str, pa.Array] = {}
@@ -288,11 +408,18 @@ def normalize_events(
         if strings is None:
             reject(np.ones(n, dtype=bool), name, f"{name} must be a string or integer")
             strings = pa.nulls(n, pa.string())
+        strings, bad_text = utf8_checked(strings)
+        reject(bad_text, name, f"{name} is not valid UTF-8")
+        reject(too_long(strings, MAX_ID_BYTES), name, f"{name} is longer than {MAX_ID_BYTES} bytes")
         empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(strings), ""), True))
         reject(empty, name, f"missing {name.replace('_', ' ')}")
         out[name] = strings
     if "time" in table.column_names:
-        ms, ok = parse_time_column(table.column("time").combine_chunks())
+        time_col = table.column("time").combine_chunks()
+        if kind_of_type(time_col.type) == "string":
+            time_col, bad_text = utf8_checked(time_col)
+            reject(bad_text, "time", "time is not valid UTF-8")
+        ms, ok = parse_time_column(time_col)
         reject(~ok, "time", "unparseable time (expected ISO-8601, epoch milliseconds or a timestamp)")
         absurd = ok & ((ms < MIN_TIME_MS) | (ms > now_ms + DAY_MS))
         reject(absurd, "time", "time out of range (before 2000-01-01 or more than a day in the future)")
@@ -311,6 +438,15 @@ def normalize_events(
         have = kind_of_type(col.type) if mixed is None else next((k for k in mixed if k is not None), None)
         if have is None:
             continue
+        problem = name_problem(prop)
+        if problem is not None:
+            reject(np.asarray(pc.is_valid(col.storage if mixed is not None else col)), prop or name, problem)
+            continue
+        if have == "string" and mixed is None:
+            col, bad_text = utf8_checked(col.cast(pa.string()))
+            reject(bad_text, prop, f"property {prop!r} is not valid UTF-8")
+            long = too_long(col, MAX_STRING_BYTES)
+            reject(long, prop, f"property {prop!r} is longer than {MAX_STRING_BYTES} bytes")
         want = target.get(prop)
         if want is None:
             if have == "unsupported":
