@@ -18,13 +18,15 @@ KEYS = {"k-default": ["default"], "k-other": ["other"], "k-admin": ["*"]}
 
 
 def seed(data_dir: Path, users: int = 300) -> None:
-    """Two projects with events and user properties; two saved cohorts in ``default``."""
+    """Two projects with events and user properties; two saved cohorts and an audience in ``default``."""
     with Workspace(data_dir) as ws:
         p = ws.project("default")
         p.ingest(saas_events(users))
         p.upsert_user_properties(saas_users(users))
         p.create_cohort("Active 7d", 'did("Session Start") >= 3 in last 7d', "three sessions this week")
         p.create_cohort("Feature users", 'did("Feature Used") in last 90d')
+        p.create_destination("exports", directory=str(data_dir.parent / "exports"))
+        p.create_audience("Active export", "Active 7d", "exports")
         other = ws.project("other")
         other.ingest(saas_events(40))
         other.create_cohort("Secret other", "did(any) in last 90d")

@@ -170,3 +170,25 @@ def test_analyst_path(server, browser):
         "Session Start" in table.text and "user.plan" in browser.find_element(By.ID, "user-properties").text
     )
     shot(browser, "schema")
+
+    browser.find_element(By.LINK_TEXT, "Audiences").click()
+    row = wait_for(
+        browser,
+        EC.presence_of_element_located((By.CSS_SELECTOR, '#audiences tr[data-audience="Active export"]')),
+    )
+    assert "Active 7d" in row.text
+    shot(browser, "audiences")
+
+    browser.get(f"{url}/console/p/default/personas?run=true&window=30d&k=2")
+    cards = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#persona-cards .persona"))
+    assert len(cards) == 2
+    shot(browser, "personas")
+    card = next(c for c in cards if c.find_elements(By.CSS_SELECTOR, ".save-persona"))
+    rule = card.find_element(By.CSS_SELECTOR, "pre.rule").text
+    name = card.find_element(By.CSS_SELECTOR, ".save-name")
+    name.clear()
+    name.send_keys("Persona saved from the console")
+    card.find_element(By.CSS_SELECTOR, ".save-persona").click()
+    wait_for(browser, EC.presence_of_element_located((By.ID, "cohort-page")))
+    assert browser.find_element(By.CSS_SELECTOR, "pre.definition").text == rule
+    assert "precision" in browser.find_element(By.ID, "history").text

@@ -268,3 +268,24 @@ def test_know_your_data_routes_agree_with_grpc_evaluations(http, grpc_client):
         http.post(f"{p}/breakdown", json={"cohort": "Active 7d", "by": "user.plan", "pick": "x"}), 400
     )
     assert bad["code"] == "INVALID_ARGUMENT"
+
+
+def test_audiences_and_personas_routes_agree_with_grpc(http, grpc_client):
+    p = "/api/projects/default"
+    dests = http.get(f"{p}/destinations").json()["destinations"]
+    assert [d["name"] for d in dests] == [d.name for d in grpc_client.list_destinations()] == ["exports"]
+    assert "secret" not in json.dumps(dests)
+    listed = http.get(f"{p}/audiences").json()["audiences"]
+    assert [(a["name"], a["cohort"]) for a in listed] == [("Active export", "Active 7d")]
+    paused = http.post(f"{p}/audiences/Active export/pause").json()
+    assert paused["status"] == "paused" == grpc_client.get_audience("Active export").status
+    assert http.post(f"{p}/audiences/Active export/resume").json()["status"] != "paused"
+    log = http.get(f"{p}/audiences/Active export/log").json()["attempts"]
+    assert len(log) == len(grpc_client.audience_log("Active export"))
+    assert _http_error(http.get(f"{p}/audiences/nope"), 404)["code"] == "NOT_FOUND"
+    report = http.post(f"{p}/personas", json={"population": "all", "window": "30d", "k": 2, "seed": 1}).json()
+    assert report["k"] == 2 and len(report["personas"]) == 2
+    assert sum(pc["size"] for pc in report["personas"]) == report["clustered_users"]
+    for pc in report["personas"]:
+        if pc["rule"]:  # the rule's size is an evaluation of its definition
+            assert pc["rule"]["size"] == grpc_client.evaluate(definition=pc["rule"]["definition"]).size

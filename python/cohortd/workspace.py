@@ -52,7 +52,7 @@ from pyroaring import BitMap
 from cohortd.analysis.service import AnalysisMethods
 from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
-from cohortd.engine.lint import LintWarning, conditions, jaccard, lint
+from cohortd.engine.lint import LintWarning, conditions, lint
 from cohortd.engine.maintain import ChangeSet, Maintainer
 from cohortd.errors import AlreadyExistsError, BrokenCohortError, CohortError, DefinitionError, NotFoundError
 from cohortd.lang.ast import Expr, InCohort
@@ -520,9 +520,17 @@ class Project(AudienceMethods, AnalysisMethods):
         if not cohorts:
             raise InvalidArgumentError("overlap needs at least one cohort")
         bitmaps, ms = self._bitmaps(cohorts, as_of)
-        inter = [[a.intersection_cardinality(b) for b in bitmaps] for a in bitmaps]
-        jac = [[jaccard(a, b) for b in bitmaps] for a in bitmaps]
-        return Overlap(list(cohorts), [len(b) for b in bitmaps], inter, jac, ms)
+        sizes = [len(b) for b in bitmaps]
+        n = len(bitmaps)
+        # one intersection per pair (the matrix is symmetric, its diagonal the sizes); Jaccard from those
+        inter = [[0] * n for _ in range(n)]
+        for i in range(n):
+            inter[i][i] = sizes[i]
+            for j in range(i + 1, n):
+                inter[i][j] = inter[j][i] = bitmaps[i].intersection_cardinality(bitmaps[j])
+        union = [[sizes[i] + sizes[j] - inter[i][j] for j in range(n)] for i in range(n)]
+        jac = [[inter[i][j] / union[i][j] if union[i][j] else 0.0 for j in range(n)] for i in range(n)]
+        return Overlap(list(cohorts), sizes, inter, jac, ms)
 
     def explain(
         self, name: str | None = None, definition: str | Expr | None = None, as_of: AsOf = None

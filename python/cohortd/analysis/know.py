@@ -51,8 +51,11 @@ class KnowYourData:
         return data_problems(expr, self.vocabulary())
 
     # ------------------------------------------------------------ target
-    def _target(self, name: str | None, definition: Any) -> tuple[str, Expr, int | None]:
-        """(label, tree, saved version or None) of a saved name or an inline definition."""
+    def _target(self, name: str | None, definition: Any, viewed: bool = True) -> tuple[str, Expr, int | None]:
+        """(label, tree, saved version or None) of a saved name or an inline definition.
+
+        ``viewed=False``: not a person reading the cohort (the console's catalog), no stamp.
+        """
         from cohortd.lang import to_text
 
         p = self.project
@@ -62,7 +65,8 @@ class KnowYourData:
             raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
         if name is not None:
             expr = p._saved_expr(name)
-            self.viewed(name)
+            if viewed:
+                self.viewed(name)
             return name, expr, p._saved[name].version
         expr = p.engine.definition(definition)
         p._check_refs(expr, None)
@@ -113,13 +117,14 @@ class KnowYourData:
         end: Any,
         step: str = "1d",
         kernel: str | None = None,
+        viewed: bool = True,
     ) -> Population:
         """Size at each step; a saved cohort's recorded daily sizes answer ``1d`` series at midnights."""
         from cohortd.lang.parser import parse_duration
         from cohortd.workspace import parse_as_of
 
         p = self.project
-        label, expr, version = self._target(name, definition)
+        label, expr, version = self._target(name, definition, viewed)
         lo, hi = parse_as_of(start), parse_as_of(end)
         if lo is None or hi is None:
             raise DefinitionError("population needs --from and --to")

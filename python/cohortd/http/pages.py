@@ -184,21 +184,7 @@ def cohort_page(
         )
         plan = p.explain(name)
         others = [r.name for r in p.list_cohorts() if r.name != name]
-        related = []
-        if others and not rec.archived:
-            o = views.overlap(p, [name, *others], result.as_of_ms)
-            related = sorted(
-                (
-                    {
-                        "name": o.names[j],
-                        "size": o.sizes[j],
-                        "shared": o.intersections[0][j],
-                        "jaccard": o.jaccard[0][j],
-                    }
-                    for j in range(1, len(o.names))
-                ),
-                key=lambda r: -r["jaccard"],
-            )
+        related = views.related(p, name, others, result.as_of_ms) if not rec.archived else []
         members = views.members_page(p, name, 0, MEMBERS_SHOWN, None)
         history = _diffs(p.cohort_history(name))
         choices = [f"user.{u['name']}" for u in p.schema(1)["user_properties"]]
@@ -256,3 +242,39 @@ def schema_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Res
     except (CohortError, ApiError) as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(request, "schema.html", who, ctx, project, schema=doc)
+
+
+@router.get("/console/p/{project}/personas")
+def personas_page(
+    request: Request,
+    project: str,
+    ctx: CtxDep,
+    who: WhoDep,
+    population: str = "all",
+    window: str = "30d",
+    k: str = "auto",
+    run: bool = False,
+) -> Response:
+    """Personas: run on demand, cluster cards with defining behaviours and a rule to save as a cohort."""
+    try:
+        p = _project(ctx, who, project)
+        cohorts = [r.name for r in p.list_cohorts()]
+        report = p.personas(population, window, k).to_dict() if run else None
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    form = {"population": population, "window": window, "k": k}
+    return _render(request, "personas.html", who, ctx, project, report=report, form=form, cohorts=cohorts)
+
+
+@router.get("/console/p/{project}/audiences")
+def audiences_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Response:
+    """Audiences: destinations, each audience's delivery status and its recent sync log."""
+    try:
+        p = _project(ctx, who, project)
+        destinations = p.list_destinations()
+        audiences = [(a, p.audience_log(a.name, 10)) for a in p.list_audiences()]
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(
+        request, "audiences.html", who, ctx, project, destinations=destinations, audiences=audiences
+    )

@@ -69,6 +69,17 @@ def overlap(project: Project, cohorts: list[str], as_of: int | str | None) -> m.
     )
 
 
+def related(project: Project, cohort: str, others: list[str], as_of: int) -> list[dict[str, Any]]:
+    """The cohort's overlap with each other cohort, most similar first (one intersection per pair)."""
+    rows = []
+    for other in others:
+        o = project.overlap([cohort, other], as_of)
+        rows.append(
+            {"name": other, "size": o.sizes[1], "shared": o.intersections[0][1], "jaccard": o.jaccard[0][1]}
+        )
+    return sorted(rows, key=lambda r: -r["jaccard"])
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -102,19 +113,16 @@ def catalog_sizes(project: Project, rec: Any, days: int) -> tuple[int, list[int]
     """(size now, sizes at the last ``days`` midnights) for the catalog, without stamping a view.
 
     Listing the catalog is not reading the cohort: last-viewed (the audit's
-    "never read") must not move each time someone opens the list, so this uses
-    the service layer's unstamped evaluation and the recorded daily sizes.
+    "never read") must not move each time someone opens the list.  The daily
+    points come from the population series, which records each cohort's daily
+    sizes, so later loads read them back instead of evaluating again.
     """
     now = project._evaluate_saved(rec.name, viewed=False)
     if rec.archived:
         return now.size, []
     times = _midnights(days, 1)
-    recorded = project.know.stats.daily_sizes(rec.name, rec.version, times)
-    sizes = [
-        recorded[t][0] if t in recorded else project._evaluate_saved(rec.name, t, viewed=False).size
-        for t in times
-    ]
-    return now.size, [*sizes, now.size]
+    series = project.population(rec.name, start=times[0], end=times[-1], step="1d", viewed=False)
+    return now.size, [*(pt.size for pt in series.points), now.size]
 
 
 def last_viewed(project: Project, name: str) -> int | None:

@@ -193,3 +193,23 @@ document.addEventListener("DOMContentLoaded", () => {
   initEditor();
   initCohort();
 });
+
+// -------------------------------------------------- personas and audiences
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll(".save-persona")) {
+    button.addEventListener("click", async () => {
+      const card = button.closest(".persona");
+      const name = card.querySelector(".save-name").value.trim();
+      const r = await call("POST", api("/cohorts"), { name, definition: button.dataset.definition, note: button.dataset.note });
+      if (r.ok) window.location.href = `/console/p/${encodeURIComponent(project())}/cohorts/${encodeURIComponent(name)}`;
+      else card.querySelector(".save-error").textContent = `${r.body.error.code}: ${r.body.error.message}`;
+    });
+  }
+  for (const button of document.querySelectorAll(".audience-action")) {
+    button.addEventListener("click", async () => {
+      const name = button.closest("tr").dataset.audience;
+      const r = await call("POST", api(`/audiences/${encodeURIComponent(name)}/${button.dataset.action}`));
+      if (r.ok) window.location.reload();
+    });
+  }
+});
