@@ -46,7 +46,7 @@ class Receiver:
         self.fail_with: int | None = None
         self.delay_s = 0.0
         self.requests: list[Received] = []
-        self.members: set[str] = set()
+        self.held: dict[str, set[str]] = {}  # audience -> the ids it holds
         self.applied_keys: set[str] = set()
         self.duplicates = 0
         self.bad_signatures = 0
@@ -101,14 +101,21 @@ class Receiver:
                     self.duplicates += 1
                 else:
                     self.applied_keys.add(key)
-                    self.members |= set(doc.get("added", ()))
-                    self.members -= set(doc.get("removed", ()))
+                    held = self.held.setdefault(doc.get("audience", ""), set())
+                    held -= set(doc.get("removed", ()))
+                    held |= set(doc.get("added", ()))
             self._cond.notify_all()
         if status == 200 and self.on_batch is not None:
             self.on_batch(rec)
         h.send_response(status)
         h.send_header("Content-Length", "0")
         h.end_headers()
+
+    @property
+    def members(self) -> set[str]:
+        """What the one audience sent here holds (the union when several share the receiver)."""
+        with self._cond:
+            return set().union(*self.held.values())
 
     def accepted(self) -> list[Received]:
         with self._cond:

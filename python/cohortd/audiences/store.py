@@ -1,7 +1,10 @@
 """Durable audience state in SQLite: destinations, audiences, what each destination holds, the sync log.
 
-One ``audiences.sqlite`` per project directory (WAL journal, ``synchronous=FULL``:
-an acknowledgement that was recorded survives ``kill -9`` and power loss).
+One ``audiences.sqlite`` per project directory, WAL journal with
+``synchronous=NORMAL``: every committed transaction survives ``kill -9`` (it is in
+the WAL file); a power loss can only drop the last few transactions, which makes
+the worker resend batches (under the same keys, or as a fresh difference),
+never skip one.  So delivery stays at-least-once without an fsync per batch.
 
 Per audience the store keeps
 
@@ -147,7 +150,7 @@ class AudienceStore:
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path}: {exc}") from exc
