@@ -14,6 +14,7 @@ fails instead of skipping).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,31 @@ def test_analyst_path(server, browser):
     assert sorted(r.text.split()[0] for r in split) == ["free", "paid", "trial"]
     assert sum(int(r.text.split()[1].replace(",", "")) for r in split) == live
     shot(browser, "cohort")
+
+    browser.find_element(By.ID, "analyses-link").click()
+    wait_for(browser, EC.presence_of_element_located((By.ID, "retention-chart")))
+    lines = browser.find_elements(By.CSS_SELECTOR, "#retention-chart path.line")
+    assert len(lines) == 2  # the cohort and everyone else
+    assert browser.find_elements(By.CSS_SELECTOR, "#retention-chart circle.point")
+    assert "week after start" in browser.find_element(By.ID, "retention-chart").text
+    outcome = browser.find_element(By.NAME, "outcome")
+    outcome.send_keys('did("Session Start") in last 7d')
+    steps = browser.find_element(By.NAME, "steps")
+    steps.send_keys('"Signup Submitted"\n"Session Start"')
+    browser.find_element(By.NAME, "anchor").send_keys('"Signup Submitted"')
+    date = browser.find_element(By.NAME, "backtest_date")
+    date.clear()
+    date.send_keys(time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86_400)))
+    horizon = browser.find_element(By.NAME, "horizon")
+    horizon.clear()
+    horizon.send_keys("1d")
+    browser.find_element(By.CSS_SELECTOR, "#backtest button").click()
+    result = wait_for(browser, EC.presence_of_element_located((By.ID, "backtest-result")))
+    assert "Lift" in result.text and "95% CI" in result.text
+    assert browser.find_elements(By.CSS_SELECTOR, "#interval circle.point")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#funnel-chart rect.bar")) == 2
+    assert "Top paths after" in browser.find_element(By.ID, "journeys").text
+    shot(browser, "analyses")
 
     browser.find_element(By.LINK_TEXT, "Overlap").click()
     wait_for(browser, EC.presence_of_element_located((By.ID, "heatmap")))

@@ -289,3 +289,39 @@ def test_audiences_and_personas_routes_agree_with_grpc(http, grpc_client):
     for pc in report["personas"]:
         if pc["rule"]:  # the rule's size is an evaluation of its definition
             assert pc["rule"]["size"] == grpc_client.evaluate(definition=pc["rule"]["definition"]).size
+
+
+def test_analyses_routes_equal_the_grpc_answers(http, grpc_client):
+    p = "/api/projects/default"
+    day = 86_400_000
+    now = now_ms()
+    # fixed instants, so both transports answer the same question
+    start, end, as_of = now - 56 * day, now - day, now
+    ret = {"start_event": '"Signup Submitted"', "return_event": '"Session Start"', "start": start,
+           "end": end, "period": "1w", "periods": 8, "as_of": as_of, "cohort": "Feature users",
+           "baseline": "rest"}  # fmt: skip
+    got = http.post(f"{p}/retention", json=ret).json()
+    want = grpc_client.retention(
+        ret["start_event"], ret["return_event"], start, end, period="1w", periods=8, as_of=as_of,
+        cohort="Feature users", baseline="rest",
+    ).to_json()  # fmt: skip
+    assert got == want and got["baseline"] is not None
+    bt = {"cohort": "Feature users", "outcome": 'did("Session Start") in last 7d', "horizon": "30d",
+          "as_of": now - 30 * day}  # fmt: skip
+    got = http.post(f"{p}/backtest", json=bt).json()
+    want = grpc_client.backtest(
+        "Feature users", outcome=bt["outcome"], horizon="30d", as_of=bt["as_of"]
+    ).to_json()
+    assert got == want and "lift" in got
+    fun = {"steps": ['"Signup Submitted"', '"Feature Used"'], "start": start, "end": end, "as_of": as_of,
+           "window": "7d", "split_property": "plan"}  # fmt: skip
+    got = http.post(f"{p}/funnel", json=fun).json()
+    want = grpc_client.funnel(
+        fun["steps"], start, end, window="7d", as_of=as_of, split_property="plan"
+    ).to_json()
+    assert got == want and got["steps"][0]["users"] > 0
+    jr = {"anchor": '"Signup Submitted"', "start": start, "end": end, "as_of": as_of, "depth": 2}
+    got = http.post(f"{p}/journeys", json=jr).json()
+    assert got == grpc_client.journeys(jr["anchor"], start, end, depth=2, as_of=as_of).to_json()
+    bad = _http_error(http.post(f"{p}/funnel", json={**fun, "steps": ['"Signup Submitted" where =']}), 400)
+    assert bad["code"] == "INVALID_ARGUMENT" and "line" in bad

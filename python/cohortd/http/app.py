@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from cohortd import __version__
-from cohortd.http import api, api_know, api_personas, pages
+from cohortd.http import api, api_analysis, api_know, api_personas, pages
 from cohortd.http.auth import KeyRing
 from cohortd.http.context import Context
 from cohortd.http.errors import install_error_handlers
@@ -56,6 +56,7 @@ def build_app(
     app.include_router(api.router)
     app.include_router(api_know.router)
     app.include_router(api_personas.router)
+    app.include_router(api_analysis.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

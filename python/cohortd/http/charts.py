@@ -57,7 +57,7 @@ def line_chart(
     css_id: str = "chart",
 ) -> Markup:
     """Lines of (x, y) points; x is epoch ms when ``time_axis``, else a plain number (e.g. a period)."""
-    left, right, top, bottom = 64, 48, 16, 48
+    left, right, top, bottom = 64, 48, 28, 48
     pw, ph = width - left - right, height - top - bottom
     xs = [x for _, pts in series for x, _ in pts]
     ys = [y for _, pts in series for _, y in pts]
@@ -85,9 +85,13 @@ def line_chart(
             f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}"/>'
             f'<text class="tick" x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>'
         )
-    n_x = min(6, len(set(xs)))
-    for k in range(n_x):
-        x = x0 + (x1 - x0) * k / max(n_x - 1, 1)
+    distinct = sorted(set(xs))
+    if not time_axis and len(distinct) <= 16:  # periods: one tick per value
+        x_ticks = distinct
+    else:
+        n_x = min(6, len(distinct))
+        x_ticks = [x0 + (x1 - x0) * k / max(n_x - 1, 1) for k in range(n_x)]
+    for x in x_ticks:
         label = _date(int(x)) if time_axis else _fmt(round(x, 2))
         out.append(
             f'<text class="tick" x="{px(x):.1f}" y="{top + ph + 16}" text-anchor="middle">{label}</text>'
@@ -112,7 +116,7 @@ def line_chart(
             )
         if len(series) > 1:
             out.append(
-                f'<text class="legend" x="{left + 8 + 140 * i}" y="{top + 12}" fill="{color}">'
+                f'<text class="legend" x="{left + 8 + 200 * i}" y="{top - 12}" fill="{color}">'
                 f"● {escape(name)}</text>"
             )
     out.append("</svg>")
@@ -175,3 +179,57 @@ def heatmap(names: Sequence[str], values: Sequence[Sequence[float]], cell: int =
             )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def bars(labels: Sequence[str], values: Sequence[float], *, unit: str, css_id: str = "bars") -> Markup:
+    """Horizontal bars, one per label, with the value written at the end (funnel steps)."""
+    label_w, bar_w, row = 240, 520, 30
+    width, height = label_w + bar_w + 120, row * len(labels) + 28
+    top = max(values) if values else 1
+    top = top or 1
+    out = [
+        f'<svg id="{escape(css_id)}" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(unit)} per step">'
+    ]
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        y = 8 + i * row
+        w = max(1.0, v / top * bar_w)
+        short = escape(label if len(label) <= 34 else label[:33] + "…")
+        out.append(
+            f'<text class="tick" x="{label_w - 8}" y="{y + 16}" text-anchor="end">{short}</text>'
+            f'<rect class="point bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{row - 8}" '
+            f'fill="{PALETTE[0]}" '
+            f'data-y="{v}"><title>{escape(label)}: {_fmt(v)} {escape(unit)}</title></rect>'
+            f'<text class="tick" x="{label_w + w + 6:.1f}" y="{y + 16}">{_fmt(v)} {escape(unit)}</text>'
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def interval(low: float, high: float, point: float, *, label: str, css_id: str = "interval") -> Markup:
+    """A point estimate with its confidence interval on an axis that always shows zero."""
+    width, height, left, right = 640, 90, 40, 40
+    lo, hi = min(low, 0.0), max(high, 0.0)
+    span = (hi - lo) or 1.0
+    lo, hi = lo - span * 0.1, hi + span * 0.1
+
+    def px(v: float) -> float:
+        return left + (v - lo) / (hi - lo) * (width - left - right)
+
+    def pct(v: float) -> str:
+        return f"{v * 100:+.2f} pp"
+
+    return Markup(
+        f'<svg id="{escape(css_id)}" class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{escape(label)}">'
+        f'<line class="axis" x1="{left}" x2="{width - right}" y1="50" y2="50"/>'
+        f'<line class="grid" x1="{px(0):.1f}" x2="{px(0):.1f}" y1="20" y2="70" stroke-dasharray="3 3"/>'
+        f'<text class="tick" x="{px(0):.1f}" y="84" text-anchor="middle">0</text>'
+        f'<line x1="{px(low):.1f}" x2="{px(high):.1f}" y1="50" y2="50" stroke="{PALETTE[0]}" '
+        'stroke-width="6"/>'
+        f'<circle class="point" cx="{px(point):.1f}" cy="50" r="6" fill="{PALETTE[1]}" data-y="{point}">'
+        f"<title>{escape(label)}: {pct(point)}</title></circle>"
+        f'<text class="tick" x="{px(low):.1f}" y="36" text-anchor="middle">{pct(low)}</text>'
+        f'<text class="tick" x="{px(high):.1f}" y="36" text-anchor="middle">{pct(high)}</text>'
+        f'<text class="label" x="{width / 2}" y="14" text-anchor="middle">{escape(label)}</text></svg>'
+    )

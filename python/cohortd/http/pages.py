@@ -278,3 +278,83 @@ def audiences_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> 
     return _render(
         request, "audiences.html", who, ctx, project, destinations=destinations, audiences=audiences
     )
+
+
+DAY = 86_400_000
+WEEK = 7 * DAY
+
+
+def _iso_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+@router.get("/console/p/{project}/cohorts/{name}/analyses")
+def analyses_page(
+    request: Request,
+    project: str,
+    name: str,
+    ctx: CtxDep,
+    who: WhoDep,
+    start_event: str = "any",
+    return_event: str = "any",
+    periods: int = 8,
+    outcome: str = "",
+    horizon: str = "30d",
+    backtest_date: str = "",
+    steps: str = "",
+    window: str = "7d",
+    anchor: str = "",
+) -> Response:
+    """The cohort's analyses: retention against the rest, backtest lift, funnel and journeys."""
+    now = int(datetime.now(tz=UTC).timestamp() * 1000)
+    form = {
+        "start_event": start_event,
+        "return_event": return_event,
+        "periods": periods,
+        "outcome": outcome,
+        "horizon": horizon,
+        "backtest_date": backtest_date or _iso_day(now - 30 * DAY),
+        "steps": steps,
+        "window": window,
+        "anchor": anchor,
+    }
+    out: dict[str, Any] = {}
+    try:
+        p = _project(ctx, who, project)
+        rec = p.get_cohort(name)
+        periods = max(1, min(periods, 52))
+        ret = p.retention(
+            start_event, return_event, now - periods * WEEK, now, period="1w", periods=periods,
+            cohort=name, baseline="rest",
+        ).to_json()  # fmt: skip
+        series = [
+            (label, [(pt["period"], pt["rate"] * 100) for pt in curve["curve"] if pt["rate"] is not None])
+            for label, curve in ((name, ret["population"]), ("everyone else", ret["baseline"]))
+            if curve is not None
+        ]
+        out["retention"] = ret
+        out["retention_chart"] = charts.line_chart(
+            series, y_label="retained (%)", x_label="week after start", time_axis=False, y_max=100,
+            css_id="retention-chart",
+        )  # fmt: skip
+        if outcome.strip():
+            bt = p.backtest(name, outcome=outcome, horizon=horizon, as_of=form["backtest_date"]).to_json()
+            out["backtest"] = bt
+            if bt.get("ci95") and bt.get("difference") is not None:
+                out["backtest_chart"] = charts.interval(
+                    bt["ci95"][0], bt["ci95"][1], bt["difference"],
+                    label="difference in outcome rate, cohort minus baseline (95% CI)",
+                )  # fmt: skip
+        if steps.strip():
+            lines = [s.strip() for s in steps.splitlines() if s.strip()]
+            fun = p.funnel(lines, now - 30 * DAY, now, window=window, cohort=name).to_json()
+            out["funnel"] = fun
+            out["funnel_chart"] = charts.bars(
+                [s["event"] for s in fun["steps"]], [s["users"] for s in fun["steps"]], unit="users",
+                css_id="funnel-chart",
+            )  # fmt: skip
+        if anchor.strip():
+            out["journeys"] = p.journeys(anchor, now - 30 * DAY, now, cohort=name).to_json()
+    except (CohortError, ApiError) as exc:
+        return _error_page(request, who, ctx, project, exc)
+    return _render(request, "analyses.html", who, ctx, project, rec=rec, form=form, **out)
