@@ -23,6 +23,7 @@ thresholds are event counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,7 +63,7 @@ class Features:
     property_columns: list[PropertyColumn]
     property_matrix: sp.csr_matrix  # 0/1, users x property_columns
 
-    @property
+    @cached_property
     def raw(self) -> sp.csr_matrix:
         """Counts and 0/1 properties side by side (the decision tree's features)."""
         return sp.hstack([self.counts, self.property_matrix], format="csr")
@@ -156,9 +157,8 @@ def _property_block(
         for code in keep:
             value: str | bool = bool(code) if kind == "bool" else store.values.value(int(code))
             columns.append(PropertyColumn(prop, value))
-        col_of = {c: j for j, c in enumerate(keep.tolist())}
         rows = np.flatnonzero(valid & np.isin(values, keep))
-        cols = np.array([col_of[v] for v in values[rows].tolist()], dtype=np.int64)
+        cols = np.searchsorted(keep, values[rows])  # keep is sorted: the column of each value
         blocks.append(sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), len(keep))))
     if not blocks:
         return [], sp.csr_matrix((len(users), 0))
