@@ -19,6 +19,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from cohortd import Client
+from cohortd.audiences.model import AudienceError
 from cohortd.audiences.receiver import Receiver
 from cohortd.client import RemoteAlreadyExistsError, RemoteDefinitionError, RemoteNotFoundError
 from cohortd.v1 import audiences_pb2 as apb
@@ -274,3 +275,47 @@ def test_kill_9_mid_delivery_then_restart_delivers_exactly_the_members(tmp_path:
     finally:
         srv.terminate()
         rx.close()
+
+
+def test_holdout_audience_and_lift_over_the_server(
+    server: ServerProcess, client: Client, rx: Receiver
+) -> None:
+    import subprocess
+    import sys
+
+    users = [f"ho-{i:03d}" for i in range(400)]
+    client.ingest(events(users, "Holdout Event"))
+    client.create_cohort("Holdout cohort", 'did("Holdout Event") in last 7d')
+    client.create_destination("holdout-hook", webhook=rx.url, secret=SECRET)
+    a = client.create_audience("With holdout", "Holdout cohort", "holdout-hook", holdout="20%", batch_size=64)
+    assert a.holdout == pytest.approx(0.2)
+    wait_until(lambda: synced(client, "With holdout", "Holdout cohort"), "the first delivery")
+    held = set(users) - rx.members
+    assert rx.members <= set(users)
+    assert abs(len(held) / 400 - 0.2) < 4 * (0.2 * 0.8 / 400) ** 0.5
+    assert not held & {u for r in rx.accepted() for u in r.doc["added"]}
+    # every entrant is still inside a 30-day horizon; with 1 ms all are measured
+    r = client.audience_lift("With holdout", 'did("Holdout Event") in last 7d', "30d")
+    assert r.inside_horizon == 400 and r.delivered.users == r.held_out.users == 0
+    r = client.audience_lift("With holdout", 'did("Nothing Here")', "1ms")
+    assert (r.delivered.users, r.held_out.users, r.inside_horizon) == (400 - len(held), len(held), 0)
+    assert r.delivered.converted == r.held_out.converted == 0 and r.p_value == 1.0
+    cli = Path(sys.executable).with_name("cohortd")
+    proc = subprocess.run(
+        [str(cli), "audience", "lift", "--server", server.address, "With holdout", "--outcome",
+         'did("Nothing Here")', "--horizon", "1ms", "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["delivered"]["users"] == 400 - len(held) and doc["held_out"]["users"] == len(held)
+    with pytest.raises(RemoteDefinitionError):
+        client.audience_lift("Flaky sync", 'did("X")', "1d")  # no holdout
+    with pytest.raises(AudienceError):  # checked by the SDK before sending
+        client.create_audience("Too much", "Holdout cohort", "holdout-hook", holdout=0.95)
+    with grpc.insecure_channel(server.address) as ch:
+        req = apb.CreateAudienceRequest(name="Too much", cohort="Holdout cohort", destination="holdout-hook")
+        req.holdout = 0.95
+        with pytest.raises(grpc.RpcError) as info:
+            apb_grpc.AudiencesStub(ch).CreateAudience(req, timeout=WAIT_S)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "holdout" in info.value.details()

@@ -39,6 +39,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from cohortd.audiences.destinations import Batch, Destination, open_destination
+from cohortd.audiences.holdout import Holdout
 from cohortd.audiences.identifiers import Identifier, parse_identifier
 from cohortd.audiences.model import (
     FAILING_AFTER,
@@ -49,6 +50,7 @@ from cohortd.audiences.model import (
     SyncAttempt,
     check_name,
     parse_mode,
+    parse_share,
 )
 from cohortd.audiences.store import AudienceRecord, AudienceStore, Pending
 from cohortd.errors import NotFoundError
@@ -181,15 +183,22 @@ class AudienceService:
         hashing: str = "none",
         mode: str = "realtime",
         batch_size: int = DEFAULT_BATCH,
+        holdout: float | str = 0.0,
     ) -> AudienceInfo:
-        """Bind a saved cohort to a destination; a running server starts delivering at once."""
+        """Bind a saved cohort to a destination; a running server starts delivering at once.
+
+        ``holdout`` (e.g. ``"10%"``): that share of the members is never delivered (see holdout.py).
+        """
         check_name("audience", name)
+        share = parse_share(holdout)
         identifier, hashing = parse_identifier(identifier, hashing)
         parsed = parse_mode(mode)
         if not 1 <= batch_size <= MAX_BATCH:
             raise AudienceError(f"batch size {batch_size}: expected 1 to {MAX_BATCH:,}")
         self.project.get_cohort(cohort)  # NOT_FOUND for unknown cohorts
-        self.store.create_audience(name, cohort, destination, identifier, hashing, parsed.text, batch_size)
+        self.store.create_audience(
+            name, cohort, destination, identifier, hashing, parsed.text, batch_size, share
+        )
         self._spawn(name)
         return self.audience(name)
 
@@ -247,6 +256,7 @@ class AudienceService:
         return AudienceInfo(
             r.name, r.cohort, r.destination, r.identifier, r.hashing, r.mode, r.batch_size, status,
             r.acked_version, len(held), r.last_success_ms, lag, r.failures, r.last_error, r.created_ms,
+            r.holdout,
         )  # fmt: skip
 
     def _maybe_prune(self) -> None:
@@ -268,6 +278,7 @@ class _Worker:
         self.paused = False
         self.behind_since_ms: int | None = None
         self._destination: tuple[str, Destination] | None = None
+        self._holdout: Holdout | None = None
         self._rng = random.Random()
         self._thread = threading.Thread(target=self._run, name=f"cohortd-audience-{name}", daemon=True)
 
@@ -337,6 +348,8 @@ class _Worker:
     def _sync(self, rec: AudienceRecord, members: BitMap, version: int) -> None:
         """Start the delivery of the difference between ``members`` and what the destination holds."""
         ident = Identifier(self.service.project.engine, rec.identifier, rec.hashing)
+        if rec.holdout > 0:
+            members = members - self._hold_out(rec, ident, members, version)
         acked_version, held = self.store.acknowledged(self.name)
         entering = members - held
         added = ident.identifiable(entering)
@@ -354,6 +367,16 @@ class _Worker:
         pending = Pending(version, full, added, removed, skipped, of, 0)
         self.store.begin(self.name, pending)
         self._deliver(rec, self.store.pending(self.name) or pending)
+
+    def _hold_out(self, rec: AudienceRecord, ident: Identifier, members: BitMap, version: int) -> BitMap:
+        """The held-out members now; records those who entered the holdout since the last sync."""
+        if self._holdout is None:
+            self._holdout = Holdout(self.service.project.engine, rec.uid, rec.holdout)
+        now = self._holdout.held(ident.identifiable(members))
+        before = self.store.held_out(self.name)
+        if now != before:
+            self.store.hold_out(self.name, now, now - before, version // 1000)
+        return now
 
     def _size(self, rec: AudienceRecord) -> int:
         dest = self._open(rec)
@@ -397,7 +420,8 @@ class _Worker:
             )
             if not self._send(dest, batch, p.skipped if seq == 1 else 0):
                 return  # stopping or paused: the store keeps the pending delivery
-        self.store.commit(self.name, p.version, (held - p.removed) | p.added)
+        entered = p.added if rec.holdout > 0 else None  # entries of the delivered arm, for lift
+        self.store.commit(self.name, p.version, (held - p.removed) | p.added, entered)
         self.behind_since_ms = None
         self.service._maybe_prune()
 

@@ -118,6 +118,7 @@ class AudienceInfo:
     failing: int = 0
     last_error: str = ""
     created_ms: int = 0
+    holdout: float = 0.0  # share of the cohort never delivered (held out to measure lift)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,57 @@ class SyncAttempt:
     error: str
     latency_ms: float
     idempotency_key: str
+
+
+MAX_HOLDOUT = 0.9
+
+
+def parse_share(text: str | float) -> float:
+    """``10%``, ``10`` or ``0.1`` (a float below 1) → 0.1; holdouts are 0 to 90 %."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        raw = str(text).strip()
+        try:
+            value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        except ValueError:
+            raise AudienceError(f"holdout {text!r}: expected a percentage such as 10%") from None
+        if not raw.endswith("%") and value >= 1:
+            value /= 100
+    if not 0 <= value <= MAX_HOLDOUT:
+        raise AudienceError(f"holdout {text!r}: expected 0% to {MAX_HOLDOUT:.0%}")
+    return value
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One side of a lift measurement: users who entered, and how many did the outcome in the horizon."""
+
+    users: int
+    converted: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.converted / self.users if self.users else None
+
+
+@dataclass(frozen=True)
+class LiftResult:
+    """Outcome rate of delivered vs held-out users, each measured from their own entry time."""
+
+    audience: str
+    outcome: str
+    horizon: str
+    since_ms: int | None
+    until_ms: int | None
+    holdout: float
+    delivered: Arm
+    held_out: Arm
+    lift: float | None  # delivered rate / held-out rate
+    difference: float | None  # delivered rate - held-out rate
+    ci95: tuple[float, float] | None
+    p_value: float | None
+    inside_horizon: int  # users whose horizon has not passed yet (left out)
 
 
 @dataclass(frozen=True)

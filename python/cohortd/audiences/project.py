@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cohortd.audiences.model import AudienceInfo, DestinationInfo, SyncAttempt, UploadResult
+from cohortd.audiences.model import AudienceInfo, DestinationInfo, LiftResult, SyncAttempt, UploadResult
 
 if TYPE_CHECKING:
     from cohortd.audiences.delivery import AudienceService
@@ -51,11 +51,25 @@ class AudienceMethods:
         hashing: str = "none",
         mode: str = "realtime",
         batch_size: int = 1_000,
+        holdout: float | str = 0.0,
     ) -> AudienceInfo:
         """Bind a saved cohort to a destination (see docs/audiences.md for the delivery contract)."""
         return self.audiences.create_audience(
-            name, cohort, destination, identifier, hashing, mode, batch_size
+            name, cohort, destination, identifier, hashing, mode, batch_size, holdout
         )
+
+    def audience_lift(
+        self,
+        name: str,
+        outcome: str,
+        horizon: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> LiftResult:
+        """Outcome rate of delivered vs held-out entrants, each from their own entry time."""
+        from cohortd.audiences.lift import audience_lift
+
+        return audience_lift(self, name, outcome, horizon, since_ms, until_ms)  # type: ignore[arg-type]
 
     def get_audience(self, name: str) -> AudienceInfo:
         return self.audiences.audience(name)

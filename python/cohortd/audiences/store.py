@@ -70,7 +70,9 @@ CREATE TABLE IF NOT EXISTS audiences (
     pending_skipped  INTEGER,
     pending_of       INTEGER,
     pending_done     INTEGER,
-    deliveries       INTEGER NOT NULL DEFAULT 0
+    deliveries       INTEGER NOT NULL DEFAULT 0,
+    holdout          REAL NOT NULL DEFAULT 0,
+    holdout_members  BLOB
 );
 CREATE TABLE IF NOT EXISTS sync_log (
     id               INTEGER PRIMARY KEY,
@@ -91,14 +93,26 @@ CREATE TABLE IF NOT EXISTS sync_log (
     latency_ms       REAL NOT NULL,
     idempotency_key  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS entries (
+    audience    TEXT NOT NULL,
+    user        INTEGER NOT NULL,
+    entered_ms  INTEGER NOT NULL,
+    held_out    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_audience ON entries (audience, entered_ms);
 CREATE INDEX IF NOT EXISTS sync_log_audience ON sync_log (audience, id);
 CREATE INDEX IF NOT EXISTS sync_log_time ON sync_log (time_ms);
 """
 
 _AUDIENCE_COLUMNS = (
     "name, uid, cohort, destination, identifier, hashing, mode, batch_size, paused, created_ms, "
-    "acked_version, last_success_ms, last_attempt_ms, failures, last_error"
+    "acked_version, last_success_ms, last_attempt_ms, failures, last_error, holdout"
 )
+_ADDED_COLUMNS = {  # columns added after the first release of the store: added to older files on open
+    "deliveries": "INTEGER NOT NULL DEFAULT 0",
+    "holdout": "REAL NOT NULL DEFAULT 0",
+    "holdout_members": "BLOB",
+}
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ class AudienceRecord:
     last_attempt_ms: int | None
     failures: int
     last_error: str
+    holdout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,10 @@ class AudienceStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(audiences)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE audiences ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open {path}: {exc}") from exc
 
@@ -234,6 +253,7 @@ class AudienceStore:
         hashing: str,
         mode: str,
         batch_size: int,
+        holdout: float = 0.0,
     ) -> AudienceRecord:
         self.destination(destination)
         if self._rows("SELECT 1 FROM audiences WHERE name = ?", (name,)):
@@ -242,7 +262,7 @@ class AudienceStore:
             [
                 (
                     "INSERT INTO audiences (name, uid, cohort, destination, identifier, hashing, mode, "
-                    "batch_size, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "batch_size, created_ms, holdout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         name,
                         secrets.token_hex(6),
@@ -253,6 +273,7 @@ class AudienceStore:
                         mode,
                         batch_size,
                         self._clock(),
+                        holdout,
                     ),
                 )  # fmt: skip
             ]
@@ -279,6 +300,7 @@ class AudienceStore:
             [
                 ("DELETE FROM audiences WHERE name = ?", (name,)),
                 ("DELETE FROM sync_log WHERE audience = ?", (name,)),
+                ("DELETE FROM entries WHERE audience = ?", (name,)),
             ]
         )
 
@@ -349,19 +371,57 @@ class AudienceStore:
             )
         self._tx([log, counters])
 
-    def commit(self, name: str, version: int, members: BitMap) -> None:
-        """The whole pending delivery was acknowledged: the destination now holds ``members``."""
+    def commit(self, name: str, version: int, members: BitMap, entered: BitMap | None = None) -> None:
+        """The whole pending delivery was acknowledged: the destination now holds ``members``.
+
+        ``entered`` (audiences with a holdout): the users it added, recorded as entries at
+        the delivery's version time.
+        """
         self._tx(
             [
+                *self._entry_rows(name, entered, version // 1000, held_out=False),
                 (
                     "UPDATE audiences SET acked_version = ?, acked_members = ?, pending_version = NULL, "
                     "pending_full = NULL, pending_added = NULL, pending_removed = NULL, "
                     "pending_skipped = NULL, "
                     "pending_of = NULL, pending_done = NULL WHERE name = ?",
                     (version, members.serialize(), name),
-                )
+                ),
             ]
         )
+
+    @staticmethod
+    def _entry_rows(name: str, users: BitMap | None, time_ms: int, held_out: bool) -> list[tuple[str, tuple]]:
+        if not users:
+            return []
+        sql = "INSERT INTO entries (audience, user, entered_ms, held_out) VALUES (?, ?, ?, ?)"
+        return [(sql, (name, int(u), time_ms, int(held_out))) for u in users]
+
+    def held_out(self, name: str) -> BitMap:
+        """The held-out users currently in the cohort (as of the last sync)."""
+        rows = self._rows("SELECT holdout_members FROM audiences WHERE name = ?", (name,))
+        if not rows:
+            raise NotFoundError(f"no audience named {name!r}")
+        return _bitmap(rows[0][0])
+
+    def hold_out(self, name: str, members: BitMap, entered: BitMap, time_ms: int) -> None:
+        """Record the held-out members now, and the entries among them, in one transaction."""
+        self._tx(
+            [
+                *self._entry_rows(name, entered, time_ms, held_out=True),
+                ("UPDATE audiences SET holdout_members = ? WHERE name = ?", (members.serialize(), name)),
+            ]
+        )
+
+    def entries(self, name: str, since_ms: int | None, until_ms: int | None) -> list[tuple[int, int, bool]]:
+        """(user, entry time, held out) of every entry in ``[since, until)``, oldest first."""
+        self.audience(name)
+        rows = self._rows(
+            "SELECT user, entered_ms, held_out FROM entries WHERE audience = ? AND entered_ms >= ? "
+            "AND entered_ms < ? ORDER BY entered_ms, user",
+            (name, -(2**62) if since_ms is None else since_ms, 2**62 if until_ms is None else until_ms),
+        )
+        return [(int(u), int(t), bool(h)) for u, t, h in rows]
 
     def advance(self, name: str, version: int) -> None:
         """Nothing to send for ``version`` (the destination already holds it)."""
@@ -394,5 +454,5 @@ class AudienceStore:
 def _record(r: tuple) -> AudienceRecord:
     return AudienceRecord(
         r[0], r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), bool(r[8]), int(r[9]), int(r[10]),
-        r[11], r[12], int(r[13]), r[14],
+        r[11], r[12], int(r[13]), r[14], float(r[15]),
     )  # fmt: skip

@@ -15,8 +15,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from cohortd.audiences.model import FORMATS
+from cohortd.audiences.model import FORMATS, parse_share
 from cohortd.cli._common import UsageError, add_json, add_target, backend, console, emit_json, iso, table
+from cohortd.workspace import parse_as_of
 
 
 def _api(b: Any) -> Any:
@@ -67,8 +68,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="realtime (default), once, or every DURATION (e.g. --mode every 1h)",
     )  # fmt: skip
     c.add_argument("--batch", type=int, default=1_000, help="users per batch (default 1000)")
+    c.add_argument(
+        "--holdout", default="0%", metavar="P%",
+        help="hold this share of the members out (never delivered) to measure lift, e.g. 10%%",
+    )  # fmt: skip
     add_json(c)
     c.set_defaults(func=cmd_audience_create)
+    c = asub.add_parser("lift", help="outcome rate of delivered vs held-out entrants (needs --holdout)")
+    add_target(c)
+    c.add_argument("name")
+    c.add_argument("--outcome", required=True, metavar="DEFINITION", help="a cohort definition")
+    c.add_argument("--horizon", required=True, metavar="DURATION", help="measured from each entry, e.g. 30d")
+    c.add_argument("--since", metavar="ISO", default=None, help="entries from this instant")
+    c.add_argument("--until", metavar="ISO", default=None, help="entries before this instant")
+    add_json(c)
+    c.set_defaults(func=cmd_audience_lift)
     c = asub.add_parser("list", help="audiences with status, last success, lag and failing count")
     add_target(c)
     add_json(c)
@@ -174,7 +188,7 @@ def cmd_audience_create(args: argparse.Namespace) -> int:
     with backend(args) as b:
         a = _api(b).create_audience(
             args.name, args.cohort, args.destination, args.identifier, args.hashing, " ".join(args.mode),
-            args.batch,
+            args.batch, parse_share(args.holdout),
         )  # fmt: skip
     if args.json:
         emit_json(_aud_dict(a))
@@ -182,7 +196,42 @@ def cmd_audience_create(args: argparse.Namespace) -> int:
     console.print(
         f"created audience {a.name!r}: {a.cohort!r} -> {a.destination!r}, id {a.identifier}"
         f"{' (sha256)' if a.hashing == 'sha256' else ''}, {a.mode}, batches of {a.batch_size:,}"
+        + (f", {a.holdout:.0%} held out" if a.holdout else "")
     )
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+def cmd_audience_lift(args: argparse.Namespace) -> int:
+    since, until = parse_as_of(args.since), parse_as_of(args.until)
+    with backend(args) as b:
+        r = _api(b).audience_lift(args.name, args.outcome, args.horizon, since, until)
+    if args.json:
+        doc = asdict(r)
+        doc["since"], doc["until"] = iso(doc.pop("since_ms")), iso(doc.pop("until_ms"))
+        for arm in ("delivered", "held_out"):
+            doc[arm]["rate"] = getattr(r, arm).rate
+        doc["ci95"] = list(r.ci95) if r.ci95 else None
+        emit_json(doc)
+        return 0
+    table(
+        ["arm", "users", "converted", "rate"],
+        [
+            ["delivered", f"{r.delivered.users:,}", f"{r.delivered.converted:,}", _pct(r.delivered.rate)],
+            ["held out", f"{r.held_out.users:,}", f"{r.held_out.converted:,}", _pct(r.held_out.rate)],
+        ],
+        title=f"{r.audience}: {r.outcome} within {r.horizon} of entry ({r.holdout:.0%} holdout)",
+        right=["users", "converted", "rate"],
+    )
+    ci = "-" if r.ci95 is None else f"[{r.ci95[0]:+.1%}, {r.ci95[1]:+.1%}]"
+    lift = "-" if r.lift is None else f"{r.lift:.3f}x"
+    diff = "-" if r.difference is None else f"{r.difference:+.1%}"
+    p = "-" if r.p_value is None else f"{r.p_value:.4f}"
+    console.print(f"lift {lift}  difference {diff}  95% CI {ci}  p {p}")
+    console.print(f"left out (horizon not over yet): {r.inside_horizon:,}")
     return 0
 
 

@@ -18,7 +18,14 @@ from typing import Any
 
 import grpc
 
-from cohortd.audiences.model import AudienceInfo, DestinationInfo, SyncAttempt, UploadResult
+from cohortd.audiences.model import (
+    Arm,
+    AudienceInfo,
+    DestinationInfo,
+    LiftResult,
+    SyncAttempt,
+    UploadResult,
+)
 from cohortd.v1 import audiences_pb2 as apb
 from cohortd.v1 import audiences_pb2_grpc as apb_grpc
 
@@ -34,7 +41,7 @@ def _audience(m: apb.Audience) -> AudienceInfo:
         m.name, m.cohort, m.destination, m.identifier, m.hashing, m.mode, m.batch_size, m.status,
         m.acknowledged_version, m.acknowledged_members,
         m.last_success_ms if m.HasField("last_success_ms") else None,
-        m.lag_ms, m.failing, m.last_error, m.created_ms,
+        m.lag_ms, m.failing, m.last_error, m.created_ms, m.holdout,
     )  # fmt: skip
 
 
@@ -105,13 +112,20 @@ class AudiencesClient:
         hashing: str = "none",
         mode: str = "realtime",
         batch_size: int = 1_000,
+        holdout: float | str = 0.0,
         *,
         timeout: float | None = None,
     ) -> AudienceInfo:
-        """Bind a saved cohort to a destination; the server starts delivering at once."""
+        """Bind a saved cohort to a destination; the server starts delivering at once.
+
+        ``holdout``: ``"10%"`` or ``0.1`` of the members are never delivered (to measure lift).
+        """
+        from cohortd.audiences.model import parse_share
+
         req = apb.CreateAudienceRequest(
             project=self.project, name=name, cohort=cohort, destination=destination,
             identifier=identifier, hashing=hashing, mode=mode, batch_size=batch_size,
+            holdout=parse_share(holdout),
         )  # fmt: skip
         return _audience(self._call(self._audiences.CreateAudience, req, timeout, retry=False).audience)
 
@@ -140,6 +154,34 @@ class AudiencesClient:
     def delete_audience(self, name: str, *, timeout: float | None = None) -> None:
         req = apb.AudienceRequest(project=self.project, name=name)
         self._call(self._audiences.DeleteAudience, req, timeout)
+
+    def audience_lift(
+        self,
+        name: str,
+        outcome: str,
+        horizon: str,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> LiftResult:
+        """Outcome rate of delivered vs held-out entrants, each measured from their own entry time."""
+        req = apb.AudienceLiftRequest(project=self.project, name=name, outcome=outcome, horizon=horizon)
+        if since_ms is not None:
+            req.since_ms = since_ms
+        if until_ms is not None:
+            req.until_ms = until_ms
+        r = self._call(self._audiences.AudienceLift, req, timeout)
+
+        def opt(field: str) -> float | None:
+            return getattr(r, field) if r.HasField(field) else None
+
+        return LiftResult(
+            r.audience, r.outcome, r.horizon, opt("since_ms"), opt("until_ms"), r.holdout,  # type: ignore[arg-type]
+            Arm(r.delivered.users, r.delivered.converted), Arm(r.held_out.users, r.held_out.converted),
+            opt("lift"), opt("difference"),
+            (r.ci95_low, r.ci95_high) if r.HasField("ci95_low") else None, opt("p_value"), r.inside_horizon,
+        )  # fmt: skip
 
     def upload_cohort(
         self, name: str, user_ids: Sequence[str], description: str = "", *, timeout: float | None = None

@@ -33,7 +33,7 @@ def audience_msg(a: AudienceInfo, out: pb.Audience) -> pb.Audience:
     out.identifier, out.hashing, out.mode, out.batch_size = a.identifier, a.hashing, a.mode, a.batch_size
     out.status, out.acknowledged_version = a.status, a.acknowledged_version
     out.acknowledged_members, out.lag_ms, out.failing = a.acknowledged_members, a.lag_ms, a.failing
-    out.last_error, out.created_ms = a.last_error, a.created_ms
+    out.last_error, out.created_ms, out.holdout = a.last_error, a.created_ms, a.holdout
     if a.last_success_ms is not None:
         out.last_success_ms = a.last_success_ms
     return out
@@ -105,6 +105,7 @@ class AudiencesServicer(pb_grpc.AudiencesServicer):
             request.hashing or "none",
             request.mode or "realtime",
             request.batch_size or 1_000,
+            request.holdout,
         )
         return self._audience(a)
 
@@ -144,6 +145,33 @@ class AudiencesServicer(pb_grpc.AudiencesServicer):
     ) -> pb.DeleteAudienceResponse:
         self._project(request).delete_audience(request.name)
         return pb.DeleteAudienceResponse()
+
+    def AudienceLift(
+        self, request: pb.AudienceLiftRequest, context: grpc.ServicerContext
+    ) -> pb.AudienceLiftResponse:
+        if not request.outcome or not request.horizon:
+            raise InvalidArgumentError("give an outcome definition and a horizon (e.g. 30d)")
+        r = self._project(request).audience_lift(
+            request.name,
+            request.outcome,
+            request.horizon,
+            request.since_ms if request.HasField("since_ms") else None,
+            request.until_ms if request.HasField("until_ms") else None,
+        )
+        out = pb.AudienceLiftResponse(
+            audience=r.audience, outcome=r.outcome, horizon=r.horizon, holdout=r.holdout,
+            inside_horizon=r.inside_horizon,
+        )  # fmt: skip
+        for arm, msg in ((r.delivered, out.delivered), (r.held_out, out.held_out)):
+            msg.users, msg.converted = arm.users, arm.converted
+            if arm.rate is not None:
+                msg.rate = arm.rate
+        for field in ("lift", "difference", "p_value", "since_ms", "until_ms"):
+            if getattr(r, field) is not None:
+                setattr(out, field, getattr(r, field))
+        if r.ci95 is not None:
+            out.ci95_low, out.ci95_high = r.ci95
+        return out
 
     def UploadCohort(
         self, request: pb.UploadCohortRequest, context: grpc.ServicerContext

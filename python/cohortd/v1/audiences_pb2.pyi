@@ -75,7 +75,7 @@ class DeleteDestinationResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Audience(_message.Message):
-    __slots__ = ("name", "cohort", "destination", "identifier", "hashing", "mode", "batch_size", "status", "acknowledged_version", "acknowledged_members", "last_success_ms", "lag_ms", "failing", "last_error", "created_ms")
+    __slots__ = ("name", "cohort", "destination", "identifier", "hashing", "mode", "batch_size", "status", "acknowledged_version", "acknowledged_members", "last_success_ms", "lag_ms", "failing", "last_error", "created_ms", "holdout")
     NAME_FIELD_NUMBER: _ClassVar[int]
     COHORT_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class Audience(_message.Message):
     FAILING_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     CREATED_MS_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     name: str
     cohort: str
     destination: str
@@ -106,10 +107,11 @@ class Audience(_message.Message):
     failing: int
     last_error: str
     created_ms: int
-    def __init__(self, name: _Optional[str] = ..., cohort: _Optional[str] = ..., destination: _Optional[str] = ..., identifier: _Optional[str] = ..., hashing: _Optional[str] = ..., mode: _Optional[str] = ..., batch_size: _Optional[int] = ..., status: _Optional[str] = ..., acknowledged_version: _Optional[int] = ..., acknowledged_members: _Optional[int] = ..., last_success_ms: _Optional[int] = ..., lag_ms: _Optional[int] = ..., failing: _Optional[int] = ..., last_error: _Optional[str] = ..., created_ms: _Optional[int] = ...) -> None: ...
+    holdout: float
+    def __init__(self, name: _Optional[str] = ..., cohort: _Optional[str] = ..., destination: _Optional[str] = ..., identifier: _Optional[str] = ..., hashing: _Optional[str] = ..., mode: _Optional[str] = ..., batch_size: _Optional[int] = ..., status: _Optional[str] = ..., acknowledged_version: _Optional[int] = ..., acknowledged_members: _Optional[int] = ..., last_success_ms: _Optional[int] = ..., lag_ms: _Optional[int] = ..., failing: _Optional[int] = ..., last_error: _Optional[str] = ..., created_ms: _Optional[int] = ..., holdout: _Optional[float] = ...) -> None: ...
 
 class CreateAudienceRequest(_message.Message):
-    __slots__ = ("project", "name", "cohort", "destination", "identifier", "hashing", "mode", "batch_size")
+    __slots__ = ("project", "name", "cohort", "destination", "identifier", "hashing", "mode", "batch_size", "holdout")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     COHORT_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +120,7 @@ class CreateAudienceRequest(_message.Message):
     HASHING_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
     project: str
     name: str
     cohort: str
@@ -126,7 +129,8 @@ class CreateAudienceRequest(_message.Message):
     hashing: str
     mode: str
     batch_size: int
-    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., cohort: _Optional[str] = ..., destination: _Optional[str] = ..., identifier: _Optional[str] = ..., hashing: _Optional[str] = ..., mode: _Optional[str] = ..., batch_size: _Optional[int] = ...) -> None: ...
+    holdout: float
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., cohort: _Optional[str] = ..., destination: _Optional[str] = ..., identifier: _Optional[str] = ..., hashing: _Optional[str] = ..., mode: _Optional[str] = ..., batch_size: _Optional[int] = ..., holdout: _Optional[float] = ...) -> None: ...
 
 class AudienceRequest(_message.Message):
     __slots__ = ("project", "name")
@@ -207,6 +211,64 @@ class AudienceLogResponse(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[SyncAttempt]
     def __init__(self, attempts: _Optional[_Iterable[_Union[SyncAttempt, _Mapping]]] = ...) -> None: ...
+
+class AudienceLiftRequest(_message.Message):
+    __slots__ = ("project", "name", "outcome", "horizon", "since_ms", "until_ms")
+    PROJECT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    project: str
+    name: str
+    outcome: str
+    horizon: str
+    since_ms: int
+    until_ms: int
+    def __init__(self, project: _Optional[str] = ..., name: _Optional[str] = ..., outcome: _Optional[str] = ..., horizon: _Optional[str] = ..., since_ms: _Optional[int] = ..., until_ms: _Optional[int] = ...) -> None: ...
+
+class LiftArm(_message.Message):
+    __slots__ = ("users", "converted", "rate")
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    users: int
+    converted: int
+    rate: float
+    def __init__(self, users: _Optional[int] = ..., converted: _Optional[int] = ..., rate: _Optional[float] = ...) -> None: ...
+
+class AudienceLiftResponse(_message.Message):
+    __slots__ = ("audience", "outcome", "horizon", "holdout", "delivered", "held_out", "lift", "difference", "ci95_low", "ci95_high", "p_value", "inside_horizon", "since_ms", "until_ms")
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    HORIZON_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_FIELD_NUMBER: _ClassVar[int]
+    LIFT_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CI95_LOW_FIELD_NUMBER: _ClassVar[int]
+    CI95_HIGH_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INSIDE_HORIZON_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    audience: str
+    outcome: str
+    horizon: str
+    holdout: float
+    delivered: LiftArm
+    held_out: LiftArm
+    lift: float
+    difference: float
+    ci95_low: float
+    ci95_high: float
+    p_value: float
+    inside_horizon: int
+    since_ms: int
+    until_ms: int
+    def __init__(self, audience: _Optional[str] = ..., outcome: _Optional[str] = ..., horizon: _Optional[str] = ..., holdout: _Optional[float] = ..., delivered: _Optional[_Union[LiftArm, _Mapping]] = ..., held_out: _Optional[_Union[LiftArm, _Mapping]] = ..., lift: _Optional[float] = ..., difference: _Optional[float] = ..., ci95_low: _Optional[float] = ..., ci95_high: _Optional[float] = ..., p_value: _Optional[float] = ..., inside_horizon: _Optional[int] = ..., since_ms: _Optional[int] = ..., until_ms: _Optional[int] = ...) -> None: ...
 
 class UploadCohortRequest(_message.Message):
     __slots__ = ("project", "name", "user_ids", "description")

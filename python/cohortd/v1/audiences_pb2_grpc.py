@@ -84,6 +84,11 @@ class AudiencesStub:
                 request_serializer=cohortd_dot_v1_dot_audiences__pb2.AudienceRequest.SerializeToString,
                 response_deserializer=cohortd_dot_v1_dot_audiences__pb2.DeleteAudienceResponse.FromString,
                 _registered_method=True)
+        self.AudienceLift = channel.unary_unary(
+                '/cohortd.v1.Audiences/AudienceLift',
+                request_serializer=cohortd_dot_v1_dot_audiences__pb2.AudienceLiftRequest.SerializeToString,
+                response_deserializer=cohortd_dot_v1_dot_audiences__pb2.AudienceLiftResponse.FromString,
+                _registered_method=True)
         self.UploadCohort = channel.unary_unary(
                 '/cohortd.v1.Audiences/UploadCohort',
                 request_serializer=cohortd_dot_v1_dot_audiences__pb2.UploadCohortRequest.SerializeToString,
@@ -159,6 +164,12 @@ class AudiencesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AudienceLift(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UploadCohort(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -223,6 +234,11 @@ def add_AudiencesServicer_to_server(servicer, server):
                     servicer.DeleteAudience,
                     request_deserializer=cohortd_dot_v1_dot_audiences__pb2.AudienceRequest.FromString,
                     response_serializer=cohortd_dot_v1_dot_audiences__pb2.DeleteAudienceResponse.SerializeToString,
+            ),
+            'AudienceLift': grpc.unary_unary_rpc_method_handler(
+                    servicer.AudienceLift,
+                    request_deserializer=cohortd_dot_v1_dot_audiences__pb2.AudienceLiftRequest.FromString,
+                    response_serializer=cohortd_dot_v1_dot_audiences__pb2.AudienceLiftResponse.SerializeToString,
             ),
             'UploadCohort': grpc.unary_unary_rpc_method_handler(
                     servicer.UploadCohort,
@@ -505,6 +521,33 @@ class Audiences:
             '/cohortd.v1.Audiences/DeleteAudience',
             cohortd_dot_v1_dot_audiences__pb2.AudienceRequest.SerializeToString,
             cohortd_dot_v1_dot_audiences__pb2.DeleteAudienceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AudienceLift(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cohortd.v1.Audiences/AudienceLift',
+            cohortd_dot_v1_dot_audiences__pb2.AudienceLiftRequest.SerializeToString,
+            cohortd_dot_v1_dot_audiences__pb2.AudienceLiftResponse.FromString,
             options,
             channel_credentials,
             insecure,
