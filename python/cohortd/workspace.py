@@ -162,7 +162,9 @@ class Project(AudienceMethods, AnalysisMethods):
         self.name = name
         self.directory = directory
         self._clock = clock or _wall_ms
-        directory.mkdir(parents=True, exist_ok=True)
+        from cohortd.storage.files import make_dirs
+
+        make_dirs(directory)  # each new directory fsync'd into its parent (survives a power loss)
         self.engine = Engine.open(directory / "events", clock=clock)
         try:
             self.catalog = Catalog(directory / "catalog.sqlite", clock=self._clock)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from cohortd import __version__
-from cohortd.cli import analysis, audiences, cohort, data, membership, personas, query, schema, serve, watch
+from cohortd.cli import analysis, audiences, cohort, data, membership, personas, query, schema, serve, verify, watch
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     personas.register(sub)
     analysis.register(sub)
     schema.register(sub)
+    verify.register(sub)
     return parser
 
 

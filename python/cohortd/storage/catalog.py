@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cohortd.errors import AlreadyExistsError, NotFoundError, StorageError
+from cohortd.errors import AlreadyExistsError, CorruptionError, NotFoundError, StorageError
 
 __all__ = ["Catalog", "CohortRecord", "CohortVersion"]
 
@@ -119,8 +119,14 @@ class Catalog:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.OperationalError as exc:
             raise StorageError(f"cannot open catalog {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise CorruptionError(f"catalog {self.path} is damaged: {exc}") from exc
+        if check != "ok":
+            self._db.close()
+            raise CorruptionError(f"catalog {self.path} is damaged: {check}")
 
     # ---------------------------------------------------------------- helpers
     def _one(self, name: str) -> tuple[int, CohortRecord]:

@@ -149,6 +149,11 @@ def _next_intact(data: bytes, after: int) -> int | None:
     return None
 
 
+def intact_records(path: Path) -> list[Record]:
+    """The records before the first damaged one, without changing the file."""
+    return _scan(path.read_bytes())[0]
+
+
 def inspect(path: Path) -> tuple[int, int, str | None]:
     """(intact records, bytes, problem) of a log file without changing it (for ``cohortd verify``)."""
     data = path.read_bytes()
