@@ -14,7 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from cohortd import __version__
-from cohortd.cli import analysis, audiences, cohort, data, membership, personas, query, schema, serve, verify, watch
+from cohortd.cli import (
+    analysis,
+    audiences,
+    cohort,
+    data,
+    membership,
+    personas,
+    query,
+    schema,
+    serve,
+    verify,
+    watch,
+)
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
 
