@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd import governance
 from cohortd.analysis.service import AnalysisMethods
 from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
@@ -165,6 +166,7 @@ class Project(AudienceMethods, AnalysisMethods):
         from cohortd.storage.files import make_dirs
 
         make_dirs(directory)  # each new directory fsync'd into its parent (survives a power loss)
+        self.max_active_cohorts: int | None = None  # see cohortd.governance
         self.engine = Engine.open(directory / "events", clock=clock)
         try:
             self.catalog = Catalog(directory / "catalog.sqlite", clock=self._clock)
@@ -295,7 +297,8 @@ class Project(AudienceMethods, AnalysisMethods):
                 raise AlreadyExistsError(f"a cohort named {name!r} already exists")
             expr, text = self._prepare(name, definition)
             warnings = self._lint(expr, name, exclude=name)
-            rec = self.catalog.create(name, text, description, note)
+            governance.check_cap(self)
+            rec = self.catalog.create(name, text, description, note, governance.author())
             self._saved[name] = _Saved(rec.version, rec.definition, rec.archived, expr)
             self.maintainer.track(name, expr)
         return rec, warnings
@@ -317,7 +320,7 @@ class Project(AudienceMethods, AnalysisMethods):
             if definition is not None:
                 expr, text = self._prepare(name, definition)
                 warnings = self._lint(expr, name, exclude=name)
-            rec = self.catalog.update(name, text, description, note)
+            rec = self.catalog.update(name, text, description, note, governance.author())
             self._saved[name] = _Saved(
                 rec.version,
                 rec.definition,
@@ -346,6 +349,23 @@ class Project(AudienceMethods, AnalysisMethods):
             self._saved[name].archived = True
             self.maintainer.untrack(name)
         return rec
+
+    # ---------------------------------------------------------- governance
+    def unarchive_cohort(self, name: str) -> CohortRecord:
+        """Make an archived cohort active again (within the cap; ``cohortd.governance``)."""
+        return governance.unarchive_cohort(self, name)
+
+    def rename_cohort(self, old: str, new: str) -> tuple[CohortRecord, list[str]]:
+        """Rename a cohort; the cohorts whose ``in_cohort`` followed are returned."""
+        return governance.rename_cohort(self, old, new)
+
+    def delete_cohort(self, name: str) -> None:
+        """Delete a cohort and its history (refused while referenced)."""
+        governance.delete_cohort(self, name)
+
+    def cohort_changelog(self, name: str) -> list[governance.VersionChange]:
+        """Every version with its author and a diff of the canonical text against the previous one."""
+        return governance.history(self, name)
 
     def cohort_history(self, name: str) -> list[CohortVersion]:
         """Every version of the cohort, oldest first."""
@@ -611,10 +631,15 @@ class Workspace:
     """A data directory holding one or more isolated projects."""
 
     def __init__(
-        self, data_dir: str | Path, clock: Callable[[], int] | None = None, deliver_audiences: bool = False
+        self,
+        data_dir: str | Path,
+        clock: Callable[[], int] | None = None,
+        deliver_audiences: bool = False,
+        max_active_cohorts: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self._clock = clock
+        self.max_active_cohorts = max_active_cohorts  # per project; None: no cap (cohortd.governance)
         self.deliver_audiences = deliver_audiences
         self._projects: dict[str, Project] = {}
         self._lock = threading.Lock()
@@ -630,6 +655,7 @@ class Workspace:
             proj = self._projects.get(name)
             if proj is None:
                 proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
+                proj.max_active_cohorts = self.max_active_cohorts
                 self._projects[name] = proj
             return proj
 

@@ -14,6 +14,12 @@ Decisions (also in the module-level docstrings of the service layer):
 - Every ``create``/``update`` that changes the definition or the description
   writes a new version row; an update that changes nothing writes none.
 - Times are epoch milliseconds (UTC) from an injectable clock.
+- Every version row records its ``author`` (the API key's name over gRPC,
+  empty when unknown); catalogs written before the column existed get it,
+  empty, when opened.
+- ``rename`` and ``delete`` take the whole change in one transaction: the
+  renamed row plus the rewritten definitions of the cohorts that referenced it
+  (each a new version), or the cohort and its history gone.
 
 The catalog stores the definition text it is given; the service layer
 (``cohortd.workspace``) canonicalises it before saving.
@@ -52,6 +58,7 @@ CREATE TABLE IF NOT EXISTS cohort_versions (
     description TEXT NOT NULL,
     note        TEXT NOT NULL,
     created_ms  INTEGER NOT NULL,
+    author      TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (cohort_id, version)
 );
 """
@@ -82,6 +89,7 @@ class CohortVersion:
     description: str
     note: str
     created_ms: int
+    author: str = ""
 
 
 def _wall_ms() -> int:
@@ -127,6 +135,9 @@ class Catalog:
         if check != "ok":
             self._db.close()
             raise CorruptionError(f"catalog {self.path} is damaged: {check}")
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(cohort_versions)")}
+        if "author" not in columns:  # a catalog from before authors were recorded
+            self._db.execute("ALTER TABLE cohort_versions ADD COLUMN author TEXT NOT NULL DEFAULT ''")
 
     # ---------------------------------------------------------------- helpers
     def _one(self, name: str) -> tuple[int, CohortRecord]:
@@ -148,7 +159,9 @@ class Catalog:
             return out
 
     # -------------------------------------------------------------------- API
-    def create(self, name: str, definition_text: str, description: str = "", note: str = "") -> CohortRecord:
+    def create(
+        self, name: str, definition_text: str, description: str = "", note: str = "", author: str = ""
+    ) -> CohortRecord:
         """Save a new cohort as version 1; the name must be new to this project."""
         if not name or not name.strip():
             raise ValueError("cohort name must not be empty")
@@ -165,8 +178,8 @@ class Catalog:
                 (name, description, definition_text, now, now),
             )
             self._db.execute(
-                "INSERT INTO cohort_versions VALUES (?, 1, ?, ?, ?, ?)",
-                (cur.lastrowid, definition_text, description, note, now),
+                "INSERT INTO cohort_versions VALUES (?, 1, ?, ?, ?, ?, ?)",
+                (cur.lastrowid, definition_text, description, note, now, author),
             )
             return self._one(name)[1]
 
@@ -180,31 +193,34 @@ class Catalog:
         definition_text: str | None = None,
         description: str | None = None,
         note: str = "",
+        author: str = "",
     ) -> CohortRecord:
         """Change the definition and/or description; a real change adds a version."""
-
-        def tx() -> CohortRecord:
-            cid, cur = self._one(name)
-            new_def = cur.definition if definition_text is None else definition_text
-            new_desc = cur.description if description is None else description
-            if new_def == cur.definition and new_desc == cur.description:
-                return cur
-            now = self._clock()
-            version = cur.version + 1
-            self._db.execute(
-                "UPDATE cohorts SET definition = ?, description = ?, version = ?, updated_ms = ?"
-                " WHERE id = ?",
-                (new_def, new_desc, version, now, cid),
-            )
-            self._db.execute(
-                "INSERT INTO cohort_versions VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, version, new_def, new_desc, note, now),
-            )
-            return self._one(name)[1]
-
-        out = self._write(tx)
+        out = self._write(lambda: self._update(name, definition_text, description, note, author))
         assert out is not None
         return out
+
+    def _update(
+        self, name: str, definition_text: str | None, description: str | None, note: str, author: str,
+        force: bool = False,
+    ) -> CohortRecord:  # fmt: skip
+        """The body of ``update`` inside a transaction; ``force`` adds a version even without a change."""
+        cid, cur = self._one(name)
+        new_def = cur.definition if definition_text is None else definition_text
+        new_desc = cur.description if description is None else description
+        if new_def == cur.definition and new_desc == cur.description and not force:
+            return cur
+        now = self._clock()
+        version = cur.version + 1
+        self._db.execute(
+            "UPDATE cohorts SET definition = ?, description = ?, version = ?, updated_ms = ? WHERE id = ?",
+            (new_def, new_desc, version, now, cid),
+        )
+        self._db.execute(
+            "INSERT INTO cohort_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (cid, version, new_def, new_desc, note, now, author),
+        )
+        return self._one(name)[1]
 
     def get(self, name: str) -> CohortRecord:
         """The current record of ``name`` (archived or not)."""
@@ -233,12 +249,63 @@ class Catalog:
         assert out is not None
         return out
 
+    def unarchive(self, name: str) -> CohortRecord:
+        """Make an archived cohort active again (a no-op for an active one)."""
+
+        def tx() -> CohortRecord:
+            cid, cur = self._one(name)
+            if cur.archived:
+                self._db.execute(
+                    "UPDATE cohorts SET archived = 0, updated_ms = ? WHERE id = ?", (self._clock(), cid)
+                )
+            return self._one(name)[1]
+
+        out = self._write(tx)
+        assert out is not None
+        return out
+
+    def rename(self, old: str, new: str, rewrites: dict[str, str], author: str = "") -> CohortRecord:
+        """Rename ``old`` to ``new`` (a new version noting it) and save the ``rewrites``
+        (cohort name → new definition text, for the cohorts that referenced ``old``)
+        as new versions, all in one transaction."""
+
+        def tx() -> CohortRecord:
+            if self._db.execute("SELECT 1 FROM cohorts WHERE name = ?", (new,)).fetchone() is not None:
+                raise AlreadyExistsError(f"a cohort named {new!r} already exists")
+            cid, _ = self._one(old)
+            self._db.execute("UPDATE cohorts SET name = ? WHERE id = ?", (new, cid))
+            note = f"renamed from {old!r}"
+            self._update(new, None, None, note, author, force=True)
+            for name, text in sorted(rewrites.items()):
+                self._update(name, text, None, f"in_cohort({old!r}) follows the rename to {new!r}", author)
+            return self._one(new)[1]
+
+        out = self._write(tx)
+        assert out is not None
+        return out
+
+    def delete(self, name: str) -> None:
+        """Remove a cohort and its history for good."""
+
+        def tx() -> None:
+            cid, _ = self._one(name)
+            self._db.execute("DELETE FROM cohort_versions WHERE cohort_id = ?", (cid,))
+            self._db.execute("DELETE FROM cohorts WHERE id = ?", (cid,))
+            return None
+
+        self._write(tx)
+
+    def count_active(self) -> int:
+        """Cohorts that are not archived."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM cohorts WHERE archived = 0").fetchone()[0])
+
     def history(self, name: str) -> builtins.list[CohortVersion]:
         """Every version of ``name``, oldest first."""
         with self._lock:
             cid, _ = self._one(name)
             rows = self._db.execute(
-                "SELECT version, definition, description, note, created_ms FROM cohort_versions"
+                "SELECT version, definition, description, note, created_ms, author FROM cohort_versions"
                 " WHERE cohort_id = ? ORDER BY version",
                 (cid,),
             ).fetchall()
