@@ -90,9 +90,9 @@ def _row(value: Any, members: int, base: int, size: int, n_base: int) -> Breakdo
 
 
 def rows_from(
-    assign: np.ndarray, labels: list[Any], members: np.ndarray, base: np.ndarray, top: int = DEFAULT_TOP
+    assign: np.ndarray, labels: Any, members: np.ndarray, base: np.ndarray, top: int = DEFAULT_TOP
 ) -> list[BreakdownRow]:
-    """Rows for a grouping: ``assign[user]`` indexes ``labels`` (-1: none) over the dense ids.
+    """Rows for a grouping: ``assign[user]`` is a group id (-1: none), ``labels[id]`` its value.
 
     ``members`` and ``base`` are boolean masks (members ⊆ base) over the same ids.
     """
@@ -102,7 +102,7 @@ def rows_from(
         return []
     if top < 0:
         raise DefinitionError("top must be >= 0")
-    n = len(labels)
+    n = int(assign.max()) + 1 if len(assign) else 0
     m_counts = np.bincount(assign[members & (assign >= 0)], minlength=n)
     b_counts = np.bincount(assign[base & (assign >= 0)], minlength=n)
     order = sorted(np.flatnonzero(m_counts).tolist(), key=lambda i: (-int(m_counts[i]), _order(labels[i])))
@@ -239,10 +239,7 @@ def breakdown(
             hint = suggest(prop, sorted(store.user_schema))
             raise DefinitionError(f"user property {prop!r} has never been set{hint}")
         values, valid = column
-        idx = np.flatnonzero(valid)
-        value_ranks, labels = ranks(values[idx], kind, _decoder(store, kind))
-        assign = np.full(n, -1, np.int64)
-        assign[idx] = value_ranks
+        assign, labels = _groups(values, valid, kind, _decoder(store, kind))
     else:
         assert event_type is not None
         type_id = store.types.get(event_type)
@@ -259,6 +256,36 @@ def breakdown(
         value_ranks, labels = ranks(raw, kind, _decoder(store, kind))
         assign = assign_by_events(users, times, value_ranks, pick, n)
     return Breakdown(cohort, as_of_ms, size, rows_from(assign, labels, member_mask, base, top))
+
+
+class _Labels:
+    """Group id → value, decoded on demand (only the groups shown are ever decoded)."""
+
+    def __init__(self, decode: Any, offset: int = 0, table: np.ndarray | None = None) -> None:
+        self.decode, self.offset, self.table = decode, offset, table
+
+    def __getitem__(self, group: int) -> Any:
+        raw = self.table[group] if self.table is not None else group + self.offset
+        return self.decode(raw)
+
+
+def _groups(values: np.ndarray, valid: np.ndarray, kind: str, decode: Any) -> tuple[np.ndarray, _Labels]:
+    """Per user a group id (-1 without a value): string codes and small int ranges as they are, else ranks."""
+    idx = np.flatnonzero(valid)
+    assign = np.full(len(values), -1, np.int64)
+    if kind in ("string", "bool"):
+        assign[idx] = values[idx].astype(np.int64)
+        return assign, _Labels(decode)
+    present = values[idx]
+    if kind == "int" and len(present) and int(present.max()) - int(present.min()) <= 4 * len(values):
+        low = int(present.min())
+        assign[idx] = present.astype(np.int64) - low
+        return assign, _Labels(decode, offset=low)
+    if kind == "float":
+        present = np.where(present == 0, 0.0, present)
+    uniq, inverse = np.unique(present, return_inverse=True)
+    assign[idx] = inverse
+    return assign, _Labels(decode, table=uniq)
 
 
 def _decoder(store: Any, kind: str) -> Any:

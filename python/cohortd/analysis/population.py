@@ -10,8 +10,12 @@ row is added at most twice, whatever the number of steps.  ``and``, ``or``,
 aggregates, ...) is evaluated at each step by the engine itself.  All steps
 read one snapshot.
 
-Each point carries ``entered`` and ``exited``: users in it and not in the
-previous point, and the reverse (0 at the first point).
+Work per step follows what changed: every node of the tree keeps its current
+membership and, moving to the next point, recomputes only the users whose
+inputs moved (rows that crossed a window edge, users first seen since the
+previous point, users a child node flipped).  Each point carries ``entered``
+and ``exited``: users in it and not in the previous point, and the reverse
+(0 at the first point).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pyroaring import BitMap
 
 from cohortd.engine.evaluate import MIN_TIME, Evaluation, compare, window_bounds
 from cohortd.engine.kernels import get_kernel
@@ -28,7 +31,7 @@ from cohortd.engine.schema import iso_ms
 from cohortd.errors import DefinitionError, NotFoundError
 from cohortd.lang import ast
 
-__all__ = ["MAX_POINTS", "Point", "Population", "population_masks", "step_points"]
+__all__ = ["MAX_POINTS", "Point", "Population", "population", "step_points"]
 
 MAX_POINTS = 10_000
 
@@ -69,8 +72,139 @@ def step_points(start_ms: int, end_ms: int, step_ms: int) -> list[int]:
     return [start_ms + i * step_ms for i in range(count)]
 
 
+class _Node:
+    """One node of the tree, stepped through the points in order; ``mask`` is its membership now.
+
+    ``step(i)`` moves the node to point ``i`` and returns the users whose
+    membership flipped, so work per step follows what changed, not the
+    number of users.  Shared subtrees (memoised by value) step once per point.
+    """
+
+    def __init__(self, series: _Series) -> None:
+        self.series = series
+        self.mask = np.zeros(series.n, bool)
+        self._at = -1
+        self._flipped = np.empty(0, np.int64)
+
+    def step(self, i: int) -> np.ndarray:
+        if i != self._at:
+            self._at = i
+            self._flipped = self._step(i)
+        return self._flipped
+
+    def _step(self, i: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _update(self, ids: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Set ``mask[ids] = new``; the ids that changed."""
+        flipped = ids[new != self.mask[ids]]
+        self.mask[flipped] = ~self.mask[flipped]
+        return flipped
+
+
+class _Combine(_Node):
+    """``and`` / ``or`` / ``not``: recomputed only where a child flipped (and, for ``not``, new users)."""
+
+    def __init__(self, series: _Series, op: str, children: list[_Node]) -> None:
+        super().__init__(series)
+        self.op, self.children = op, children
+
+    def _step(self, i: int) -> np.ndarray:
+        parts = [c.step(i) for c in self.children]
+        if self.op == "not":
+            parts.append(self.series.newly_known(i))
+        ids = _union(parts)
+        if self.op == "and":
+            new = self.children[0].mask[ids] & self.children[1].mask[ids]
+        elif self.op == "or":
+            new = self.children[0].mask[ids] | self.children[1].mask[ids]
+        else:
+            new = self.series.known_at(ids, i) & ~self.children[0].mask[ids]
+        return self._update(ids, new)
+
+
+class _Count(_Node):
+    """``did(E) OP n <window>`` whose comparison rejects 0, for every point from one sort of E's rows.
+
+    Row ``r`` is counted at point ``i`` iff ``lo_i <= time_r < hi_i``, i.e. for
+    ``enter_r <= i < leave_r`` (both found by binary search in the points'
+    edges, which only move forward).  A +1 at ``enter`` and a -1 at ``leave``
+    per row, summed per (user, point) and accumulated per user, give every
+    user's count wherever it changes; a membership flip is where the
+    comparison's answer changes.  A count > 0 implies the user is known, so
+    no known-users test is needed (zero-accepting comparisons are negated and
+    wrapped in ``not`` by the builder).
+    """
+
+    def __init__(self, series: _Series, event: ast.EventRef, window: ast.Window, accept: Any) -> None:
+        super().__init__(series)
+        bounds = [window_bounds(window, t) for t in series.points]
+        his = np.array([hi for _, hi in bounds], np.int64)
+        los = np.array([min(max(lo, MIN_TIME), hi) for lo, hi in bounds], np.int64)
+        parts = series.evaluation(len(series.points) - 1).parts(event, int(los.min()), int(his.max()))
+        users = np.concatenate(parts.users).astype(np.int64) if parts.users else np.empty(0, np.int64)
+        times = np.concatenate(parts.times) if parts.times else np.empty(0, np.int64)
+        enter = np.searchsorted(his, times, "right")
+        leave = np.searchsorted(los, times, "right")
+        keep = enter < leave
+        users, enter, leave = users[keep], enter[keep], leave[keep]
+        steps = len(series.points)
+        u = np.concatenate((users, users))
+        at = np.concatenate((enter, leave))
+        delta = np.concatenate((np.ones(len(users), np.int64), -np.ones(len(users), np.int64)))
+        key = u * (steps + 1) + at
+        order = np.argsort(key, kind="stable")
+        key, delta = key[order], delta[order]
+        first = (
+            np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if len(key) else np.empty(0, int)
+        )
+        net = np.add.reduceat(delta, first) if len(first) else np.empty(0, np.int64)
+        key = key[first]
+        who, when = key // (steps + 1), key % (steps + 1)
+        running = np.cumsum(net)
+        starts = np.concatenate(([True], who[1:] != who[:-1])) if len(who) else np.empty(0, bool)
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(len(who)), 0)) if len(who) else who
+        count = running - (running - net)[group_start]  # the running sum within each user
+        state = accept(count)
+        before = np.concatenate(([False], state[:-1])) if len(state) else state
+        before = np.where(starts, False, before)
+        flip = (state != before) & (when < steps)
+        who, when = who[flip], when[flip]
+        by_step = np.argsort(when, kind="stable")
+        self._who = who[by_step]
+        self._edges = np.searchsorted(when[by_step], np.arange(steps + 1), "left")
+
+    def _step(self, i: int) -> np.ndarray:
+        flipped = self._who[self._edges[i] : self._edges[i + 1]]
+        self.mask[flipped] = ~self.mask[flipped]
+        return flipped
+
+
+class _Evaluated(_Node):
+    """Any other condition: evaluated by the engine at each point (a percentile needs every user)."""
+
+    def __init__(self, series: _Series, expr: ast.Expr) -> None:
+        super().__init__(series)
+        self.expr = expr
+
+    def _step(self, i: int) -> np.ndarray:
+        bitmap = self.series.evaluation(i).run(self.expr)
+        new = np.zeros(self.series.n, bool)
+        new[np.asarray(bitmap.to_array(), dtype=np.int64)] = True
+        ids = np.flatnonzero(new != self.mask)
+        self.mask = new
+        return ids
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return np.empty(0, np.int64)
+    return np.unique(np.concatenate(parts).astype(np.int64, copy=False))
+
+
 class _Series:
-    """Per-step boolean masks (over dense ids, within the users known at each step) of a tree."""
+    """One snapshot, the points, and the tree as stepped nodes."""
 
     def __init__(self, engine: Any, points: list[int], resolve: Any, kernel: str | None) -> None:
         self.engine = engine
@@ -79,25 +213,37 @@ class _Series:
         self.points = points
         self.resolve = resolve
         self.kernel = get_kernel(kernel or engine.kernel)
-        self.n = len(self.snap.first_seen)
-        self.known = [self.snap.first_seen < t for t in points]
+        self.first_seen = self.snap.first_seen
+        self.n = len(self.first_seen)
         self._evaluations: dict[int, Evaluation] = {}
+        self._nodes: dict[ast.Expr, _Node] = {}
         self._stack: list[str] = []
+        self._by_first_seen: tuple[np.ndarray, np.ndarray] | None = None
 
-    def masks(self, expr: ast.Expr) -> list[np.ndarray]:
+    def node(self, expr: ast.Expr) -> _Node:
+        found = self._nodes.get(expr)
+        if found is None:
+            found = self._nodes[expr] = self._build(expr)
+        return found
+
+    def _build(self, expr: ast.Expr) -> _Node:
         if isinstance(expr, ast.And):
-            return [a & b for a, b in zip(self.masks(expr.left), self.masks(expr.right), strict=True)]
+            return _Combine(self, "and", [self.node(expr.left), self.node(expr.right)])
         if isinstance(expr, ast.Or):
-            return [a | b for a, b in zip(self.masks(expr.left), self.masks(expr.right), strict=True)]
+            return _Combine(self, "or", [self.node(expr.left), self.node(expr.right)])
         if isinstance(expr, ast.Not):
-            return [k & ~m for k, m in zip(self.known, self.masks(expr.item), strict=True)]
+            return _Combine(self, "not", [self.node(expr.item)])
         if isinstance(expr, ast.InCohort):
             return self._in_cohort(expr.name)
         if isinstance(expr, ast.Did):
-            return self._did(expr)
-        return [self._mask(self._evaluation(i).run(expr)) for i in range(len(self.points))]
+            cmp = expr.cmp
+            if compare(np.zeros(1, np.int64), cmp)[0]:  # e.g. did(E) < 3: known and not did(E) >= 3
+                inner = _Count(self, expr.event, expr.window, lambda c: ~compare(c, cmp))
+                return _Combine(self, "not", [inner])
+            return _Count(self, expr.event, expr.window, lambda c: compare(c, cmp))
+        return _Evaluated(self, expr)
 
-    def _in_cohort(self, name: str) -> list[np.ndarray]:
+    def _in_cohort(self, name: str) -> _Node:
         if name in self._stack:
             raise DefinitionError("in_cohort reference cycle: " + " -> ".join([*self._stack, name]))
         target = self.resolve(name) if self.resolve is not None else None
@@ -105,63 +251,31 @@ class _Series:
             raise NotFoundError(f"in_cohort({name!r}): no saved cohort with that name")
         self._stack.append(name)
         try:
-            return self.masks(target)
+            return self._build(target)
         finally:
             self._stack.pop()
 
-    def _evaluation(self, i: int) -> Evaluation:
+    def evaluation(self, i: int) -> Evaluation:
         ev = self._evaluations.get(i)
         if ev is None:
+            self._evaluations = {}  # points are visited in order: keep one
             ev = Evaluation(self.store, self.snap, self.points[i], self.kernel, self.resolve)
             self._evaluations[i] = ev
         return ev
 
-    def _mask(self, bitmap: BitMap) -> np.ndarray:
-        mask = np.zeros(self.n, bool)
-        mask[np.asarray(bitmap.to_array(), dtype=np.int64)] = True
-        return mask
+    # ------------------------------------------------------- known users
+    def known_at(self, ids: np.ndarray, i: int) -> np.ndarray:
+        return self.first_seen[ids] < self.points[i]
 
-    def _did(self, cond: ast.Did) -> list[np.ndarray]:
-        """One pass: both window edges sweep the event's rows in time order (module docstring)."""
-        last = self.points[-1]
-        parts = self._evaluation(len(self.points) - 1).parts(cond.event, MIN_TIME, last)
-        users = np.concatenate(parts.users) if parts.users else np.empty(0, np.uint32)
-        times = np.concatenate(parts.times) if parts.times else np.empty(0, np.int64)
-        order = np.argsort(times, kind="stable")
-        users, times = users[order].astype(np.int64), times[order]
-        below_hi = np.zeros(self.n, np.int64)  # per user: rows before the upper edge
-        below_lo = np.zeros(self.n, np.int64)  # ... before the lower edge
-        at_hi = at_lo = 0
-        out = []
-        for t, known in zip(self.points, self.known, strict=True):
-            lo, hi = window_bounds(cond.window, t)
-            new_hi = int(np.searchsorted(times, hi, "left"))
-            new_lo = int(np.searchsorted(times, max(lo, MIN_TIME), "left"))
-            _add(below_hi, users[at_hi:new_hi])
-            _add(below_lo, users[at_lo:new_lo])
-            at_hi, at_lo = new_hi, new_lo
-            counts = below_hi - below_lo if lo < hi else np.zeros(self.n, np.int64)
-            out.append(compare(counts, cond.cmp) & known)
-        return out
-
-
-def _add(counts: np.ndarray, users: np.ndarray) -> None:
-    """``counts[u] += 1`` for each row (a scatter for few rows, a bincount for many)."""
-    if len(users) * 8 < len(counts):
-        np.add.at(counts, users, 1)
-    elif len(users):
-        counts += np.bincount(users, minlength=len(counts))
-
-
-def population_masks(
-    engine: Any, expr: ast.Expr, points: list[int], resolve: Any = None, kernel: str | None = None
-) -> list[np.ndarray]:
-    """The members (boolean masks over dense ids) of ``expr`` at each of ``points`` (ascending)."""
-    if not points:
-        return []
-    if any(b < a for a, b in zip(points, points[1:], strict=False)):
-        raise DefinitionError("population points must be in ascending order")
-    return _Series(engine, points, resolve, kernel).masks(expr)
+    def newly_known(self, i: int) -> np.ndarray:
+        """Users whose first event is in ``[points[i-1], points[i])`` (before ``points[0]`` for i = 0)."""
+        if self._by_first_seen is None:
+            order = np.argsort(self.first_seen, kind="stable")
+            self._by_first_seen = (order, self.first_seen[order])
+        order, sorted_times = self._by_first_seen
+        lo = 0 if i == 0 else int(np.searchsorted(sorted_times, self.points[i - 1], "left"))
+        hi = int(np.searchsorted(sorted_times, self.points[i], "left"))
+        return order[lo:hi]
 
 
 def population(
@@ -172,14 +286,19 @@ def population(
     resolve: Any = None,
     kernel: str | None = None,
 ) -> Population:
-    """Size (and entered/exited) of ``expr`` at each as-of time of ``points``."""
+    """Size (and entered/exited) of ``expr`` at each as-of time of ``points`` (ascending)."""
+    if any(b < a for a, b in zip(points, points[1:], strict=False)):
+        raise DefinitionError("population points must be in ascending order")
+    if not points:
+        return Population(cohort, [])
+    series = _Series(engine, points, resolve, kernel)
+    root = series.node(expr)
     out = []
-    prev: np.ndarray | None = None
-    for t, mask in zip(points, population_masks(engine, expr, points, resolve, kernel), strict=True):
-        entered = exited = 0
-        if prev is not None:
-            entered = int(np.count_nonzero(mask & ~prev))
-            exited = int(np.count_nonzero(prev & ~mask))
-        out.append(Point(t, int(np.count_nonzero(mask)), entered, exited))
-        prev = mask
+    size = 0
+    for i, t in enumerate(points):
+        flipped = root.step(i)
+        entered = int(np.count_nonzero(root.mask[flipped]))
+        exited = len(flipped) - entered
+        size += entered - exited
+        out.append(Point(t, size, entered if i else 0, exited if i else 0))
     return Population(cohort, out)
