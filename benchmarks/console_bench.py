@@ -6,7 +6,8 @@
 The data is load_bench's (same users, events and cohort definitions).  One
 ``cohortd.server --http`` process serves it; the script logs in through
 ``POST /api/session`` and then, for each console page (catalog, a cohort page,
-the editor, overlap heatmap, schema browser):
+its analyses page with the weekly retention curve, the editor, overlap
+heatmap, schema browser):
 
 * ``server_ms``: time to the complete HTML answer over HTTP on loopback,
   first request after start (``cold``, caches empty) and the median / max of
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pages = {
                 "catalog": "/console/p/default/",
                 "cohort": f"/console/p/default/cohorts/{quote(names[0])}",
+                "analyses": f"/console/p/default/cohorts/{quote(names[0])}/analyses",
                 "editor": f"/console/p/default/editor?cohort={quote(names[1 % len(names)])}",
                 "overlap": "/console/p/default/overlap",
                 "schema": "/console/p/default/schema",

@@ -24,7 +24,7 @@ def test_quick_console_bench_writes_json() -> None:
         "users": 5_000, "cohorts": 4, "repeat": 2, "quick": True, "browser": False, "goal_ms": 300.0
     }  # fmt: skip
     assert data["server_exit_code"] == 0
-    assert set(data["http"]) == {"catalog", "cohort", "editor", "overlap", "schema"}
+    assert set(data["http"]) == {"catalog", "cohort", "analyses", "editor", "overlap", "schema"}
     for page in data["http"].values():
         assert (
             page["cold_ms"] > 0

@@ -17,6 +17,7 @@ import os
 import time
 from pathlib import Path
 
+import cohortd
 import pytest
 from http_support import HttpServer, seed
 
@@ -123,6 +124,10 @@ def test_analyst_path(server, browser):
     name = wait_for(browser, EC.presence_of_element_located((By.ID, "cohort-name")))
     name.send_keys("Engaged signups")
     area = browser.find_element(By.ID, "definition")
+    area.send_keys('did("Sesion Start") in last 7d')  # an event name that does not exist
+    warning = wait_for(browser, EC.text_to_be_present_in_element((By.ID, "warnings"), "did you mean"))
+    assert warning and "'Session Start'" in browser.find_element(By.ID, "warnings").text
+    area.clear()
     area.send_keys('did("Signup Submitted") in last 30d\nand did("Session Start") =>= 2 in last 7d')
     status = wait_for(browser, EC.text_to_be_present_in_element((By.ID, "status"), "line 2, column 26"))
     assert status
@@ -156,6 +161,19 @@ def test_analyst_path(server, browser):
     assert sorted(r.text.split()[0] for r in split) == ["free", "paid", "trial"]
     assert sum(int(r.text.split()[1].replace(",", "")) for r in split) == live
     shot(browser, "cohort")
+
+    # the live feed: a user who enters the cohort shows up without a reload
+    with cohortd.Client(server.address, api_key="k-default", project="default") as client:
+        t = int(time.time() * 1000)
+        client.ingest([
+            {"user_id": "live-user", "event_type": "Signup Submitted", "time": t - 60_000},
+            {"user_id": "live-user", "event_type": "Session Start", "time": t - 50_000},
+            {"user_id": "live-user", "event_type": "Session Start", "time": t - 40_000},
+        ])  # fmt: skip
+    wait_for(browser, EC.text_to_be_present_in_element((By.ID, "feed"), "live-user"))
+    assert "+1" in browser.find_element(By.ID, "feed").text
+    assert int(browser.find_element(By.ID, "cohort-size").text.replace(",", "")) == live + 1
+    shot(browser, "cohort-live-feed")
 
     browser.find_element(By.ID, "analyses-link").click()
     wait_for(browser, EC.presence_of_element_located((By.ID, "retention-chart")))

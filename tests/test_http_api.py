@@ -8,6 +8,10 @@ same status codes and messages for the same bad requests.
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -325,3 +329,31 @@ def test_analyses_routes_equal_the_grpc_answers(http, grpc_client):
     assert got == grpc_client.journeys(jr["anchor"], start, end, depth=2, as_of=as_of).to_json()
     bad = _http_error(http.post(f"{p}/funnel", json={**fun, "steps": ['"Signup Submitted" where =']}), 400)
     assert bad["code"] == "INVALID_ARGUMENT" and "line" in bad
+
+
+def test_cli_serve_http_serves_the_console(tmp_path):
+    """``cohortd serve --http`` (the CLI entry point) starts both servers and stops cleanly on SIGTERM."""
+    seed(tmp_path / "data", users=20)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cohortd.cli.main", "serve", "--data", str(tmp_path / "data"),
+         "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        url = None
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            m = re.search(r"console on (http://\S+)/console/", line)
+            if m:
+                url = m.group(1)
+            if "serving" in line:
+                break
+        assert url, "no console line"
+        assert httpx.get(f"{url}/console/login").status_code == 200
+        # no --auth-keys: every project is open, as on the gRPC side
+        assert httpx.get(f"{url}/api/projects").json() == {"projects": ["default", "other"]}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        if proc.stderr is not None:
+            proc.stderr.close()

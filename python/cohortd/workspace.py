@@ -26,6 +26,8 @@ Decisions:
 - ``last_evaluated_ms`` in the catalog records real evaluations (cache
   misses), not every cache hit, to keep SQLite writes off the hot path.
 - ``check_membership`` returns one row per user, one column per cohort.
+- ``overlap`` about now uses each cohort's maintained members (no re-evaluation)
+  when all of them are maintained, else evaluates every cohort at one instant.
 - Jaccard of two empty sets is 0.0.
 - A saved definition that no longer checks (an older server saved it, a limit
   was lowered) does not stop the project from opening: that cohort (and any
@@ -486,8 +488,12 @@ class Project(AudienceMethods, AnalysisMethods):
 
     def _bitmaps(self, cohorts: Sequence[str], as_of: AsOf) -> tuple[list[BitMap], int]:
         ms = parse_as_of(as_of)
+        if ms is None and all(self.maintainer.membership(c) is not None for c in cohorts):
+            # "now" is each cohort's maintained members, as evaluate and check_membership answer it
+            results = [self._evaluate_saved(c) for c in cohorts]
+            return [r.bitmap for r in results], max(r.as_of_ms for r in results)
         if ms is None:
-            ms = self._clock()  # one instant for every cohort of the answer
+            ms = self._clock()  # an archived cohort is evaluated: one instant for every cohort
         results = [self._evaluate_saved(c, ms) for c in cohorts]
         return [r.bitmap for r in results], ms
 

@@ -184,7 +184,7 @@ def cohort_page(
         )
         plan = p.explain(name)
         others = [r.name for r in p.list_cohorts() if r.name != name]
-        related = views.related(p, name, others, result.as_of_ms) if not rec.archived else []
+        related = views.related(p, name, others) if not rec.archived else []
         members = views.members_page(p, name, 0, MEMBERS_SHOWN, None)
         history = _diffs(p.cohort_history(name))
         choices = [f"user.{u['name']}" for u in p.schema(1)["user_properties"]]

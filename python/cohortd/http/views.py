@@ -69,11 +69,11 @@ def overlap(project: Project, cohorts: list[str], as_of: int | str | None) -> m.
     )
 
 
-def related(project: Project, cohort: str, others: list[str], as_of: int) -> list[dict[str, Any]]:
-    """The cohort's overlap with each other cohort, most similar first (one intersection per pair)."""
+def related(project: Project, cohort: str, others: list[str]) -> list[dict[str, Any]]:
+    """The cohort's overlap now with each other cohort, most similar first (one intersection per pair)."""
     rows = []
     for other in others:
-        o = project.overlap([cohort, other], as_of)
+        o = project.overlap([cohort, other])
         rows.append(
             {"name": other, "size": o.sizes[1], "shared": o.intersections[0][1], "jaccard": o.jaccard[0][1]}
         )
