@@ -52,6 +52,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from cohortd import governance
+from cohortd.analysis.migration import MigrationMethods
 from cohortd.analysis.service import AnalysisMethods
 from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.engine import CohortResult
@@ -154,7 +155,7 @@ def _refs(expr: Expr) -> list[str]:
     return [c.name for c, _ in conditions(expr) if isinstance(c, InCohort)]
 
 
-class Project(AudienceMethods, AnalysisMethods):
+class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
     """One project's engine, catalog and result cache; safe to call from many threads."""
 
     def __init__(

@@ -20,6 +20,7 @@ from cohortd.cli import (
     cohort,
     data,
     membership,
+    migration,
     personas,
     query,
     schema,
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.register(sub)
     serve.register(sub)
     audiences.register(sub)
+    migration.register(sub)
     personas.register(sub)
     analysis.register(sub)
     schema.register(sub)

@@ -36,6 +36,7 @@ from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.limits import Limits
+from cohortd.server.migration import MIGRATION_SERVICE, MigrationServicer
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
 from cohortd.server.schema_servicer import DATA_CATALOG_SERVICE, DataCatalogServicer
 from cohortd.server.servicer import CohortdServicer
@@ -45,6 +46,7 @@ from cohortd.v1 import (
     audiences_pb2_grpc,
     cohortd_pb2,
     cohortd_pb2_grpc,
+    migration_pb2_grpc,
     personas_pb2_grpc,
     schema_pb2_grpc,
 )
@@ -137,10 +139,11 @@ def build_server(
     personas_pb2_grpc.add_PersonasServicer_to_server(PersonasServicer(workspace), server)
     analysis_pb2_grpc.add_AnalysisServicer_to_server(AnalysisServicer(workspace), server)
     schema_pb2_grpc.add_DataCatalogServicer_to_server(DataCatalogServicer(workspace), server)
+    migration_pb2_grpc.add_MigrationServicer_to_server(MigrationServicer(workspace), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
-                 DATA_CATALOG_SERVICE):  # fmt: skip
+                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE):  # fmt: skip
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (
@@ -149,6 +152,7 @@ def build_server(
             PERSONAS_SERVICE,
             ANALYSIS_SERVICE_NAME,
             DATA_CATALOG_SERVICE,
+            MIGRATION_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
