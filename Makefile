@@ -28,6 +28,7 @@ bench: build
 	$(BIN)/python benchmarks/compare_engines.py --users 1000000 --events 10000000
 	$(BIN)/python benchmarks/load_bench.py --users 1000000 --cohorts 20
 	$(BIN)/python benchmarks/freshness_bench.py
+	$(BIN)/python benchmarks/console_bench.py
 	$(BIN)/python benchmarks/personas_bench.py
 
 bench-large: build

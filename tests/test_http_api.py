@@ -109,6 +109,9 @@ def test_catalog_round_trip(http, grpc_client):
     names = [c["name"] for c in http.get(base).json()["cohorts"]]
     assert "Trial users" not in names
     assert "Trial users" in [c["name"] for c in http.get(base, params={"archived": "true"}).json()["cohorts"]]
+    assert http.post(f"{base}/Trial users/unarchive").json()["archived"] is False
+    assert grpc_client.get_cohort("Trial users").archived is False
+    assert http.post(f"{base}/Trial users/archive").json()["archived"] is True
     missing = _http_error(http.get(f"{base}/nope"), 404)
     remote = _grpc_error(lambda: grpc_client.get_cohort("nope"))
     assert (missing["code"], missing["message"]) == (remote.code.name, remote.details)

@@ -110,6 +110,11 @@ def archive_cohort(p: ProjectDep, name: str) -> m.CohortOut:
     return views.cohort_out(p.archive_cohort(name))
 
 
+@router.post("/projects/{project}/cohorts/{name}/unarchive", response_model=m.CohortOut, tags=["cohorts"])
+def unarchive_cohort(p: ProjectDep, name: str) -> m.CohortOut:
+    return views.cohort_out(p.unarchive_cohort(name))
+
+
 @router.get("/projects/{project}/cohorts/{name}/history", response_model=m.HistoryOut, tags=["cohorts"])
 def history(p: ProjectDep, name: str) -> m.HistoryOut:
     """Every version, oldest first."""

@@ -163,7 +163,7 @@ function initCohort() {
   const name = page.dataset.cohort;
   const archive = $("#archive");
   if (archive) archive.addEventListener("click", async () => {
-    const r = await call("POST", api(`/cohorts/${encodeURIComponent(name)}/archive`));
+    const r = await call("POST", api(`/cohorts/${encodeURIComponent(name)}/${archive.dataset.action}`));
     if (r.ok) window.location.reload();
   });
   const feed = $("#feed");
