@@ -540,3 +540,37 @@ def test_parse_of_breakdown_by() -> None:
     )
     assert parse_by(r'event("a \"b\"").x') == ("event", 'a "b"', "x")
     assert parse("did(any)")  # the language is untouched by --by
+
+
+def test_schema_figures_survive_a_restart_and_bad_cache_files(tmp_path: Path, monkeypatch: Any) -> None:
+    import cohortd.engine.schema as schema_module
+
+    rows = [{"user_id": f"u{i % 7}", "event_type": TYPES[i % 3], "time": T0 - i * H, "plan": PLANS[i % 3]}
+            for i in range(60)]  # fmt: skip
+    with Workspace(tmp_path, clock=lambda: NOW) as ws:
+        p = ws.project()
+        p.ingest(rows[:30])
+        p.engine.seal()
+        p.ingest(rows[30:])
+        p.engine.seal()
+        want = p.schema()
+        stats_dir = p.directory / "schema_stats"
+        files = sorted(f.name for f in stats_dir.glob("*.npz"))
+        assert files  # sealed segments' figures are on disk
+    assert want == reference_schema(rows, [])
+    with Workspace(tmp_path, clock=lambda: NOW) as ws, monkeypatch.context() as m:
+
+        def no_scan(seg: Any) -> Any:
+            raise AssertionError(f"{seg.name} was scanned")
+
+        m.setattr(schema_module, "segment_stats", no_scan)
+        assert ws.project().schema() == want  # read back, not recomputed
+    first = stats_dir / files[0]
+    first.write_bytes(b"not an npz")
+    with Workspace(tmp_path, clock=lambda: NOW) as ws:
+        p = ws.project()
+        assert p.schema() == want  # a bad file is recomputed
+        p.engine.compact()  # segments merged away: their files go too
+        assert p.schema() == want
+        live = {s.name for s in p.engine.store.snapshot().segments}
+        assert {f.stem for f in stats_dir.glob("*.npz")} <= live

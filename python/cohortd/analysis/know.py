@@ -31,7 +31,7 @@ __all__ = ["KnowYourData"]
 class KnowYourData:
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.schema_index = SchemaIndex(project.engine.store)
+        self.schema_index = SchemaIndex(project.engine.store, project.directory / "schema_stats")
         self.stats = CohortStats(project.directory / "cohort_stats.sqlite")
 
     # ------------------------------------------------------------ schema

@@ -10,7 +10,11 @@ few segments are added) and scans only the rows of the segments that straddle
 a ``last_7d``/``last_30d`` edge.  Merged segments are new names: their figures
 are computed once, in proportion to the merge's own work.
 
-User properties are current values (not time-travelled); their counts are
+The figures of sealed segments are also saved next to the project (one
+``.npz`` per segment under ``schema_stats/``, checked against the segment's
+rows and time bounds when read back), so a restart does not rescan the data
+for the first call; files of segments merged away are deleted.  User
+properties are current values (not time-travelled); their counts are
 recomputed when the store's data version moves on.
 
 Decisions: ``present`` is a share in [0, 1] (of the type's events, or of all
@@ -22,8 +26,12 @@ top values are ordered by count (descending), ties by value; ``last_7d`` and
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,6 +128,54 @@ def segment_stats(seg: Segment) -> dict[int, TypeStats]:
     return out
 
 
+def _save(path: Path, seg: Segment, stats: dict[int, TypeStats]) -> None:
+    """One segment's figures as an ``.npz`` (no pickles); a cache, so no fsync: a bad file is recomputed."""
+    arrays: dict[str, np.ndarray] = {}
+    types = []
+    for t, st in stats.items():
+        arrays[f"u{t}"] = np.frombuffer(st.users.serialize(), np.uint8)
+        props = []
+        for j, (name, p) in enumerate(st.props.items()):
+            arrays[f"v{t}_{j}"], arrays[f"c{t}_{j}"] = p.values, p.counts
+            props.append([name, p.present])
+        types.append([t, st.events, st.first_seen, st.last_seen, props])
+    meta = {"rows": seg.num_rows, "min": seg.min_time, "max": seg.max_time, "types": types}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full disk only costs a recomputation next time
+
+
+def _load(path: Path, seg: Segment) -> dict[int, TypeStats] | None:
+    """The saved figures of ``seg``, or None when missing, unreadable or of another segment."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes())
+            if (meta["rows"], meta["min"], meta["max"]) != (seg.num_rows, seg.min_time, seg.max_time):
+                return None
+            out = {}
+            for t, events, first, last, props in meta["types"]:
+                out[t] = TypeStats(
+                    events,
+                    first,
+                    last,
+                    BitMap.deserialize(z[f"u{t}"].tobytes()),
+                    {
+                        name: PropertyStats(present, z[f"v{t}_{j}"], z[f"c{t}_{j}"])
+                        for j, (name, present) in enumerate(props)
+                    },  # fmt: skip
+                )
+            return out
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _merge(total: dict[int, TypeStats], part: dict[int, TypeStats]) -> dict[int, TypeStats]:
     out = dict(total)
     for type_id, st in part.items():
@@ -145,8 +201,10 @@ class Vocabulary:
 class SchemaIndex:
     """Per-segment figures cached by segment name, summed per call; one per project's store."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, cache_dir: Path | None = None) -> None:
         self.store = store
+        self.cache_dir = cache_dir
+        self._pruned = False
         self._lock = threading.Lock()
         self._segments: dict[str, dict[int, TypeStats]] = {}
         self._sealed_key: tuple[str, ...] | None = None
@@ -163,6 +221,12 @@ class SchemaIndex:
             live = {seg.name for seg in snap.segments}
             for name in [n for n in self._segments if n not in live]:
                 del self._segments[name]
+                self._forget(name)
+            if not self._pruned and self.cache_dir is not None and self.cache_dir.is_dir():
+                self._pruned = True
+                for path in self.cache_dir.glob("*.npz"):
+                    if path.stem not in live:
+                        path.unlink(missing_ok=True)
             sealed = tuple(s.name for s in snap.segments if not s.name.startswith("tail-"))
             if sealed != self._sealed_key:
                 total: dict[int, TypeStats] = {}
@@ -179,8 +243,22 @@ class SchemaIndex:
     def _of(self, seg: Segment) -> dict[int, TypeStats]:
         stats = self._segments.get(seg.name)
         if stats is None:
-            stats = self._segments[seg.name] = segment_stats(seg)
+            sealed = self.cache_dir is not None and not seg.name.startswith("tail-")
+            stats = _load(self._file(seg.name), seg) if sealed else None
+            if stats is None:
+                stats = segment_stats(seg)
+                if sealed:
+                    _save(self._file(seg.name), seg, stats)
+            self._segments[seg.name] = stats
         return stats
+
+    def _file(self, name: str) -> Path:
+        assert self.cache_dir is not None
+        return self.cache_dir / f"{name}.npz"
+
+    def _forget(self, name: str) -> None:
+        if self.cache_dir is not None and not name.startswith("tail-"):
+            self._file(name).unlink(missing_ok=True)
 
     def user_stats(self) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
         """Per user property: (users having it, distinct values, counts); cached per data version."""
