@@ -174,3 +174,28 @@ def test_disk_full_is_resource_exhausted_reads_work_and_ingest_resumes(server: S
         assert _size(_stub(server), 'did("e" where blob contains "full")') == 0
     finally:
         server.kill()
+
+
+def test_storage_status_reports_a_quarantined_record_and_the_project_answers(tmp_path: Path) -> None:
+    from cohortd import Client, Engine
+    from cohortd.storage.store import _encode
+
+    eng = Engine.open(tmp_path / "projects" / "p" / "events")
+    t = now_ms() - 60_000
+    eng.ingest([{"user_id": "a", "event_type": "e", "time": t}])
+    poison = pa.table(
+        {"user_id": _strings([b"x" + BAD]), "event_type": ["e"], "time": pa.array([t], pa.int64())}
+    )
+    eng.store._wal.append(_encode(poison))  # a record an older gate let through
+    eng.ingest([{"user_id": "b", "event_type": "e", "time": t}])
+    eng.close()
+    srv = ServerProcess(tmp_path)
+    try:
+        with Client(srv.address, project="p") as c:
+            status = c.storage_status()
+            assert len(status.quarantined) == 1 and "UTF8" in status.quarantined[0]
+            assert status.background_failures == 0 and status.log_bytes > 0
+        assert _size(_stub(srv)) == 2  # the records around the poison one are there
+        assert "quarantined" in srv.output  # and the log says so
+    finally:
+        srv.kill()

@@ -130,7 +130,7 @@ def _small_tiers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_mod, "RETRY_MAX_S", 0.0)  # retry failed seals at the next batch
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     cls=st.sampled_from(sorted(CLASSES)),
     at=st.integers(0, 60),

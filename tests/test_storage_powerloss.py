@@ -102,7 +102,7 @@ def _total_ops(tmp: Path) -> int:
     return _TOTAL[0]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(0, 1), policy=st.sampled_from(["synced", "deletes"]))
 def test_power_cut_at_any_operation_keeps_every_acknowledged_batch(
     tmp_path_factory: pytest.TempPathFactory, cut: float, policy: str

@@ -623,6 +623,12 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
         """Stale events, shrinking, unread, archived-but-referenced and near-duplicate saved cohorts."""
         return self.know.audit(**kw)
 
+    def storage_status(self) -> Any:
+        """The event store's health and sizes (``cohortd.client.storage.StorageStatus``)."""
+        from cohortd.client.storage import StorageStatus
+
+        return StorageStatus(**self.engine.store.status())
+
     def close(self) -> None:
         """Stop deliveries and maintenance, then flush and close the engine and the catalog."""
         try:

@@ -50,6 +50,7 @@ from cohortd.client.audiences import AudiencesClient
 from cohortd.client.migration import MigrationClient
 from cohortd.client.personas import PersonasClient
 from cohortd.client.schema import SchemaMixin
+from cohortd.client.storage import StorageClient
 from cohortd.client.types import (
     ERROR_BY_CODE,
     Change,
@@ -161,7 +162,7 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client(AudiencesClient, PersonasClient, AnalysisClient, SchemaMixin, MigrationClient):
+class Client(AudiencesClient, PersonasClient, AnalysisClient, SchemaMixin, MigrationClient, StorageClient):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.

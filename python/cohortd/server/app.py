@@ -40,6 +40,7 @@ from cohortd.server.migration import MIGRATION_SERVICE, MigrationServicer
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
 from cohortd.server.schema_servicer import DATA_CATALOG_SERVICE, DataCatalogServicer
 from cohortd.server.servicer import CohortdServicer
+from cohortd.server.storage_servicer import STORAGE_SERVICE, StorageServicer
 from cohortd.v1 import (
     analysis_pb2,
     analysis_pb2_grpc,
@@ -49,6 +50,7 @@ from cohortd.v1 import (
     migration_pb2_grpc,
     personas_pb2_grpc,
     schema_pb2_grpc,
+    storage_pb2_grpc,
 )
 from cohortd.workspace import Workspace
 
@@ -140,10 +142,11 @@ def build_server(
     analysis_pb2_grpc.add_AnalysisServicer_to_server(AnalysisServicer(workspace), server)
     schema_pb2_grpc.add_DataCatalogServicer_to_server(DataCatalogServicer(workspace), server)
     migration_pb2_grpc.add_MigrationServicer_to_server(MigrationServicer(workspace), server)
+    storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(workspace), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
-                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE):  # fmt: skip
+                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE):  # fmt: skip
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (
@@ -153,6 +156,7 @@ def build_server(
             ANALYSIS_SERVICE_NAME,
             DATA_CATALOG_SERVICE,
             MIGRATION_SERVICE,
+            STORAGE_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),

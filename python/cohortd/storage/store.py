@@ -593,6 +593,16 @@ class EventStore:
                 tuple(self.sealed) + tuple(self.tail), self.first_seen[: len(self.users)].copy(), self.version
             )
 
+    def status(self) -> dict[str, Any]:
+        """Health (quarantine, background failures) plus log and segment sizes, for StorageStatus."""
+        with self.lock:
+            return {
+                **self.health.as_json(),
+                "log_bytes": self._wal.size if self._wal is not None else 0,
+                "sealed_segments": len(self.sealed),
+                "tail_events": sum(s.num_rows for s in self.tail),
+            }
+
     def close(self) -> None:
         with self.lock:
             if self._wal is not None:
