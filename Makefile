@@ -26,6 +26,7 @@ bench: build
 	$(BIN)/python -m pytest -q benchmarks --benchmark-enable --benchmark-json=benchmarks/results/pytest-benchmark.json
 	$(BIN)/python benchmarks/ingest_bench.py --events 10000000
 	$(BIN)/python benchmarks/compare_engines.py --users 1000000 --events 10000000
+	$(BIN)/python benchmarks/analysis_bench.py --users 1000000 --events 10000000
 	$(BIN)/python benchmarks/load_bench.py --users 1000000 --cohorts 20
 	$(BIN)/python benchmarks/freshness_bench.py
 	$(BIN)/python benchmarks/console_bench.py

@@ -30,6 +30,26 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
     < 0 means no limit).
 
 Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
+
+The analyses (``cohortd.analysis``) add, with the same two implementations
+(``2**63 - 1`` is "no time" in every per-user time array):
+
+``first_in_window(users, times, start, end, n_users) -> int64[n]``
+    earliest ``t`` in ``[start, end)`` per user.
+``retention_curve(starts, users, times, as_of, period, n_periods) -> (users, retained, unbounded)``
+    per period k (uint64[n_periods]): users whose period ``[s + k*P, s + (k+1)*P)``
+    ended by ``as_of``, those with a row in it, those with a row at or after its start.
+``funnel(steps, entry_start, entry_end, as_of, window, n_users) -> (uint32[m], int64[m, k])``
+    entrants (a step-1 row in ``[entry_start, min(entry_end, as_of))``) and, per step,
+    the shortest ``ek - e1`` over strictly increasing chains within ``window``
+    (< 0: none) with ``ek < as_of``; -1 when not reached.
+``journeys(anchors, users, times, types, rank, before, after, depth, keep_repeats, as_of)``
+    ``(anchored users, after rows, before rows)``: per anchored user the next
+    ``depth`` type ids in ``(a, a + after]`` and the previous ones in
+    ``[a - before, a)`` nearest first, padded with ``2**32 - 1``; equal times
+    ordered by ``rank[type]``; consecutive repeats collapsed unless ``keep_repeats``.
+``next_after(after, users, times, end) -> int64[n]``
+    earliest ``t`` with ``after[u] < t < end`` per user.
 """
 
 from __future__ import annotations
