@@ -252,3 +252,22 @@ def test_bad_input_is_a_clear_error(small: Any) -> None:
         small.backtest(cohort="no such cohort", outcome="did(any)", horizon="1d", as_of=at(1))
     with pytest.raises(CohortError):
         small.retention('"Visit"', '"Buy"', None, at(10))
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(st.lists(st.sampled_from([0, 1, 2, 2**32 - 1]), min_size=3, max_size=3), min_size=1, max_size=30)
+)
+def test_distinct_path_rows_packed_and_lexsorted_agree(rows: list[list[int]]) -> None:
+    import numpy as np
+    from cohortd.analysis.journeys import _distinct_rows
+
+    small = np.array(rows, np.uint32)
+    big = np.where(small == 2**32 - 1, small, small + 2**31).astype(np.uint32)  # too wide to pack
+    for arr in (small, big):
+        first, counts = _distinct_rows(arr)
+        got = {tuple(arr[i].tolist()): int(c) for i, c in zip(first, counts, strict=True)}
+        want: dict[tuple[int, ...], int] = {}
+        for r in arr.tolist():
+            want[tuple(r)] = want.get(tuple(r), 0) + 1
+        assert got == want

@@ -41,13 +41,13 @@ def entrant_times(
     return ev.kernel.funnel(parts, start, entry_end, ev.as_of, window_ms, ev.n_users)
 
 
-def nearest_rank(sorted_values: np.ndarray, num: int, den: int) -> int | None:
-    """The value at rank ceil(num/den * n) (1-based) of sorted values."""
-    n = len(sorted_values)
+def nearest_rank(values: np.ndarray, num: int, den: int) -> int | None:
+    """The value at rank ceil(num/den * n) (1-based) of the values in ascending order."""
+    n = len(values)
     if n == 0:
         return None
     rank = max(1, -(-num * n // den))
-    return int(sorted_values[rank - 1])
+    return int(np.partition(values, rank - 1)[rank - 1])
 
 
 def summarise(labels: Sequence[str], times: np.ndarray) -> list[FunnelStep]:
@@ -56,7 +56,7 @@ def summarise(labels: Sequence[str], times: np.ndarray) -> list[FunnelStep]:
     entered = int(times.shape[0])
     previous = entered
     for j, label in enumerate(labels):
-        reached = np.sort(times[:, j][times[:, j] >= 0])
+        reached = times[:, j][times[:, j] >= 0]
         users = len(reached)
         first = j == 0
         out.append(

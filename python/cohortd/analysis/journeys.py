@@ -75,10 +75,31 @@ def top_paths(ev: Evaluation, rows: np.ndarray, depth: int, top: int, before: bo
     total = rows.shape[0]
     if total == 0 or top <= 0:
         return []
-    distinct, counts = np.unique(rows, axis=0, return_counts=True)
-    paths = [_names(ev, row, depth, before) for row in distinct]
-    order = sorted(range(len(paths)), key=lambda i: (-int(counts[i]), paths[i]))[:top]
+    first, counts = _distinct_rows(rows)
+    # names only for the rows that can make the top (ties at the cut are broken by path text)
+    cut = np.sort(counts)[::-1][min(top, len(counts)) - 1]
+    candidates = np.flatnonzero(counts >= cut)
+    paths = {int(i): _names(ev, rows[first[i]], depth, before) for i in candidates}
+    order = sorted(paths, key=lambda i: (-int(counts[i]), paths[i]))[:top]
     return [JourneyPath(paths[i], int(counts[i]), int(counts[i]) / total) for i in order]
+
+
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of one occurrence, count) of each distinct row: rows packed into one integer key
+    when they fit in 63 bits (a 1-D sort), else a lexicographic sort of the columns."""
+    codes = np.where(rows == END_ID, 0, rows.astype(np.int64) + 1)
+    base = int(codes.max()) + 1
+    if base ** rows.shape[1] < 2**63:
+        keys = np.zeros(rows.shape[0], np.int64)
+        for j in range(rows.shape[1]):
+            keys = keys * base + codes[:, j]
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        return first, counts
+    order = np.lexsort(codes.T[::-1])
+    ordered = codes[order]
+    starts = np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1)))
+    at = np.flatnonzero(starts)
+    return order[at], np.diff(np.append(at, len(order)))
 
 
 def _names(ev: Evaluation, row: np.ndarray, depth: int, before: bool) -> list[str]:

@@ -4,7 +4,7 @@
 
 use crate::error::{KernelError, Result};
 use crate::parts::check_parts;
-use crate::sequence::{advance, sorted_in_window, StepParts};
+use crate::sequence::StepParts;
 use rayon::prelude::*;
 
 /// Not reached (a per-step time of [`Funnel::times`]).
@@ -36,35 +36,77 @@ pub fn funnel(
     for (users, times) in steps {
         check_parts(users, times, n_users)?;
     }
-    let sorted: Vec<(Vec<u32>, Vec<i64>)> = steps
+    let grouped: Vec<ByUser> = steps
         .par_iter()
         .enumerate()
         .map(|(j, &(u, t))| {
             let end = if j == 0 { entry_end.min(as_of) } else { as_of };
-            sorted_in_window(u, t, entry_start, end)
+            ByUser::build(u, t, entry_start, end, n_users)
         })
         .collect();
     let k = steps.len();
     let mut out = Funnel::default();
-    let mut cursor = vec![0usize; k];
     let mut lists: Vec<&[i64]> = Vec::with_capacity(k);
     let mut ptr = vec![0usize; k];
     let mut best = vec![NOT_REACHED; k];
-    let first_users = &sorted[0].0;
-    while cursor[0] < first_users.len() {
-        let user = first_users[cursor[0]];
-        lists.clear();
-        for (j, (users, times)) in sorted.iter().enumerate() {
-            let lo = advance(users, cursor[j], |u| u < user);
-            let hi = advance(users, lo, |u| u == user);
-            cursor[j] = hi;
-            lists.push(&times[lo..hi]);
+    for user in 0..n_users {
+        if grouped[0].of(user).is_empty() {
+            continue;
         }
+        lists.clear();
+        lists.extend(grouped.iter().map(|g| g.of(user)));
         shortest_chains(&lists, window, &mut ptr, &mut best);
-        out.users.push(user);
+        out.users.push(user as u32);
         out.times.extend_from_slice(&best);
     }
     Ok(out)
+}
+
+/// One step's in-window times grouped by user (a counting sort on the dense
+/// ids, then each user's short run sorted): `times[offsets[u]..offsets[u + 1]]`.
+/// Linear in rows plus users, where a sort of (user, time) pairs is not.
+struct ByUser {
+    offsets: Vec<usize>,
+    times: Vec<i64>,
+}
+
+impl ByUser {
+    fn build(users: &[&[u32]], times: &[&[i64]], start: i64, end: i64, n_users: usize) -> ByUser {
+        let rows = || {
+            users.iter().zip(times).flat_map(|(u, t)| {
+                u.iter()
+                    .zip(*t)
+                    .filter(move |(_, &time)| start <= time && time < end)
+            })
+        };
+        let mut offsets = vec![0usize; n_users + 1];
+        for (&id, _) in rows() {
+            offsets[id as usize + 1] += 1;
+        }
+        for u in 0..n_users {
+            offsets[u + 1] += offsets[u];
+        }
+        let mut fill = offsets[..n_users].to_vec();
+        let mut out = vec![0i64; offsets[n_users]];
+        for (&id, &time) in rows() {
+            out[fill[id as usize]] = time;
+            fill[id as usize] += 1;
+        }
+        for u in 0..n_users {
+            let run = &mut out[offsets[u]..offsets[u + 1]];
+            if run.len() > 1 && !run.is_sorted() {
+                run.sort_unstable();
+            }
+        }
+        ByUser {
+            offsets,
+            times: out,
+        }
+    }
+
+    fn of(&self, user: usize) -> &[i64] {
+        &self.times[self.offsets[user]..self.offsets[user + 1]]
+    }
 }
 
 /// One user's shortest `ek - e1` per step (`best[0] = 0`; NOT_REACHED when no chain fits).

@@ -48,7 +48,7 @@ pub fn journeys(
         return Err(KernelError::new("depth must be at least 1"));
     }
     let n_users = anchors.len();
-    // (user, time, rank, type, after?) of every event inside some user's windows
+    // (user, time, rank, type) of every event inside its user's windows
     let mut near: Vec<(u32, i64, u32, u32)> = Vec::new();
     for ((u, t), y) in users.iter().zip(times).zip(types) {
         for ((&id, &time), &ty) in u.iter().zip(*t).zip(*y) {
@@ -71,31 +71,40 @@ pub fn journeys(
             }
         }
     }
-    near.sort_unstable();
+    // group by user (a counting sort on the dense ids), then sort each user's short run
+    let mut offsets = vec![0usize; n_users + 1];
+    for r in &near {
+        offsets[r.0 as usize + 1] += 1;
+    }
+    for u in 0..n_users {
+        offsets[u + 1] += offsets[u];
+    }
+    let mut fill = offsets[..n_users].to_vec();
+    let mut grouped = vec![(0i64, 0u32, 0u32); near.len()];
+    for &(id, time, r, ty) in &near {
+        grouped[fill[id as usize]] = (time, r, ty);
+        fill[id as usize] += 1;
+    }
+    drop(near);
     let depth = around.depth;
     let mut out = Paths::default();
-    let mut i = 0;
     let mut after: Vec<u32> = Vec::with_capacity(depth);
     let mut before: Vec<u32> = Vec::new();
     for (id, &a) in anchors.iter().enumerate() {
         if a == NONE {
             continue;
         }
-        let id = id as u32;
-        while i < near.len() && near[i].0 < id {
-            i += 1;
-        }
+        let run = &mut grouped[offsets[id]..offsets[id + 1]];
+        run.sort_unstable();
         after.clear();
         before.clear();
-        while i < near.len() && near[i].0 == id {
-            let (_, time, _, ty) = near[i];
+        for &(time, _, ty) in run.iter() {
             let path = if time > a { &mut after } else { &mut before };
             if around.keep_repeats || path.last() != Some(&ty) {
                 path.push(ty);
             }
-            i += 1;
         }
-        out.users.push(id);
+        out.users.push(id as u32);
         after.truncate(depth);
         out.after.extend_from_slice(&after);
         out.after

@@ -61,7 +61,7 @@ pub fn retention_curve(
     let n_users = starts.len();
     let words = n_periods.div_ceil(64).max(1);
     let mut bits = vec![0u64; n_users * words];
-    let mut last = vec![i64::MIN; n_users];
+    let mut last = vec![NONE; n_users]; // latest return at or after the start (times < as_of <= MAX)
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
             let s = *starts
@@ -70,13 +70,14 @@ pub fn retention_curve(
             if s == NONE || time < s || time >= as_of {
                 continue;
             }
-            let k = ((time as i128 - s as i128) / period as i128) as u128;
-            if k < n_periods as u128 {
+            let k = time.abs_diff(s) / period as u64; // time >= s: exact in u64
+            if k < n_periods as u64 {
                 let k = k as usize;
                 bits[id as usize * words + k / 64] |= 1u64 << (k % 64);
             }
-            if time > last[id as usize] {
-                last[id as usize] = time;
+            let latest = &mut last[id as usize];
+            if *latest == NONE || time > *latest {
+                *latest = time;
             }
         }
     }
@@ -89,13 +90,20 @@ pub fn retention_curve(
         if s == NONE {
             continue;
         }
-        let over = (as_of as i128 - s as i128).div_euclid(period as i128);
-        let ended = over.clamp(0, n_periods as i128) as usize;
+        // periods over: floor((as_of - s) / P), 0 when as_of <= s
+        let over = if as_of > s {
+            as_of.abs_diff(s) / period as u64
+        } else {
+            0
+        };
+        let ended = over.min(n_periods as u64) as usize;
+        // the return at or after s + k*P exists for k <= floor((last - s) / P)
+        let reach = (last[id] != NONE).then(|| last[id].abs_diff(s) / period as u64);
         let row = &bits[id * words..(id + 1) * words];
         for k in 0..ended {
             curve.users[k] += 1;
             curve.retained[k] += (row[k / 64] >> (k % 64)) & 1;
-            if last[id] != i64::MIN && last[id] as i128 >= s as i128 + k as i128 * period as i128 {
+            if reach.is_some_and(|r| k as u64 <= r) {
                 curve.retained_unbounded[k] += 1;
             }
         }

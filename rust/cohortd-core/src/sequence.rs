@@ -54,7 +54,7 @@ pub fn sequence(
     Ok(out)
 }
 
-pub(crate) fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
+fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
     while pos < users.len() && keep(users[pos]) {
         pos += 1;
     }
@@ -62,7 +62,7 @@ pub(crate) fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool)
 }
 
 /// The step's in-window rows sorted by (user, time), as two aligned columns.
-pub(crate) fn sorted_in_window(
+fn sorted_in_window(
     users: &[&[u32]],
     times: &[&[i64]],
     start: i64,
