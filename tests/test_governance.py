@@ -211,3 +211,84 @@ class _author:
 
     def __exit__(self, *exc: object) -> None:
         governance.AUTHOR.reset(self.token)
+
+
+# ---------------------------------------------------------- server and CLI
+def test_governance_over_a_real_server_with_named_keys(tmp_path: Path) -> None:
+    import hashlib
+    import json
+    import subprocess
+    import sys
+
+    import grpc
+    from cohortd import Client
+    from cohortd.client import RemoteError, RemoteLimitError
+    from test_server_support import ServerProcess
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"k-alice": {"name": "alice", "projects": ["*"]}, "k-anon": ["default"]}))
+    srv = ServerProcess(tmp_path / "data", "--auth-keys", str(keys), "--max-active-cohorts", "2")
+    try:
+        with (
+            Client(srv.address, api_key="k-alice", retries=1) as alice,
+            Client(srv.address, api_key="k-anon") as anon,
+        ):
+            alice.ingest(_events())
+            alice.create_cohort("Buyers", 'did("Purchase") in last 7d')
+            anon.create_cohort("Active buyers", 'in_cohort("Buyers") and did("Session Start")')
+            with pytest.raises(RemoteLimitError, match="cap is 2"):
+                alice.create_cohort("Third", "did(any)")
+            with pytest.raises(RemoteError) as refused:
+                alice.delete_cohort("Buyers")
+            assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+            assert "cohort 'Active buyers'" in refused.value.details
+            cohort, followed = alice.rename_cohort("Buyers", "Purchasers")
+            assert cohort.name == "Purchasers" and followed == ["Active buyers"]
+            log = alice.cohort_changelog("Active buyers")
+            anon_name = "key " + hashlib.sha256(b"k-anon").hexdigest()[:8]
+            assert [(v.version, v.author) for v in log] == [(1, anon_name), (2, "alice")]
+            assert 'in_cohort("Purchasers")' in log[1].definition_diff
+            alice.archive_cohort("Active buyers")
+            alice.create_cohort("Third", "did(any)")
+            with pytest.raises(RemoteLimitError):
+                alice.unarchive_cohort("Active buyers")
+            alice.delete_cohort("Third")
+            assert alice.unarchive_cohort("Active buyers").archived is False
+        cli = Path(sys.executable).with_name("cohortd")
+        out = subprocess.run(
+            [str(cli), "cohort", "history", "--server", srv.address, "--api-key", "k-alice", "Active buyers"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert "alice" in out.stdout and anon_name in out.stdout and '+in_cohort("Purchasers")' in out.stdout
+    finally:
+        assert srv.terminate() == 0, srv.output
+
+
+def test_cli_embedded_governance(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cli = str(Path(sys.executable).with_name("cohortd"))
+    ws = Workspace(tmp_path, clock=lambda: NOW)
+    p = ws.project()
+    p.ingest(_events())
+    p.create_cohort("Buyers", 'did("Purchase") in last 7d')
+    p.create_cohort("Active buyers", 'in_cohort("Buyers") and did("Session Start")')
+    p.archive_cohort("Buyers")
+    ws.close()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([cli, "cohort", *args, "--data", str(tmp_path)], capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+
+    assert json.loads(run("unarchive", "Buyers", "--json").stdout)["archived"] is False
+    renamed = json.loads(run("rename", "Buyers", "Purchasers", "--json").stdout)
+    assert renamed["cohort"]["name"] == "Purchasers" and renamed["followed"] == ["Active buyers"]
+    refused = run("delete", "Purchasers")
+    assert refused.returncode == 1 and "referenced by cohort 'Active buyers'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    hist = json.loads(run("history", "Active buyers", "--json").stdout)["versions"]
+    assert [v["version"] for v in hist] == [1, 2] and "follows the rename" in hist[1]["note"]
+    assert run("delete", "Active buyers").returncode == 0 and run("delete", "Purchasers").returncode == 0

@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING
 from cohortd.errors import CohortError, LimitExceededError
 from cohortd.lang import ast as A
 from cohortd.lang.printer import to_text
-from cohortd.storage.catalog import CohortRecord
 
 if TYPE_CHECKING:
+    from cohortd.storage.catalog import CohortRecord
     from cohortd.workspace import Project
 
 AUTHOR: ContextVar[str] = ContextVar("cohortd_author", default="")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cohortd.cli import audiences
+from cohortd.cli import audiences, governance
 from cohortd.cli._common import (
     UsageError,
     add_json,
@@ -63,11 +63,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(c)
     c.set_defaults(func=cmd_show)
 
-    c = csub.add_parser("history", help="every version of a cohort with its change note")
+    c = csub.add_parser("history", help="every version: who, when, note and a diff of what changed")
     add_target(c)
     c.add_argument("name")
     add_json(c)
-    c.set_defaults(func=cmd_history)
+    c.set_defaults(func=governance.cmd_history)
 
     c = csub.add_parser("archive", help="archive a cohort (hidden from lists; history kept)")
     add_target(c)
@@ -76,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_archive)
 
     audiences.register_upload(csub)
+    governance.register(csub)
 
 
 def _show_record(r: dict[str, Any]) -> None:
@@ -154,20 +155,6 @@ def cmd_show(args: argparse.Namespace) -> int:
         emit_json(rec)
     else:
         _show_record(rec)
-    return 0
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    with backend(args) as b:
-        versions = b.cohort_history(args.name)
-    if args.json:
-        emit_json({"name": args.name, "versions": versions})
-        return 0
-    table(
-        ["version", "time", "note", "definition", "description"],
-        [[v["version"], v["time"], v["note"], v["definition"], v["description"]] for v in versions],
-        right=["version"],
-    )
     return 0
 
 

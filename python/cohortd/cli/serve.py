@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also serve the HTTP/JSON API and the web console here (e.g. 127.0.0.1:8080)",
     )
     p.add_argument("--max-workers", type=int, default=None, help="request threads (default: server's choice)")
+    p.add_argument(
+        "--max-active-cohorts", type=int, default=None, metavar="N", help="cap on active cohorts per project"
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -55,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         http=args.http,
+        max_active_cohorts=args.max_active_cohorts,
         **kwargs,
     )
     return 0

@@ -47,6 +47,7 @@ import pyarrow as pa
 from cohortd import wire
 from cohortd.client.analysis import AnalysisClient
 from cohortd.client.audiences import AudiencesClient
+from cohortd.client.governance import GovernanceClient
 from cohortd.client.migration import MigrationClient
 from cohortd.client.personas import PersonasClient
 from cohortd.client.schema import SchemaMixin
@@ -162,7 +163,15 @@ def _event_requests(project: str, data: Any, batch_rows: int) -> Iterator[pb.Ing
         )
 
 
-class Client(AudiencesClient, PersonasClient, AnalysisClient, SchemaMixin, MigrationClient, StorageClient):
+class Client(
+    AudiencesClient,
+    PersonasClient,
+    AnalysisClient,
+    SchemaMixin,
+    MigrationClient,
+    StorageClient,
+    GovernanceClient,
+):
     """A connection to a cohortd server, scoped to one project.
 
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         help="user changes (entries + exits) kept per project for Watch/Changes "
         "(default 1,000,000); older versions get OUT_OF_RANGE (resynchronise)",
     )
+    p.add_argument("--max-active-cohorts", type=int, default=None, metavar="N",
+                   help="cap on non-archived cohorts per project (default: none)")  # fmt: skip
     a = p.parse_args(argv)
     if a.change_log_limit is not None and a.change_log_limit < 1:
         p.error("--change-log-limit must be at least 1")
@@ -38,7 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         max_checks=a.max_checks,
         change_log_users=a.change_log_limit,
     )
-    serve(a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits, http=a.http)
+    serve(
+        a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits, http=a.http,
+        max_active_cohorts=a.max_active_cohorts,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.errors import ErrorInterceptor
+from cohortd.server.governance import GOVERNANCE_SERVICE, GovernanceServicer
 from cohortd.server.limits import Limits
 from cohortd.server.migration import MIGRATION_SERVICE, MigrationServicer
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
@@ -47,6 +48,7 @@ from cohortd.v1 import (
     audiences_pb2_grpc,
     cohortd_pb2,
     cohortd_pb2_grpc,
+    governance_pb2_grpc,
     migration_pb2_grpc,
     personas_pb2_grpc,
     schema_pb2_grpc,
@@ -143,10 +145,11 @@ def build_server(
     schema_pb2_grpc.add_DataCatalogServicer_to_server(DataCatalogServicer(workspace), server)
     migration_pb2_grpc.add_MigrationServicer_to_server(MigrationServicer(workspace), server)
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(workspace), server)
+    governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceServicer(workspace), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
-                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE):  # fmt: skip
+                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE, GOVERNANCE_SERVICE):  # fmt: skip
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         (
@@ -157,6 +160,7 @@ def build_server(
             DATA_CATALOG_SERVICE,
             MIGRATION_SERVICE,
             STORAGE_SERVICE,
+            GOVERNANCE_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -184,6 +188,7 @@ def serve(
     grace: float = DEFAULT_GRACE_S,
     limits: Limits | None = None,
     http: str | None = None,
+    max_active_cohorts: int | None = None,
 ) -> None:
     """Serve a data directory until SIGTERM or SIGINT, then shut down gracefully.
 
@@ -196,7 +201,7 @@ def serve(
     flushes the write-ahead log).  Prints ``cohortd: serving DIR on HOST:PORT``
     to stderr once listening (with the real port when ``listen`` ends in ``:0``).
     """
-    workspace = Workspace(workspace_dir, deliver_audiences=True)
+    workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
         for name in workspace.project_names():  # audiences deliver without waiting for a request
             if (workspace.data_dir / "projects" / name / "audiences.sqlite").exists():

@@ -9,6 +9,14 @@ projects it may use (``"*"`` means every project)::
     [keys]
     k-analytics = ["default", "growth"]
 
+A key may also be given a name, recorded as the author of every cohort
+version made with it (``cohortd cohort history``)::
+
+    {"k-alice": {"name": "alice", "projects": ["*"]}}
+
+A key without a name is recorded as ``key <first 8 hex digits of its SHA-256>``
+(never the key itself).
+
 Clients send ``authorization: Bearer <key>``.  No or an unknown key gives
 ``UNAUTHENTICATED``; a known key used on a project it does not list gives
 ``PERMISSION_DENIED``.  The project is read from the request message itself
@@ -28,7 +36,18 @@ from typing import Any
 
 import grpc
 
-__all__ = ["ALL_PROJECTS", "MISSING_KEY", "UNKNOWN_KEY", "AuthInterceptor", "load_keys", "project_denied"]
+from cohortd.governance import AUTHOR
+
+__all__ = [
+    "ALL_PROJECTS",
+    "MISSING_KEY",
+    "UNKNOWN_KEY",
+    "AuthInterceptor",
+    "KeyProjects",
+    "key_name",
+    "load_keys",
+    "project_denied",
+]
 
 ALL_PROJECTS = "*"
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -40,6 +59,23 @@ UNKNOWN_KEY = "unknown API key"
 def project_denied(project: str) -> str:
     """The PERMISSION_DENIED message for a key used on a project it does not list."""
     return f"this API key may not use project {project!r}"
+
+
+class KeyProjects(frozenset[str]):
+    """The projects of one key (a frozenset) with the key's name (None when the file gives none)."""
+
+    name: str | None
+
+    def __new__(cls, projects: Any = (), name: str | None = None) -> KeyProjects:
+        out = super().__new__(cls, projects)
+        out.name = name
+        return out
+
+
+def key_name(key: str, projects: Any = None) -> str:
+    """The author name of a key: its name in the keys file, else ``key <digest prefix>``."""
+    name = getattr(projects, "name", None)
+    return name if name else f"key {hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
@@ -58,11 +94,16 @@ def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
         raise ValueError(f"{path}: expected a mapping of API key to a list of projects")
     keys: dict[str, frozenset[str]] = {}
     for key, projects in data.items():
+        name = None
+        if isinstance(projects, dict):
+            name, projects = projects.get("name"), projects.get("projects", [])
+            if name is not None and (not isinstance(name, str) or not name.strip()):
+                raise ValueError(f"{path}: key {key[:4]!r}...: name must be non-empty text")
         if isinstance(projects, str):
             projects = [projects]
         if not key or not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
             raise ValueError(f"{path}: key {key[:4]!r}...: expected a list of project names")
-        keys[key] = frozenset(projects)
+        keys[key] = KeyProjects(projects, name)
     return keys
 
 
@@ -120,13 +161,30 @@ def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.Rpc
     return handler._replace(**{field: checked})
 
 
+def _authored(handler: grpc.RpcMethodHandler, name: str) -> grpc.RpcMethodHandler:
+    """A unary handler that runs with ``governance.AUTHOR`` set to the key's name (catalog changes)."""
+    if handler.unary_unary is None:
+        return handler
+    inner = handler.unary_unary
+
+    def authored(request: Any, context: grpc.ServicerContext) -> Any:
+        token = AUTHOR.set(name)
+        try:
+            return inner(request, context)
+        finally:
+            AUTHOR.reset(token)
+
+    return handler._replace(unary_unary=authored)
+
+
 class AuthInterceptor(grpc.ServerInterceptor):
     """Checks ``authorization: Bearer <key>`` against a key → projects mapping."""
 
     def __init__(self, keys: Mapping[str, frozenset[str] | set[str] | list[str]]) -> None:
         # keys are held as SHA-256 digests: lookups do not compare secrets byte by byte
         self._projects = {digest(k): frozenset(v) for k, v in keys.items()}
-        self._cache: dict[tuple[str, frozenset[str]], grpc.RpcMethodHandler] = {}
+        self._names = {digest(k): key_name(k, v) for k, v in keys.items()}
+        self._cache: dict[tuple[str, frozenset[str], str], grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self,
@@ -147,13 +205,14 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if token is None:
             return _deny(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY, handler)
         scheme, _, secret = token.partition(" ")
-        allowed = self._projects.get(digest(secret.strip())) if scheme.lower() == "bearer" else None
+        hashed = digest(secret.strip())
+        allowed = self._projects.get(hashed) if scheme.lower() == "bearer" else None
         if allowed is None:
             return _deny(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY, handler)
-        if ALL_PROJECTS in allowed:
-            return handler
-        cache_key = (method, allowed)
+        cache_key = (method, allowed, self._names[hashed])
         scoped = self._cache.get(cache_key)
         if scoped is None:
-            scoped = self._cache[cache_key] = _scoped(handler, allowed)
+            if ALL_PROJECTS not in allowed:
+                handler = _scoped(handler, allowed)
+            scoped = self._cache[cache_key] = _authored(handler, self._names[hashed])
         return scoped
