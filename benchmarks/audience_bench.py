@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--audience-batch", type=int, default=1_000, help="users per webhook batch")
     p.add_argument("--drain", type=float, default=60.0, help="max seconds to wait for the last probes")
     p.add_argument("--quick", action="store_true", help="CI: 5k users, 2 s, 20k events/s offered")
+    p.add_argument("--full-only", action="store_true", help="only the big first delivery (no streaming part)")
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
     if a.quick:
@@ -143,67 +144,72 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with Client(server.address, timeout=600) as client:
             client.wait_ready(120)
             client.create_destination("bench-hook", webhook=rx.url, secret=SECRET)
-            t0 = time.perf_counter()
-            for aud, cohort in audiences:
-                client.create_audience(aud, cohort, "bench-hook", batch_size=a.audience_batch)
-            synced = wait_synced(client, audiences, 1_800)
-            results["first_deliveries"] = {
-                "seconds": time.perf_counter() - t0,
-                "synced": synced,
-                "users": sum(a_.acknowledged_members for a_ in client.list_audiences()),
-                "requests": len(rx.requests),
-            }
-            print(f"20 first deliveries: {results['first_deliveries']}", flush=True)
+            if not a.full_only:  # the realtime part (skipped to measure only the big delivery)
+                t0 = time.perf_counter()
+                for aud, cohort in audiences:
+                    client.create_audience(aud, cohort, "bench-hook", batch_size=a.audience_batch)
+                synced = wait_synced(client, audiences, 1_800)
+                results["first_deliveries"] = {
+                    "seconds": time.perf_counter() - t0,
+                    "synced": synced,
+                    "users": sum(a_.acknowledged_members for a_ in client.list_audiences()),
+                    "requests": len(rx.requests),
+                }
+                print(f"20 first deliveries: {results['first_deliveries']}", flush=True)
 
-            with grpc.insecure_channel(server.address) as channel:
-                stub = pb_grpc.CohortdStub(channel)
-                sub = Subscriber(stub, names)
-                if not sub.started.wait(120) or sub.error:
-                    raise RuntimeError(f"watch did not start: {sub.error}")
-                ing = Ingester(stub, a.users, a.batch, a.rate, a.ingesters)
-                time.sleep(a.warmup)
-                with ing._lock:
-                    m_start, acc0, before = time.monotonic(), ing.accepted, set(ing.acked)
-                time.sleep(a.seconds)
-                with ing._lock:
-                    m_end, acc1 = time.monotonic(), ing.accepted
-                ing.join()
-                deadline = time.monotonic() + a.drain
-                while time.monotonic() < deadline and not set(ing.acked) <= set(delivered):
-                    time.sleep(0.05)
-                sub.close()
-            measured = [pr for pr in ing.acked if pr not in before and ing.acked[pr] <= m_end]
-            lat = np.array([(delivered[pr] - ing.acked[pr]) * 1e3 for pr in measured if pr in delivered])
-            wlat = np.array([(sub.seen[pr] - ing.acked[pr]) * 1e3 for pr in measured if pr in sub.seen])
-            synced_end = wait_synced(client, audiences, a.drain)
-            exact = all(rx.held.get(aud, set()) == set(client.members(c)) for aud, c in audiences)
-            seconds = m_end - m_start
-            results["ingest"] = {
-                "events_per_s": (acc1 - acc0) / seconds if seconds > 0 else None,
-                "measured_events": acc1 - acc0,
-                "batches": ing.batches,
-                "errors": ing.errors[:5],
-            }
-            results["delivery_ms"] = {
-                **_summary(lat),
-                "probes_sent": len(ing.acked),
-                "probes_never_delivered": len(set(ing.acked) - set(delivered)),
-            }
-            results["watch_ms"] = _summary(wlat)
-            # server side, from A00's sync log: change committed (its version is a hybrid
-            # timestamp: ms * 1000) -> batch acknowledged, and the HTTP round trip alone
-            log = [s for s in client.audience_log("A00", limit=100_000) if not s.full and s.status == "ok"]
-            results["server_side_ms"] = {
-                "commit_to_ack": _summary(np.array([s.time_ms - s.to_version // 1000 for s in log], float)),
-                "http_round_trip": _summary(np.array([s.latency_ms for s in log], float)),
-            }
-            results["receiver"] = {
-                "requests": len(rx.requests),
-                "duplicates_dropped": rx.duplicates,
-                "bad_signatures": rx.bad_signatures,
-                "synced_at_end": synced_end,
-                "holds_exactly_the_members": exact,
-            }
+                with grpc.insecure_channel(server.address) as channel:
+                    stub = pb_grpc.CohortdStub(channel)
+                    sub = Subscriber(stub, names)
+                    if not sub.started.wait(120) or sub.error:
+                        raise RuntimeError(f"watch did not start: {sub.error}")
+                    ing = Ingester(stub, a.users, a.batch, a.rate, a.ingesters)
+                    time.sleep(a.warmup)
+                    with ing._lock:
+                        m_start, acc0, before = time.monotonic(), ing.accepted, set(ing.acked)
+                    time.sleep(a.seconds)
+                    with ing._lock:
+                        m_end, acc1 = time.monotonic(), ing.accepted
+                    ing.join()
+                    deadline = time.monotonic() + a.drain
+                    while time.monotonic() < deadline and not set(ing.acked) <= set(delivered):
+                        time.sleep(0.05)
+                    sub.close()
+                measured = [pr for pr in ing.acked if pr not in before and ing.acked[pr] <= m_end]
+                lat = np.array([(delivered[pr] - ing.acked[pr]) * 1e3 for pr in measured if pr in delivered])
+                wlat = np.array([(sub.seen[pr] - ing.acked[pr]) * 1e3 for pr in measured if pr in sub.seen])
+                synced_end = wait_synced(client, audiences, a.drain)
+                exact = all(rx.held.get(aud, set()) == set(client.members(c)) for aud, c in audiences)
+                seconds = m_end - m_start
+                results["ingest"] = {
+                    "events_per_s": (acc1 - acc0) / seconds if seconds > 0 else None,
+                    "measured_events": acc1 - acc0,
+                    "batches": ing.batches,
+                    "errors": ing.errors[:5],
+                }
+                results["delivery_ms"] = {
+                    **_summary(lat),
+                    "probes_sent": len(ing.acked),
+                    "probes_never_delivered": len(set(ing.acked) - set(delivered)),
+                }
+                results["watch_ms"] = _summary(wlat)
+                # server side, from A00's sync log: change committed (its version is a hybrid
+                # timestamp: ms * 1000) -> batch acknowledged, and the HTTP round trip alone
+                log = [
+                    s for s in client.audience_log("A00", limit=100_000) if not s.full and s.status == "ok"
+                ]
+                results["server_side_ms"] = {
+                    "commit_to_ack": _summary(
+                        np.array([s.time_ms - s.to_version // 1000 for s in log], float)
+                    ),
+                    "http_round_trip": _summary(np.array([s.latency_ms for s in log], float)),
+                }
+                results["receiver"] = {
+                    "requests": len(rx.requests),
+                    "duplicates_dropped": rx.duplicates,
+                    "bad_signatures": rx.bad_signatures,
+                    "synced_at_end": synced_end,
+                    "holds_exactly_the_members": exact,
+                }
 
             # ---- a big full first delivery
             big = min(a.users, 1_000_000)
@@ -239,8 +245,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "server_rss_peak_mb": peak[0] / 2**20,
                 "server_rss_growth_mb": (peak[0] - rss0) / 2**20,
             }
-        p99 = results["delivery_ms"]["p99"]
-        wp99 = results["watch_ms"]["p99"]
+        p99 = results.get("delivery_ms", {}).get("p99")
+        wp99 = results.get("watch_ms", {}).get("p99")
         results["goals"] = {"p99_under_1s": p99 is not None and p99 < 1_000}
         results["ratios"] = {
             "p99_vs_1s_goal": None if p99 is None else p99 / 1_000,
@@ -253,7 +259,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2))
-    d, w, f = results["delivery_ms"], results["watch_ms"], results["full_delivery"]
+    f = results["full_delivery"]
+    if a.full_only:
+        print(f"full delivery of {f['members']:,} users in {f['seconds']:.1f}s ({f['batches']} batches), "
+              f"server RSS {f['server_rss_before_mb']:.0f} -> {f['server_rss_peak_mb']:.0f} MB")  # fmt: skip
+        print(f"wrote {a.out}")
+        return results
+    d, w = results["delivery_ms"], results["watch_ms"]
     print(
         f"ingest {results['ingest']['events_per_s']:,.0f} events/s; Ingest -> webhook over {d['samples']} "
         f"batches: p50 {d['p50']:.1f} ms p99 {d['p99']:.1f} ms "
