@@ -319,3 +319,43 @@ def test_holdout_audience_and_lift_over_the_server(
         with pytest.raises(grpc.RpcError) as info:
             apb_grpc.AudiencesStub(ch).CreateAudience(req, timeout=WAIT_S)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "holdout" in info.value.details()
+
+
+def test_static_upload_and_streamed_export_over_the_server(
+    server: ServerProcess, client: Client, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    users = [f"ex-{i:03d}" for i in range(150)]
+    client.ingest(events(users, "Export Event"))
+    client.upsert_user_properties([{"user_id": u, "email": f" {u.upper()}@Example.org"} for u in users[::2]])
+    up = client.upload_cohort("Uploaded", [*users[:100], "nobody-1"])
+    assert (up.members, up.unknown, up.unknown_sample) == (100, 1, ["nobody-1"])
+    assert sorted(client.members("Uploaded")) == users[:100]
+    totals: list[tuple[int, int]] = []
+    chunks = list(
+        client.export_members(
+            "Uploaded", "user.email", "sha256", chunk=16, on_totals=lambda t, s: totals.append((t, s))
+        )
+    )
+    want = sorted(hashlib.sha256(f"{u}@example.org".encode()).hexdigest() for u in users[:100:2])
+    assert sorted(i for c in chunks for i in c) == want and all(len(c) <= 16 for c in chunks)
+    assert totals == [(100, 50)]
+    cli = Path(sys.executable).with_name("cohortd")
+    out = tmp_path / "uploaded.parquet"
+    proc = subprocess.run(
+        [str(cli), "members", "--server", server.address, "Uploaded", "--out", str(out), "--id", "user.email",
+         "--hash", "sha256", "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["rows"] == 50 and sorted(pq.read_table(out).column(0).to_pylist()) == want
+    csv_file = tmp_path / "ids.csv"
+    csv_file.write_text("id\n" + "\n".join(users[100:]) + "\n")
+    proc = subprocess.run(
+        [str(cli), "cohort", "upload", "--server", server.address, "Uploaded", str(csv_file), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["members"] == 50 and sorted(client.members("Uploaded")) == users[100:]

@@ -33,7 +33,7 @@ from pyroaring import BitMap
 from cohortd.audiences.model import LOG_RETENTION_MS, DestinationInfo, SyncAttempt
 from cohortd.errors import AlreadyExistsError, NotFoundError, StorageError
 
-__all__ = ["AudienceRecord", "AudienceStore", "Pending"]
+__all__ = ["AudienceRecord", "AudienceStore", "Pending", "has_audiences"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS destinations (
@@ -149,6 +149,20 @@ class Pending:
     of: int
     done: int  # batches acknowledged so far (1..done)
     number: int = 0  # this audience's delivery counter: part of the idempotency keys
+
+
+def has_audiences(path: Path) -> bool:
+    """Whether the store file at ``path`` exists and holds at least one audience (read-only peek)."""
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT 1 FROM audiences LIMIT 1").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return True  # unreadable here: let the project open it and report the problem
 
 
 def _bitmap(blob: bytes | None) -> BitMap:

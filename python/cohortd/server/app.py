@@ -203,8 +203,10 @@ def serve(
     """
     workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
+        from cohortd.audiences.store import has_audiences
+
         for name in workspace.project_names():  # audiences deliver without waiting for a request
-            if (workspace.data_dir / "projects" / name / "audiences.sqlite").exists():
+            if has_audiences(workspace.data_dir / "projects" / name / "audiences.sqlite"):
                 workspace.project(name)
         srv = build_server(
             workspace,
