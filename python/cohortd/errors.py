@@ -63,3 +63,11 @@ class StorageFullError(StorageError, OSError):
 
 class CorruptionError(StorageError):
     """A file of the data directory is damaged (bad checksum, damaged log record, missing manifest)."""
+
+
+class DeadlineExceededError(CohortError, TimeoutError):
+    """The caller's deadline passed before the work was done (the work stopped)."""
+
+
+class CancelledError(CohortError):
+    """The caller went away (cancelled the call); the work stopped."""

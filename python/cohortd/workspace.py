@@ -74,6 +74,9 @@ __all__ = [
 PERCENTILE_INTERVAL_MS = 10_000
 """How often percentile cohorts (which depend on every user) are fully recomputed."""
 
+MAX_IN_COHORT_DEPTH = 32
+"""Saved cohorts referencing each other through in_cohort nest at most this deep (docs/cohort-language.md)."""
+
 TOUCH_INTERVAL_MS = 1_000
 """How often a cohort's last-evaluated time is written to the catalog at most."""
 
@@ -195,11 +198,41 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
         self.maintainer = Maintainer(
             self.engine, self._resolve, percentile_interval_ms=PERCENTILE_INTERVAL_MS
         )
-        self._track_saved(sorted(self._saved))
+        self._track_saved(self._dependencies_first(sorted(self._saved)))
         self.maintainer.start()
         from cohortd.audiences.delivery import AudienceService
 
         self.audiences = AudienceService(self, deliver)  # deliver: workers run (the server)
+
+    def _dependencies_first(self, names: Sequence[str]) -> list[str]:
+        """``names`` ordered so every cohort comes after those it references through in_cohort.
+
+        Tracking in this order evaluates each cohort once at open: a cohort tracked
+        before one it references would be evaluated again when that one is tracked,
+        which made long chains quadratic.
+        """
+        order: list[str] = []
+        placed: set[str] = set()
+        for root in names:
+            stack = [(root, False)]
+            while stack:
+                current, expanded = stack.pop()
+                if current in placed:
+                    continue
+                if expanded:
+                    placed.add(current)
+                    order.append(current)
+                    continue
+                stack.append((current, True))
+                try:
+                    refs = _refs(self._saved_expr(current))
+                except CohortError:  # broken: tracking reports it
+                    refs = []
+                stack.extend((r, False) for r in refs if r in self._saved and r not in placed)
+                if len(stack) > 4 * len(self._saved) + 8:
+                    break  # a cycle in an old catalog: tracking reports the cohorts concerned
+        wanted = set(names)
+        return [n for n in order if n in wanted] + [n for n in names if n not in placed]
 
     def _track_saved(self, names: Sequence[str]) -> None:
         """Track these live saved cohorts; one whose definition fails is marked broken, not fatal."""
@@ -207,6 +240,10 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
             if self._saved[cohort].archived:
                 continue
             try:
+                depth = self._ref_depth(cohort)
+                if depth > MAX_IN_COHORT_DEPTH:
+                    raise DefinitionError(f"in_cohort references nested {depth} deep: the limit is "
+                                          f"{MAX_IN_COHORT_DEPTH} (MAX_IN_COHORT_DEPTH)")  # fmt: skip
                 self.maintainer.track(cohort, self._saved_expr(cohort))
             except CohortError as exc:
                 self.broken[cohort] = str(exc)
@@ -251,6 +288,12 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
         for ref in _refs(expr):
             if ref != name and ref not in self._saved:
                 raise DefinitionError(f"in_cohort({ref!r}): no saved cohort has that name")
+        depth = 1 + max((self._ref_depth(r) for r in _refs(expr) if r != name), default=0)
+        if depth > MAX_IN_COHORT_DEPTH:
+            raise DefinitionError(
+                f"in_cohort references nested {depth} deep: "
+                f"the limit is {MAX_IN_COHORT_DEPTH} (MAX_IN_COHORT_DEPTH)"
+            )
         if name is None:
             return
         # depth-first search from the new definition's references back to ``name``
@@ -265,6 +308,24 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
             seen.add(current)
             for nxt in _refs(self._saved_expr(current)):
                 stack.append((nxt, [*path, nxt]))
+
+    def _ref_depth(self, name: str) -> int:
+        """Levels of in_cohort below and including ``name`` (1: it references none), without recursion."""
+        depths: dict[str, int] = {}
+        stack = [(name, False)]
+        while stack:
+            current, expanded = stack.pop()
+            if current in depths:
+                continue
+            refs = [r for r in _refs(self._saved_expr(current)) if r in self._saved]
+            if expanded:
+                depths[current] = 1 + max((depths.get(r, 0) for r in refs), default=0)
+            else:
+                stack.append((current, True))
+                stack.extend((r, False) for r in refs if r not in depths)
+                if len(stack) > 4 * MAX_IN_COHORT_DEPTH * max(1, len(self._saved)):
+                    break  # a cycle in an old catalog: the cycle check reports it
+        return depths.get(name, MAX_IN_COHORT_DEPTH + 1)
 
     def _closure(self, name: str) -> tuple[tuple[str, int], ...]:
         """(name, version) of ``name`` and every cohort it references, transitively."""
@@ -640,6 +701,15 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods):
             self.catalog.close()
 
 
+@dataclass
+class _Opening:
+    """A project being opened by one thread; others wait on ``done``."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    project: Project | None = None
+    error: BaseException | None = None
+
+
 class Workspace:
     """A data directory holding one or more isolated projects."""
 
@@ -655,22 +725,72 @@ class Workspace:
         self.max_active_cohorts = max_active_cohorts  # per project; None: no cap (cohortd.governance)
         self.deliver_audiences = deliver_audiences
         self._projects: dict[str, Project] = {}
-        self._lock = threading.Lock()
+        self._opening: dict[str, _Opening] = {}
+        self._lock = threading.Lock()  # guards the two dicts only: never held while a project opens
         self._closed = False
+        self.on_loading: list[Callable[[str, bool], None]] = []
+        """Called with (project name, True) when a project starts opening, (name, False) once open."""
 
     def project(self, name: str = "default") -> Project:
-        """The named project, opened (and created) on first use."""
+        """The named project, opened (and created) on first use.
+
+        Projects open independently: the first caller opens it outside the
+        workspace lock, later callers for the same project wait for that open,
+        and callers for other projects are not held up at all.
+        """
         if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
             raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
         with self._lock:
             if self._closed:
                 raise CohortError("workspace is closed")
             proj = self._projects.get(name)
-            if proj is None:
-                proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
-                proj.max_active_cohorts = self.max_active_cohorts
+            if proj is not None:
+                return proj
+            opening = self._opening.get(name)
+            leader = opening is None
+            if opening is None:
+                opening = self._opening[name] = _Opening()
+        if not leader:
+            opening.done.wait()
+            if opening.error is not None:
+                raise opening.error
+            assert opening.project is not None
+            return opening.project
+        return self._open(name, opening)
+
+    def _open(self, name: str, opening: _Opening) -> Project:
+        self._notify(name, True)
+        try:
+            proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
+            proj.max_active_cohorts = self.max_active_cohorts
+        except BaseException as exc:
+            opening.error = exc
+            with self._lock:
+                self._opening.pop(name, None)
+            opening.done.set()
+            self._notify(name, False)
+            raise
+        with self._lock:
+            self._opening.pop(name, None)
+            closed = self._closed
+            if not closed:
                 self._projects[name] = proj
-            return proj
+        if closed:  # closed while opening: do not leak it
+            proj.close()
+            opening.error = CohortError("workspace is closed")
+        opening.project = proj
+        opening.done.set()
+        self._notify(name, False)
+        if closed:
+            raise CohortError("workspace is closed")
+        return proj
+
+    def _notify(self, name: str, loading: bool) -> None:
+        for callback in list(self.on_loading):
+            try:
+                callback(name, loading)
+            except Exception:  # a listener never breaks opening
+                log.exception("on_loading listener failed for project %s", name)
 
     def project_names(self) -> list[str]:
         """Projects that exist on disk (sorted)."""

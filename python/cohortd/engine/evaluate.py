@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast
@@ -136,6 +137,7 @@ class Evaluation:
         cached = self.memo.get(expr)
         if cached is not None and self.steps is None:
             return cached
+        cancel.check()  # between kernel calls: a call whose client gave up stops here
         started = time.perf_counter()
         slot = None
         if self.steps is not None:

@@ -1,39 +1,44 @@
 """The server factory: servicer + health + reflection + interceptors, and ``serve``.
 
-Threading model: grpcio's synchronous server on a thread pool, chosen by
-measurement (``benchmarks/load_bench.py`` runs a bare echo service, same
-messages and a constant answer, on both models in every run).  On the 2-core
-dev machine, with client and server sharing the cores: at concurrency 1 and 8
-the two are level (sync 1.7k / 3.6k calls/s, aio 1.8k / 3.5k; a first
-standalone probe had sync ahead at c=8, 4.8k vs 3.2k) and sync spends about
-the same or less server CPU per call; aio pulls ahead only at concurrency 64
-(~2x) and on 1,000-check responses.  cohortd's handlers are blocking (SQLite
-catalog, engine evaluation, Rust kernels that release the GIL), so under
-grpc.aio every non-trivial call would need a hop to a thread executor anyway,
-which gives back the advantage; the sync pool keeps one straightforward model.
-Revisit for Watch (issue 5), where many idle server streams favour asyncio:
-today each Watch stream holds one pool thread, so ``max_workers`` bounds the
-number of concurrent Watch subscribers plus other calls.
+Threading model: grpc.aio on one event-loop thread, with synchronous
+handlers run on two thread pools (``server/dispatch.py``): cheap reads
+(IsMember, CheckMembership, catalog reads) on their own pool, so they never
+wait behind evaluations; everything else on the work pool with admission
+control.  Watch streams and health are coroutines, so an idle watcher holds
+no thread (``benchmarks/hostile_bench.py`` measures IsMember latency with slow
+Evaluates and hundreds of idle watchers running).  The earlier synchronous
+server measured level with aio on unary calls at concurrency 1-8 on the
+2-core machine, but gave every Watch stream a thread of its own: eight idle
+watchers made the server unresponsive.
+
+Health: ``""`` and every service name are SERVING while the server runs; each
+project also has the name ``cohortd.v1.Cohortd/<project>``, NOT_SERVING while
+the project opens (WAL replay, re-tracking its cohorts) and SERVING once open,
+so a load balancer can tell "up" from "this project is ready".
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Mapping
-from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import _async as aio_health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
+from cohortd.server.dispatch import Dispatcher
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.governance import GOVERNANCE_SERVICE, GovernanceServicer
 from cohortd.server.limits import Limits
@@ -56,30 +61,69 @@ from cohortd.v1 import (
 )
 from cohortd.workspace import Workspace
 
-__all__ = ["DEFAULT_GRACE_S", "DEFAULT_WORKERS", "CohortdServer", "build_server", "serve"]
+__all__ = [
+    "DEFAULT_CHEAP_WORKERS",
+    "DEFAULT_GRACE_S",
+    "DEFAULT_WORKERS",
+    "CohortdServer",
+    "build_server",
+    "serve",
+]
 
 log = logging.getLogger("cohortd.server")
 
 DEFAULT_WORKERS = 8
-"""Handler threads.  More threads only add GIL contention for unary calls; each
-server-streaming Members or Watch call and each IngestStream holds one while it runs."""
+"""Threads of the work pool (evaluations, ingest, other services); more only add GIL contention."""
+
+DEFAULT_CHEAP_WORKERS = 4
+"""Threads of the cheap-read pool (IsMember, CheckMembership, catalog reads, Watch's short steps)."""
 
 DEFAULT_GRACE_S = 10.0
 """How long a shutdown lets in-flight calls finish before cancelling them."""
 
 SERVICE_NAME = cohortd_pb2.DESCRIPTOR.services_by_name["Cohortd"].full_name
 ANALYSIS_SERVICE_NAME = analysis_pb2.DESCRIPTOR.services_by_name["Analysis"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def project_health_name(project: str) -> str:
+    """The health service name of one project (NOT_SERVING while it opens)."""
+    return f"{SERVICE_NAME}/{project}"
+
+
+class _LoopThread:
+    """An asyncio loop running on its own daemon thread; the server lives on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="cohortd-grpc-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 @dataclass
 class CohortdServer:
     """A built (not yet started) server and the port it is bound to."""
 
-    server: grpc.Server
+    server: grpc.aio.Server
     port: int
     host: str
-    health: health.HealthServicer
+    health: aio_health.HealthServicer
     servicer: CohortdServicer
+    workspace: Workspace
+    pools: tuple[ThreadPoolExecutor, ...]
+    _loop: _LoopThread
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -87,19 +131,38 @@ class CohortdServer:
         return f"{self.host}:{self.port}"
 
     def start(self) -> None:
-        self.server.start()
+        self._loop.run(self.server.start())
+        self.workspace.on_loading.append(self._project_health)
+
+    def _project_health(self, project: str, loading: bool) -> None:
+        """Workspace listener: a project's health name follows its opening (any thread)."""
+        status = NOT_SERVING if loading else SERVING
+        if not self._stopped.is_set():
+            asyncio.run_coroutine_threadsafe(
+                self.health.set(project_health_name(project), status), self._loop.loop
+            )
 
     def stop(self, grace: float | None = DEFAULT_GRACE_S) -> None:
         """Report NOT_SERVING, stop accepting calls, let running ones finish for ``grace`` seconds."""
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self.health.enter_graceful_shutdown()
+        if self._project_health in self.workspace.on_loading:
+            self.workspace.on_loading.remove(self._project_health)
+        self._loop.run(self.health.enter_graceful_shutdown())
         self.servicer.shutdown()  # Watch streams end now (UNAVAILABLE) instead of using up the grace
-        self.server.stop(grace).wait()
+        self._loop.run(self.server.stop(grace))
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._loop.close()
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.server.wait_for_termination(timeout)
+        if self._stopped.is_set():
+            return True
+        try:
+            return self._loop.run(self.server.wait_for_termination(timeout))
+        except RuntimeError:  # the loop was stopped meanwhile
+            return True
 
 
 def _split_listen(listen: str) -> str:
@@ -117,6 +180,7 @@ def build_server(
     tls_cert: str | Path | None = None,
     tls_key: str | Path | None = None,
     max_workers: int = DEFAULT_WORKERS,
+    cheap_workers: int = DEFAULT_CHEAP_WORKERS,
     limits: Limits | None = None,
 ) -> CohortdServer:
     """Build the cohortd gRPC server over ``workspace``, bound to ``listen`` (port 0: any free port).
@@ -126,18 +190,47 @@ def build_server(
     ``tls_key`` (PEM files) turn on TLS; both or neither.
     """
     limits = limits or Limits()
-    interceptors: list[grpc.ServerInterceptor] = []
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("TLS needs both a certificate and a key")
+    keys = None
     if auth_keys is not None:
         keys = load_keys(auth_keys) if isinstance(auth_keys, str | Path) else auth_keys
+    work = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cohortd-work")
+    cheap = ThreadPoolExecutor(max_workers=cheap_workers, thread_name_prefix="cohortd-read")
+    loop = _LoopThread()
+    try:
+        return loop.run(_build(workspace, listen, keys, tls_cert, tls_key, limits, work, cheap, loop))
+    except BaseException:
+        loop.close()
+        work.shutdown()
+        cheap.shutdown()
+        raise
+
+
+async def _build(
+    workspace: Workspace,
+    listen: str,
+    keys: Mapping[str, Any] | None,
+    tls_cert: str | Path | None,
+    tls_key: str | Path | None,
+    limits: Limits,
+    work: ThreadPoolExecutor,
+    cheap: ThreadPoolExecutor,
+    loop: _LoopThread,
+) -> CohortdServer:
+    """The server, built on its loop (grpc.aio binds a server to the loop it is made on)."""
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if keys is not None:
         interceptors.append(AuthInterceptor(keys))
-    interceptors.append(ErrorInterceptor())
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cohortd-rpc"),
+    interceptors += [ErrorInterceptor(), Dispatcher(cheap, work, limits.max_pending_calls)]
+    server = grpc.aio.server(
+        migration_thread_pool=work,
         interceptors=interceptors,
         # one server per port: never share a port with a stale server (SO_REUSEPORT)
         options=[*limits.grpc_options(), ("grpc.so_reuseport", 0)],
     )
     servicer = CohortdServicer(workspace, limits)
+    servicer.blocking = cheap
     cohortd_pb2_grpc.add_CohortdServicer_to_server(servicer, server)
     audiences_pb2_grpc.add_AudiencesServicer_to_server(AudiencesServicer(workspace, limits), server)
     personas_pb2_grpc.add_PersonasServicer_to_server(PersonasServicer(workspace), server)
@@ -146,11 +239,11 @@ def build_server(
     migration_pb2_grpc.add_MigrationServicer_to_server(MigrationServicer(workspace), server)
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(workspace), server)
     governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceServicer(workspace), server)
-    health_servicer = health.HealthServicer()
+    health_servicer = aio_health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
                  DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE, GOVERNANCE_SERVICE):  # fmt: skip
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(name, SERVING)
     reflection.enable_server_reflection(
         (
             SERVICE_NAME,
@@ -166,8 +259,6 @@ def build_server(
         ),
         server,
     )
-    if (tls_cert is None) != (tls_key is None):
-        raise ValueError("TLS needs both a certificate and a key")
     if tls_cert is not None and tls_key is not None:
         creds = grpc.ssl_server_credentials([(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())])
         port = server.add_secure_port(listen, creds)
@@ -175,7 +266,25 @@ def build_server(
         port = server.add_insecure_port(listen)
     if port == 0:
         raise OSError(f"could not listen on {listen}")
-    return CohortdServer(server, port, _split_listen(listen), health_servicer, servicer)
+    host = _split_listen(listen)
+    return CohortdServer(server, port, host, health_servicer, servicer, workspace, (work, cheap), loop)
+
+
+def _open_in_background(workspace: Workspace) -> None:
+    """Open the projects with audiences (they deliver without waiting for a request), each on its
+    own thread: projects open independently, and health tells when each is ready."""
+    from cohortd.audiences.store import has_audiences
+
+    def open_one(name: str) -> None:
+        try:
+            workspace.project(name)
+        except Exception as exc:  # reported; requests to it will see the error too
+            log.error("project %s did not open: %s", name, exc)
+
+    for name in workspace.project_names():
+        if not has_audiences(workspace.data_dir / "projects" / name / "audiences.sqlite"):
+            continue  # opened on first use
+        threading.Thread(target=open_one, args=(name,), name=f"cohortd-open-{name}", daemon=True).start()
 
 
 def serve(
@@ -203,11 +312,6 @@ def serve(
     """
     workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
-        from cohortd.audiences.store import has_audiences
-
-        for name in workspace.project_names():  # audiences deliver without waiting for a request
-            if has_audiences(workspace.data_dir / "projects" / name / "audiences.sqlite"):
-                workspace.project(name)
         srv = build_server(
             workspace,
             listen,
@@ -228,6 +332,7 @@ def serve(
             keys = load_keys(auth_keys_path) if auth_keys_path is not None else None
             web = HttpServer(workspace, http, keys, tls_cert, tls_key)
         srv.start()
+        _open_in_background(workspace)
         if web is not None:
             web.start()
             print(f"cohortd: console on {web.url}/console/", file=sys.stderr, flush=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +113,19 @@ def digest(key: str) -> bytes:
 
 
 def _deny(code: grpc.StatusCode, details: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    def abort(_request: Any, context: grpc.ServicerContext) -> None:
-        context.abort(code, details)
+    async def abort(_request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(code, details)
+
+    async def abort_stream(_request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(code, details)
+        yield  # pragma: no cover (abort raises)
 
     if handler.request_streaming and handler.response_streaming:
-        return handler._replace(stream_stream=abort)
+        return handler._replace(stream_stream=abort_stream)
     if handler.request_streaming:
         return handler._replace(stream_unary=abort)
     if handler.response_streaming:
-        return handler._replace(unary_stream=abort)
+        return handler._replace(unary_stream=abort_stream)
     return handler._replace(unary_unary=abort)
 
 
@@ -130,54 +134,76 @@ def _project(request: Any) -> str:
 
 
 def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.RpcMethodHandler:
-    """The handler with a project check on every request message."""
+    """The (async, see ``server/dispatch.py``) handler with a project check on every request message."""
 
-    def check(request: Any, context: grpc.ServicerContext) -> None:
+    async def check(request: Any, context: grpc.aio.ServicerContext) -> None:
         project = _project(request)
         if project not in allowed:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, project_denied(project))
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, project_denied(project))
 
+    field = next(
+        f for f in ("unary_unary", "unary_stream", "stream_unary", "stream_stream") if getattr(handler, f)
+    )
+    inner = getattr(handler, field)
     if handler.request_streaming:
-        inner = handler.stream_unary or handler.stream_stream
 
-        def checked_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            def guarded() -> Iterator[Any]:
-                for request in requests:
-                    check(request, context)
+        def guarded(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def each() -> AsyncIterator[Any]:
+                async for request in requests:
+                    await check(request, context)
                     yield request
 
-            return inner(guarded(), context)
+            return each()
 
-        field = "stream_unary" if handler.stream_unary is not None else "stream_stream"
-        return handler._replace(**{field: checked_stream})
+        if handler.response_streaming:
 
-    inner = handler.unary_unary or handler.unary_stream
+            async def checked_streams(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                async for item in inner(guarded(requests, context), context):
+                    yield item
 
-    def checked(request: Any, context: grpc.ServicerContext) -> Any:
-        check(request, context)
-        return inner(request, context)
+            return handler._replace(stream_stream=checked_streams)
 
-    field = "unary_unary" if handler.unary_unary is not None else "unary_stream"
-    return handler._replace(**{field: checked})
+        async def checked_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await inner(guarded(requests, context), context)
+
+        return handler._replace(stream_unary=checked_stream)
+
+    if handler.response_streaming:
+
+        async def checked_responses(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await check(request, context)
+            async for item in inner(request, context):
+                yield item
+
+        return handler._replace(unary_stream=checked_responses)
+
+    async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await check(request, context)
+        return await inner(request, context)
+
+    return handler._replace(unary_unary=checked)
 
 
 def _authored(handler: grpc.RpcMethodHandler, name: str) -> grpc.RpcMethodHandler:
-    """A unary handler that runs with ``governance.AUTHOR`` set to the key's name (catalog changes)."""
+    """A unary handler that runs with ``governance.AUTHOR`` set to the key's name (catalog changes).
+
+    The dispatcher runs the synchronous handler in a copy of this context, so the name reaches it.
+    """
     if handler.unary_unary is None:
         return handler
     inner = handler.unary_unary
 
-    def authored(request: Any, context: grpc.ServicerContext) -> Any:
+    async def authored(request: Any, context: grpc.aio.ServicerContext) -> Any:
         token = AUTHOR.set(name)
         try:
-            return inner(request, context)
+            return await inner(request, context)
         finally:
             AUTHOR.reset(token)
 
     return handler._replace(unary_unary=authored)
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Checks ``authorization: Bearer <key>`` against a key → projects mapping."""
 
     def __init__(self, keys: Mapping[str, frozenset[str] | set[str] | list[str]]) -> None:
@@ -186,15 +212,15 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._names = {digest(k): key_name(k, v) for k, v in keys.items()}
         self._cache: dict[tuple[str, frozenset[str], str], grpc.RpcMethodHandler] = {}
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
+        handler = await continuation(handler_call_details)
         if method.startswith(OPEN_SERVICES):
-            return continuation(handler_call_details)
-        handler = continuation(handler_call_details)
+            return handler
         if handler is None:
             return None
         token = None

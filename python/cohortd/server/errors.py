@@ -1,6 +1,6 @@
 """The one place where errors become gRPC status codes.
 
-Every RPC handler runs inside :class:`ErrorInterceptor`; an exception of the
+Every RPC handler runs inside :class:`ErrorInterceptor` (a grpc.aio interceptor); an exception of the
 package's tree (:mod:`cohortd.errors`) leaving a handler becomes the status
 code of :data:`STATUS_BY_ERROR` with the exception's message as details, so a
 caller sees e.g. ``INVALID_ARGUMENT: line 2, column 7: unknown operator '=>'
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -21,8 +21,11 @@ from cohortd.audiences.model import AudienceError
 from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
+    BrokenCohortError,
+    CancelledError,
     CohortError,
     CorruptionError,
+    DeadlineExceededError,
     DefinitionError,
     IngestError,
     KernelError,
@@ -39,6 +42,7 @@ __all__ = [
     "STATUS_BY_ERROR",
     "DeadlineExceeded",
     "ErrorInterceptor",
+    "abort_for",
     "InvalidArgumentError",
     "ResyncRequired",
     "ShuttingDown",
@@ -48,8 +52,8 @@ __all__ = [
 log = logging.getLogger("cohortd.server")
 
 
-class DeadlineExceeded(TimeoutError):
-    """The client's deadline passed before the work was done."""
+DeadlineExceeded = DeadlineExceededError
+"""The client's deadline passed before the work was done (the package's error, kept under this name)."""
 
 
 class ShuttingDown(CohortError):
@@ -68,6 +72,8 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
     (LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (CancelledError, grpc.StatusCode.CANCELLED),
+    (BrokenCohortError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by updating the definition
     (StorageFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # disk full: nothing stored, retry later
     (CorruptionError, grpc.StatusCode.DATA_LOSS),  # a damaged file: the project refuses to open
     (StorageError, grpc.StatusCode.UNAVAILABLE),  # an I/O failure: nothing stored, retryable
@@ -98,9 +104,8 @@ LINE_KEY, COLUMN_KEY, EXPECTED_KEY, MESSAGE_KEY = (
 )
 
 
-def _abort(exc: Exception, context: grpc.ServicerContext, method: str) -> None:
-    if context.code() is not None:  # already aborted (auth, limits): keep that status
-        raise exc
+async def abort_for(exc: BaseException, context: grpc.aio.ServicerContext, method: str) -> None:
+    """End the call with the status of ``exc`` (always raises)."""
     if isinstance(exc, ParseError):
         md: list[tuple[str, str | bytes]] = [
             (LINE_KEY, str(exc.line)),
@@ -112,67 +117,52 @@ def _abort(exc: Exception, context: grpc.ServicerContext, method: str) -> None:
         context.set_trailing_metadata(md)
     mapped = status_for(exc)
     if mapped is None:
-        log.exception("unexpected error in %s", method)
-        context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__})")
-    else:
-        context.abort(*mapped)
+        log.error("unexpected error in %s", method, exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__})")
+    await context.abort(*mapped)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    if handler.unary_unary is not None:
-        fn = handler.unary_unary
+    """The handler (async: see ``server/dispatch.py``) with exceptions mapped to status codes."""
+    if handler.unary_unary is not None or handler.stream_unary is not None:
+        field = "unary_unary" if handler.unary_unary is not None else "stream_unary"
+        fn = getattr(handler, field)
 
         @functools.wraps(fn)
-        def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                return fn(request, context)
+                return await fn(request, context)
+            except grpc.aio.AbortError:
+                raise
             except Exception as exc:
-                _abort(exc, context, method)
+                await abort_for(exc, context, method)
 
-        return handler._replace(unary_unary=unary_unary)
-    if handler.stream_unary is not None:
-        fn = handler.stream_unary
-
-        @functools.wraps(fn)
-        def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            try:
-                return fn(requests, context)
-            except Exception as exc:
-                _abort(exc, context, method)
-
-        return handler._replace(stream_unary=stream_unary)
-    if handler.unary_stream is not None:
-        fn = handler.unary_stream
-
-        @functools.wraps(fn)
-        def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            try:
-                yield from fn(request, context)
-            except Exception as exc:
-                _abort(exc, context, method)
-
-        return handler._replace(unary_stream=unary_stream)
-    fn = handler.stream_stream
+        return handler._replace(**{field: unary})
+    field = "unary_stream" if handler.unary_stream is not None else "stream_stream"
+    fn = getattr(handler, field)
 
     @functools.wraps(fn)
-    def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
-            yield from fn(requests, context)
+            async for item in fn(request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
         except Exception as exc:
-            _abort(exc, context, method)
+            await abort_for(exc, context, method)
 
-    return handler._replace(stream_stream=stream_stream)
+    return handler._replace(**{field: stream})
 
 
-class ErrorInterceptor(grpc.ServerInterceptor):
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps exceptions leaving any handler to status codes (wrapped handlers are cached per method)."""
 
     def __init__(self) -> None:
         self._cache: dict[str, grpc.RpcMethodHandler | None] = {}
 
-    def intercept_service(
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         method = handler_call_details.method
@@ -180,7 +170,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             return self._cache[method]
         except KeyError:
             pass
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         wrapped = None if handler is None else _wrap(handler, method)
         if wrapped is not None and hasattr(handler, "_replace"):
             self._cache[method] = wrapped

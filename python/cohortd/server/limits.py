@@ -8,6 +8,7 @@ than max (N vs. M)"); the others are checked by the servicer through
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cohortd.errors import LimitExceededError
@@ -33,6 +34,13 @@ class Limits:
     default_page_size: int = 10_000
     #: Cohorts in one Watch or Changes call.
     max_watch_cohorts: int = 1_000
+    #: Distinct property names (event or user properties) in one ingest or upsert request.
+    max_properties_per_batch: int = 1_000
+    #: Distinct event property names, and distinct user property names, one project may hold.
+    max_properties_per_project: int = 10_000
+    #: Calls admitted to the work pool at once (running or queued): evaluations, ingest and
+    #: other expensive calls past it are refused at once rather than queued without bound.
+    max_pending_calls: int = 64
     #: Size of each project's change log, in user changes (entries + exits) kept for
     #: Watch/Changes; a reader asking for a version older than the log reaches gets
     #: OUT_OF_RANGE (resynchronise).  None: the engine's default (1,000,000).
@@ -42,6 +50,27 @@ class Limits:
         """Raise LimitExceededError when ``value`` is past ``limit``."""
         if value > limit:
             raise LimitExceededError(f"{what}: {value:,} is over the server limit of {limit:,}")
+
+    def batch_properties(self, rows: Iterable[Iterable[str]]) -> set[str]:
+        """The distinct property names of a request's rows; stops early past the batch limit."""
+        seen: set[str] = set()
+        for row in rows:
+            seen.update(row)
+            if len(seen) > self.max_properties_per_batch:
+                raise LimitExceededError(
+                    f"more than {self.max_properties_per_batch:,} distinct property names in one request "
+                    "(max_properties_per_batch)"
+                )
+        return seen
+
+    def project_properties(self, names: Iterable[str], schema: Mapping[str, str], what: str) -> None:
+        """Refuse names that would take a project's ``what`` schema past the per-project limit."""
+        new = sum(1 for n in names if n not in schema)
+        if new and len(schema) + new > self.max_properties_per_project:
+            raise LimitExceededError(
+                f"{new:,} new {what} names would give the project {len(schema) + new:,}, "
+                f"over the limit of {self.max_properties_per_project:,} (max_properties_per_project)"
+            )
 
     def grpc_options(self) -> list[tuple[str, int]]:
         return [

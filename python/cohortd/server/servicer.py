@@ -5,31 +5,37 @@ one call into the service layer, wire messages out.  Errors are raised as the
 package's exceptions and turned into status codes by ``server/errors.py``;
 limits come from ``server/limits.py``.
 
-Handlers run on the grpcio thread pool (see ``app.py`` for why); the service
-layer is thread-safe and the engine releases the GIL in its kernels.
+Handlers are synchronous and run on a thread pool chosen per call
+(``server/dispatch.py``); the service layer is thread-safe and the engine
+releases the GIL in its kernels.
 
-Watch: each stream holds one pool thread and reads the project's shared change
-log by version (``Project.watch``), so there is no per-subscriber queue: a slow
-reader blocks only its own stream (grpcio sends one message at a time, under
-HTTP/2 flow control) and falls behind in the log; when the log is trimmed past
-it, the stream fails with OUT_OF_RANGE.  A stream ends when the client goes
-away (``context.add_callback``) or the server shuts down (UNAVAILABLE, so the
-SDK resumes from its last version on the next server).
+Watch is the one coroutine: it reads the project's shared change log by
+version, so there is no per-subscriber queue, and between changes it awaits
+the project's :class:`~cohortd.server.feed.VersionFeed`, holding no thread.  A
+slow reader only falls behind in the log (grpc sends under HTTP/2 flow
+control); when the log is trimmed past it, the stream fails with
+OUT_OF_RANGE.  A stream ends when the client goes away (the coroutine is
+cancelled) or the server shuts down (UNAVAILABLE, so the SDK resumes from its
+last version on the next server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor
 from typing import Any
 
 import grpc
 
 from cohortd import wire
-from cohortd.errors import CohortError
+from cohortd.errors import CohortError, DeadlineExceededError
 from cohortd.lang import ast as A
-from cohortd.server.errors import DeadlineExceeded, ShuttingDown
+from cohortd.server.errors import ShuttingDown
+from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
@@ -38,9 +44,7 @@ from cohortd.workspace import InvalidArgumentError, Project, Workspace
 __all__ = ["CohortdServicer"]
 
 _DEFAULT_PROJECT = "default"
-
-WATCH_POLL_S = 0.25
-"""How often an idle Watch stream checks whether it was cancelled (changes wake it at once)."""
+_EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
 
 
 def _as_of(request: Any) -> int | None:
@@ -50,7 +54,7 @@ def _as_of(request: Any) -> int | None:
 def _check_deadline(context: grpc.ServicerContext) -> None:
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
-        raise DeadlineExceeded("the deadline passed before the work was done")
+        raise DeadlineExceededError("the deadline passed before the work was done")
 
 
 def _target(request: Any) -> tuple[str | None, str | A.Expr | None]:
@@ -127,8 +131,10 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         self.workspace = workspace
         self.limits = limits or Limits()
         self._streams_lock = threading.Lock()
-        self._streams: set[threading.Event] = set()
+        self._feeds: dict[str, VersionFeed] = {}
         self._shutting_down = False
+        self.blocking: Executor | None = None
+        """Where Watch runs its short blocking steps (the server sets its cheap-read pool)."""
 
     def _project(self, request: Any) -> Project:
         project = self.workspace.project(request.project or _DEFAULT_PROJECT)
@@ -137,13 +143,33 @@ class CohortdServicer(pb_grpc.CohortdServicer):
             project.maintainer.log_limit = limit
         return project
 
+    def _check_properties(self, project: Project, messages: Any, arrow: Any, events: bool) -> None:
+        """Property-count limits, checked before any row is converted (a request may name a million)."""
+        store = project.engine.store
+        reserved = _EVENT_COLUMNS if events else frozenset({"user_id"})
+        columns = [] if arrow is None else [c for c in arrow.column_names if c not in reserved]
+        if events:
+            prefix = wire.USER_PREFIX
+            rows = (itertools.chain(m.properties.keys(), (prefix + k for k in m.user_properties.keys()))
+                    for m in messages)  # fmt: skip
+            seen = self.limits.batch_properties(itertools.chain(rows, [columns]))
+            users = {n[len(prefix) :] for n in seen if n.startswith(prefix)}
+            self.limits.project_properties(
+                (n for n in seen if not n.startswith(prefix)), store.schema, "event property"
+            )
+        else:
+            users = self.limits.batch_properties(
+                itertools.chain((m.properties.keys() for m in messages), [columns])
+            )
+        self.limits.project_properties(users, store.user_schema, "user property")
+
     def shutdown(self) -> None:
         """End every running Watch stream (UNAVAILABLE) and refuse new ones; called before stopping."""
         with self._streams_lock:
             self._shutting_down = True
-            streams = list(self._streams)
-        for stop in streams:
-            stop.set()
+            feeds = list(self._feeds.values())
+        for feed in feeds:
+            feed.close()
 
     # ---------------------------------------------------------------- ingest
     def _ingest_one(self, request: pb.IngestRequest, first_row: int) -> tuple[int, list[Any], int]:
@@ -153,6 +179,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         rows = n_events + (arrow.num_rows if arrow is not None else 0)
         self.limits.check("rows in one ingest request", rows, self.limits.max_ingest_rows)
         project = self._project(request)
+        self._check_properties(project, request.events, arrow, events=True)
         accepted = 0
         rejections: list[Any] = []
         if n_events:
@@ -202,6 +229,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         rows = n_users + (arrow.num_rows if arrow is not None else 0)
         self.limits.check("rows in one upsert request", rows, self.limits.max_ingest_rows)
         project = self._project(request)
+        self._check_properties(project, request.users, arrow, events=False)
         out = pb.IngestResponse()
         if n_users:
             batch = wire.users_to_table(request.users)
@@ -321,31 +349,41 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         self.limits.check("cohorts in one Watch or Changes", len(cohorts), self.limits.max_watch_cohorts)
         return cohorts
 
-    def Watch(self, request: pb.WatchRequest, context: grpc.ServicerContext) -> Iterator[pb.WatchEvent]:
+    def _feed(self, project: Project, loop: asyncio.AbstractEventLoop) -> VersionFeed:
+        with self._streams_lock:
+            feed = self._feeds.get(project.name)
+            if feed is None or feed.maintainer is not project.maintainer:
+                feed = self._feeds[project.name] = VersionFeed(project.maintainer, loop)
+            return feed
+
+    async def Watch(
+        self, request: pb.WatchRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchEvent]:
+        """A coroutine: while no change comes it is suspended on its project's feed, holding no thread."""
         cohorts = self._watched(request)
-        project = self._project(request)
+        if self._shutting_down:
+            raise ShuttingDown("the server is shutting down; watch again from the same version")
+        loop = asyncio.get_running_loop()
+        project = await loop.run_in_executor(self.blocking, self._project, request)
         start = request.from_version if request.HasField("from_version") else project.maintainer.version
         # Unknown cohorts (NOT_FOUND) and a version the log no longer reaches (OUT_OF_RANGE)
         # fail the call before anything is sent.
-        project.changes(cohorts, start, upto=start)
-        stop = threading.Event()
-        with self._streams_lock:
-            if self._shutting_down:
-                raise ShuttingDown("the server is shutting down; watch again from the same version")
-            self._streams.add(stop)
-        try:
-            if not context.add_callback(stop.set):  # already over
-                return
-            yield pb.WatchEvent(version=start)  # checkpoint: where this stream starts
-            for change in project.watch(cohorts, start, stop=stop, poll_s=WATCH_POLL_S):
-                event = pb.WatchEvent(version=change.version)
-                _change(change, event.change)
-                yield event
-        finally:
-            with self._streams_lock:
-                self._streams.discard(stop)
-        if self._shutting_down and context.is_active():
-            raise ShuttingDown("the server is shutting down; watch again from the last version received")
+        await loop.run_in_executor(self.blocking, project.changes, cohorts, start, start)
+        feed = self._feed(project, loop)
+        yield pb.WatchEvent(version=start)  # checkpoint: where this stream starts
+        seen = start
+        while not self._shutting_down:
+            upto = project.maintainer.version  # read first: the log is complete up to it
+            if upto > seen:
+                changes = await loop.run_in_executor(self.blocking, project.changes, cohorts, seen, upto)
+                for change in changes:
+                    event = pb.WatchEvent(version=change.version)
+                    _change(change, event.change)
+                    yield event
+                seen = upto
+            else:
+                await feed.wait_past(seen)
+        raise ShuttingDown("the server is shutting down; watch again from the last version received")
 
     def Changes(self, request: pb.ChangesRequest, context: grpc.ServicerContext) -> pb.ChangesResponse:
         cohorts = self._watched(request)
