@@ -1,6 +1,6 @@
 """Fuzz the HTTP API from its own OpenAPI document (schemathesis) against a real server: no 500s.
 
-Every operation of the document gets a bounded number of generated requests
+Every operation of the document gets a bounded number of generated requests (6)
 (hypothesis, derandomized), authenticated with a key limited to the
 ``default`` project: generated project names are refused before anything
 is opened or created; half the cases are pointed at ``default`` and its
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 6
 COHORTS = ["Active 7d", "Feature users"]
 
 
