@@ -353,8 +353,12 @@ def test_cli_serve_http_serves_the_console(tmp_path):
                 break
         assert url, "no console line"
         assert httpx.get(f"{url}/console/login").status_code == 200
-        # no --auth-keys: every project is open, as on the gRPC side
+        # no --auth-keys: every project is open, as on the gRPC side, but not to other sites' pages
         assert httpx.get(f"{url}/api/projects").json() == {"projects": ["default", "other"]}
+        body = {"definition": "did(any)"}
+        evaluate = f"{url}/api/projects/default/evaluate"
+        assert httpx.post(evaluate, json=body, headers={"Origin": "http://evil.example"}).status_code == 403
+        assert httpx.post(evaluate, json=body, headers={"Origin": url}).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0

@@ -15,7 +15,8 @@ sends ``Origin``, that origin must be this server.  A bearer-key request needs
 neither: a browser never adds that header by itself.
 
 Without a keys file (``--auth-keys`` not given) every caller may use every
-project, as on the gRPC side, and the console's login takes any key.
+project, as on the gRPC side, and the console's login takes any key; a
+browser's cross-origin request that changes anything is still refused.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def authenticate(request: Request, keys: KeyRing, sessions: Sessions) -> Access:
     session = sessions.get(request.cookies.get(COOKIE))
     if session is None:
         if not keys.enabled:
+            if request.method not in SAFE_METHODS and not same_origin(request):
+                raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "cross-origin request refused")
             return Access(frozenset({ALL_PROJECTS}), None)
         raise ApiError(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY)
     if request.method not in SAFE_METHODS:

@@ -23,7 +23,8 @@ from cohortd.errors import CohortError
 from cohortd.http import charts, views
 from cohortd.http.auth import COOKIE, Access
 from cohortd.http.context import Context, context
-from cohortd.http.errors import ApiError, domain_status
+from cohortd.http.errors import HTTP_STATUS, ApiError, domain_status
+from cohortd.server.auth import ALL_PROJECTS
 from cohortd.workspace import Project
 
 __all__ = ["router"]
@@ -45,8 +46,6 @@ def _session_access(request: Request, ctx: Annotated[Context, Depends(context)])
     if session is not None:
         return Access(session.projects, session)
     if not ctx.keys.enabled:
-        from cohortd.server.auth import ALL_PROJECTS
-
         return Access(frozenset({ALL_PROJECTS}), None)
     raise LoginRequired
 
@@ -81,8 +80,6 @@ def _error_page(
     request: Request, who: Access, ctx: Context, project: str | None, exc: Exception
 ) -> HTMLResponse:
     code, message = domain_status(exc)
-    from cohortd.http.errors import HTTP_STATUS
-
     response = _render(request, "error.html", who, ctx, project, code=code.name, message=message)
     response.status_code = HTTP_STATUS[code]
     return response
