@@ -14,7 +14,7 @@ from pathlib import Path
 from cohortd.workspace import Workspace
 from test_server_support import ServerProcess, saas_events, saas_users
 
-KEYS = {"k-default": ["default"], "k-other": ["other"], "k-admin": ["*"]}
+KEYS = {"k-default": {"name": "dana", "projects": ["default"]}, "k-other": ["other"], "k-admin": ["*"]}
 
 
 def seed(data_dir: Path, users: int = 300) -> None:

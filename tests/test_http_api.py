@@ -105,6 +105,7 @@ def test_catalog_round_trip(http, grpc_client):
     hist = http.get(f"{base}/Trial users/history").json()["versions"]
     assert [(v["version"], v["note"]) for v in hist] == [(1, "first"), (2, "two weeks")]
     assert [v.note for v in grpc_client.cohort_history("Trial users")] == ["first", "two weeks"]
+    assert [v["author"] for v in hist] == ["dana", "dana"]  # the key's name, as over gRPC
     assert http.post(f"{base}/Trial users/archive").json()["archived"] is True
     names = [c["name"] for c in http.get(base).json()["cohorts"]]
     assert "Trial users" not in names

@@ -16,7 +16,7 @@ from fastapi.security import HTTPBearer
 
 from cohortd.http import models as m
 from cohortd.http import views
-from cohortd.http.auth import COOKIE, Access, authenticate, same_origin
+from cohortd.http.auth import COOKIE, Access, authenticate, authored, same_origin
 from cohortd.http.context import Context, context
 from cohortd.http.errors import ApiError
 from cohortd.http.sse import watch_stream
@@ -42,6 +42,7 @@ def project(
 
 
 ProjectDep = Annotated[Project, Depends(project)]
+AccessDep = Annotated[Access, Depends(access)]
 AsOfQuery = Annotated[str | None, Query(description="epoch ms or ISO-8601; absent: now", max_length=64)]
 
 
@@ -53,10 +54,10 @@ def login(
     """Log the console in: checks the key once, then a session cookie stands for it."""
     if not same_origin(request):
         raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "cross-origin login refused")
-    projects = ctx.keys.projects(body.api_key)
-    sid, session = ctx.sessions.create(projects)
+    projects, author = ctx.keys.lookup(body.api_key)
+    sid, session = ctx.sessions.create(projects, author)
     response.set_cookie(COOKIE, sid, httponly=True, secure=True, samesite="strict", path="/")
-    who = Access(projects, session)
+    who = Access(projects, session, author)
     return m.SessionOut(projects=who.visible(ctx.workspace.project_names()), csrf_token=session.csrf_token)
 
 
@@ -87,9 +88,10 @@ def list_cohorts(p: ProjectDep, archived: bool = False) -> m.CohortsOut:
 
 
 @router.post("/projects/{project}/cohorts", response_model=m.SavedOut, status_code=201, tags=["cohorts"])
-def create_cohort(p: ProjectDep, body: m.CreateCohortIn) -> m.SavedOut:
+def create_cohort(p: ProjectDep, who: AccessDep, body: m.CreateCohortIn) -> m.SavedOut:
     """Validate, lint and save a new cohort (warnings never block the save)."""
-    rec, warnings = p.create_cohort(body.name, body.definition, body.description, body.note)
+    with authored(who):
+        rec, warnings = p.create_cohort(body.name, body.definition, body.description, body.note)
     return m.SavedOut(cohort=views.cohort_out(rec), warnings=views.warnings_out(warnings))
 
 
@@ -99,20 +101,23 @@ def get_cohort(p: ProjectDep, name: str) -> m.CohortOut:
 
 
 @router.patch("/projects/{project}/cohorts/{name}", response_model=m.SavedOut, tags=["cohorts"])
-def update_cohort(p: ProjectDep, name: str, body: m.UpdateCohortIn) -> m.SavedOut:
+def update_cohort(p: ProjectDep, who: AccessDep, name: str, body: m.UpdateCohortIn) -> m.SavedOut:
     """A new version with a new definition and/or description, and a note."""
-    rec, warnings = p.update_cohort(name, body.definition, body.description, body.note)
+    with authored(who):
+        rec, warnings = p.update_cohort(name, body.definition, body.description, body.note)
     return m.SavedOut(cohort=views.cohort_out(rec), warnings=views.warnings_out(warnings))
 
 
 @router.post("/projects/{project}/cohorts/{name}/archive", response_model=m.CohortOut, tags=["cohorts"])
-def archive_cohort(p: ProjectDep, name: str) -> m.CohortOut:
-    return views.cohort_out(p.archive_cohort(name))
+def archive_cohort(p: ProjectDep, who: AccessDep, name: str) -> m.CohortOut:
+    with authored(who):
+        return views.cohort_out(p.archive_cohort(name))
 
 
 @router.post("/projects/{project}/cohorts/{name}/unarchive", response_model=m.CohortOut, tags=["cohorts"])
-def unarchive_cohort(p: ProjectDep, name: str) -> m.CohortOut:
-    return views.cohort_out(p.unarchive_cohort(name))
+def unarchive_cohort(p: ProjectDep, who: AccessDep, name: str) -> m.CohortOut:
+    with authored(who):
+        return views.cohort_out(p.unarchive_cohort(name))
 
 
 @router.get("/projects/{project}/cohorts/{name}/history", response_model=m.HistoryOut, tags=["cohorts"])

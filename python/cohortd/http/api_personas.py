@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from cohortd.http import models as m
 from cohortd.http import views
-from cohortd.http.api import ProjectDep
+from cohortd.http.api import AccessDep, ProjectDep
+from cohortd.http.auth import authored
 
 __all__ = ["router"]
 
@@ -35,18 +36,19 @@ class PersonasIn(BaseModel):
 
 
 @router.post("/personas", response_model=dict[str, Any], tags=["personas"])
-def personas(p: ProjectDep, body: PersonasIn) -> dict[str, Any]:
+def personas(p: ProjectDep, who: AccessDep, body: PersonasIn) -> dict[str, Any]:
     """Behavioural groups of a population, explained, each with a rule scored by the engine."""
-    report = p.personas(
-        body.population,
-        body.window,
-        body.k,
-        properties=body.properties,
-        seed=body.seed,
-        as_of=views.as_of_value(body.as_of),
-        cluster=body.cluster,
-        save_cohort=body.save_cohort,
-    )
+    with authored(who):  # save_cohort writes to the catalog
+        report = p.personas(
+            body.population,
+            body.window,
+            body.k,
+            properties=body.properties,
+            seed=body.seed,
+            as_of=views.as_of_value(body.as_of),
+            cluster=body.cluster,
+            save_cohort=body.save_cohort,
+        )
     return report.to_dict()
 
 

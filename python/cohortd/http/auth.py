@@ -25,14 +25,16 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
 from fastapi import Request
 
+from cohortd.governance import AUTHOR
 from cohortd.http.errors import ApiError
-from cohortd.server.auth import ALL_PROJECTS, MISSING_KEY, UNKNOWN_KEY, digest, project_denied
+from cohortd.server.auth import ALL_PROJECTS, MISSING_KEY, UNKNOWN_KEY, digest, key_name, project_denied
 
 __all__ = ["COOKIE", "CSRF_HEADER", "Access", "KeyRing", "Session", "Sessions"]
 
@@ -48,15 +50,17 @@ class KeyRing:
     def __init__(self, keys: Mapping[str, frozenset[str] | set[str] | list[str]] | None) -> None:
         self.enabled = keys is not None
         self._projects = {digest(k): frozenset(v) for k, v in (keys or {}).items()}
+        self._names = {digest(k): key_name(k, v) for k, v in (keys or {}).items()}
 
-    def projects(self, key: str) -> frozenset[str]:
-        """The projects ``key`` may use; UNAUTHENTICATED for an unknown key."""
+    def lookup(self, key: str) -> tuple[frozenset[str], str]:
+        """(projects ``key`` may use, its author name); UNAUTHENTICATED for an unknown key."""
         if not self.enabled:
-            return frozenset({ALL_PROJECTS})
-        allowed = self._projects.get(digest(key.strip()))
+            return frozenset({ALL_PROJECTS}), ""
+        d = digest(key.strip())
+        allowed = self._projects.get(d)
         if allowed is None:
             raise ApiError(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY)
-        return allowed
+        return allowed, self._names[d]
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Session:
     """A logged-in console: what its key may use, and the token its page sends back."""
 
     projects: frozenset[str]
+    author: str
     csrf_token: str
     expires_s: float
 
@@ -75,9 +80,9 @@ class Sessions:
         self._lock = threading.Lock()
         self._by_id: dict[bytes, Session] = {}
 
-    def create(self, projects: frozenset[str]) -> tuple[str, Session]:
+    def create(self, projects: frozenset[str], author: str) -> tuple[str, Session]:
         sid = secrets.token_urlsafe(32)
-        session = Session(projects, secrets.token_urlsafe(32), time.time() + SESSION_TTL_S)
+        session = Session(projects, author, secrets.token_urlsafe(32), time.time() + SESSION_TTL_S)
         with self._lock:
             now = time.time()
             self._by_id = {k: s for k, s in self._by_id.items() if s.expires_s > now}
@@ -105,6 +110,7 @@ class Access:
 
     projects: frozenset[str]
     session: Session | None
+    author: str = ""
 
     def may_use(self, project: str) -> bool:
         return ALL_PROJECTS in self.projects or project in self.projects
@@ -134,7 +140,8 @@ def authenticate(request: Request, keys: KeyRing, sessions: Sessions) -> Access:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiError(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY)
-        return Access(keys.projects(secret), None)
+        projects, author = keys.lookup(secret)
+        return Access(projects, None, author)
     session = sessions.get(request.cookies.get(COOKIE))
     if session is None:
         if not keys.enabled:
@@ -146,4 +153,14 @@ def authenticate(request: Request, keys: KeyRing, sessions: Sessions) -> Access:
         token = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(token.encode(), session.csrf_token.encode()) or not same_origin(request):
             raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "missing or wrong CSRF token")
-    return Access(session.projects, session)
+    return Access(session.projects, session, session.author)
+
+
+@contextmanager
+def authored(who: Access) -> Iterator[None]:
+    """Catalog changes made inside are recorded with the caller's key name, as over gRPC."""
+    token = AUTHOR.set(who.author)
+    try:
+        yield
+    finally:
+        AUTHOR.reset(token)

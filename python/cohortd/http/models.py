@@ -85,6 +85,7 @@ class VersionOut(BaseModel):
     description: str
     note: str
     created_ms: int
+    author: str = Field(default="", description="the API key's name (empty without keys)")
 
 
 class HistoryOut(BaseModel):
