@@ -29,6 +29,7 @@ import pyarrow as pa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cohortd.lang import ast as A
+from cohortd.storage.validate import Rejection
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import expr_pb2 as epb
 
@@ -533,13 +534,8 @@ def to_epoch_ms(t: int | float | datetime | str) -> int:
 
 
 # --------------------------------------------------------------------- rows
-@dataclass(frozen=True)
-class WireRejection:
-    """A row turned away before it reached the engine."""
-
-    row: int
-    field: str
-    reason: str
+WireRejection = Rejection
+"""A row turned away before it reached the store: the same type as the store's rejections."""
 
 
 _KINDS_TO_ARROW = {

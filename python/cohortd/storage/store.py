@@ -236,7 +236,11 @@ class EventStore:
         if problem is not None:
             self._quarantine(wal, record, problem)
             return
-        self._apply(batch)
+        try:
+            self._apply(batch)
+        except Exception as exc:  # noqa: BLE001 - checked above; anything left is set aside, not fatal
+            self._quarantine(wal, record, f"could not be applied ({type(exc).__name__}: {exc})")
+            return
         self._tail_batches += 1
 
     def _quarantine(self, wal: Path, record: Record, reason: str) -> None:
@@ -594,10 +598,15 @@ class EventStore:
             )
 
     def status(self) -> dict[str, Any]:
-        """Health (quarantine, background failures) plus log and segment sizes, for StorageStatus."""
+        """Health (quarantine kept on disk, background failures) plus log and segment sizes."""
+        qdir = self.path / "quarantine"
+        kept = [
+            f"{p.stem}: {p.read_text(errors='replace')}" for p in sorted(qdir.glob("*.reason"))
+        ] if qdir.is_dir() else []  # fmt: skip
         with self.lock:
             return {
                 **self.health.as_json(),
+                "quarantined": kept,  # every record ever set aside and still kept, not only this open's
                 "log_bytes": self._wal.size if self._wal is not None else 0,
                 "sealed_segments": len(self.sealed),
                 "tail_events": sum(s.num_rows for s in self.tail),
