@@ -236,9 +236,10 @@ class PowerLossOps(FileOps):
         """Write what survives the power cut to ``out`` (a new directory).
 
         ``synced``: exactly the fsync'd directory entries.  ``deletes``: like
-        ``synced``, but unsynced unlinks and renames away also took effect (a
-        file system may persist them in any order), the harsher case for code
-        that deletes old files after writing new ones.
+        ``synced``, but unsynced unlinks (and renames away from a name) also took
+        effect (a file system may persist them in any order), the harsher case
+        for code that deletes old files after writing new ones.  A name renamed
+        over keeps its fsync'd file: a rename is atomic, never "no file".
         """
         self._write(self.names[self.root], self.root, Path(out), policy)
 
@@ -249,6 +250,6 @@ class PowerLossOps(FileOps):
             return
         out.mkdir()
         for name, child in node.entries.items():
-            if policy == "deletes" and self.names.get(path / name) != child:
-                continue  # removed (or renamed away) since the last fsync of this directory
+            if policy == "deletes" and (path / name) not in self.names:
+                continue  # unlinked (or renamed away) since the last fsync of this directory
             self._write(child, path / name, out / name, policy)

@@ -199,3 +199,19 @@ def test_storage_status_reports_a_quarantined_record_and_the_project_answers(tmp
         assert "quarantined" in srv.output  # and the log says so
     finally:
         srv.kill()
+
+
+def test_an_error_mid_stream_says_what_was_stored_before_it(server: ServerProcess) -> None:
+    stub = _stub(server)
+    t = now_ms() - 1000
+    good = pa.table({"user_id": ["a", "b"], "event_type": ["e", "e"], "time": pa.array([t, t], pa.int64())})
+    offsets = pa.py_buffer(pa.array([0, 2, 1], pa.int32()).buffers()[1])
+    broken = good.append_column(
+        "p", pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"ab")])
+    )
+    requests = [pb.IngestRequest(project="p", arrow_ipc=wire.table_to_ipc(x)) for x in (good, broken)]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.IngestStream(iter(requests), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "2 rows of earlier requests in this stream were stored" in err.value.details()
+    assert _size(stub) == 2

@@ -37,6 +37,7 @@ from cohortd.lang import ast as A
 from cohortd.server.errors import ShuttingDown
 from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
+from cohortd.storage.validate import check_structure
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from cohortd.workspace import InvalidArgumentError, Project, Workspace
@@ -45,6 +46,16 @@ __all__ = ["CohortdServicer"]
 
 _DEFAULT_PROJECT = "default"
 _EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
+
+
+def _partly_stored(exc: CohortError, stored: int, where: str) -> CohortError:
+    """The same error, saying what the call stored before it (an acknowledgement states what was stored)."""
+    if not stored:
+        return exc
+    try:
+        return type(exc)(f"{exc} ({stored} rows {where} were stored before this error)")
+    except TypeError:
+        return exc
 
 
 def _as_of(request: Any) -> int | None:
@@ -179,6 +190,8 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         rows = n_events + (arrow.num_rows if arrow is not None else 0)
         self.limits.check("rows in one ingest request", rows, self.limits.max_ingest_rows)
         project = self._project(request)
+        if arrow is not None:
+            arrow = check_structure(arrow)  # a broken column fails the request before anything is stored
         self._check_properties(project, request.events, arrow, events=True)
         accepted = 0
         rejections: list[Any] = []
@@ -191,7 +204,10 @@ class CohortdServicer(pb_grpc.CohortdServicer):
             else:
                 rejections.extend(batch.rejections)
         if arrow is not None and arrow.num_rows:
-            report = project.ingest(arrow)
+            try:
+                report = project.ingest(arrow)
+            except CohortError as exc:
+                raise _partly_stored(exc, accepted, "of this request's events") from exc
             accepted += report.accepted
             offset = first_row + n_events
             rejections.extend(wire.WireRejection(r.row + offset, r.field, r.reason) for r in report.rejected)
@@ -215,7 +231,10 @@ class CohortdServicer(pb_grpc.CohortdServicer):
                 project = name
             elif name != project:
                 raise InvalidArgumentError(f"one IngestStream serves one project ({project!r}), got {name!r}")
-            accepted, rejections, rows = self._ingest_one(request, row)
+            try:
+                accepted, rejections, rows = self._ingest_one(request, row)
+            except CohortError as exc:
+                raise _partly_stored(exc, out.accepted, "of earlier requests in this stream") from exc
             out.accepted += accepted
             _rejections(rejections, out.rejections)
             row += rows

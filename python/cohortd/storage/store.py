@@ -304,7 +304,7 @@ class EventStore:
                 normalized, report = normalize_user_properties(table, user_schema, now_ms)
             else:
                 normalized, report = normalize_events(table, schema, user_schema, now_ms)
-            problem = canonical_problem(normalized, schema, user_schema)
+            problem = canonical_problem(normalized, schema, user_schema, full=False)
             if (
                 problem is not None
             ):  # a gap in validation: refuse rather than log what replay would quarantine
