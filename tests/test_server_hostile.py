@@ -430,3 +430,21 @@ def test_health_names_each_project_and_one_project_never_waits_for_another(tmp_p
             assert big.evaluate("heavy 0").size == 0
     finally:
         srv.terminate()
+
+
+def test_a_query_past_the_memory_budget_is_refused_and_the_server_lives(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path, "--query-memory-mb", "1")
+    try:
+        with Client(srv.address) as c:
+            c.wait_ready()
+            c.ingest(heavy_events(2_000, 50))  # 100,000 rows: ~1.2 MB of kernel input per pass over all
+            channel, cohortd = stub(srv)
+            with channel:
+                request = pb.EvaluateRequest()
+                request.target.definition.text = "sequence(" + ", ".join(["any"] * L.MAX_SEQUENCE_STEPS) + ")"
+                code, details = code_of(cohortd.Evaluate, request, timeout=120)
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "query_memory_bytes" in details
+            assert c.evaluate(definition='did("T0") in last 2d').size > 0  # a narrow one fits
+            assert health_status(srv) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        assert srv.terminate() == 0

@@ -130,6 +130,7 @@ class Evaluation:
         self.memo: dict[Any, BitMap] = {}
         self.cohort_stack: list[str] = []
         self.steps: list[PlanStep] | None = [] if explain else None
+        self._condition_bytes = 0
         self._depth = 0
 
     # ------------------------------------------------------------- algebra
@@ -144,6 +145,7 @@ class Evaluation:
             slot = len(self.steps)
             self.steps.append(PlanStep(_text(expr), 0, 0.0, self._depth))
         self._depth += 1
+        self._condition_bytes = 0  # kernel input gathered for the condition being evaluated
         try:
             result = cached if cached is not None else self._run(expr)
         finally:
@@ -367,6 +369,8 @@ class Evaluation:
                 out.times.append(times)
                 if values is not None:
                     out.values.append(values)
+                self._condition_bytes += len(users) * (12 if values is None else 20)
+                cancel.check_memory(self._condition_bytes, "one condition")
         return out
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-ingest-rows", type=int, default=Limits.max_ingest_rows)
     p.add_argument("--max-checks", type=int, default=Limits.max_checks)
     p.add_argument("--max-pending-calls", type=int, default=Limits.max_pending_calls)
+    p.add_argument("--query-memory-mb", type=int, default=Limits.query_memory_bytes >> 20)
     p.add_argument("--max-properties-per-batch", type=int, default=Limits.max_properties_per_batch)
     p.add_argument("--max-properties-per-project", type=int, default=Limits.max_properties_per_project)
     p.add_argument(
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         max_ingest_rows=a.max_ingest_rows,
         max_checks=a.max_checks,
         max_pending_calls=a.max_pending_calls,
+        query_memory_bytes=a.query_memory_mb << 20,
         max_properties_per_batch=a.max_properties_per_batch,
         max_properties_per_project=a.max_properties_per_project,
         change_log_users=a.change_log_limit,

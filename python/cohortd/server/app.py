@@ -222,7 +222,10 @@ async def _build(
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if keys is not None:
         interceptors.append(AuthInterceptor(keys))
-    interceptors += [ErrorInterceptor(), Dispatcher(cheap, work, limits.max_pending_calls)]
+    interceptors += [
+        ErrorInterceptor(),
+        Dispatcher(cheap, work, limits.max_pending_calls, limits.query_memory_bytes),
+    ]
     server = grpc.aio.server(
         migration_thread_pool=work,
         interceptors=interceptors,

@@ -18,7 +18,8 @@ on a thread pool chosen per call:
 
 Each call runs inside :func:`cohortd.engine.cancel.scope`, which evaluation
 checks between kernel calls: a call whose deadline passed or whose client
-cancelled stops at the next condition.  A request that protobuf cannot
+cancelled stops at the next condition, and a condition needing more kernel
+input than ``Limits.query_memory_bytes`` is RESOURCE_EXHAUSTED.  A request that protobuf cannot
 decode (e.g. nested past its recursion limit) is INVALID_ARGUMENT.
 """
 
@@ -95,8 +96,15 @@ class SyncContext:
     dispatcher ends the real call with that status.
     """
 
-    def __init__(self, context: grpc.aio.ServicerContext, cancelled: threading.Event, method: str) -> None:
+    def __init__(
+        self,
+        context: grpc.aio.ServicerContext,
+        cancelled: threading.Event,
+        method: str,
+        memory_bytes: int | None,
+    ) -> None:
         self.method = method
+        self.memory_bytes = memory_bytes
         self._metadata = context.invocation_metadata()
         self._peer = context.peer()
         self._timeout = context.time_remaining()
@@ -145,12 +153,18 @@ class SyncContext:
             callback()
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        with cancel.scope(self.time_remaining(), self._cancelled), _logged_stop(self.method):
+        with (
+            cancel.scope(self.time_remaining(), self._cancelled, self.memory_bytes),
+            _logged_stop(self.method),
+        ):
             cancel.check()
             return fn(*args, self)
 
     def step(self, items: Iterator[Any]) -> Any:
-        with cancel.scope(self.time_remaining(), self._cancelled), _logged_stop(self.method):
+        with (
+            cancel.scope(self.time_remaining(), self._cancelled, self.memory_bytes),
+            _logged_stop(self.method),
+        ):
             return next(items, _DONE)
 
 
@@ -179,10 +193,13 @@ def _blocking(requests: AsyncIterator[Any], loop: asyncio.AbstractEventLoop) -> 
 class Dispatcher(grpc.aio.ServerInterceptor):
     """Runs synchronous handlers on the cheap or the work pool (see the module docstring)."""
 
-    def __init__(self, cheap: ThreadPoolExecutor, work: ThreadPoolExecutor, max_pending: int) -> None:
+    def __init__(
+        self, cheap: ThreadPoolExecutor, work: ThreadPoolExecutor, max_pending: int, memory_bytes: int | None
+    ) -> None:
         self.cheap = cheap
         self.work = work
         self.max_pending = max_pending
+        self.memory_bytes = memory_bytes
         self.pending = 0  # work-pool calls admitted and not finished (touched on the loop only)
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
@@ -247,7 +264,7 @@ class Dispatcher(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _undecodable_details(request))
         pool = self._pool(method, None if streaming_in else request)
         self._admit(pool)
-        sync = SyncContext(context, threading.Event(), method)
+        sync = SyncContext(context, threading.Event(), method, self.memory_bytes)
         context.add_done_callback(lambda _ctx: sync.finished())
         arg = _blocking(request, asyncio.get_running_loop()) if streaming_in else request
         return pool, sync, arg

@@ -38,6 +38,9 @@ class Limits:
     max_properties_per_batch: int = 1_000
     #: Distinct event property names, and distinct user property names, one project may hold.
     max_properties_per_project: int = 10_000
+    #: Working memory one condition of a query may take (kernel input: ~12 bytes per event row
+    #: it reads, 20 with a value column); past it the query is RESOURCE_EXHAUSTED.
+    query_memory_bytes: int = 2 * 1024**3
     #: Calls admitted to the work pool at once (running or queued): evaluations, ingest and
     #: other expensive calls past it are refused at once rather than queued without bound.
     max_pending_calls: int = 64
