@@ -131,7 +131,8 @@ async def _hold_watchers(address: str, n: int, opened: threading.Event, stop: th
         stub = pb_grpc.CohortdStub(channel)
         calls = [stub.Watch(pb.WatchRequest(cohorts=["active"])) for _ in range(n)]
         reads = [asyncio.ensure_future(c.read()) for c in calls]  # the first message: the checkpoint
-        await asyncio.wait(reads, timeout=30)
+        if reads:
+            await asyncio.wait(reads, timeout=30)
         opened.set()
         while not stop.is_set():
             await asyncio.sleep(0.1)

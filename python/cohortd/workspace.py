@@ -729,7 +729,8 @@ class Workspace:
         self._lock = threading.Lock()  # guards the two dicts only: never held while a project opens
         self._closed = False
         self.on_loading: list[Callable[[str, bool], None]] = []
-        """Called with (project name, True) when a project starts opening, (name, False) once open."""
+        """Called with (project name, True) when a project starts opening, (name, False) once open
+        (a project that failed to open stays at True until an open succeeds)."""
 
     def project(self, name: str = "default") -> Project:
         """The named project, opened (and created) on first use.
@@ -763,12 +764,11 @@ class Workspace:
         try:
             proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
             proj.max_active_cohorts = self.max_active_cohorts
-        except BaseException as exc:
+        except BaseException as exc:  # listeners keep "loading": the project is not ready
             opening.error = exc
             with self._lock:
                 self._opening.pop(name, None)
             opening.done.set()
-            self._notify(name, False)
             raise
         with self._lock:
             self._opening.pop(name, None)
