@@ -89,7 +89,7 @@ def now_ms() -> int:
 # -------------------------------------------------------------------- data
 def build_dataset(data_dir: Path, users: int, per_user: int = 4, seed: int = 11) -> None:
     """N users with ``per_user`` events each over the last 60 days, and the 20 cohorts."""
-    from cohortd.workspace import Workspace
+    from cohortd.service import Workspace
 
     rng = np.random.default_rng(seed)
     now = now_ms()

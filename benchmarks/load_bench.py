@@ -212,7 +212,7 @@ def ingest_users(project: Any, users: int, rng: np.random.Generator, now: int, p
 
 def build_dataset(data_dir: Path, users: int, cohorts: int, seed: int = 7) -> list[str]:
     """N users with a few events each in the last 60 days, and K saved cohorts; returns their names."""
-    from cohortd.workspace import Workspace
+    from cohortd.service import Workspace
 
     rng = np.random.default_rng(seed)
     now = time.time_ns() // 1_000_000
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 results[label]["exit_code"] = code
 
         # correctness of the run: cohortd answered the same as the service layer embedded
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         with Workspace(data) as ws:
             proj = ws.project("default")

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     t_ingest = time.perf_counter()
     if a.ingest == "embedded":
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         console.rule(f"[bold]{next(step)}. ingest (embedded service layer)")
         with Workspace(workspace) as ws, Progress(*cols, console=console) as progress:

@@ -1,7 +1,10 @@
 """The package's exception tree; every error that leaves cohortd is one of these.
 
-The gRPC layer maps each class to one status code (server/errors.py), and the
-Rust kernel raises ``KernelError`` through ``pyo3::import_exception!``.
+The gRPC layer maps each class to one status code (server/errors.py's one
+table), the SDK maps status codes back to these classes, and the Rust kernel
+raises ``KernelError`` through ``pyo3::import_exception!``.  Classes that also
+derive from a built-in (``ValueError``, ``TypeError``, ``TimeoutError``) do so
+so that callers catching the built-in keep working.
 """
 
 from __future__ import annotations
@@ -27,6 +30,22 @@ class ParseError(CohortError):
 
 class DefinitionError(CohortError):
     """A definition that parses but cannot be accepted (type mismatch, cycle, bad number)."""
+
+
+class InvalidArgumentError(CohortError, ValueError):
+    """A request argument that is malformed (project name, as-of time, missing cohort/definition)."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument of the wrong Python type (e.g. a bool where epoch milliseconds are expected)."""
+
+
+class WireFormatError(CohortError, ValueError):
+    """A message that does not describe a valid tree or row (the server maps it to INVALID_ARGUMENT)."""
+
+
+class UsageError(CohortError):
+    """A command line that cannot be acted on (the CLI reports it as one line, exit 2)."""
 
 
 class NotFoundError(CohortError):
@@ -71,3 +90,15 @@ class DeadlineExceededError(CohortError, TimeoutError):
 
 class CancelledError(CohortError):
     """The caller went away (cancelled the call); the work stopped."""
+
+
+class ResyncRequired(CohortError):
+    """The change log no longer reaches back to the requested version."""
+
+
+class ShuttingDown(CohortError):
+    """The server is stopping; a long-running call (Watch) ends so the client can resume elsewhere."""
+
+
+DeadlineExceeded = DeadlineExceededError
+"""The old name of :class:`DeadlineExceededError`."""

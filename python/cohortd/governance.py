@@ -124,9 +124,7 @@ def _audiences(project: Project, name: str) -> list[str]:
 
 
 def _forget_results(project: Project) -> None:
-    with project._cache_lock:
-        project._cache.clear()
-    project._masks.clear()
+    project.forget_results()
 
 
 def unarchive_cohort(project: Project, name: str) -> CohortRecord:

@@ -29,10 +29,10 @@ from pyroaring import BitMap
 from cohortd.engine.lint import JACCARD_THRESHOLD, conditions, event_refs, jaccard
 from cohortd.engine.schema import iso_ms
 from cohortd.lang.ast import Expr, InCohort
+from cohortd.times import DAY_MS
 
 __all__ = ["SHRINK_DAYS", "AuditCohort", "audit_report"]
 
-DAY_MS = 86_400_000
 SHRINK_DAYS = 30
 
 

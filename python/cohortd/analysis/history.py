@@ -20,10 +20,10 @@ import threading
 from pathlib import Path
 
 from cohortd.errors import StorageError
+from cohortd.times import DAY_MS
 
 __all__ = ["DAY_MS", "CohortStats"]
 
-DAY_MS = 86_400_000
 VIEW_WRITE_INTERVAL_MS = 60_000
 
 _SCHEMA = """

@@ -21,15 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from cohortd.cli.backend import Backend, EmbeddedBackend, RemoteBackend
-from cohortd.workspace import parse_as_of
+from cohortd.errors import UsageError as UsageError  # re-exported: CLI modules raise it
+from cohortd.times import parse_as_of
 
 # Tables are not wrapped at 80 columns when output goes to a pipe or file.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class UsageError(Exception):
-    """A command line that cannot be acted on (reported as one line, exit 2)."""
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

@@ -83,7 +83,7 @@ class EmbeddedBackend:
     """``--data DIR``: the service layer in this process."""
 
     def __init__(self, data_dir: str, project: str) -> None:
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         self.workspace = Workspace(data_dir)
         try:

@@ -109,8 +109,8 @@ def _chunks_with_progress(
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from cohortd.service import Workspace
     from cohortd.storage.readers import read_events, read_users
-    from cohortd.workspace import Workspace
 
     reader = read_users if args.users else read_events
     # Open (and so check the format of) every file before writing anything:

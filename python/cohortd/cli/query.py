@@ -18,7 +18,7 @@ from cohortd.cli._common import (
     table,
 )
 from cohortd.cli.schema import add_strict, check_strict, explain_with_warnings
-from cohortd.workspace import parse_as_of
+from cohortd.times import parse_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,8 +15,6 @@ from datetime import datetime
 
 import grpc
 
-from cohortd.engine.lint import LintWarning
-from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
     CohortError,
@@ -24,10 +22,10 @@ from cohortd.errors import (
     LimitExceededError,
     NotFoundError,
     ParseError,
+    ResyncRequired,
 )
 from cohortd.lang.ast import Expr
-from cohortd.storage.validate import Rejection
-from cohortd.workspace import Change
+from cohortd.types import Change, LintWarning, Rejection
 
 __all__ = [
     "Change",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,13 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
+from cohortd import times
 from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
 from cohortd.engine.filters import compatible
 from cohortd.engine.kernels import KERNELS, get_kernel
 from cohortd.errors import DefinitionError, ParseError
 from cohortd.lang import as_expr as _as_expr
-from cohortd.lang import ast
+from cohortd.lang import ast, walk
 from cohortd.lang.parser import parse_with_positions
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
@@ -36,21 +36,12 @@ Clock = Callable[[], int]
 IngestListener = Callable[[np.ndarray, set[str], bool], None]
 
 
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+wall_clock_ms = times.wall_ms
 
 
-def to_ms(t: int | float | dt.datetime | str | None, clock: Clock) -> int:
+def to_ms(t: times.Instant | None, clock: Clock) -> int:
     """An as-of time as epoch ms: None is now; datetimes without zone are UTC; strings are ISO-8601."""
-    if t is None:
-        return clock()
-    if isinstance(t, str):
-        t = dt.datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
-    if isinstance(t, dt.datetime):
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=dt.UTC)
-        return (t - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
-    return int(t)
+    return clock() if t is None else times.to_ms(t)
 
 
 @dataclass
@@ -235,18 +226,20 @@ class Engine:
 
     def check(self, expr: ast.Expr, positions: Mapping[object, tuple[int, int]] | None = None) -> None:
         """Reject comparisons whose literal type contradicts the known property type."""
-        for node in _walk(expr):
-            if isinstance(node, ast.UserProp):
-                _checked(node.predicate, self.store.user_schema, "user property", positions)
-            elif isinstance(node, ast.EventRef) and node.filter is not None:
-                for pred in _walk_filter(node.filter):
-                    _checked(pred, self.store.schema, "event property", positions)
-            elif isinstance(node, (ast.Aggregate, ast.MetricSum)):
-                kind = self.store.schema.get(node.prop)
-                func = getattr(node, "func", "sum")
+        for leaf, _ in walk.leaves(expr):
+            if isinstance(leaf, ast.UserProp):
+                _checked(leaf.predicate, self.store.user_schema, "user property", positions)
+            for ref in walk.event_refs(leaf):
+                if ref.filter is not None:
+                    for pred in walk.predicates(ref.filter):
+                        _checked(pred, self.store.schema, "event property", positions)
+            summed = leaf.metric if isinstance(leaf, ast.Top) else leaf
+            if isinstance(summed, ast.Aggregate | ast.MetricSum):
+                kind = self.store.schema.get(summed.prop)
+                func = getattr(summed, "func", "sum")
                 if func != "distinct" and kind in ("string", "bool"):
-                    message = f"{func}({node.prop}, ...): property {node.prop!r} is {kind}, not numeric"
-                    _raise_at(node, message, "a numeric property", positions)
+                    message = f"{func}({summed.prop}, ...): property {summed.prop!r} is {kind}, not numeric"
+                    _raise_at(summed, message, "a numeric property", positions)
 
     # --------------------------------------------------------------- ids
     def dense_id(self, external_user_id: str | int) -> int | None:
@@ -313,31 +306,6 @@ def _as_table(data: Any) -> pa.Table:
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     return rows_to_table(data)
-
-
-def _walk(expr: Any) -> Iterable[Any]:
-    """Every node of a cohort tree, event references included."""
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        for value in getattr(node, "__dict__", {}).values():
-            if isinstance(value, tuple):
-                stack.extend(v for v in value if hasattr(v, "__dataclass_fields__"))
-            elif hasattr(value, "__dataclass_fields__") and not isinstance(
-                value, (ast.FAnd, ast.FOr, ast.FNot)
-            ):
-                stack.append(value)
-
-
-def _walk_filter(flt: ast.Filter) -> Iterable[ast.Predicate]:
-    if isinstance(flt, (ast.FAnd, ast.FOr)):
-        yield from _walk_filter(flt.left)
-        yield from _walk_filter(flt.right)
-    elif isinstance(flt, ast.FNot):
-        yield from _walk_filter(flt.item)
-    else:
-        yield flt
 
 
 def _checked(

@@ -24,12 +24,10 @@ from pyroaring import BitMap
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.errors import DefinitionError
-from cohortd.lang import ast
+from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
-
-MIN_TIME = -(2**63)
-DAY_MS = 86_400_000
+from cohortd.times import DAY_MS, MIN_TIME
 
 Resolver = Callable[[str], "ast.Expr | None"]
 
@@ -207,18 +205,9 @@ class Evaluation:
         sub.cohort_stack = list(self.cohort_stack)
         return left & sub.run(right)
 
-    def _per_user(self, expr: ast.Expr, seen: frozenset[str] = frozenset()) -> bool:
+    def _per_user(self, expr: ast.Expr) -> bool:
         """Whether ``expr`` (through in_cohort references) has no percentile, which needs every user."""
-        if isinstance(expr, ast.Top):
-            return False
-        if isinstance(expr, (ast.And, ast.Or)):
-            return all(self._per_user(item, seen) for item in ast.chain(expr))
-        if isinstance(expr, ast.Not):
-            return self._per_user(expr.item, seen)
-        if isinstance(expr, ast.InCohort) and expr.name not in seen and self.resolve is not None:
-            target = self.resolve(expr.name)
-            return target is None or self._per_user(target, seen | {expr.name})
-        return True
+        return not any(isinstance(leaf, ast.Top) for leaf in walk.expand(expr, self.resolve))
 
     def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
         if self.restrict is not None:  # gather the few users asked about, not a pass over everyone

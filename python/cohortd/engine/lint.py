@@ -43,30 +43,25 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap
 
+from cohortd.lang import walk
 from cohortd.lang.ast import (
     ActiveDays,
     ActivePeriods,
     Aggregate,
-    And,
     Did,
     EventRef,
     Ever,
     Expr,
-    FAnd,
+    Filter,
     FirstDid,
-    FNot,
-    FOr,
     InCohort,
     MetricActiveDays,
     MetricCount,
     MetricSum,
-    Not,
-    Or,
     PropCmp,
     PropContains,
     PropExists,
@@ -75,6 +70,8 @@ from cohortd.lang.ast import (
     Top,
     UserProp,
 )
+from cohortd.times import DAY_MS
+from cohortd.types import LintWarning
 
 if TYPE_CHECKING:
     from cohortd.engine.schema import Vocabulary
@@ -95,59 +92,23 @@ __all__ = [
 
 JACCARD_THRESHOLD = 0.8
 STALE_DAYS = 30
-DAY_MS = 86_400_000
 SUGGEST_FROM = 2_000  # value suggestions come from this many most frequent values
 
 
-@dataclass(frozen=True)
-class LintWarning:
-    """One finding: a stable machine code and a sentence a person can act on."""
-
-    code: str
-    message: str
-
-
 # ------------------------------------------------------------------- walking
-def conditions(expr: Expr, negated: bool = False) -> Iterator[tuple[Expr, bool]]:
-    """Every leaf condition of ``expr`` with whether it sits under an odd number of ``not``."""
-    if isinstance(expr, (And, Or)):
-        yield from conditions(expr.left, negated)
-        yield from conditions(expr.right, negated)
-    elif isinstance(expr, Not):
-        yield from conditions(expr.item, not negated)
-    else:
-        yield expr, negated
+conditions = walk.leaves  # kept for callers of the old name
+event_refs = walk.event_refs
 
 
-def event_refs(cond: Expr) -> list[EventRef]:
-    """The event references a leaf condition reads."""
-    if isinstance(cond, (Did, Aggregate, ActiveDays, ActivePeriods, FirstDid)):
-        return [cond.event]
-    if isinstance(cond, Sequence):
-        return list(cond.steps)
-    if isinstance(cond, Top):
-        return [cond.metric.event]
-    return []
-
-
-def _filter_words(f: object) -> Iterator[str]:
-    if isinstance(f, (FAnd, FOr)):
-        yield from _filter_words(f.left)
-        yield from _filter_words(f.right)
-    elif isinstance(f, FNot):
-        yield from _filter_words(f.item)
-    elif isinstance(f, PropCmp):
-        yield f.prop
-        if isinstance(f.value, str):
-            yield f.value
-    elif isinstance(f, PropIn):
-        yield f.prop
-        yield from (v for v in f.values if isinstance(v, str))
-    elif isinstance(f, PropExists):
-        yield f.prop
-    elif isinstance(f, PropContains):
-        yield f.prop
-        yield f.substr
+def _filter_words(f: Filter) -> Iterator[str]:
+    for pred in walk.predicates(f):
+        yield pred.prop
+        if isinstance(pred, PropCmp) and isinstance(pred.value, str):
+            yield pred.value
+        elif isinstance(pred, PropIn):
+            yield from (v for v in pred.values if isinstance(v, str))
+        elif isinstance(pred, PropContains):
+            yield pred.substr
 
 
 def _label(ref: EventRef) -> str:
@@ -167,7 +128,7 @@ def _has_window(cond: Expr) -> bool:
 
 def _count_without_window(expr: Expr) -> list[LintWarning]:
     out = []
-    for cond, _ in conditions(expr):
+    for cond, _ in walk.leaves(expr):
         kind = None
         if isinstance(cond, Did) and cond.cmp is not None:
             kind = "count"
@@ -180,7 +141,7 @@ def _count_without_window(expr: Expr) -> list[LintWarning]:
         elif isinstance(cond, Top):
             kind = "percentile metric"
         if kind is not None and not _has_window(cond):
-            what = ", ".join(_label(r) for r in event_refs(cond))
+            what = ", ".join(_label(r) for r in walk.event_refs(cond))
             out.append(
                 LintWarning(
                     "count-without-window",
@@ -204,8 +165,8 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 def _unknown_event_types(expr: Expr, known: Collection[str]) -> list[LintWarning]:
     known_set = set(known)
     seen: list[str] = []
-    for cond, _ in conditions(expr):
-        for ref in event_refs(cond):
+    for cond, _ in walk.leaves(expr):
+        for ref in walk.event_refs(cond):
             et = ref.event_type
             if et is not None and et not in known_set and et not in seen:
                 seen.append(et)
@@ -226,14 +187,9 @@ def stale_event_types(vocab: Vocabulary, stale_days: int = STALE_DAYS) -> dict[s
     return {name: st.last_seen for name, st in vocab.types.items() if st.last_seen < edge}
 
 
-def _predicates(f: object) -> Iterator[PropCmp | PropIn | PropExists | PropContains]:
-    if isinstance(f, (FAnd, FOr)):
-        yield from _predicates(f.left)
-        yield from _predicates(f.right)
-    elif isinstance(f, FNot):
-        yield from _predicates(f.item)
-    elif f is not None:
-        yield f  # type: ignore[misc]
+def _predicates(f: Filter | None) -> Iterator[PropCmp | PropIn | PropExists | PropContains]:
+    if f is not None:
+        yield from walk.predicates(f)
 
 
 def _string_literals(pred: object) -> list[str]:
@@ -360,7 +316,7 @@ def data_problems(expr: Expr, vocab: Vocabulary, stale_days: int = STALE_DAYS) -
     """Unknown event types, properties and values, and stale event types (see the module docstring)."""
     out = _unknown_event_types(expr, vocab.types)
     rules = _DataRules(vocab, stale_days)
-    for cond, _ in conditions(expr):
+    for cond, _ in walk.leaves(expr):
         if isinstance(cond, UserProp):
             rules.user_prop(cond.predicate)
             continue
@@ -369,7 +325,7 @@ def data_problems(expr: Expr, vocab: Vocabulary, stale_days: int = STALE_DAYS) -
             extra = [cond.prop]
         elif isinstance(cond, Top) and isinstance(cond.metric, MetricSum):
             extra = [cond.metric.prop]
-        for ref in event_refs(cond):
+        for ref in walk.event_refs(cond):
             rules.event_ref(ref, extra)
     return out + rules.out
 
@@ -419,9 +375,9 @@ def _key(word: str) -> str:
 
 def _definition_words(expr: Expr) -> set[str]:
     words: set[str] = set()
-    for cond, negated in conditions(expr):
+    for cond, negated in walk.leaves(expr):
         texts: list[str] = []
-        for ref in event_refs(cond):
+        for ref in walk.event_refs(cond):
             if ref.event_type is not None:
                 texts.append(ref.event_type)
             else:
@@ -460,7 +416,7 @@ def name_problems(name: str, expr: Expr) -> list[LintWarning]:
     """Check that ``name`` says the window and the behaviour (rules in the comment above)."""
     out = []
     lowered = name.lower()
-    needs_window = any(_has_window(c) for c, _ in conditions(expr))
+    needs_window = any(_has_window(c) for c, _ in walk.leaves(expr))
     if needs_window and not (_WINDOW_RE.search(lowered) or any(w in _PERIOD_WORDS for w in _words(lowered))):
         out.append(
             LintWarning(

@@ -33,16 +33,11 @@ from pyroaring import BitMap
 
 from cohortd.engine.engine import Engine
 from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare
-from cohortd.errors import CohortError
-from cohortd.lang import ast
+from cohortd.errors import ResyncRequired
+from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import Snapshot
-
-MIN_TIME = -(2**63)
-
-
-class ResyncRequired(CohortError):
-    """The change log no longer reaches back to the requested version."""
+from cohortd.times import MIN_TIME
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,7 @@ class Maintainer:
             self._full(t, now)
             self.cohorts[name] = t  # readers (lock-free) see it once it holds its members
             for other in list(self.cohorts.values()):
-                if other.name != name and name in _references(other.expr, self.resolve):
+                if other.name != name and name in walk.referenced_cohorts(other.expr, self.resolve):
                     other.__dict__.update(
                         zip(
                             ("full_only", "zero_sensitive", "event_types", "uses_user_props", "edges"),
@@ -415,42 +410,6 @@ class Maintainer:
 
 
 # ------------------------------------------------------------- analysis
-def _references(expr: ast.Expr, resolve: Resolver, seen: frozenset[str] = frozenset()) -> set[str]:
-    """Names of every saved cohort ``expr`` depends on, transitively."""
-    out: set[str] = set()
-    for node in _nodes(expr):
-        if isinstance(node, ast.InCohort) and node.name not in seen:
-            out.add(node.name)
-            target = resolve(node.name)
-            if target is not None:
-                out |= _references(target, resolve, seen | {node.name})
-    return out
-
-
-def _nodes(expr: ast.Expr) -> Iterable[ast.Expr]:
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, (ast.And, ast.Or)):
-            stack += [node.left, node.right]
-        elif isinstance(node, ast.Not):
-            stack.append(node.item)
-
-
-def _expand(expr: ast.Expr, resolve: Resolver, seen: frozenset[str] = frozenset()) -> Iterable[ast.Expr]:
-    """Leaf conditions of ``expr`` with in_cohort references replaced by their definitions."""
-    for node in _nodes(expr):
-        if isinstance(node, ast.InCohort):
-            target = resolve(node.name)
-            if target is not None and node.name not in seen:
-                yield from _expand(target, resolve, seen | {node.name})
-        elif isinstance(node, ast.Not):
-            yield node
-        elif not isinstance(node, (ast.And, ast.Or)):
-            yield node
-
-
 def _window_offsets(window: ast.Window) -> set[int]:
     if isinstance(window, ast.Last):
         return {0, window.duration.ms}
@@ -468,7 +427,7 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
     full_only = zero_sensitive = uses_user_props = False
     types: set[str | None] = set()
     edges: set[Edge] = {Edge(None, 0)}  # a user becomes known when their first event's time passes
-    for leaf in _expand(expr, resolve):
+    for leaf in walk.expand(expr, resolve):
         if isinstance(leaf, ast.Not):
             zero_sensitive = True
             continue

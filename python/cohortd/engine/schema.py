@@ -39,10 +39,10 @@ from pyroaring import BitMap
 
 from cohortd.storage.segment import Segment
 from cohortd.storage.store import EventStore, Snapshot
+from cohortd.times import DAY_MS
 
 __all__ = ["TOP_VALUES", "PropertyStats", "SchemaIndex", "TypeStats", "Vocabulary", "iso_ms"]
 
-DAY_MS = 86_400_000
 TOP_VALUES = 10
 
 

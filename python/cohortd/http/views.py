@@ -12,9 +12,9 @@ from typing import Any
 
 from cohortd.errors import NotFoundError
 from cohortd.http import models as m
+from cohortd.times import DAY_MS
 from cohortd.workspace import PROJECT_NAME, InvalidArgumentError, Project, Workspace
 
-DAY_MS = 86_400_000
 MERGE_JACCARD = 0.8
 """Pairs of cohorts at least this similar are suggested for merging."""
 MAX_SERIES_POINTS = 120

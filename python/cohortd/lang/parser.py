@@ -21,10 +21,10 @@ from typing import TypeVar
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
 from cohortd.lang import limits as L
+from cohortd.times import DAY_MS
 
 __all__ = ["parse", "parse_instant", "parse_duration"]
 
-DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MIN_MS = (date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * DAY_MS
 _MAX_MS = (date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL + 1) * DAY_MS - 1

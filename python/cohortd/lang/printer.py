@@ -10,14 +10,12 @@ two equal trees always print the same text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from cohortd.lang import ast as A
+from cohortd.times import format_instant
 
 __all__ = ["to_text", "format_instant", "format_value", "format_name", "quote"]
 
-DAY_MS = 86_400_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 # Every word the grammar gives a meaning to; property names spelled like one are quoted.
@@ -60,14 +58,6 @@ def format_value(v: A.Value) -> str:
     if isinstance(v, str):
         return quote(v)
     return _number(v)
-
-
-def format_instant(ms: int) -> str:
-    """``YYYY-MM-DD`` at midnight UTC, else ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-    dt = _EPOCH + timedelta(milliseconds=ms)
-    if ms % DAY_MS == 0:
-        return dt.strftime("%Y-%m-%d")
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def _duration(d: A.Duration) -> str:

@@ -47,6 +47,7 @@ from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
 from cohortd.server.schema_servicer import DATA_CATALOG_SERVICE, DataCatalogServicer
 from cohortd.server.servicer import CohortdServicer
 from cohortd.server.storage_servicer import STORAGE_SERVICE, StorageServicer
+from cohortd.service import Workspace
 from cohortd.v1 import (
     analysis_pb2,
     analysis_pb2_grpc,
@@ -59,7 +60,6 @@ from cohortd.v1 import (
     schema_pb2_grpc,
     storage_pb2_grpc,
 )
-from cohortd.workspace import Workspace
 
 __all__ = [
     "DEFAULT_CHEAP_WORKERS",

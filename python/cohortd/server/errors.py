@@ -18,25 +18,26 @@ from typing import Any
 import grpc
 
 from cohortd.audiences.model import AudienceError
-from cohortd.engine.maintain import ResyncRequired
 from cohortd.errors import (
     AlreadyExistsError,
     BrokenCohortError,
     CancelledError,
     CohortError,
     CorruptionError,
-    DeadlineExceededError,
+    DeadlineExceeded,
     DefinitionError,
     IngestError,
+    InvalidArgumentError,
     KernelError,
     LimitExceededError,
     NotFoundError,
     ParseError,
+    ResyncRequired,
+    ShuttingDown,
     StorageError,
     StorageFullError,
+    WireFormatError,
 )
-from cohortd.wire import WireFormatError
-from cohortd.workspace import InvalidArgumentError
 
 __all__ = [
     "STATUS_BY_ERROR",
@@ -50,14 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("cohortd.server")
-
-
-DeadlineExceeded = DeadlineExceededError
-"""The client's deadline passed before the work was done (the package's error, kept under this name)."""
-
-
-class ShuttingDown(CohortError):
-    """The server is stopping; a long-running call (Watch) ends so the client can resume elsewhere."""
 
 
 # Checked in order: the first class the exception is an instance of wins.

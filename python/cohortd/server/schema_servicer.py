@@ -8,12 +8,11 @@ and this module copies them into the messages of ``schema.proto``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import grpc
 
-from cohortd import wire
+from cohortd import times, wire
 from cohortd.server.servicer import _as_of, _check_deadline, _target
 from cohortd.v1 import schema_pb2 as spb
 from cohortd.v1 import schema_pb2_grpc as spb_grpc
@@ -26,7 +25,7 @@ DATA_CATALOG_SERVICE = spb.DESCRIPTOR.services_by_name["DataCatalog"].full_name
 
 def _ts(iso: str | None, out: Any) -> None:
     if iso is not None:
-        out.FromMilliseconds(int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000))
+        out.FromMilliseconds(times.to_ms(iso))
 
 
 def _property(p: dict[str, Any], out: spb.PropertyInfo) -> None:

@@ -32,15 +32,14 @@ from typing import Any
 import grpc
 
 from cohortd import wire
-from cohortd.errors import CohortError, DeadlineExceededError
+from cohortd.errors import CohortError, DeadlineExceededError, InvalidArgumentError, ShuttingDown
 from cohortd.lang import ast as A
-from cohortd.server.errors import ShuttingDown
 from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
+from cohortd.service import Project, Workspace
 from cohortd.storage.validate import check_structure
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["CohortdServicer"]
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from cohortd import times
+from cohortd.errors import InvalidArgumentError
+from cohortd.times import DAY_MS
+from cohortd.types import IngestReport, Rejection
 
 USER_PREFIX = "$user."
 # Set by file readers on records they could not turn into a row.  The NUL keeps it apart from
@@ -31,30 +35,9 @@ RESERVED = ("user_id", "event_type", "time")
 KINDS = ("string", "int", "float", "bool")
 ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
-DAY_MS = 86_400_000
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MAX_ID_BYTES = 1024  # a user id or event type
 MAX_STRING_BYTES = 65_536  # one string property value
 MAX_NAME_CHARS = 256  # a property name
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """One bad input row: its 0-based index in the batch, the field at fault and why."""
-
-    row: int
-    field: str
-    reason: str
-
-
-@dataclass
-class IngestReport:
-    accepted: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-
-    def merge(self, other: IngestReport, row_offset: int = 0) -> None:
-        self.accepted += other.accepted
-        self.rejected.extend(Rejection(r.row + row_offset, r.field, r.reason) for r in other.rejected)
 
 
 def kind_of_type(t: pa.DataType) -> str | None:
@@ -204,18 +187,16 @@ def _ms_and_valid(ms: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_time_text(s: str | None) -> int | None:
+    """Epoch ms from digits or ISO-8601 text; None when it is neither."""
     if s is None:
         return None
     s = s.strip()
     if s.lstrip("-").isdigit():
         return int(s)
     try:
-        d = dt.datetime.fromisoformat(s)
-    except ValueError:
+        return times.to_ms(s)
+    except InvalidArgumentError:
         return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=dt.UTC)
-    return (d - _EPOCH) // dt.timedelta(milliseconds=1)
 
 
 def coerce_column(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:

@@ -56,7 +56,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-DAY_MS = 86_400_000
+from cohortd.times import DAY_MS
+
 MIN_MS = 60_000
 BLOCK_USERS = 32_768
 BLOCK_EVENTS = 4_000_000

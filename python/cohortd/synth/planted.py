@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-DAY_MS = 86_400_000
+from cohortd.times import DAY_MS
 
 
 @dataclass(frozen=True)

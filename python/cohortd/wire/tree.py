@@ -1,57 +1,43 @@
-"""Conversions between cohortd's Python values and the wire messages (one place).
+"""Cohort trees, scalars and times <-> protobuf messages, shared by the server and the SDK.
 
-* Cohort definitions: the Python AST (:mod:`cohortd.lang.ast`) and the
-  protobuf tree ``cohortd.v1.CohortExpr`` map node for node, so
-  ``expr_from_proto(expr_to_proto(e)) == e`` for every tree.  ``and``/``or``
-  travel binary while the tree is shallow (older readers know only that form)
-  and as chains (``AndChain``...) otherwise, so a definition of hundreds of
-  conditions stays far below protobuf's recursion limit; both are read.
-* Times: epoch milliseconds (UTC) and ``google.protobuf.Timestamp``.
-* Rows: ``cohortd.v1.Event`` / ``UserProperties`` messages and plain dicts on
-  one side, pyarrow tables (the engine's ingest shape: ``user_id``,
-  ``event_type``, ``time`` then one column per property) on the other, plus
-  Arrow IPC bytes for the columnar ``arrow_ipc`` request field.
-
-Row conversion never guesses silently: a property whose values disagree in
-type across rows takes the type of the first row that sets it (ints widen to
-float when the column is a float column), and every other row that disagrees
-is rejected with ``(row, field, reason)`` rather than coerced.
+The Python AST (:mod:`cohortd.lang.ast`) and the protobuf tree
+``cohortd.v1.CohortExpr`` map node for node, so
+``expr_from_proto(expr_to_proto(e)) == e`` for every tree.  ``and``/``or``
+travel binary while the tree is shallow (older readers know only that form)
+and as chains (``AndChain``...) otherwise, so a definition of hundreds of
+conditions stays far below protobuf's recursion limit; both are read.  Times
+are epoch milliseconds (UTC) and ``google.protobuf.Timestamp``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from cohortd import times
+from cohortd.errors import WireFormatError
 from cohortd.lang import ast as A
-from cohortd.storage.validate import Rejection
-from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import expr_pb2 as epb
 
 __all__ = [
+    "EVENT_COLUMNS",
     "definition_from_proto",
     "definition_to_proto",
-    "events_to_table",
     "expr_from_proto",
     "expr_to_proto",
-    "ipc_to_table",
     "ms_to_timestamp",
     "python_value",
-    "rows_to_event_messages",
-    "rows_to_user_messages",
-    "table_to_ipc",
     "timestamp_to_datetime",
     "timestamp_to_ms",
     "to_epoch_ms",
-    "users_to_table",
     "value_to_proto",
-    "WireRejection",
 ]
+
+EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
+"""The columns of an event row that are not properties."""
 
 # ------------------------------------------------------------------ enums
 _UNITS = {
@@ -82,10 +68,6 @@ _FUNCS = {
     "distinct": epb.AGGREGATE_FUNC_DISTINCT,
 }
 _FUNC_NAMES = {v: k for k, v in _FUNCS.items()}
-
-
-class WireFormatError(ValueError):
-    """A message that does not describe a valid tree or row (the server maps it to INVALID_ARGUMENT)."""
 
 
 def _lookup(table: Mapping[int, str], key: int, what: str) -> str:
@@ -511,232 +493,9 @@ def timestamp_to_ms(ts: Timestamp) -> int:
 
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
     """A UTC datetime with millisecond precision."""
-    return datetime.fromtimestamp(ts.ToMilliseconds() / 1000, tz=UTC)
+    return times.from_ms(ts.ToMilliseconds())
 
 
-def to_epoch_ms(t: int | float | datetime | str) -> int:
+def to_epoch_ms(t: times.Instant) -> int:
     """Epoch milliseconds from an int (already ms), a datetime (naive means UTC) or ISO-8601 text."""
-    if isinstance(t, str):
-        text = t.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        try:
-            t = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"time {t!r} is not ISO-8601 (e.g. 2026-01-31T12:00Z)") from None
-    if isinstance(t, datetime):
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=UTC)
-        return int(t.timestamp() * 1000)
-    if isinstance(t, bool) or not isinstance(t, int | float):
-        raise TypeError(f"expected epoch milliseconds or a datetime, got {t!r}")
-    return int(t)
-
-
-# --------------------------------------------------------------------- rows
-WireRejection = Rejection
-"""A row turned away before it reached the store: the same type as the store's rejections."""
-
-
-_KINDS_TO_ARROW = {
-    "string_value": pa.string(),
-    "int_value": pa.int64(),
-    "double_value": pa.float64(),
-    "bool_value": pa.bool_(),
-}
-_KIND_NAMES = {"string_value": "string", "int_value": "int", "double_value": "float", "bool_value": "bool"}
-
-
-@dataclass
-class _Columns:
-    """Accumulates typed property columns row by row, rejecting type conflicts."""
-
-    reserved: frozenset[str]
-    kinds: dict[str, str] = field(default_factory=dict)
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    n: int = 0
-
-    def check(self, props: Mapping[str, epb.Value]) -> tuple[str, str] | None:
-        """(field, reason) when this row's properties cannot join the columns."""
-        for key, val in props.items():
-            if key in self.reserved:
-                return key, f"property name {key!r} is reserved"
-            kind = val.WhichOneof("kind")
-            if kind is None:
-                return key, "property value with no type set"
-            have = self.kinds.get(key)
-            if have is None or have == kind:
-                continue
-            if {have, kind} == {"int_value", "double_value"}:
-                continue
-            return key, f"type {_KIND_NAMES[kind]} conflicts with {_KIND_NAMES[have]} in earlier rows"
-        return None
-
-    def add(self, props: Mapping[str, epb.Value]) -> None:
-        for key, val in props.items():
-            kind = val.WhichOneof("kind")
-            col = self.values.get(key)
-            if col is None:
-                col = self.values[key] = [None] * self.n
-                self.kinds[key] = kind
-            elif kind == "double_value" and self.kinds[key] == "int_value":
-                self.kinds[key] = "double_value"
-            col.append(getattr(val, kind))
-        self.n += 1
-        for col in self.values.values():
-            if len(col) < self.n:
-                col.append(None)
-
-    def arrays(self) -> dict[str, pa.Array]:
-        return {k: pa.array(v, type=_KINDS_TO_ARROW[self.kinds[k]]) for k, v in self.values.items()}
-
-
-_EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
-
-
-@dataclass
-class RowBatch:
-    """Typed rows converted for the engine.
-
-    ``table`` holds the rows that passed wire validation and ``rows[i]`` is the
-    request row number of ``table`` row ``i`` (to renumber the engine's
-    rejections).
-    """
-
-    table: pa.Table
-    rows: list[int]
-    rejections: list[WireRejection]
-
-    def renumber(self, rejections: Iterable[Any]) -> list[WireRejection]:
-        """The engine's rejections (rows of ``table``) in request row numbers, merged with ours."""
-        out = list(self.rejections)
-        out.extend(WireRejection(self.rows[r.row], r.field, r.reason) for r in rejections)
-        out.sort(key=lambda r: r.row)
-        return out
-
-
-USER_PREFIX = "$user."
-"""Column prefix of user properties carried by events (the engine's convention)."""
-
-
-def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
-    """``Event`` messages as an engine-shaped table.
-
-    Columns: ``user_id``, ``event_type``, ``time`` (int64 epoch ms), one per
-    event property, and ``$user.<name>`` for the user properties events carry.
-    """
-    cols = _Columns(_EVENT_COLUMNS)
-    ucols = _Columns(frozenset())
-    user_ids: list[str] = []
-    types: list[str] = []
-    times: list[int] = []
-    rows: list[int] = []
-    rejections: list[WireRejection] = []
-    for i, ev in enumerate(events):
-        row = first_row + i
-        which = ev.WhichOneof("time")
-        if which is None:
-            rejections.append(WireRejection(row, "time", "no time given (time_ms or timestamp)"))
-            continue
-        props = ev.properties
-        uprops = ev.user_properties
-        bad = cols.check(props) if props else None
-        if bad is None and uprops:
-            bad = ucols.check(uprops)
-        if bad is not None:
-            rejections.append(WireRejection(row, bad[0], bad[1]))
-            continue
-        if which == "timestamp" and not _timestamp_in_range(ev.timestamp):
-            rejections.append(WireRejection(row, "time", "timestamp out of range (years 0001 to 9999)"))
-            continue
-        user_ids.append(ev.user_id)
-        types.append(ev.event_type)
-        times.append(ev.time_ms if which == "time_ms" else ev.timestamp.ToMilliseconds())
-        cols.add(props)
-        ucols.add(uprops)
-        rows.append(row)
-    table = pa.table(
-        {
-            "user_id": pa.array(user_ids, type=pa.string()),
-            "event_type": pa.array(types, type=pa.string()),
-            "time": pa.array(times, type=pa.int64()),
-            **cols.arrays(),
-            **{USER_PREFIX + k: v for k, v in ucols.arrays().items()},
-        }
-    )
-    return RowBatch(table, rows, rejections)
-
-
-_TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)  # 0001-01-01 .. 9999-12-31, protobuf's range
-
-
-def _timestamp_in_range(ts: Timestamp) -> bool:
-    return _TIMESTAMP_SECONDS[0] <= ts.seconds <= _TIMESTAMP_SECONDS[1] and 0 <= ts.nanos < 1_000_000_000
-
-
-def users_to_table(users: Sequence[pb.UserProperties], first_row: int = 0) -> RowBatch:
-    """``UserProperties`` messages as a ``user_id`` + property-columns table."""
-    cols = _Columns(frozenset({"user_id"}))
-    ids: list[str] = []
-    rows: list[int] = []
-    rejections: list[WireRejection] = []
-    for i, u in enumerate(users):
-        bad = cols.check(u.properties)
-        if bad is not None:
-            rejections.append(WireRejection(first_row + i, *bad))
-            continue
-        ids.append(u.user_id)
-        cols.add(u.properties)
-        rows.append(first_row + i)
-    table = pa.table({"user_id": pa.array(ids, type=pa.string()), **cols.arrays()})
-    return RowBatch(table, rows, rejections)
-
-
-def _props_to_proto(props: Mapping[str, Any], out: Any) -> None:
-    for key, val in props.items():
-        if val is None:
-            continue
-        value_to_proto(val, out[key])
-
-
-def rows_to_event_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.Event]:
-    """Dicts (``user_id``, ``event_type``, ``time`` as epoch ms or datetime, other keys are
-    properties; an optional ``user_properties`` dict) as ``Event`` messages."""
-    out: list[pb.Event] = []
-    for row in rows:
-        ev = pb.Event(user_id=str(row["user_id"]), event_type=str(row["event_type"]))
-        t = row.get("time")
-        if t is not None:
-            ev.time_ms = to_epoch_ms(t)
-        props = {k: v for k, v in row.items() if k not in _EVENT_COLUMNS and k != "user_properties"}
-        _props_to_proto(props, ev.properties)
-        if row.get("user_properties"):
-            _props_to_proto(row["user_properties"], ev.user_properties)
-        out.append(ev)
-    return out
-
-
-def rows_to_user_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.UserProperties]:
-    """Dicts (``user_id`` and property keys) as ``UserProperties`` messages."""
-    out: list[pb.UserProperties] = []
-    for row in rows:
-        msg = pb.UserProperties(user_id=str(row["user_id"]))
-        _props_to_proto({k: v for k, v in row.items() if k != "user_id"}, msg.properties)
-        out.append(msg)
-    return out
-
-
-def table_to_ipc(table: pa.Table | pa.RecordBatch) -> bytes:
-    """An Arrow IPC stream holding the table (for the ``arrow_ipc`` request fields)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write(table)
-    return sink.getvalue().to_pybytes()
-
-
-def ipc_to_table(data: bytes) -> pa.Table:
-    """The table held by an Arrow IPC stream; raises :class:`WireFormatError` when unreadable."""
-    try:
-        return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise WireFormatError(f"arrow_ipc is not a readable Arrow IPC stream: {exc}") from None
+    return times.to_ms(t)

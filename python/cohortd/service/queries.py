@@ -1,0 +1,243 @@
+"""Questions about a project's saved cohorts and inline definitions.
+
+Questions about "now" (``as_of=None``) on a saved, non-archived cohort are
+answered from its materialised members (``engine/maintain.py``), one version
+per answer, after folding in any batch already acknowledged (read-your-writes).
+Results at an explicit as-of time go through the :class:`ResultCache`.
+``last_evaluated_ms`` in the catalog records real evaluations (cache misses),
+not every cache hit, at most once a second per cohort, to keep SQLite writes
+off the hot path.  ``check_membership`` returns one row per user, one column
+per cohort; Jaccard of two empty sets is 0.0.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from cohortd.engine.engine import CohortResult, Engine
+from cohortd.engine.maintain import ChangeSet, Maintainer
+from cohortd.errors import InvalidArgumentError
+from cohortd.lang.ast import Expr
+from cohortd.service.cache import ResultCache
+from cohortd.service.registry import Registry
+from cohortd.storage.catalog import Catalog
+from cohortd.times import Instant, parse_as_of, wall_ms
+from cohortd.types import Change, Overlap
+
+if TYPE_CHECKING:
+    from cohortd.analysis.know import KnowYourData
+
+__all__ = ["AsOf", "Queries", "TOUCH_INTERVAL_MS"]
+
+TOUCH_INTERVAL_MS = 1_000
+"""How often a cohort's last-evaluated time is written to the catalog at most."""
+
+AsOf = Instant | None
+
+
+class Queries:
+    """The read side of :class:`~cohortd.service.project.Project` (evaluate, members, overlap, ...)."""
+
+    engine: Engine
+    catalog: Catalog
+    registry: Registry
+    maintainer: Maintainer
+    know: KnowYourData
+    _clock: Callable[[], int]
+
+    def _init_queries(self) -> None:
+        self._cache = ResultCache()
+        self._touched: dict[str, int] = {}
+        self._masks: dict[str, tuple[BitMap, np.ndarray]] = {}
+
+    # ------------------------------------------------------------ saved
+    def _evaluate_saved(
+        self, name: str, as_of: AsOf = None, kernel: str | None = None, viewed: bool = True
+    ) -> CohortResult:
+        if viewed and name in self.registry:  # a user read (not lint, audit or maintenance)
+            self.know.viewed(name)
+        ms = parse_as_of(as_of)
+        if ms is None and kernel is None:
+            current = self.maintainer.current(name)
+            if current is not None:
+                self._touch(name, current.as_of_ms)
+                return CohortResult(current.members, current.as_of_ms, self.engine, current.version)
+        closure = self.registry.closure(name)
+        dv = self.engine.data_version
+        ms = self._clock() if ms is None else ms
+        result, computed = self._cache.get_or_compute(
+            (name, closure, dv, ms, kernel),
+            dv,
+            lambda: self.engine.evaluate(
+                self.registry.expr(name), as_of=ms, kernel=kernel, resolve=self.registry.resolve
+            ),
+        )
+        if computed:
+            self._touch(name, wall_ms())
+        return result
+
+    def forget_results(self) -> None:
+        """Drop every cached result (after a rename or delete changes what names mean)."""
+        self._cache.clear()
+        self._masks.clear()
+
+    def _touch(self, name: str, ms: int) -> None:
+        """Record the last evaluation, at most once a second per cohort (keeps SQLite off the hot path)."""
+        if ms - self._touched.get(name, -TOUCH_INTERVAL_MS) >= TOUCH_INTERVAL_MS:
+            self._touched[name] = ms
+            self.catalog.touch_evaluated(name, ms)
+
+    # ------------------------------------------------------------- changes
+    def changes(self, cohorts: Sequence[str], after_version: int, upto: int | None = None) -> list[Change]:
+        """Entries and exits of saved cohorts after ``after_version`` (up to ``upto``), oldest first."""
+        for c in cohorts:
+            self.registry.expr(c)  # NOT_FOUND for unknown names
+        return [self._external(c) for c in self.maintainer.changes(cohorts, after_version, upto)]
+
+    def watch(
+        self,
+        cohorts: Sequence[str],
+        after_version: int | None = None,
+        stop: threading.Event | None = None,
+        poll_s: float = 0.5,
+    ) -> Iterator[Change]:
+        """Every change of ``cohorts`` after ``after_version`` (None: from now on), as it happens.
+
+        Runs until ``stop`` is set; raises ``ResyncRequired`` when the change log no
+        longer reaches back to the version (the caller must re-read members).
+        """
+        for c in cohorts:
+            self.registry.expr(c)
+        version = self.maintainer.version if after_version is None else after_version
+        while stop is None or not stop.is_set():
+            for change in self.maintainer.changes(cohorts, version):
+                version = change.version
+                yield self._external(change)
+            self.maintainer.wait(version, poll_s)
+
+    def _external(self, c: ChangeSet) -> Change:
+        return Change(
+            c.cohort,
+            c.version,
+            c.time_ms,
+            self.engine.external_ids(c.entered),
+            self.engine.external_ids(c.exited),
+        )
+
+    # ------------------------------------------------------------ evaluate
+    def evaluate(
+        self,
+        name: str | None = None,
+        definition: str | Expr | None = None,
+        as_of: AsOf = None,
+        kernel: str | None = None,
+    ) -> Any:
+        """Evaluate a saved cohort (cached) or an inline definition; returns the engine's result."""
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        if name is not None:
+            return self._evaluate_saved(name, as_of, kernel)
+        expr = self.engine.definition(definition)
+        self.registry.check_refs(expr, None)
+        ms = parse_as_of(as_of)
+        return self.engine.evaluate(
+            expr, as_of=self._clock() if ms is None else ms, kernel=kernel, resolve=self.registry.resolve
+        )
+
+    def members(
+        self, name: str | None = None, definition: str | Expr | None = None, as_of: AsOf = None
+    ) -> list[str]:
+        """External ids of the members, sorted (a stable order for paging)."""
+        return self.evaluate(name, definition, as_of).members()
+
+    def _bitmaps(self, cohorts: Sequence[str], as_of: AsOf) -> tuple[list[BitMap], int]:
+        ms = parse_as_of(as_of)
+        if ms is None and all(self.maintainer.membership(c) is not None for c in cohorts):
+            # "now" is each cohort's maintained members, as evaluate and check_membership answer it
+            now = [self._evaluate_saved(c) for c in cohorts]
+            return [r.bitmap for r in now], max(r.as_of_ms for r in now)
+        if ms is None:
+            ms = self._clock()  # an archived cohort is evaluated: one instant for every cohort
+        results = [self._evaluate_saved(c, ms) for c in cohorts]
+        return [r.bitmap for r in results], ms
+
+    # ---------------------------------------------------------- membership
+    def is_member(self, user_id: str, cohort: str, as_of: AsOf = None) -> bool:
+        """Whether the user is in the saved cohort at the as-of time (unknown users are in none)."""
+        result = self._evaluate_saved(cohort, as_of)
+        dense = self.engine.dense_id(str(user_id))
+        return dense is not None and dense in result.bitmap
+
+    def check_membership(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
+    ) -> list[list[bool]]:
+        """Membership matrix: one row per user, one column per cohort."""
+        return self.membership_matrix(user_ids, cohorts, as_of).tolist()
+
+    def membership_matrix(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
+    ) -> np.ndarray:
+        """``check_membership`` as a bool array, vectorised: one id lookup per user, one gather per cohort."""
+        ms = parse_as_of(as_of)
+        if ms is None and any(self.maintainer.membership(c) is None for c in cohorts):
+            ms = self._clock()  # an archived cohort is evaluated: one instant for all of them
+        ids = self.engine.dense_ids(user_ids)
+        out = np.zeros((len(ids), len(cohorts)), bool)
+        for j, cohort in enumerate(cohorts):
+            mask = self._dense_mask(cohort, ms)
+            inside = (ids >= 0) & (ids < len(mask))
+            out[inside, j] = mask[ids[inside]]
+        return out
+
+    def _dense_mask(self, cohort: str, as_of: int | None) -> np.ndarray:
+        """The members of a cohort as a bool array over dense ids, cached per result."""
+        result = self._evaluate_saved(cohort, as_of)
+        cached = self._masks.get(cohort)
+        if cached is not None and cached[0] is result.bitmap:
+            return cached[1]
+        mask = np.zeros(len(self.engine.store.users), bool)
+        mask[np.asarray(result.bitmap.to_array(), dtype=np.int64)] = True
+        self._masks[cohort] = (result.bitmap, mask)
+        return mask
+
+    def user_cohorts(self, user_id: str, as_of: AsOf = None) -> list[str]:
+        """Names (sorted) of every non-archived saved cohort the user is in."""
+        dense = self.engine.dense_id(str(user_id))
+        if dense is None:
+            return []
+        return [n for n in self.registry.live_names() if dense in self._evaluate_saved(n, as_of).bitmap]
+
+    def overlap(self, cohorts: Sequence[str], as_of: AsOf = None) -> Overlap:
+        """Sizes, pairwise intersection sizes and Jaccard of saved cohorts at one as-of time."""
+        if not cohorts:
+            raise InvalidArgumentError("overlap needs at least one cohort")
+        bitmaps, ms = self._bitmaps(cohorts, as_of)
+        sizes = [len(b) for b in bitmaps]
+        n = len(bitmaps)
+        # one intersection per pair (the matrix is symmetric, its diagonal the sizes); Jaccard from those
+        inter = [[0] * n for _ in range(n)]
+        for i in range(n):
+            inter[i][i] = sizes[i]
+            for j in range(i + 1, n):
+                inter[i][j] = inter[j][i] = bitmaps[i].intersection_cardinality(bitmaps[j])
+        union = [[sizes[i] + sizes[j] - inter[i][j] for j in range(n)] for i in range(n)]
+        jac = [[inter[i][j] / union[i][j] if union[i][j] else 0.0 for j in range(n)] for i in range(n)]
+        return Overlap(list(cohorts), sizes, inter, jac, ms)
+
+    def explain(
+        self, name: str | None = None, definition: str | Expr | None = None, as_of: AsOf = None
+    ) -> list[Any]:
+        """The plan with each step's size and time (engine ``PlanStep`` objects)."""
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        expr = self.registry.expr(name) if name is not None else self.engine.definition(definition)
+        self.registry.check_refs(expr, None)
+        ms = parse_as_of(as_of)
+        return self.engine.explain(
+            expr, as_of=self._clock() if ms is None else ms, resolve=self.registry.resolve
+        )
