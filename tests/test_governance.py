@@ -91,6 +91,19 @@ def test_delete_refused_while_referenced(project: Project) -> None:
     assert project.get_cohort("Buyers").version == 1  # a fresh history
 
 
+def test_audiences_block_rename_and_delete(project: Project, tmp_path: Path) -> None:
+    project.create_cohort("Buyers", 'did("Purchase") in last 7d')
+    project.create_destination("files", directory=str(tmp_path / "out"))
+    project.create_audience("Buyers to files", "Buyers", "files")
+    with pytest.raises(ReferencedError, match="audiences deliver it: Buyers to files"):
+        project.rename_cohort("Buyers", "Purchasers")
+    with pytest.raises(ReferencedError, match="audience 'Buyers to files'"):
+        project.delete_cohort("Buyers")
+    project.delete_audience("Buyers to files")
+    project.rename_cohort("Buyers", "Purchasers")
+    project.delete_cohort("Purchasers")
+
+
 def test_cap_on_active_cohorts(project: Project) -> None:
     for i in range(4):
         project.create_cohort(f"C{i}", f'did("Session Start") >= {i + 1}')
