@@ -140,7 +140,7 @@ class AnalysisMethods:
             bt.backtest_run(
                 cohort=lambda ms: self._members(cohort, definition, ms),
                 outcome=lambda ms: self._members(None, outcome, ms),
-                known=self.engine.known_users,
+                known=lambda ms: self.engine.evaluation(ms).known,  # cached with the cohort's evaluation
                 as_of=a,
                 horizon=span,
                 baseline_kind=baseline,

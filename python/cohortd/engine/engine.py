@@ -70,7 +70,7 @@ class Engine:
         self.clock: Clock = clock or wall_clock_ms
         self.kernel = kernel
         self._listeners: list[IngestListener] = []
-        self._known_cache: tuple[tuple[int, int, int], np.ndarray, BitMap] | None = None
+        self._known_cache: tuple[tuple[tuple[int, int, int], np.ndarray, BitMap], ...] = ()
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock | None = None, kernel: str = "rust") -> Engine:
@@ -197,14 +197,20 @@ class Engine:
             known=self._known(snap, ms),
         )
 
+    #: (data version, as-of) pairs whose known users are kept (analyses alternate a few as-of times)
+    KNOWN_CACHE = 4
+
     def _known(self, snap: Snapshot, as_of: int) -> tuple[np.ndarray, BitMap]:
-        """Users known at ``as_of`` (mask and bitmap), cached for the last (data version, as-of)."""
+        """Users known at ``as_of`` (mask and bitmap), cached for the last few (data version, as-of)."""
         key = (snap.version, len(snap.first_seen), as_of)
-        cached = self._known_cache
-        if cached is None or cached[0] != key:
-            mask = snap.first_seen < as_of
-            cached = self._known_cache = (key, mask, bitmap_from_ids(np.flatnonzero(mask)))
-        return cached[1], cached[2]
+        entries = self._known_cache
+        for entry in entries:
+            if entry[0] == key:
+                return entry[1], entry[2]
+        mask = snap.first_seen < as_of
+        entry = (key, mask, bitmap_from_ids(np.flatnonzero(mask)))
+        self._known_cache = (entry, *entries[: self.KNOWN_CACHE - 1])  # one tuple swap: no lock needed
+        return entry[1], entry[2]
 
     def known_users(self, as_of: int | dt.datetime | str | None = None) -> BitMap:
         """Users with at least one event before ``as_of``."""
