@@ -325,17 +325,6 @@ class EventStore:
         )
         return Ingested(report, normalized, np.unique(dense), types, user_props)
 
-    def append(self, batch: pa.Table) -> None:
-        """Log and apply an already validated batch (tests and tools; requests use :meth:`ingest`)."""
-        if batch.num_rows == 0:
-            return
-        with self.lock:
-            self._log(_encode(batch))
-            self._apply(batch)
-            self.version += 1
-            self._tail_batches += 1
-            self._seal_if_due()
-
     def _log(self, payload: bytes) -> None:
         """Append one record; an OSError becomes StorageFullError / StorageError (nothing stored)."""
         assert self._wal is not None, "store is closed"
