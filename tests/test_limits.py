@@ -172,7 +172,7 @@ def test_chain_messages_need_two_items() -> None:
 
 # ------------------------------------------------- saved, then no longer valid
 def test_a_project_opens_with_a_broken_saved_definition(tmp_path: Path) -> None:
-    from cohortd.workspace import Workspace
+    from cohortd.service import Workspace
 
     with Workspace(tmp_path) as ws:
         p = ws.project("p")

@@ -361,7 +361,7 @@ def test_an_evaluation_stops_at_its_deadline_and_on_cancel(server: ServerProcess
 
 # ----------------------------------------- item 12: projects open independently
 def test_in_cohort_chains_are_limited_and_reopen_in_dependency_order(tmp_path: Path) -> None:
-    from cohortd.workspace import MAX_IN_COHORT_DEPTH
+    from cohortd.service.registry import MAX_IN_COHORT_DEPTH
 
     srv = ServerProcess(tmp_path)
     try:
