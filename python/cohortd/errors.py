@@ -100,5 +100,13 @@ class ShuttingDown(CohortError):
     """The server is stopping; a long-running call (Watch) ends so the client can resume elsewhere."""
 
 
+class ShardUnavailableError(CohortError):
+    """A cluster shard the answer needs is down (restarting); retryable (``cohortd.cluster``)."""
+
+
+class NotInClusterError(CohortError):
+    """The operation is not available when the project is served by a cluster (yet)."""
+
+
 DeadlineExceeded = DeadlineExceededError
 """The old name of :class:`DeadlineExceededError`."""

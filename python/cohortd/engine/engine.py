@@ -156,10 +156,15 @@ class Engine:
         as_of: int | dt.datetime | str | None = None,
         kernel: str | None = None,
         resolve: Resolver | None = None,
+        top_thresholds: Mapping[ast.Top, float] | None = None,
     ) -> CohortResult:
-        """Members of ``expr`` at ``as_of`` (default now); any past instant works."""
+        """Members of ``expr`` at ``as_of`` (default now); any past instant works.
+
+        ``top_thresholds`` fixes the ``q`` of percentile conditions (a cluster's global threshold).
+        """
         tree = self.definition(expr)
         ev = self._evaluation(as_of, kernel, resolve)
+        ev.top_thresholds = top_thresholds
         return CohortResult(ev.run(tree), ev.as_of, self)
 
     def explain(

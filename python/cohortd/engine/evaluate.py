@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import ModuleType
@@ -128,6 +128,8 @@ class Evaluation:
         self.memo: dict[Any, BitMap] = {}
         self.cohort_stack: list[str] = []
         self.steps: list[PlanStep] | None = [] if explain else None
+        self.top_thresholds: Mapping[ast.Top, float] | None = None
+        """Percentile thresholds fixed from outside (a cluster's global ``q``, ``cohortd.cluster``)."""
         self._condition_bytes = 0
         self._depth = 0
 
@@ -282,6 +284,13 @@ class Evaluation:
         return values, has
 
     def _top(self, cond: ast.Top) -> np.ndarray:
+        metric = self.top_metric(cond)
+        if self.top_thresholds is not None and cond in self.top_thresholds:
+            return self.known_mask & (metric > 0) & (metric >= self.top_thresholds[cond])
+        return top_percent_mask(metric, self.known_mask, cond.percent)
+
+    def top_metric(self, cond: ast.Top) -> np.ndarray:
+        """The metric of a percentile condition for every user (float64)."""
         if self.restrict is not None:
             raise ValueError("a percentile depends on every user: it cannot be evaluated for a subset")
         start, end = window_bounds(cond.window, self.as_of)
@@ -289,13 +298,12 @@ class Evaluation:
         k, n = self.kernel, self.n_users
         if isinstance(m, ast.MetricCount):
             p = self.parts(m.event, start, end)
-            metric = k.count(p.users, p.times, start, end, n).astype(np.float64)
-        elif isinstance(m, ast.MetricActiveDays):
+            return k.count(p.users, p.times, start, end, n).astype(np.float64)
+        if isinstance(m, ast.MetricActiveDays):
             p = self.parts(m.event, start, end)
-            metric = k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n).astype(np.float64)
-        else:
-            metric, _ = self.aggregate_metric("sum", m.prop, m.event, start, end)
-        return top_percent_mask(metric, self.known_mask, cond.percent)
+            return k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n).astype(np.float64)
+        metric, _ = self.aggregate_metric("sum", m.prop, m.event, start, end)
+        return metric
 
     def _sequence(self, cond: ast.Sequence) -> BitMap:
         start, end = window_bounds(cond.window, self.as_of)

@@ -31,8 +31,10 @@ from cohortd.errors import (
     KernelError,
     LimitExceededError,
     NotFoundError,
+    NotInClusterError,
     ParseError,
     ResyncRequired,
+    ShardUnavailableError,
     ShuttingDown,
     StorageError,
     StorageFullError,
@@ -76,6 +78,8 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     # read the members again and watch from their version (the SDK raises ResyncRequired).
     (ResyncRequired, grpc.StatusCode.OUT_OF_RANGE),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),  # retryable: the SDK's watch resumes
+    (ShardUnavailableError, grpc.StatusCode.UNAVAILABLE),  # a cluster shard is restarting: retryable
+    (NotInClusterError, grpc.StatusCode.UNIMPLEMENTED),
     (CohortError, grpc.StatusCode.FAILED_PRECONDITION),  # e.g. "workspace is closed" while draining
 )
 

@@ -1,0 +1,51 @@
+"""Which shard holds a user: a keyed hash of the external id, modulo the shard count.
+
+Every event and user property of one user lands on one shard, so every
+condition except a percentile is answered by that shard alone.  The hash is
+blake2b (stable across processes and Python versions, unlike ``hash``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from hashlib import blake2b
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["shard_of", "shard_rows", "split_table"]
+
+_KEY = b"cohortd-shard"
+
+
+def shard_of(user_id: str, shards: int) -> int:
+    """The shard (0..shards-1) that holds ``user_id``."""
+    digest = blake2b(str(user_id).encode("utf-8", "surrogatepass"), digest_size=8, key=_KEY).digest()
+    return int.from_bytes(digest, "little") % shards
+
+
+def shard_rows(user_ids: Sequence[Any], shards: int) -> np.ndarray:
+    """The shard of every row (int64 array); one hash per distinct id."""
+    memo: dict[Any, int] = {}
+    out = np.empty(len(user_ids), np.int64)
+    for i, uid in enumerate(user_ids):
+        s = memo.get(uid)
+        if s is None:
+            s = memo[uid] = shard_of(uid, shards)
+        out[i] = s
+    return out
+
+
+def split_table(table: pa.Table, shards: int) -> list[tuple[pa.Table, np.ndarray]]:
+    """Per shard: its rows of ``table`` and their positions in it (to renumber rejections)."""
+    if "user_id" not in table.column_names:
+        return [(table, np.arange(table.num_rows))] + [
+            (table.slice(0, 0), np.empty(0, np.int64)) for _ in range(shards - 1)
+        ]  # the shard-0 project rejects it with the engine's own message
+    owner = shard_rows(table.column("user_id").to_pylist(), shards)
+    parts = []
+    for s in range(shards):
+        rows = np.flatnonzero(owner == s)
+        parts.append((table.take(pa.array(rows)), rows))
+    return parts

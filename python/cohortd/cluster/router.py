@@ -1,0 +1,551 @@
+"""The router: a workspace whose projects are spread over shard actors, with the same answers.
+
+:class:`ClusterWorkspace` stands where :class:`~cohortd.service.Workspace`
+stands in the server, so the gRPC API and the SDK do not change.  Each
+:class:`ClusterProject` answers the questions the ``Cohortd`` service asks:
+
+* ingest: rows split by ``partition.shard_of(user_id)``, every shard's part
+  sent in parallel; the call returns only when every shard has made its part
+  durable (its WAL).  A shard that is down fails the call UNAVAILABLE naming
+  it; the parts for the other shards were stored, and the message says how many.
+* evaluate: sizes add; members are the shards' sorted lists merged (ids stay
+  external); overlap adds intersection counts and recomputes Jaccard.
+* ``top P%``: two phases. Each shard reports the distribution of the metric over
+  its known users, the router finds the global threshold ``q`` (rank
+  ``ceil(P/100 * N)`` over all ``N`` users), the shards select ``M > 0 and M >= q``.
+  An instant is fixed for both phases (the router's clock for "now").
+* saved cohorts: the router's ``catalog.sqlite`` is the catalog of record; every
+  change is validated on a shard, written there, then replicated to every shard's
+  catalog copy (``ShardActor.sync_catalog``), again whenever a shard restarts.
+* Watch/Changes: cluster versions name vectors of shard versions
+  (:mod:`cohortd.cluster.versions`); a step's changes of one cohort are merged
+  across shards (net entries and exits).
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from cohortd import governance
+from cohortd.cluster.partition import shard_of, shard_rows, split_table
+from cohortd.cluster.shards import ShardSet
+from cohortd.cluster.versions import ClusterVersions
+from cohortd.engine.evaluate import percentile_threshold_rank
+from cohortd.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    NotInClusterError,
+    ShardUnavailableError,
+)
+from cohortd.lang import ast as A
+from cohortd.lang import walk
+from cohortd.service.workspace import PROJECT_NAME
+from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
+from cohortd.times import Instant, parse_as_of, wall_ms
+from cohortd.types import Change, IngestReport, LintWarning, Overlap, Rejection
+
+__all__ = ["ClusterProject", "ClusterResult", "ClusterWorkspace", "global_threshold"]
+
+Thresholds = dict[A.Top, float]
+
+
+@dataclass
+class ClusterResult:
+    """An evaluation merged over the shards (the fields the servicer reads of a ``CohortResult``)."""
+
+    size: int
+    as_of_ms: int
+    version: int
+    ids: list[str] | None = None
+    missing_shards: list[int] = field(default_factory=list)
+    """Shards left out of a partial answer (empty unless one was asked for)."""
+
+    def members(self) -> list[str]:
+        if self.ids is None:
+            raise InvalidArgumentError("this result was read without its members")
+        return self.ids
+
+
+def global_threshold(values: np.ndarray, counts: np.ndarray, percent: float) -> float:
+    """``q`` of ``top P%`` over all users: the value at rank ceil(P/100*N), N = sum(counts).
+
+    ``values`` ascending and distinct with ``counts`` users each (the shards'
+    distributions merged).  No user qualifies (``inf``) when N or the rank is 0.
+    """
+    n = int(counts.sum())
+    rank = percentile_threshold_rank(percent, n)
+    if n == 0 or rank == 0:
+        return float("inf")
+    from_top = np.cumsum(counts[::-1])
+    return float(values[::-1][int(np.searchsorted(from_top, rank))])
+
+
+def _merge_counts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    values = np.concatenate([p[0] for p in parts]) if parts else np.empty(0)
+    counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+    uniq, inverse = np.unique(values, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
+
+
+class _Schemas:
+    """Property names the cluster has seen, for the servicer's per-project property limits."""
+
+    def __init__(self) -> None:
+        self.schema: dict[str, str] = {}
+        self.user_schema: dict[str, str] = {}
+
+
+class _Engine:
+    """The ``engine.store`` face the servicer reads (schema sizes for its limits)."""
+
+    def __init__(self) -> None:
+        self.store = _Schemas()
+
+
+class ClusterProject:
+    """One project spread over the cluster's shards (the part of ``Project`` the Cohortd service uses)."""
+
+    def __init__(self, cluster: ClusterWorkspace, name: str) -> None:
+        self.cluster = cluster
+        self.name = name
+        self.shards = cluster.shards
+        self.directory = cluster.data_dir / "router" / "projects" / name
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._clock = cluster.clock
+        self.catalog = Catalog(self.directory / "catalog.sqlite", clock=self._clock)
+        self.maintainer = ClusterVersions(self.directory / "versions.sqlite", self._vector)
+        self.engine = _Engine()
+        self.broken: dict[str, str] = {}
+        self.max_active_cohorts: int | None = None
+        self._write_lock = threading.RLock()
+        self._parsed: dict[tuple[str, str], A.Expr] = {}
+        self.shards.on_restart.append(self._resync)
+        self._sync_catalog(partial=True)
+        for events, users in self.shards.all("schema_names", name, partial=True).values():
+            self.engine.store.schema.update(dict.fromkeys(events, ""))
+            self.engine.store.user_schema.update(dict.fromkeys(users, ""))
+
+    # ------------------------------------------------------------- data in
+    def ingest(self, table: Any) -> IngestReport:
+        """Split by user, store every part on its shard, return once every part is durable."""
+        return self._write("ingest", table)
+
+    def upsert_user_properties(self, table: Any) -> IngestReport:
+        """Current user properties, each user's on its own shard."""
+        return self._write("upsert_user_properties", table)
+
+    def _write(self, method: str, table: Any) -> IngestReport:
+        if not isinstance(table, pa.Table | pa.RecordBatch):
+            table = pa.Table.from_pylist(list(table))
+        elif isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        parts = split_table(table, self.shards.count)
+        work = {s: (self.name, part) for s, (part, _) in enumerate(parts) if part.num_rows}
+        try:
+            reports = self.shards.call(method, work)
+        except ShardUnavailableError as exc:  # the other shards' parts were stored (and are durable)
+            raise ShardUnavailableError(
+                f"{exc}; the rows for the other shards of this request were stored"
+            ) from exc
+        report = IngestReport()
+        for s, rep in reports.items():
+            rows = parts[s][1]
+            report.accepted += rep.accepted
+            report.rejected.extend(Rejection(int(rows[r.row]), r.field, r.reason) for r in rep.rejected)
+        report.rejected.sort(key=lambda r: r.row)
+        names = [c for c in table.column_names if c not in ("user_id", "event_type", "time")]
+        target = self.engine.store.user_schema if method != "ingest" else self.engine.store.schema
+        for c in names:
+            if method == "ingest" and c.startswith("user."):
+                self.engine.store.user_schema.setdefault(c[5:], "")
+            else:
+                target.setdefault(c, "")
+        return report
+
+    # ------------------------------------------------------------- catalog
+    def _entries(self) -> list[tuple[str, str, str, bool]]:
+        return [(r.name, r.definition, r.description, bool(r.archived)) for r in self.catalog.list(True)]
+
+    def _sync_catalog(self, partial: bool = False, shards: Sequence[int] | None = None) -> None:
+        entries = self._entries()
+        targets = range(self.shards.count) if shards is None else shards
+        self.shards.call("sync_catalog", {s: (self.name, entries) for s in targets}, partial)
+
+    def _resync(self, shard: int) -> None:
+        """A restarted shard: replay the catalog of record onto its copy (it may have missed a change)."""
+        self._sync_catalog(partial=True, shards=[shard])
+
+    def _canonical(self, definition: str | A.Expr) -> str:
+        from cohortd.lang import as_expr, to_text
+
+        return to_text(as_expr(definition))
+
+    def create_cohort(
+        self, name: str, definition: str | A.Expr, description: str = "", note: str = ""
+    ) -> tuple[CohortRecord, list[LintWarning]]:
+        """Validate on shard 0, record, replicate to every shard."""
+        with self._write_lock:
+            if self._exists(name):
+                raise AlreadyExistsError(f"a cohort named {name!r} already exists")
+            warnings = self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
+            rec = self.catalog.create(
+                name, self._canonical(definition), description, note, governance.author()
+            )
+            self._sync_catalog()
+        return rec, warnings
+
+    def update_cohort(
+        self,
+        name: str,
+        definition: str | A.Expr | None = None,
+        description: str | None = None,
+        note: str = "",
+    ) -> tuple[CohortRecord, list[LintWarning]]:
+        with self._write_lock:
+            self.catalog.get(name)  # NOT_FOUND first
+            warnings: list[LintWarning] = []
+            text = None
+            if definition is not None:
+                warnings = self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
+                text = self._canonical(definition)
+            rec = self.catalog.update(name, text, description, note, governance.author())
+            self._sync_catalog()
+        return rec, warnings
+
+    def archive_cohort(self, name: str) -> CohortRecord:
+        with self._write_lock:
+            rec = self.catalog.archive(name)
+            self._sync_catalog()
+        return rec
+
+    def unarchive_cohort(self, name: str) -> CohortRecord:
+        with self._write_lock:
+            rec = self.catalog.unarchive(name)
+            self._sync_catalog()
+        return rec
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.catalog.get(name)
+        except NotFoundError:
+            return False
+        return True
+
+    def get_cohort(self, name: str) -> CohortRecord:
+        return self.catalog.get(name)
+
+    def list_cohorts(self, include_archived: bool = False) -> list[CohortRecord]:
+        return self.catalog.list(include_archived)
+
+    def cohort_history(self, name: str) -> list[CohortVersion]:
+        return self.catalog.history(name)
+
+    def rename_cohort(self, old: str, new: str) -> Any:
+        raise NotInClusterError("renaming a cohort is not available on a cluster yet")
+
+    def delete_cohort(self, name: str) -> None:
+        raise NotInClusterError("deleting a cohort is not available on a cluster yet")
+
+    def lint(self, definition: str | A.Expr, name: str | None = None) -> list[LintWarning]:
+        return self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
+
+    def warnings(self, name: str | None = None, definition: str | A.Expr | None = None) -> list[LintWarning]:
+        """Lint of the definition against shard 0's data (a sample of the users)."""
+        return self.shards.call("warnings", {0: (self.name, name, definition)})[0]
+
+    # ------------------------------------------------------- percentiles
+    def _resolve(self, name: str) -> A.Expr | None:
+        from cohortd.lang import parse
+
+        try:
+            rec = self.catalog.get(name)
+        except NotFoundError:
+            return None
+        key = (name, rec.definition)
+        if key not in self._parsed:
+            self._parsed[key] = parse(rec.definition)
+        return self._parsed[key]
+
+    def _tops(self, name: str | None, definition: Any) -> list[A.Top]:
+        from cohortd.lang import as_expr
+
+        if name is not None:
+            expr = self._resolve(name)
+            if expr is None:
+                raise NotFoundError(f"no cohort named {name!r}")
+        else:
+            expr = as_expr(definition)
+        return list(dict.fromkeys(n for n in walk.expand(expr, self._resolve) if isinstance(n, A.Top)))
+
+    def _thresholds(self, tops: Sequence[A.Top], ms: int, partial: bool) -> Thresholds:
+        """Phase one of ``top P%``: every shard's distribution, the global ``q`` of each."""
+        per_shard = self.shards.all("metric_counts", self.name, list(tops), ms, partial=partial)
+        out: Thresholds = {}
+        for i, top in enumerate(tops):
+            values, counts = _merge_counts([parts[i] for parts in per_shard.values()])
+            out[top] = global_threshold(values, counts, top.percent)
+        return out
+
+    def _plan(
+        self, names: Sequence[str | None], definition: Any, as_of: Instant | None, partial: bool
+    ) -> tuple[int | None, Thresholds | None]:
+        """(instant to send, thresholds): an instant is fixed when a percentile is involved."""
+        ms = parse_as_of(as_of)
+        tops: list[A.Top] = []
+        for n in names:
+            tops.extend(self._tops(n, definition if n is None else None))
+        if not tops:
+            return ms, None
+        ms = self._clock() if ms is None else ms
+        return ms, self._thresholds(list(dict.fromkeys(tops)), ms, partial)
+
+    # ------------------------------------------------------------ queries
+    def _check_target(self, name: str | None, definition: Any) -> None:
+        if (name is None) == (definition is None):
+            raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
+        if name is not None:
+            self.catalog.get(name)
+
+    def evaluate(
+        self,
+        name: str | None = None,
+        definition: str | A.Expr | None = None,
+        as_of: Instant | None = None,
+        kernel: str | None = None,
+        partial: bool = False,
+    ) -> ClusterResult:
+        """Size of a saved cohort or a definition over every shard (sizes add)."""
+        return self._evaluate("evaluate", name, definition, as_of, partial)
+
+    def members(
+        self, name: str | None = None, definition: str | A.Expr | None = None, as_of: Instant | None = None
+    ) -> list[str]:
+        return self._evaluate("members", name, definition, as_of, False).members()
+
+    def evaluate_members(
+        self,
+        name: str | None = None,
+        definition: str | A.Expr | None = None,
+        as_of: Instant | None = None,
+        partial: bool = False,
+    ) -> ClusterResult:
+        """Like ``evaluate`` with the members (sorted external ids, the shards' lists merged)."""
+        return self._evaluate("members", name, definition, as_of, partial)
+
+    def _evaluate(
+        self, method: str, name: str | None, definition: Any, as_of: Instant | None, partial: bool
+    ) -> ClusterResult:
+        self._check_target(name, definition)
+        ms, thresholds = self._plan([name], definition, as_of, partial)
+        now = ms is None and name is not None and not thresholds
+        if ms is None and not now:
+            ms = self._clock()  # one instant for every shard
+        answers = self.shards.all(method, self.name, name, definition, ms, thresholds, partial=partial)
+        missing = [s for s in range(self.shards.count) if s not in answers]
+        if method == "members":
+            ids = list(heapq.merge(*(a[0] for a in answers.values())))
+            size = len(ids)
+        else:
+            ids, size = None, sum(a[0] for a in answers.values())
+        as_of_ms = max((a[1] for a in answers.values()), default=ms or 0) if now else int(ms or 0)
+        version = 0
+        if now:
+            version = self._version_at({s: a[2] for s, a in answers.items()})
+        return ClusterResult(size, as_of_ms, version, ids, missing)
+
+    def _version_at(self, shard_versions: dict[int, int]) -> int:
+        """The cluster version of an answer read at these shard versions (0 for a partial one)."""
+        if len(shard_versions) < self.shards.count:
+            return 0
+        return self.maintainer.register([shard_versions[s] for s in range(self.shards.count)])
+
+    def overlap(self, cohorts: Sequence[str], as_of: Instant | None = None, partial: bool = False) -> Overlap:
+        """Sizes and intersection counts add over the shards; Jaccard from the sums."""
+        if not cohorts:
+            raise InvalidArgumentError("overlap needs at least one cohort")
+        for c in cohorts:
+            self.catalog.get(c)
+        ms, thresholds = self._plan(list(cohorts), None, as_of, partial)
+        answers = self.shards.all("overlap", self.name, list(cohorts), ms, thresholds, partial=partial)
+        n = len(cohorts)
+        sizes = [sum(a[0][i] for a in answers.values()) for i in range(n)]
+        inter = [[sum(a[1][i][j] for a in answers.values()) for j in range(n)] for i in range(n)]
+        union = [[sizes[i] + sizes[j] - inter[i][j] for j in range(n)] for i in range(n)]
+        jac = [[inter[i][j] / union[i][j] if union[i][j] else 0.0 for j in range(n)] for i in range(n)]
+        as_of_ms = int(ms) if ms is not None else max((a[2] for a in answers.values()), default=0)
+        return Overlap(list(cohorts), sizes, inter, jac, as_of_ms)
+
+    def is_member(self, user_id: str, cohort: str, as_of: Instant | None = None) -> bool:
+        return bool(self.membership_matrix([user_id], [cohort], as_of)[0, 0])
+
+    def check_membership(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: Instant | None = None
+    ) -> list[list[bool]]:
+        return self.membership_matrix(user_ids, cohorts, as_of).tolist()
+
+    def membership_matrix(
+        self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: Instant | None = None
+    ) -> np.ndarray:
+        """Each user asked of its own shard; only the shards holding asked users are needed."""
+        for c in cohorts:
+            self.catalog.get(c)
+        ids = [str(u) for u in user_ids]
+        owner = shard_rows(ids, self.shards.count)
+        ms, thresholds = self._plan(list(cohorts), None, as_of, False)
+        work = {}
+        for s in np.unique(owner):
+            rows = np.flatnonzero(owner == s)
+            work[int(s)] = (self.name, [ids[i] for i in rows], list(cohorts), ms, thresholds)
+        answers = self.shards.call("membership", work)
+        out = np.zeros((len(ids), len(cohorts)), bool)
+        for s, matrix in answers.items():
+            out[np.flatnonzero(owner == s)] = matrix
+        return out
+
+    def user_cohorts(self, user_id: str, as_of: Instant | None = None) -> list[str]:
+        live = [r.name for r in self.catalog.list(False)]
+        if not live:
+            return []
+        ms, thresholds = self._plan(live, None, as_of, False)
+        s = shard_of(str(user_id), self.shards.count)
+        return self.shards.call("user_cohorts", {s: (self.name, str(user_id), live, ms, thresholds)})[s]
+
+    # ------------------------------------------------------------ changes
+    def _vector(self) -> tuple[int, ...]:
+        answers = self.shards.all("version", self.name)
+        return tuple(answers[s] for s in range(self.shards.count))
+
+    def changes(self, cohorts: Sequence[str], after_version: int, upto: int | None = None) -> list[Change]:
+        """Changes of the cohorts after cluster version ``after_version`` up to ``upto``.
+
+        Every shard's changes between the two vectors, merged per cohort into one
+        change (net entries and exits) at version ``upto``: one per (cohort, version).
+        """
+        for c in cohorts:
+            self.catalog.get(c)
+        upto = self.maintainer.version if upto is None else upto
+        start, end = self.maintainer.vector(after_version), self.maintainer.vector(upto)
+        if upto <= after_version:
+            return []
+        work = {s: (self.name, list(cohorts), start[s], end[s]) for s in range(self.shards.count)}
+        answers = self.shards.call("changes", work)
+        net: dict[str, dict[str, int]] = {}  # cohort -> user -> +1 entered / -1 exited over the step
+        times: dict[str, int] = {}
+        for s in range(self.shards.count):  # a user lives on one shard: its changes come in order
+            for ch in answers[s]:
+                users = net.setdefault(ch.cohort, {})
+                for u in ch.exited:
+                    users[u] = users.get(u, 0) - 1
+                for u in ch.entered:
+                    users[u] = users.get(u, 0) + 1
+                times[ch.cohort] = max(times.get(ch.cohort, 0), ch.time_ms)
+        out = []
+        for cohort in cohorts:
+            users = net.get(cohort, {})
+            entered = sorted(u for u, v in users.items() if v > 0)
+            exited = sorted(u for u, v in users.items() if v < 0)
+            if entered or exited:
+                out.append(Change(cohort, upto, times[cohort], entered, exited))
+        return out
+
+    def watch(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotInClusterError("the embedded watch is not available on a cluster; use the Watch RPC")
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        raise NotInClusterError(f"{attr} is not available when the project is served by a cluster (yet)")
+
+    def close(self) -> None:
+        if self._resync in self.shards.on_restart:
+            self.shards.on_restart.remove(self._resync)
+        self.maintainer.close()
+        self.catalog.close()
+
+
+class ClusterWorkspace:
+    """The cluster behind ``cohortd serve --cluster``: shard actors plus the router's own directory.
+
+    ``DIR/cluster.json`` records the shard count: reopening with another count is
+    refused (users would move between shards; rebalancing is not built, see
+    ``docs/cluster.md``).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        shards: int,
+        address: str = "local",
+        clock: Callable[[], int] | None = None,
+        namespace: str | None = None,
+        max_active_cohorts: int | None = None,
+    ) -> None:
+        import json
+
+        import ray
+
+        if shards < 1:
+            raise InvalidArgumentError("--shards must be at least 1")
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = self.data_dir / "cluster.json"
+        if meta.exists():
+            recorded = json.loads(meta.read_text())["shards"]
+            if recorded != shards:
+                raise InvalidArgumentError(
+                    f"{self.data_dir} holds a cluster of {recorded} shards, not {shards} (no rebalancing)"
+                )
+        else:
+            meta.write_text(json.dumps({"shards": shards}))
+        if not ray.is_initialized():
+            if address == "local":
+                ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        self.clock = clock or wall_ms
+        self.max_active_cohorts = max_active_cohorts
+        self.deliver_audiences = False
+        self.on_loading: list[Callable[[str, bool], None]] = []
+        self.shards = ShardSet(self.data_dir, shards, namespace or f"cohortd-{abs(hash(str(self.data_dir)))}")
+        for s in range(shards):  # wait for every shard to open (and learn its incarnation)
+            if not self.shards.ping(s, timeout=300):
+                raise ShardUnavailableError(f"shard {s} did not start")
+        self._projects: dict[str, ClusterProject] = {}
+        self._lock = threading.Lock()
+
+    def project(self, name: str = "default") -> ClusterProject:
+        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+            raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+        with self._lock:
+            proj = self._projects.get(name)
+            if proj is None:
+                proj = self._projects[name] = ClusterProject(self, name)
+            return proj
+
+    def project_names(self) -> list[str]:
+        root = self.data_dir / "router" / "projects"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and PROJECT_NAME.fullmatch(p.name))
+
+    def close(self) -> None:
+        with self._lock:
+            projects, self._projects = list(self._projects.values()), {}
+        for p in projects:
+            p.close()
+        self.shards.close()
+
+    def __enter__(self) -> ClusterWorkspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,224 @@
+"""One shard of a cluster: an ordinary cohortd workspace in its own data directory.
+
+The actor (``ray.remote`` is applied by the router, so importing this module
+needs no Ray) holds a :class:`~cohortd.service.Workspace`; each project on the
+shard is a plain :class:`~cohortd.service.Project` (WAL, segments, catalog
+copy, incremental maintenance).  When Ray restarts a dead actor, ``__init__``
+runs again on the same directory and the projects reopen by WAL replay.
+
+Every method answers for this shard's users only; ``cohortd.cluster.router``
+merges.  Percentiles are the one thing a shard cannot answer alone: it reports
+its metric distribution (:meth:`ShardActor.metric_counts`) and then evaluates
+with the router's global thresholds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from cohortd.lang import ast as A
+from cohortd.lang import walk
+from cohortd.service import Project, Workspace
+from cohortd.times import parse_as_of
+
+__all__ = ["CatalogEntry", "ShardActor", "Thresholds"]
+
+Thresholds = Mapping[A.Top, float]
+CatalogEntry = tuple[str, str, str, bool]
+"""(name, canonical definition, description, archived): one cohort of the catalog of record."""
+
+
+class ShardActor:
+    """The shard's workspace and the per-shard half of every cluster operation."""
+
+    def __init__(self, data_dir: str, shard: int) -> None:
+        self.shard = shard
+        self.incarnation = uuid.uuid4().hex  # changes on every (re)start: the router re-syncs the catalog
+        self.workspace = Workspace(Path(data_dir))
+
+    def _p(self, project: str) -> Project:
+        return self.workspace.project(project)
+
+    def ping(self) -> tuple[int, str, int]:
+        """(shard, incarnation, pid): alive, and which start of the actor this is."""
+        return self.shard, self.incarnation, os.getpid()
+
+    # ------------------------------------------------------------- data in
+    def ingest(self, project: str, table: pa.Table) -> Any:
+        """This shard's rows; returns once they are durable (the project's WAL)."""
+        return self._p(project).ingest(table)
+
+    def upsert_user_properties(self, project: str, table: pa.Table) -> Any:
+        return self._p(project).upsert_user_properties(table)
+
+    def schema_names(self, project: str) -> tuple[list[str], list[str]]:
+        """Event and user property names this shard has seen (for the router's property limits)."""
+        store = self._p(project).engine.store
+        return list(store.schema), list(store.user_schema)
+
+    # ------------------------------------------------------------- catalog
+    def check_definition(self, project: str, name: str | None, definition: Any) -> list[Any]:
+        """Validate a definition (raises like ``Project.lint``); the lint warnings on this shard."""
+        return self._p(project).lint(definition, name)
+
+    def warnings(self, project: str, name: str | None, definition: Any) -> list[Any]:
+        """The lint an evaluate answer carries, against this shard's data."""
+        return self._p(project).warnings(name, definition)
+
+    def sync_catalog(self, project: str, entries: Sequence[CatalogEntry]) -> None:
+        """Make this shard's catalog copy say what the catalog of record says (dependencies first)."""
+        p = self._p(project)
+        mine = {r.name: r for r in p.list_cohorts(include_archived=True)}
+        pending = [e for e in entries if _differs(mine.get(e[0]), e)]
+        while pending:  # a cohort can be created once the cohorts it references exist
+            later = []
+            for entry in pending:
+                name, text, description, archived = entry
+                known = set(p.registry.saved)
+                refs = {n.name for n in walk.nodes(p.engine.definition(text)) if isinstance(n, A.InCohort)}
+                if not refs <= known:
+                    later.append(entry)
+                    continue
+                rec = mine.get(name)
+                if rec is None:
+                    p.create_cohort(name, text, description)
+                elif rec.definition != text or rec.description != description:
+                    if rec.archived:
+                        p.unarchive_cohort(name)
+                    p.update_cohort(name, text, description)
+                if archived and not p.get_cohort(name).archived:
+                    p.archive_cohort(name)
+                elif not archived and p.get_cohort(name).archived:
+                    p.unarchive_cohort(name)
+            if len(later) == len(pending):
+                raise RuntimeError(f"catalog sync: unresolvable references in {[e[0] for e in later]}")
+            pending = later
+
+    # ------------------------------------------------------------- queries
+    def _expr(self, p: Project, name: str | None, definition: Any) -> A.Expr:
+        if name is not None:
+            return p.registry.expr(name)
+        expr = p.engine.definition(definition)
+        p.registry.check_refs(expr, None)
+        return expr
+
+    def _result(
+        self,
+        project: str,
+        name: str | None,
+        definition: Any,
+        as_of: int | None,
+        thresholds: Thresholds | None,
+    ) -> Any:
+        p = self._p(project)
+        if not thresholds:
+            return p.evaluate(name, definition, as_of)
+        expr = self._expr(p, name, definition)
+        ms = parse_as_of(as_of)
+        assert ms is not None, "the router fixes the instant of a percentile evaluation"
+        return p.engine.evaluate(expr, as_of=ms, resolve=p.registry.resolve, top_thresholds=thresholds)
+
+    def evaluate(
+        self,
+        project: str,
+        name: str | None,
+        definition: Any,
+        as_of: int | None,
+        thresholds: Thresholds | None,
+    ) -> tuple[int, int, int]:
+        """(size, as_of_ms, maintained version or 0) of this shard's members."""
+        r = self._result(project, name, definition, as_of, thresholds)
+        return int(r.size), int(r.as_of_ms), int(getattr(r, "version", 0) or 0)
+
+    def members(
+        self,
+        project: str,
+        name: str | None,
+        definition: Any,
+        as_of: int | None,
+        thresholds: Thresholds | None,
+    ) -> tuple[list[str], int, int]:
+        """(sorted external ids, as_of_ms, version) of this shard's members."""
+        r = self._result(project, name, definition, as_of, thresholds)
+        return r.members(), int(r.as_of_ms), int(getattr(r, "version", 0) or 0)
+
+    def overlap(
+        self, project: str, cohorts: Sequence[str], as_of: int | None, thresholds: Thresholds | None
+    ) -> tuple[list[int], list[list[int]], int]:
+        """(sizes, intersection counts, as_of_ms) of saved cohorts on this shard."""
+        p = self._p(project)
+        if not thresholds:
+            ov = p.overlap(cohorts, as_of)
+            return ov.sizes, ov.intersections, int(ov.as_of_ms)
+        bitmaps = [self._result(project, c, None, as_of, thresholds).bitmap for c in cohorts]
+        n = len(bitmaps)
+        inter = [[bitmaps[i].intersection_cardinality(bitmaps[j]) for j in range(n)] for i in range(n)]
+        return [len(b) for b in bitmaps], inter, int(as_of or 0)
+
+    def metric_counts(
+        self, project: str, tops: Sequence[A.Top], as_of: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per percentile condition: (distinct metric values, users with each) over known users."""
+        ev = self._p(project).engine.evaluation(as_of)
+        out = []
+        for top in tops:
+            values = ev.top_metric(top)[ev.known_mask]
+            out.append(np.unique(values, return_counts=True))
+        return out
+
+    def membership(
+        self,
+        project: str,
+        user_ids: Sequence[str],
+        cohorts: Sequence[str],
+        as_of: int | None,
+        thresholds: Thresholds | None,
+    ) -> np.ndarray:
+        """Membership matrix of this shard's users (rows) in the cohorts (columns)."""
+        p = self._p(project)
+        if not thresholds:
+            return p.membership_matrix(user_ids, cohorts, as_of)
+        ids = p.engine.dense_ids(user_ids)
+        out = np.zeros((len(ids), len(cohorts)), bool)
+        for j, cohort in enumerate(cohorts):
+            bitmap = self._result(project, cohort, None, as_of, thresholds).bitmap
+            out[:, j] = [i >= 0 and int(i) in bitmap for i in ids]
+        return out
+
+    def user_cohorts(
+        self,
+        project: str,
+        user_id: str,
+        cohorts: Sequence[str],
+        as_of: int | None,
+        thresholds: Thresholds | None,
+    ) -> list[str]:
+        """Which of ``cohorts`` the user (held by this shard) is in."""
+        matrix = self.membership(project, [user_id], cohorts, as_of, thresholds)
+        return [c for c, inside in zip(cohorts, matrix[0], strict=True) if inside]
+
+    # ------------------------------------------------------------- changes
+    def version(self, project: str) -> int:
+        """This shard's change-log version of the project."""
+        return int(self._p(project).maintainer.version)
+
+    def changes(self, project: str, cohorts: Sequence[str], after: int, upto: int) -> list[Any]:
+        """This shard's changes of the cohorts in ``(after, upto]`` (external ids)."""
+        return self._p(project).changes(cohorts, after, upto)
+
+    def close(self) -> None:
+        self.workspace.close()
+
+
+def _differs(rec: Any, entry: CatalogEntry) -> bool:
+    if rec is None:
+        return True
+    name, text, description, archived = entry
+    return rec.definition != text or rec.description != description or bool(rec.archived) != archived

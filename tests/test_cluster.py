@@ -1,0 +1,161 @@
+"""The cluster (router + Ray shard actors) gives the single-process answers on the same data.
+
+A local Ray cluster is started once for the module (``ray.init(num_cpus=2)``
+on 127.0.0.1, no dashboard) with clusters of 1, 2 and 4 shards; each
+hypothesis example writes the same random events into a fresh project of a
+plain :class:`~cohortd.service.Project` and of every cluster, then compares
+every condition type, overlap, percentiles, membership and changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cohortd.cluster.partition import shard_of, split_table  # noqa: E402
+from cohortd.cluster.router import ClusterWorkspace, global_threshold  # noqa: E402
+from cohortd.engine.evaluate import top_percent_mask  # noqa: E402
+from cohortd.service import Workspace  # noqa: E402
+
+DAY = 86_400_000
+T = 1_760_000_000_000  # the as-of instant of every comparison
+SHARD_COUNTS = (1, 2, 4)
+
+#: every condition type of the language (and the algebra), over the generated data
+DEFINITIONS = [
+    'did("A")',
+    'did("A") >= 2 in last 10d',
+    'did("B" where x > 2) between 20d ago and 5d ago',
+    "did(any) in last 3d",
+    'sum(x, "A") >= 5 in last 30d',
+    'avg(x, "B") > 2',
+    'min(x, any) <= 1',
+    'max(x, "C") >= 4',
+    'distinct(x, any) >= 2',
+    'active_days(any) >= 2 in last 30d',
+    "active_periods(any, 1w) >= 2 in last 30d",
+    'sequence("A", "B") within 7d in last 30d',
+    'first did("C") in last 15d',
+    "top 30% by count(any) in last 30d",
+    'top 50% by sum(x, "A")',
+    "top 25% by active_days(any)",
+    'user.plan == "pro"',
+    'did("A") and not did("C") in last 10d',
+    'did("B") or user.plan == "free"',
+    'top 40% by count(any) and did("C")',
+    'in_cohort("pct") or did("C") >= 3',
+]
+SAVED = {"a": 'did("A") >= 2', "pct": "top 20% by count(any) in last 30d", "b": 'did("B") in last 20d'}
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory):
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    root = tmp_path_factory.mktemp("cluster")
+    made = {n: ClusterWorkspace(root / f"c{n}", n, namespace=f"test-{n}") for n in SHARD_COUNTS}
+    single = Workspace(root / "single")
+    yield single, made
+    single.close()
+    for c in made.values():
+        c.close()
+    ray.shutdown()
+
+
+events_st = st.lists(
+    st.tuples(
+        st.integers(0, 24),  # user
+        st.sampled_from(["A", "B", "C"]),
+        st.integers(1, 40 * DAY),  # how long before T
+        st.integers(0, 5),  # x
+    ),
+    min_size=1,
+    max_size=120,
+)
+plans_st = st.dictionaries(st.integers(0, 24), st.sampled_from(["free", "pro"]), max_size=25)
+
+_projects = itertools.count()
+
+
+def _load(project, events, plans) -> None:
+    project.ingest(
+        [{"user_id": f"u{u}", "event_type": e, "time": T - ago, "x": x} for u, e, ago, x in events]
+    )
+    if plans:
+        project.upsert_user_properties([{"user_id": f"u{u}", "plan": p} for u, p in plans.items()])
+    for name, text in SAVED.items():
+        project.create_cohort(name, text)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(events=events_st, plans=plans_st)
+def test_same_answers_as_one_process(clusters, events, plans) -> None:
+    single, made = clusters
+    name = f"p{next(_projects)}"
+    reference = single.project(name)
+    _load(reference, events, plans)
+    users = [f"u{i}" for i in range(26)]  # u25 is unknown everywhere
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, plans)
+        for text in DEFINITIONS:
+            want = reference.members(definition=text, as_of=T)
+            got = project.evaluate_members(definition=text, as_of=T)
+            assert got.members() == want, (n, text)
+            assert project.evaluate(definition=text, as_of=T).size == len(want), (n, text)
+        for cohort in SAVED:
+            assert project.members(cohort, as_of=T) == reference.members(cohort, as_of=T), (n, cohort)
+        names = list(SAVED)
+        ov, want_ov = project.overlap(names, as_of=T), reference.overlap(names, as_of=T)
+        assert (ov.sizes, ov.intersections, ov.jaccard) == (want_ov.sizes, want_ov.intersections, want_ov.jaccard)
+        assert project.check_membership(users, names, as_of=T) == reference.check_membership(users, names, as_of=T)
+        for u in users[::5]:
+            assert project.user_cohorts(u, as_of=T) == reference.user_cohorts(u, as_of=T), (n, u)
+            assert project.is_member(u, "pct", as_of=T) == reference.is_member(u, "pct", as_of=T)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    metric=st.lists(st.integers(0, 6), min_size=0, max_size=40),
+    percent=st.sampled_from([0.5, 1, 10, 20, 33.3, 50, 99, 100]),
+    shards=st.integers(1, 4),
+)
+def test_two_phase_threshold_equals_one_pass(metric, percent, shards) -> None:
+    """The router's global q from per-shard distributions selects what one pass over every user selects."""
+    import numpy as np
+
+    values = np.array(metric, dtype=np.float64)
+    known = np.ones(len(values), bool)
+    want = top_percent_mask(values, known, percent)
+    parts = [values[i::shards] for i in range(shards)]
+    dists = [np.unique(p, return_counts=True) for p in parts]
+    all_v = np.concatenate([d[0] for d in dists])
+    all_c = np.concatenate([d[1] for d in dists])
+    uniq, inv = np.unique(all_v, return_inverse=True)
+    q = global_threshold(uniq, np.bincount(inv, weights=all_c).astype(np.int64), percent)
+    got = (values > 0) & (values >= q)
+    assert (got == want).all()
+
+
+def test_partition_keeps_every_row_once() -> None:
+    import pyarrow as pa
+
+    table = pa.table({"user_id": [f"u{i % 7}" for i in range(50)], "n": list(range(50))})
+    parts = split_table(table, 3)
+    assert sorted(r for _, rows in parts for r in rows.tolist()) == list(range(50))
+    for s, (part, _) in enumerate(parts):
+        assert all(shard_of(u, 3) == s for u in part.column("user_id").to_pylist())
+
+
+def test_shard_count_is_fixed(clusters, tmp_path: Path) -> None:
+    from cohortd.errors import InvalidArgumentError
+
+    _, made = clusters
+    with pytest.raises(InvalidArgumentError, match="no rebalancing"):
+        ClusterWorkspace(made[2].data_dir, 4, namespace="test-2")
