@@ -33,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-active-cohorts", type=int, default=None, metavar="N", help="cap on active cohorts per project"
     )
+    p.add_argument(
+        "--cluster",
+        metavar="ray://ADDRESS|local",
+        default=None,
+        help="serve through shard actors on a Ray cluster (or a local one); needs --shards",
+    )
+    p.add_argument("--shards", type=int, default=None, metavar="N", help="number of shards with --cluster")
     p.set_defaults(func=cmd_serve)
 
 
@@ -48,6 +55,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             import uvicorn  # noqa: F401
         except ImportError:
             raise UsageError("--http needs the console extra: pip install 'cohortd[console]'") from None
+    if (args.cluster is None) != (args.shards is None):
+        raise UsageError("--cluster and --shards go together")
+    if args.cluster is not None:
+        if args.shards < 1:
+            raise UsageError("--shards must be at least 1")
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--cluster needs the ray extra: pip install 'cohortd[ray]'") from None
     from cohortd.server import serve
 
     kwargs = {} if args.max_workers is None else {"max_workers": args.max_workers}
@@ -59,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         http=args.http,
         max_active_cohorts=args.max_active_cohorts,
+        cluster=None if args.cluster is None else (args.cluster, args.shards),
         **kwargs,
     )
     return 0

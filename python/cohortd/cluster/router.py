@@ -68,10 +68,14 @@ class ClusterResult:
     ids: list[str] | None = None
     missing_shards: list[int] = field(default_factory=list)
     """Shards left out of a partial answer (empty unless one was asked for)."""
+    fetch: Callable[[], list[str]] | None = None
+    """Reads the members when the size was read alone (the servicer's Members calls evaluate)."""
 
     def members(self) -> list[str]:
+        """External ids, sorted (the shards' sorted lists merged)."""
         if self.ids is None:
-            raise InvalidArgumentError("this result was read without its members")
+            assert self.fetch is not None
+            self.ids = self.fetch()
         return self.ids
 
 
@@ -175,14 +179,13 @@ class ClusterProject:
     def _entries(self) -> list[tuple[str, str, str, bool]]:
         return [(r.name, r.definition, r.description, bool(r.archived)) for r in self.catalog.list(True)]
 
-    def _sync_catalog(self, partial: bool = False, shards: Sequence[int] | None = None) -> None:
+    def _sync_catalog(self, partial: bool = False) -> None:
         entries = self._entries()
-        targets = range(self.shards.count) if shards is None else shards
-        self.shards.call("sync_catalog", {s: (self.name, entries) for s in targets}, partial)
+        self.shards.call("sync_catalog", {s: (self.name, entries) for s in range(self.shards.count)}, partial)
 
     def _resync(self, shard: int) -> None:
         """A restarted shard: replay the catalog of record onto its copy (it may have missed a change)."""
-        self._sync_catalog(partial=True, shards=[shard])
+        self.shards.call("sync_catalog", {shard: (self.name, self._entries())}, include_down=True)
 
     def _canonical(self, definition: str | A.Expr) -> str:
         from cohortd.lang import as_expr, to_text
@@ -360,7 +363,11 @@ class ClusterProject:
         version = 0
         if now:
             version = self._version_at({s: a[2] for s, a in answers.items()})
-        return ClusterResult(size, as_of_ms, version, ids, missing)
+        result = ClusterResult(size, as_of_ms, version, ids, missing)
+        if ids is None:
+            pinned = as_of if as_of is not None else (None if now else ms)
+            result.fetch = lambda: self._evaluate("members", name, definition, pinned, partial).members()
+        return result
 
     def _version_at(self, shard_versions: dict[int, int]) -> int:
         """The cluster version of an answer read at these shard versions (0 for a partial one)."""
@@ -519,6 +526,7 @@ class ClusterWorkspace:
         for s in range(shards):  # wait for every shard to open (and learn its incarnation)
             if not self.shards.ping(s, timeout=300):
                 raise ShardUnavailableError(f"shard {s} did not start")
+        self.shards.start_monitor()
         self._projects: dict[str, ClusterProject] = {}
         self._lock = threading.Lock()
 

@@ -2,13 +2,18 @@
 
 Ray restarts a shard actor that dies (``max_restarts=-1``) from its data
 directory.  A call that was running on it fails; calls made while it restarts
-would queue, so the router remembers a shard it saw fail and answers
-UNAVAILABLE (naming it) without waiting, until a ping gets through again.
-Task retries are off: an ingest is never applied twice behind the router's back.
+would wait in Ray's queue, so a monitor thread pings every shard every
+``MONITOR_INTERVAL_S``: a shard that fails a call or does not answer a ping
+within ``PING_TIMEOUT_S`` is down, and calls needing it fail UNAVAILABLE
+(naming it) at once, until a ping gets through again.  A ping answered by a
+new incarnation of the actor runs the ``on_restart`` callbacks (the catalog
+re-sync).  Task retries are off: an ingest is never applied twice behind the
+router's back.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,13 +21,18 @@ from typing import Any
 
 from cohortd.errors import CohortError, ShardUnavailableError
 
-__all__ = ["MAX_CONCURRENCY", "PING_TIMEOUT_S", "ShardSet"]
+__all__ = ["MAX_CONCURRENCY", "MONITOR_INTERVAL_S", "PING_TIMEOUT_S", "ShardSet"]
 
 MAX_CONCURRENCY = 8
 """Calls a shard actor runs at once (threads; the project is thread-safe and its kernels drop the GIL)."""
 
-PING_TIMEOUT_S = 0.5
-"""How long a ping to a shard seen failing may take before the shard still counts as down."""
+log = logging.getLogger("cohortd.cluster")
+
+PING_TIMEOUT_S = 2.0
+"""How long a ping may take before the shard counts as down."""
+
+MONITOR_INTERVAL_S = 0.25
+"""How often every shard is pinged."""
 
 
 class ShardSet:
@@ -52,6 +62,20 @@ class ShardSet:
         self.incarnations: dict[int, str] = {}
         self.on_restart: list[Callable[[int], None]] = []
         """Called with a shard number when it answers from a new incarnation (e.g. catalog re-sync)."""
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    def start_monitor(self) -> None:
+        """Ping every shard in the background (call once every shard answered its first ping)."""
+        self._monitor = threading.Thread(target=self._watch, name="cohortd-shard-monitor", daemon=True)
+        self._monitor.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(MONITOR_INTERVAL_S):
+            for s in range(self.count):
+                if self._stop.is_set():
+                    return
+                self.ping(s)
 
     # ----------------------------------------------------------------- calls
     def call(
@@ -59,6 +83,7 @@ class ShardSet:
         method: str,
         args_by_shard: Mapping[int, tuple[Any, ...]],
         partial: bool = False,
+        include_down: bool = False,
     ) -> dict[int, Any]:
         """Run ``method`` on the shards given, in parallel; results by shard.
 
@@ -69,7 +94,7 @@ class ShardSet:
         """
         import ray
 
-        down = [s for s in args_by_shard if not self._alive(s)]
+        down = [] if include_down else [s for s in args_by_shard if not self._alive(s)]
         refs = {
             s: getattr(self.actors[s], method).remote(*args)
             for s, args in args_by_shard.items()
@@ -102,13 +127,7 @@ class ShardSet:
 
     def _alive(self, shard: int) -> bool:
         with self._lock:
-            if shard not in self._down:
-                return True
-        if self.ping(shard):
-            with self._lock:
-                self._down.discard(shard)
-            return True
-        return False
+            return shard not in self._down
 
     def _mark_down(self, shard: int) -> None:
         with self._lock:
@@ -125,12 +144,19 @@ class ShardSet:
             ray.exceptions.ActorUnavailableError,
             ray.exceptions.GetTimeoutError,
         ):
+            self._mark_down(shard)
             return False
         previous = self.incarnations.get(shard)
-        self.incarnations[shard] = incarnation
         if previous is not None and previous != incarnation:
-            for callback in list(self.on_restart):
-                callback(shard)
+            for callback in list(self.on_restart):  # before it counts as up again
+                try:
+                    callback(shard)
+                except Exception:  # tried again at the next ping
+                    log.exception("shard %d: restart callback failed", shard)
+                    return False
+        self.incarnations[shard] = incarnation
+        with self._lock:
+            self._down.discard(shard)
         return True
 
     def down(self) -> list[int]:
@@ -141,6 +167,9 @@ class ShardSet:
         """Close the shards' workspaces (flushes their logs) and end the actors."""
         import ray
 
+        self._stop.set()
+        if self._monitor is not None:
+            self._monitor.join(PING_TIMEOUT_S + 1)
         for s in range(self.count) if shards is None else shards:
             try:
                 ray.get(self.actors[s].close.remote(), timeout=30)

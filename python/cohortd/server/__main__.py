@@ -35,7 +35,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--max-active-cohorts", type=int, default=None, metavar="N",
                    help="cap on non-archived cohorts per project (default: none)")  # fmt: skip
+    p.add_argument(
+        "--cluster",
+        metavar="ray://ADDRESS|local",
+        default=None,
+        help="serve through shard actors on Ray (cohortd.cluster; pip install 'cohortd[ray]')",
+    )
+    p.add_argument("--shards", type=int, default=None, metavar="N", help="shard count with --cluster")
     a = p.parse_args(argv)
+    if (a.cluster is None) != (a.shards is None):
+        p.error("--cluster and --shards go together")
     if a.change_log_limit is not None and a.change_log_limit < 1:
         p.error("--change-log-limit must be at least 1")
     limits = Limits(
@@ -51,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     serve(
         a.data, a.listen, a.auth_keys, a.tls_cert, a.tls_key, a.workers, a.grace, limits, http=a.http,
         max_active_cohorts=a.max_active_cohorts,
+        cluster=None if a.cluster is None else (a.cluster, a.shards),
     )  # fmt: skip
 
 

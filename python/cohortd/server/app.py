@@ -301,8 +301,12 @@ def serve(
     limits: Limits | None = None,
     http: str | None = None,
     max_active_cohorts: int | None = None,
+    cluster: tuple[str, int] | None = None,
 ) -> None:
     """Serve a data directory until SIGTERM or SIGINT, then shut down gracefully.
+
+    ``cluster`` (Ray address or "local", shard count) serves the projects
+    through shard actors (``cohortd.cluster``); the API is the same.
 
     ``http`` (HOST:PORT) also serves the HTTP/JSON API and the console
     (``cohortd.http``) from this process, over the same workspace and keys;
@@ -313,7 +317,14 @@ def serve(
     flushes the write-ahead log).  Prints ``cohortd: serving DIR on HOST:PORT``
     to stderr once listening (with the real port when ``listen`` ends in ``:0``).
     """
-    workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
+    if cluster is not None:
+        from cohortd.cluster.router import ClusterWorkspace
+
+        workspace: Any = ClusterWorkspace(
+            workspace_dir, cluster[1], cluster[0], max_active_cohorts=max_active_cohorts
+        )
+    else:
+        workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
         srv = build_server(
             workspace,
