@@ -64,7 +64,7 @@ def wait_synced(p: Project, audience: str, cohort: str) -> None:
     raise AssertionError("the audience did not catch up")
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=ops, batch=st.integers(1, 5))
 def test_receiver_converges_to_the_cohort(ops: list[tuple[str, object]], batch: int) -> None:
     clock = [T0]

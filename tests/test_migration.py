@@ -41,7 +41,7 @@ def check_matrix(m, sets_a: dict[str, set], sets_b: dict[str, set], known_a: set
     assert m.overlap_to == len(several(list(sets_b.values())))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=events_strategy, saved=st.booleans(), step=st.sampled_from([None, "5d", "1w"]))
 def test_matrix_equals_set_arithmetic_over_evaluations(events, saved: bool, step: str | None) -> None:
     now = T0 + 45 * DAY

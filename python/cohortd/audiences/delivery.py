@@ -299,18 +299,11 @@ class _Worker:
         while not self.stopping.is_set():
             try:
                 rec = self.store.audience(self.name)
-            except NotFoundError:
-                return
-            except Exception:  # the store is closing
-                if self.stopping.is_set():
-                    return
-                raise
-            self.paused = rec.paused
-            if rec.paused:
-                self.kick.wait(IDLE_WAIT_S)
-                self.kick.clear()
-                continue
-            try:
+                self.paused = rec.paused
+                if rec.paused:
+                    self.kick.wait(IDLE_WAIT_S)
+                    self.kick.clear()
+                    continue
                 pending = self.store.pending(self.name)
                 if pending is not None:
                     self._deliver(rec, pending)
@@ -325,9 +318,11 @@ class _Worker:
                     self.kick.clear()
                 else:
                     maintainer.wait(seen, IDLE_WAIT_S)
+            except NotFoundError:
+                return  # the audience was deleted
             except Exception:
                 if self.stopping.is_set():
-                    return
+                    return  # the store is closing
                 log.exception("audience %r: delivery step failed; retrying", self.name)
                 self.stopping.wait(RETRY_CAP_S)
 
