@@ -322,7 +322,7 @@ def test_holdout_audience_and_lift_over_the_server(
 
 
 def test_static_upload_and_streamed_export_over_the_server(
-    server: ServerProcess, client: Client, tmp_path: Path
+    server: ServerProcess, client: Client, rx: Receiver, tmp_path: Path
 ) -> None:
     import subprocess
     import sys
@@ -359,3 +359,8 @@ def test_static_upload_and_streamed_export_over_the_server(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["members"] == 50 and sorted(client.members("Uploaded")) == users[100:]
+    # a static cohort is an audience's cohort like any other
+    client.create_destination("static-hook", webhook=rx.url, secret=SECRET)
+    client.create_audience("Uploaded sync", "Uploaded", "static-hook")
+    wait_until(lambda: synced(client, "Uploaded sync", "Uploaded"), "the static audience")
+    assert rx.members == set(users[100:])
