@@ -574,3 +574,18 @@ def test_schema_figures_survive_a_restart_and_bad_cache_files(tmp_path: Path, mo
         assert p.schema() == want
         live = {s.name for s in p.engine.store.snapshot().segments}
         assert {f.stem for f in stats_dir.glob("*.npz")} <= live
+
+
+def test_saved_cohorts_record_their_size_each_day(tmp_path: Path) -> None:
+    clock = [NOW]
+    with Workspace(tmp_path, clock=lambda: clock[0]) as ws:
+        p = ws.project()
+        p.ingest([{"user_id": f"u{i}", "event_type": "view", "time": NOW - i * H} for i in range(30)])
+        p.create_cohort("Viewers 1d", 'did("view") in last 1d')
+        clock[0] = NOW + DAY + H  # the next day's first batch records that midnight
+        p.ingest([{"user_id": "x", "event_type": "view", "time": NOW + DAY}])
+        p.know.wait_recorded()
+        midnight = (NOW + DAY) // DAY * DAY
+        recorded = p.know.stats.daily_sizes("Viewers 1d", 1, [midnight])
+        assert recorded[midnight][0] == p.evaluate("Viewers 1d", as_of=midnight).size == 1
+        assert p.know.stats.daily_sizes("Viewers 1d", 1, [NOW]) == {}  # created after that day's batch

@@ -5,7 +5,9 @@ the catalog's schema stays the catalog's.
 
 - Daily sizes are stored per definition version at UTC midnights, as the exact
   as-of evaluation gave them when first computed (a daily snapshot: later
-  events about the past do not rewrite a recorded day).  A ``1d`` population
+  events about the past do not rewrite a recorded day).  They are written by
+  the day's first ingested batch (``analysis/know.py``) and by population
+  series.  A ``1d`` population
   series of a saved cohort whose days are all recorded is read from here.
 - ``last_viewed`` is stamped by user reads only (evaluate, members,
   membership checks, overlap, breakdown, population), never by maintenance

@@ -9,6 +9,7 @@ meaning lives here and in the modules it calls (``engine/schema.py``,
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from pyroaring import BitMap
@@ -33,6 +34,62 @@ class KnowYourData:
         self.project = project
         self.schema_index = SchemaIndex(project.engine.store, project.directory / "schema_stats")
         self.stats = CohortStats(project.directory / "cohort_stats.sqlite")
+        self._recorded_day: int | None = None
+        self._days: list[int] = []  # midnights waiting to be recorded
+        self._recording = False
+        self._recorder: threading.Thread | None = None
+        self._days_lock = threading.Lock()
+        self._stopping = threading.Event()
+        project.engine.add_listener(self._on_ingest)
+
+    # ------------------------------------------------- daily size history
+    def _on_ingest(self, users: Any, event_types: Any, user_props: bool) -> None:
+        """The day's first batch records every saved cohort's size at that UTC midnight (in a thread)."""
+        day = self.project._clock() // DAY_MS * DAY_MS
+        if day == self._recorded_day or self._stopping.is_set():
+            return
+        self._recorded_day = day
+        with self._days_lock:
+            self._days.append(day)
+            if self._recording:
+                return
+            self._recording = True
+            self._recorder = threading.Thread(
+                target=self._record_days, name="cohortd-size-history", daemon=True
+            )
+            self._recorder.start()
+
+    def _record_days(self) -> None:
+        while True:
+            with self._days_lock:
+                if not self._days or self._stopping.is_set():
+                    self._recording = False
+                    return
+                day = self._days.pop(0)
+            self.record_day(day)
+
+    def record_day(self, day_ms: int) -> None:
+        """Record each non-archived saved cohort's exact size as of ``day_ms`` (once per version and day)."""
+        p = self.project
+        for rec in p.catalog.list():
+            if self._stopping.is_set():
+                return
+            if self.stats.daily_sizes(rec.name, rec.version, [day_ms]):
+                continue
+            size = p._evaluate_saved(rec.name, day_ms, viewed=False).size
+            self.stats.record_sizes(rec.name, rec.version, [(day_ms, size, None, None)])
+
+    def wait_recorded(self, timeout: float = 60.0) -> None:
+        """Wait until the days queued so far are recorded (for tests and orderly shutdown)."""
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.join(timeout)
+
+    def stop(self) -> None:
+        """Stop recording (called before the engine closes)."""
+        self._stopping.set()
+        if self._recorder is not None:
+            self._recorder.join(timeout=60)
 
     # ------------------------------------------------------------ schema
     def schema(self, top: int = 10) -> dict[str, Any]:

@@ -280,6 +280,7 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
     def close(self) -> None:
         """Stop deliveries and maintenance, then flush and close the engine and the catalog."""
         try:
+            self.know.stop()
             self.audiences.close()
             self.maintainer.stop()
             self.engine.close()
