@@ -76,7 +76,8 @@ class KnowYourData:
                 return
             if self.stats.daily_sizes(rec.name, rec.version, [day_ms]):
                 continue
-            size = p._evaluate_saved(rec.name, day_ms, viewed=False).size
+            expr = p._saved_expr(rec.name)  # a one-point series: exact, and no read of the cohort
+            size = population(p.engine, rec.name, expr, [day_ms], p._resolve).points[0].size
             self.stats.record_sizes(rec.name, rec.version, [(day_ms, size, None, None)])
 
     def wait_recorded(self, timeout: float = 60.0) -> None:
