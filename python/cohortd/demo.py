@@ -8,7 +8,10 @@ as a subprocess; the synthetic data set (``cohortd.synth.generate``) streamed
 into it over ``IngestStream`` as Arrow batches (``--ingest embedded`` writes it
 through the service layer instead, before the server starts); user
 properties upserted; the standard cohorts saved; their sizes, the overlap
-matrix and the measured ``IsMember`` latency over gRPC printed; the server
+matrix printed; then the product over the same connection (schema, a typo caught by
+lint, a breakdown, size over time, a backtest, retention, a funnel, journeys,
+personas with one saved as a cohort, an audience synced to a file destination);
+the measured ``IsMember`` latency over gRPC printed; the server
 stopped with SIGTERM (graceful: drained, log flushed).
 """
 
@@ -23,31 +26,33 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 STANDARD_COHORTS: dict[str, tuple[str, str]] = {
     "New Users L7": (
         'first did(any) in last 7d and did("Session Start") < 3 in last 7d',
         "first seen in the last 7 days, fewer than 3 sessions",
     ),
-    "Activated": (
+    "Activated 90d": (
         'sequence("Signup Submitted", "First Feature Used") within 7d in last 90d',
         "signed up and used a first feature within 7 days (signups of the last 90 days)",
     ),
-    "Power Users top 20%": ("top 20% by count(any) in last 30d", "top 20% by events in the last 30 days"),
-    "Churning": (
+    "Power Users top 20% 30d": ("top 20% by count(any) in last 30d", "top 20% by events in the last 30 days"),
+    "Churning 60-90d": (
         "did(any) between 90d ago and 60d ago and not did(any) in last 30d",
         "active 60-90 days ago, silent for the last 30",
     ),
-    "Paid Converters": (
+    "Paid Converters 90d": (
         'did("Subscription Started") in last 90d and user.plan == "paid"',
         "started a subscription in the last 90 days and are paying now",
     ),
-    "Free-Trial At-Risk": (
+    "Free-Trial At-Risk 7d": (
         'user.plan == "trial" and did("Session Start") < 2 in last 7d',
         "on a trial with fewer than 2 sessions this week",
     ),
-    "Upgrade-Ready": (
+    "Upgrade-Ready 14d": (
         'did("paywall_modal_viewed") >= 3 in last 14d and user.plan == "free" and user.projects_created > 4',
         "free users hitting the paywall who have built several projects",
     ),
@@ -65,6 +70,96 @@ def _start_server(data: Path) -> tuple[subprocess.Popen[str], str]:
         if m:
             return proc, m.group(1)
     raise RuntimeError("server did not start:\n" + "".join(lines))
+
+
+def _product_tour(client: Any, console: Any, data: Path, next_step: Callable[[], int]) -> None:
+    """Know the data, validate a cohort, discover personas and sync an audience, all over gRPC."""
+    from rich.table import Table
+
+    day = 86_400_000
+    now = int(time.time() * 1000)
+
+    console.rule(f"[bold]{next_step()}. know your data: schema, breakdown, population")
+    schema = client.schema(top_values=3)
+    events = Table("event type", "events", "users", "last 30d", "last seen", title="busiest event types")
+    for e in sorted(schema["event_types"], key=lambda e: -e["events"])[:6]:
+        events.add_row(e["name"], f"{e['events']:,}", f"{e['users']:,}", f"{e['last_30d']:,}", e["last_seen"])
+    console.print(events)
+    typo = client.lint('did("Purchse") >= 1 in last 30d')
+    console.print("lint of a typo: " + "; ".join(w.message for w in typo))
+    by_plan = client.breakdown("Upgrade-Ready 14d", by="user.country", top=5)
+    rows = Table("country", "members", "share", "base share", "index", title="Upgrade-Ready 14d by country")
+    for r in by_plan["rows"]:
+        index = "-" if r["index"] is None else f"{r['index']:.2f}"
+        shares = f"{r['share']:.1%}", f"{r['base_share']:.1%}"
+        rows.add_row(str(r["value"]), f"{r['members']:,}", *shares, index)
+    console.print(rows)
+    series = client.population("Power Users top 20% 30d", start=now - 28 * day, end=now, step="1w")
+    console.print(
+        "Power Users top 20% 30d, weekly size: "
+        + ", ".join(f"{p['as_of'][:10]} {p['size']:,}" for p in series["points"])
+    )
+
+    console.rule(f"[bold]{next_step()}. validate: backtest, retention, funnel, journeys")
+    bt = client.backtest(
+        "Upgrade-Ready 14d",
+        outcome='did("Subscription Started") in last 30d',
+        horizon="30d",
+        as_of=now - 45 * day,
+    ).runs[0]
+    lo, hi = bt.ci95 if bt.ci95 else (float("nan"), float("nan"))
+    console.print(
+        f"backtest of Upgrade-Ready 14d 45 days ago -> Subscription Started within 30d: "
+        f"{bt.cohort.converted:,}/{bt.cohort.size:,} vs baseline "
+        f"{bt.baseline.converted:,}/{bt.baseline.size:,}; "
+        f"lift {bt.lift or 0:.2f}, difference 95% CI [{lo:+.3f}, {hi:+.3f}], p = {bt.p_value or 0:.2g}"
+    )
+    ret = client.retention(
+        '"Signup Submitted"', '"Session Start"', now - 90 * day, now - 60 * day, period="1w"
+    )
+    console.print(
+        "weekly retention after signup: "
+        + ", ".join(f"w{p.period} {p.rate:.0%}" for p in ret.population.curve if p.rate is not None)
+    )
+    steps = ['"Signup Submitted"', '"Onboarding Completed"', '"First Feature Used"', '"Subscription Started"']
+    fun = client.funnel(steps, now - 90 * day, now - 30 * day, window="14d")
+    console.print(
+        "funnel (14d window): "
+        + " -> ".join(
+            f"{s.event} {s.users:,}" + ("" if s.from_entry is None else f" ({s.from_entry:.0%})")
+            for s in fun.steps
+        )
+    )
+    jr = client.journeys('"paywall_modal_viewed"', now - 30 * day, now, depth=3, top=3)
+    for path in jr.after:
+        console.print(f"after the paywall: {' -> '.join(path.path)}  ({path.share:.0%} of {jr.users:,})")
+
+    console.rule(f"[bold]{next_step()}. discover: personas, one saved as an exact cohort")
+    report = client.personas("all", "30d", "3..6", seed=1, cluster=0, save_cohort="Persona 0 30d")
+    cards = Table("persona", "size", "share", "rule (F1)", title=f"K = {report.k} ({report.k_criterion})")
+    for persona in report.personas:
+        rule = persona.rule
+        cards.add_row(
+            persona.name, f"{persona.size:,}", f"{persona.share:.0%}",
+            "-" if rule is None else f"{rule.definition} ({rule.f1:.2f})",
+        )  # fmt: skip
+    console.print(cards)
+
+    console.rule(f"[bold]{next_step()}. act: an audience synced to a file destination")
+    out = (data / "audience-files").resolve()
+    client.create_destination("demo files", directory=str(out), fmt="csv")
+    client.create_audience("Upgrade-Ready to files", "Upgrade-Ready 14d", "demo files", mode="realtime")
+    deadline = time.monotonic() + 60
+    log: list[Any] = []
+    while time.monotonic() < deadline and not any(x.status == "ok" for x in log):
+        time.sleep(0.5)
+        log = client.audience_log("Upgrade-Ready to files", limit=10)
+    for x in log[:3]:
+        console.print(
+            f"sync {x.status}: {'full' if x.full else 'delta'} batch {x.seq}/{x.of}, "
+            f"+{x.added:,} -{x.removed:,} in {x.latency_ms:.0f} ms"
+        )
+    console.print(f"files written: {sorted(f.name for f in out.glob('*'))[:3]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     n, *[f"{ov.jaccard[i][j]:.2f} ({ov.intersections[i][j]:,})" for j in range(len(names))]
                 )
             console.print(matrix)
+
+            _product_tour(client, console, a.data, next_step=lambda: next(step))
 
             console.rule(f"[bold]{next(step)}. IsMember latency over gRPC")
             rng = random.Random(a.seed)
