@@ -279,10 +279,11 @@ class _DataRules:
                 f"{suggest(prop, sorted(self.vocab.user_props))}",
             )
             return
-        seen = self.vocab.user_values.get(prop)
+        literals = _string_literals(pred)
+        seen = self.vocab.user_values(prop) if literals else None
         if seen is None:
             return
-        for lit in _string_literals(pred):
+        for lit in literals:
             if _seen(seen, self.vocab.values.get(lit)):
                 continue
             pool = _frequent(self.vocab, [(seen, None)])

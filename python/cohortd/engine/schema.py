@@ -190,12 +190,19 @@ class Vocabulary:
     types: dict[str, TypeStats]
     event_props: dict[str, str]  # property → type (schema)
     user_props: dict[str, str]
-    user_values: dict[str, np.ndarray]  # string user property → codes seen
     latest_event_ms: int | None  # the newest event of the project
     values: Any  # StringDictionary of string values
+    index: Any = None  # the SchemaIndex, for user values on demand
 
     def decode(self, code: int) -> str:
         return str(self.values.value(int(code)))
+
+    def user_values(self, prop: str) -> np.ndarray | None:
+        """Codes seen for a string user property (counted only when a definition tests a value)."""
+        if self.user_props.get(prop) != "string" or self.index is None:
+            return None
+        found = self.index.user_stats().get(prop)
+        return None if found is None else found[1]
 
 
 class SchemaIndex:
@@ -305,17 +312,9 @@ class SchemaIndex:
         if cached is not None and cached[0] == version:
             return cached[1]
         stats = self.type_stats()
-        users = self.user_stats()
         types = {store.types.value(t): st for t, st in stats.items()}
         latest = max((st.last_seen for st in stats.values()), default=None)
-        user_values = {
-            name: users[name][1]
-            for name, kind in store.user_schema.items()
-            if kind == "string" and name in users
-        }
-        vocab = Vocabulary(
-            types, dict(store.schema), dict(store.user_schema), user_values, latest, store.values
-        )
+        vocab = Vocabulary(types, dict(store.schema), dict(store.user_schema), latest, store.values, self)
         self._vocabulary = (version, vocab)
         return vocab
 
