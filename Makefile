@@ -33,6 +33,7 @@ bench: build
 	$(BIN)/python benchmarks/personas_bench.py
 	$(BIN)/python benchmarks/know_your_data_bench.py
 	$(BIN)/python benchmarks/hostile_bench.py
+	$(BIN)/python benchmarks/cluster_bench.py
 
 bench-large: build
 	$(BIN)/python benchmarks/ingest_bench.py --events 100000000

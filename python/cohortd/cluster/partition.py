@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["shard_of", "shard_rows", "split_table"]
 
@@ -38,12 +39,18 @@ def shard_rows(user_ids: Sequence[Any], shards: int) -> np.ndarray:
 
 
 def split_table(table: pa.Table, shards: int) -> list[tuple[pa.Table, np.ndarray]]:
-    """Per shard: its rows of ``table`` and their positions in it (to renumber rejections)."""
-    if "user_id" not in table.column_names:
-        return [(table, np.arange(table.num_rows))] + [
-            (table.slice(0, 0), np.empty(0, np.int64)) for _ in range(shards - 1)
-        ]  # the shard-0 project rejects it with the engine's own message
-    owner = shard_rows(table.column("user_id").to_pylist(), shards)
+    """Per shard: its rows of ``table`` and their positions in it (to renumber rejections).
+
+    One hash per distinct user (the column is dictionary-encoded first); rows
+    without a user go to shard 0, whose project rejects them with the engine's message.
+    """
+    if shards == 1 or "user_id" not in table.column_names:
+        everything = (table, np.arange(table.num_rows))
+        return [everything] + [(table.slice(0, 0), np.empty(0, np.int64)) for _ in range(shards - 1)]
+    encoded = pc.dictionary_encode(table.column("user_id").combine_chunks())
+    per_user = shard_rows(encoded.dictionary.to_pylist(), shards)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    owner = np.where(codes >= 0, per_user[np.maximum(codes, 0)] if len(per_user) else 0, 0)
     parts = []
     for s in range(shards):
         rows = np.flatnonzero(owner == s)
