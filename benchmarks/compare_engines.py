@@ -1,11 +1,15 @@
 #!/usr/bin/env python
 """cohortd vs DuckDB vs chDB: the same cohorts, on the same data, in the same run.
 
-1. Generates a synthetic SaaS stream with :func:`cohortd.synth.generate` (cached
-   under ``benchmarks/.data/`` keyed by the arguments and the generator's source).
-2. Loads it into DuckDB (an in-process table), chDB (a ``chdb.session.Session``
-   MergeTree table ordered by ``(user_id, time)``) and cohortd (``Engine``:
-   ingest, user properties, seal).
+1. Generates a synthetic SaaS stream with :func:`cohortd.synth.generate`, or with
+   ``--distribution skewed`` Zipf event types / Pareto activity / minute-rounded times
+   (cached under ``benchmarks/.data/`` keyed by the arguments and the generator's source).
+2. Gives the peers their best native layouts (``benchmarks/README.md`` says why): dense
+   integer ids; DuckDB sorted by ``(event_type, uid, ts)``; chDB MergeTrees ordered by
+   ``(event_type, uid, time)`` and by ``(uid, time)``, each query on the faster one.
+   cohortd loads the original string ids (``Engine``: ingest, user properties, seal).
+   Measures one core's memory bandwidth and, per query, the rows/bytes its conditions
+   must read: ``floor_ms`` = bytes / bandwidth.
 3. Evaluates every cohort once in every engine, compares the member sets
    (a mismatch table is printed and the exit status is 1 when any engine
    disagrees), then times ``--repeat`` warm rounds (every engine once per round)
@@ -47,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +106,8 @@ class Dialect:
 
 DUCK = Dialect("duckdb", "events", "users", "ts")
 CH = Dialect("chdb", "bench.events", "bench.users", "time")
+# the second chDB ordering, (uid, time): used for a query when it is faster there (measured)
+CH_BY_USER = Dialect("chdb", "bench.events_by_user", "bench.users", "time")
 
 
 def et(name: str) -> str:
@@ -113,22 +120,22 @@ def known(d: Dialect, T: int, having: str, since: int | None = None) -> str:
     ``since`` prunes rows before it: only valid when ``having`` looks at nothing earlier
     *and* implies at least one event at or after ``since`` (so the user is known anyway).
     """
-    return f"SELECT user_id FROM {d.events} WHERE {d.win(since, T)} GROUP BY user_id HAVING {having}"
+    return f"SELECT uid FROM {d.events} WHERE {d.win(since, T)} GROUP BY uid HAVING {having}"
 
 
 def users_with(d: Dialect, cond: str) -> str:
     """Users with at least one event matching ``cond`` (which includes its window)."""
-    return f"SELECT DISTINCT user_id FROM {d.events} WHERE {cond}"
+    return f"SELECT DISTINCT uid FROM {d.events} WHERE {cond}"
 
 
 def percentile(d: Dialect, T: int, pct: int, metric: str) -> str:
     """``top pct% by metric``: N = known users, q = metric at ceil(pct/100*N), M > 0 and M >= q."""
     k = d.idiv(f"{pct} * count(*) + 99", "100")
     return (
-        f"WITH m AS (SELECT user_id, {metric} AS metric FROM {d.events} WHERE {d.t} < {d.lit(T)} "
-        f"GROUP BY user_id), "
+        f"WITH m AS (SELECT uid, {metric} AS metric FROM {d.events} WHERE {d.t} < {d.lit(T)} "
+        f"GROUP BY uid), "
         f"q AS (SELECT {d.kth_desc('metric', k)} AS q FROM m) "
-        f"SELECT m.user_id FROM m, q WHERE m.metric > 0 AND m.metric >= q.q"
+        f"SELECT m.uid FROM m, q WHERE m.metric > 0 AND m.metric >= q.q"
     )
 
 
@@ -140,26 +147,38 @@ def sequence(d: Dialect, T: int, steps: list[str], within: int | None, start: in
         funnel = f"windowFunnel({w}, 'strict_increase')(toUInt64({d.ms()}), {conds})"
         return known(d, T, f"{funnel} = {len(steps)}", since=start)
     # DuckDB: chain ASOF joins; each step keeps the latest chain start reachable before it
-    ctes = [f"w AS (SELECT user_id, event_type, ts FROM events WHERE {d.win(start, T)})"]
+    ctes = [f"w AS (SELECT uid, event_type, ts FROM events WHERE {d.win(start, T)})"]
     for i, s in enumerate(steps, 1):
-        ctes.append(f"e{i} AS (SELECT user_id, ts FROM w WHERE {et(s)})")
-    ctes.append("c1 AS (SELECT user_id, ts, ts AS first FROM e1)")
+        ctes.append(f"e{i} AS (SELECT uid, ts FROM w WHERE {et(s)})")
+    ctes.append("c1 AS (SELECT uid, ts, ts AS first FROM e1)")
     for i in range(2, len(steps) + 1):
         ctes.append(
-            f"c{i} AS (SELECT e.user_id, e.ts, c.first FROM e{i} e "
-            f"ASOF JOIN c{i - 1} c ON e.user_id = c.user_id AND e.ts > c.ts)"
+            f"c{i} AS (SELECT e.uid, e.ts, c.first FROM e{i} e "
+            f"ASOF JOIN c{i - 1} c ON e.uid = c.uid AND e.ts > c.ts)"
         )
     limit = "" if within is None else f" WHERE ts - first <= {within}"
-    return f"WITH {', '.join(ctes)} SELECT DISTINCT user_id FROM c{len(steps)}{limit}"
+    return f"WITH {', '.join(ctes)} SELECT DISTINCT uid FROM c{len(steps)}{limit}"
 
 
 # -------------------------------------------------------------------- cohorts
+@dataclass(frozen=True)
+class Touch:
+    """Rows an evaluation must read: event types (None = any) in [T - lo_days, T - hi_days)."""
+
+    types: tuple[str, ...] | None
+    lo_days: int
+    hi_days: int = 0
+    extra_bytes: int = 0  # property bytes per row on top of user (4) + time (8)
+
+
 @dataclass(frozen=True)
 class Query:
     name: str
     cohort: str | None  # cohortd text; None for an overlap of two other queries
     sql: Callable[[Dialect, int], str] | None  # members SQL
     overlap: tuple[str, str] | None = None
+    touches: tuple[Touch, ...] = ()
+    per_user_bytes: int = 0  # per-user state the evaluation must read (first-seen times)
 
 
 def _new_users(d: Dialect, T: int) -> str:
@@ -179,9 +198,9 @@ def _churning(d: Dialect, T: int) -> str:
 
 def _upgrade(d: Dialect, T: int) -> str:
     return (
-        f"SELECT user_id FROM {d.events} WHERE {et('paywall_modal_viewed')} AND {d.win(T - 14 * DAY, T)} "
-        f"GROUP BY user_id HAVING count(*) >= 3 AND user_id IN "
-        f"(SELECT user_id FROM {d.users} WHERE plan = 'free' AND projects_created > 4)"
+        f"SELECT uid FROM {d.events} WHERE {et('paywall_modal_viewed')} AND {d.win(T - 14 * DAY, T)} "
+        f"GROUP BY uid HAVING count(*) >= 3 AND uid IN "
+        f"(SELECT uid FROM {d.users} WHERE plan = 'free' AND projects_created > 4)"
     )
 
 
@@ -189,7 +208,7 @@ def _activation(d: Dialect, T: int) -> str:
     seq = sequence(d, T, ["Signup Submitted", "First Feature Used"], 7 * DAY, T - 30 * DAY)
     # sequence members are known users, so "and not did(...)" is a plain anti-join here
     subscribed = users_with(d, f"{et('Subscription Started')} AND {d.win(T - 30 * DAY, T)}")
-    return f"SELECT user_id FROM ({seq}) s WHERE user_id NOT IN ({subscribed})"
+    return f"SELECT uid FROM ({seq}) s WHERE uid NOT IN ({subscribed})"
 
 
 def _and_not(d: Dialect, T: int) -> str:
@@ -208,8 +227,8 @@ def _seq_within(d: Dialect, T: int) -> str:
 
 def _revenue(d: Dialect, T: int) -> str:
     return (
-        f"SELECT user_id FROM {d.events} WHERE {et('Purchase')} AND {d.win(T - 90 * DAY, T)} "
-        f"GROUP BY user_id HAVING sum(revenue) > 100"
+        f"SELECT uid FROM {d.events} WHERE {et('Purchase')} AND {d.win(T - 90 * DAY, T)} "
+        f"GROUP BY uid HAVING sum(revenue) > 100"
     )
 
 
@@ -222,34 +241,60 @@ def _active_7d(d: Dialect, T: int) -> str:
 
 
 QUERIES: tuple[Query, ...] = (
-    Query("active_7d", "did(any) in last 7d", _active_7d),
-    Query("new_users_l7", 'first did(any) in last 7d and did("Session Start") < 3 in last 7d', _new_users),
-    Query("power_users_top20", "top 20% by count(any) in last 30d", _power),
-    Query("churning", "did(any) between 90d ago and 60d ago and not did(any) in last 30d", _churning),
+    Query("active_7d", "did(any) in last 7d", _active_7d, touches=(Touch(None, 7),)),
+    Query(
+        "new_users_l7",
+        'first did(any) in last 7d and did("Session Start") < 3 in last 7d',
+        _new_users,
+        touches=(Touch(None, 7), Touch(("Session Start",), 7)),
+        per_user_bytes=8,
+    ),
+    Query("power_users_top20", "top 20% by count(any) in last 30d", _power, touches=(Touch(None, 30),)),
+    Query(
+        "churning",
+        "did(any) between 90d ago and 60d ago and not did(any) in last 30d",
+        _churning,
+        touches=(Touch(None, 90, 60), Touch(None, 30)),
+    ),
     Query(
         "upgrade_ready",
         'did("paywall_modal_viewed") >= 3 in last 14d\nand user.plan == "free" and user.projects_created > 4',
         _upgrade,
+        touches=(Touch(("paywall_modal_viewed",), 14),),
     ),
     Query(
         "activation_sequence",
         'sequence("Signup Submitted", "First Feature Used") within 7d in last 30d\n'
         'and not did("Subscription Started") in last 30d',
         _activation,
+        touches=(Touch(("Signup Submitted", "First Feature Used", "Subscription Started"), 30),),
     ),
     Query(
         "and_not_3",
         'did("Feature Used" where feature_area == "dashboard") >= 2 in last 30d\n'
         'and not did("Subscription Cancelled") in last 90d and did("Session Start") >= 3 in last 14d',
         _and_not,
+        touches=(
+            Touch(("Feature Used",), 30, extra_bytes=4),
+            Touch(("Subscription Cancelled",), 90),
+            Touch(("Session Start",), 14),
+        ),
     ),
     Query(
         "sequence_within_1h",
         'sequence("Session Start", "paywall_modal_viewed", "Upgrade Button Clicked") within 1h in last 30d',
         _seq_within,
+        touches=(Touch(("Session Start", "paywall_modal_viewed", "Upgrade Button Clicked"), 30),),
     ),
-    Query("revenue_sum_90d", 'sum(revenue, "Purchase") > 100 in last 90d', _revenue),
-    Query("top5_active_days", "top 5% by active_days(any) in last 30d", _active_days),
+    Query(
+        "revenue_sum_90d",
+        'sum(revenue, "Purchase") > 100 in last 90d',
+        _revenue,
+        touches=(Touch(("Purchase",), 90, extra_bytes=8),),
+    ),
+    Query(
+        "top5_active_days", "top 5% by active_days(any) in last 30d", _active_days, touches=(Touch(None, 30),)
+    ),
     Query("overlap_power_activation", None, None, overlap=("power_users_top20", "activation_sequence")),
 )
 BY_NAME = {q.name: q for q in QUERIES}
@@ -258,7 +303,7 @@ BY_NAME = {q.name: q for q in QUERIES}
 def members_sql(q: Query, d: Dialect, T: int) -> str:
     if q.overlap is not None:
         a, b = (members_sql(BY_NAME[n], d, T) for n in q.overlap)
-        return f"SELECT user_id FROM ({a}) a WHERE user_id IN ({b})"
+        return f"SELECT uid FROM ({a}) a WHERE uid IN ({b})"
     assert q.sql is not None
     return q.sql(d, T)
 
@@ -269,23 +314,31 @@ def count_sql(q: Query, d: Dialect, T: int) -> str:
 
 # -------------------------------------------------------------------- engines
 class DuckDB:
+    """DuckDB at its best layout: dense ``UINTEGER`` ids, table sorted by (event_type, uid, ts)."""
+
     name = "duckdb"
 
-    def __init__(self, events: Path, users: Path) -> None:
+    def __init__(self, dense: DenseData) -> None:
         import duckdb
 
         self.version = duckdb.__version__
+        self.ids = dense.ids
         self.con = duckdb.connect()
         self.con.sql("SET TimeZone = 'UTC'")
         self.con.sql(
-            "CREATE TABLE events AS SELECT user_id, event_type, epoch_ms(time) AS ts, feature_area, revenue, "
-            f"platform, duration_s, plan FROM read_parquet('{events}')"
+            "CREATE TABLE events AS SELECT uid::UINTEGER AS uid, event_type, epoch_ms(time) AS ts, "
+            "feature_area, revenue, platform, duration_s, plan "
+            f"FROM read_parquet('{dense.events}') ORDER BY event_type, uid, ts"
         )
-        self.con.sql(f"CREATE TABLE users AS SELECT * FROM read_parquet('{users}')")
+        self.con.sql(
+            f"CREATE TABLE users AS SELECT uid::UINTEGER AS uid, plan, country, projects_created "
+            f"FROM read_parquet('{dense.users}') ORDER BY uid"
+        )
         self.threads = int(self.con.sql("SELECT current_setting('threads')").fetchall()[0][0])
 
     def members(self, q: Query, T: int) -> set[str]:
-        return set(self.con.sql(members_sql(q, DUCK, T)).to_arrow_table()["user_id"].to_pylist())
+        uids = self.con.sql(members_sql(q, DUCK, T)).to_arrow_table()["uid"].to_pylist()
+        return {self.ids[u] for u in uids}
 
     def count(self, q: Query, T: int) -> int:
         return int(self.con.sql(count_sql(q, DUCK, T)).fetchall()[0][0])
@@ -295,41 +348,63 @@ class DuckDB:
 
 
 class ChDB:
+    """chDB at its best layouts: ``UInt32`` ids in a MergeTree ``ORDER BY (event_type, uid, time)``,
+    and a second copy ``ORDER BY (uid, time)``; each query runs on whichever is faster (measured)."""
+
     name = "chdb"
 
-    def __init__(self, events: Path, users: Path, workdir: Path) -> None:
+    def __init__(self, dense: DenseData, workdir: Path) -> None:
         import chdb
         from chdb import session
 
         self.version = chdb.__version__
+        self.ids = dense.ids
         self.sess = session.Session(str(workdir / "chdb"))
+        self.dialect: dict[str, Dialect] = {}  # query name -> the layout chosen for it
         q = self.sess.query
         q("CREATE DATABASE IF NOT EXISTS bench")
-        q("DROP TABLE IF EXISTS bench.events")
+        columns = (
+            "uid UInt32, event_type LowCardinality(String), time DateTime64(3, 'UTC'), "
+            "feature_area LowCardinality(Nullable(String)), revenue Nullable(Float64), "
+            "platform LowCardinality(Nullable(String)), duration_s Nullable(Int64), "
+            "plan LowCardinality(Nullable(String))"
+        )
+        for table, order in (("events", "event_type, uid, time"), ("events_by_user", "uid, time")):
+            q(f"DROP TABLE IF EXISTS bench.{table}")
+            q(f"CREATE TABLE bench.{table} ({columns}) ENGINE = MergeTree ORDER BY ({order})")
+            q(f"INSERT INTO bench.{table} SELECT * FROM file('{dense.events}', Parquet)")
+            q(f"OPTIMIZE TABLE bench.{table} FINAL")
         q("DROP TABLE IF EXISTS bench.users")
         q(
-            "CREATE TABLE bench.events (user_id String, event_type LowCardinality(String), "
-            "time DateTime64(3, 'UTC'), feature_area LowCardinality(Nullable(String)), "
-            "revenue Nullable(Float64), platform LowCardinality(Nullable(String)), "
-            "duration_s Nullable(Int64), "
-            "plan LowCardinality(Nullable(String))) ENGINE = MergeTree ORDER BY (user_id, time)"
+            "CREATE TABLE bench.users (uid UInt32, plan LowCardinality(String), "
+            "country LowCardinality(String), projects_created Int64) ENGINE = MergeTree ORDER BY uid"
         )
-        q(f"INSERT INTO bench.events SELECT * FROM file('{events}', Parquet)")
-        q("OPTIMIZE TABLE bench.events FINAL")
-        q(
-            "CREATE TABLE bench.users (user_id String, plan LowCardinality(String), "
-            "country LowCardinality(String), "
-            "projects_created Int64) ENGINE = MergeTree ORDER BY user_id"
-        )
-        q(f"INSERT INTO bench.users SELECT * FROM file('{users}', Parquet)")
+        q(f"INSERT INTO bench.users SELECT * FROM file('{dense.users}', Parquet)")
         self.threads = int(str(q("SELECT getSetting('max_threads')", "CSV")).strip().strip('"'))
 
+    def _uids(self, q: Query, T: int, d: Dialect) -> list[int]:
+        table = self.sess.query(members_sql(q, d, T), "ArrowTable")
+        return table.column(0).to_pylist() if table.num_rows else []
+
     def members(self, q: Query, T: int) -> set[str]:
-        table = self.sess.query(members_sql(q, CH, T), "ArrowTable")
-        return set(table.column(0).to_pylist()) if table.num_rows else set()
+        """Members on both layouts (they must agree); the faster one is kept for the timed runs."""
+        got: dict[str, tuple[float, set[int]]] = {}
+        for d in (CH, CH_BY_USER):
+            t0 = time.perf_counter()
+            uids = set(self._uids(q, T, d))
+            got[d.events] = (time.perf_counter() - t0, uids)
+        (ta, a), (tb, b) = got[CH.events], got[CH_BY_USER.events]
+        if a != b:
+            raise SystemExit(f"chdb {q.name}: the two layouts disagree ({len(a ^ b)} users)")
+        self.dialect[q.name] = CH if ta <= tb else CH_BY_USER
+        return {self.ids[u] for u in a}
+
+    def layout(self, q: Query) -> str:
+        return "by_type" if self.dialect.get(q.name, CH) is CH else "by_user"
 
     def count(self, q: Query, T: int) -> int:
-        return int(str(self.sess.query(count_sql(q, CH, T), "CSV")).strip())
+        d = self.dialect.get(q.name, CH)
+        return int(str(self.sess.query(count_sql(q, d, T), "CSV")).strip())
 
     def close(self) -> None:
         self.sess.close()
@@ -392,6 +467,8 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
     if not ignore.exists():
         ignore.write_text("*\n")
     key = f"u{args.users}-e{args.events}-d{args.days}-s{args.seed}-t{end_ms}-g{_generator_digest()}"
+    if args.distribution == "skewed":
+        key += "-skewed" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
     events = root / key / "events.parquet"
     users = users_path_for(events)
     if events.exists() and users.exists():
@@ -399,6 +476,12 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
         print(f"data: cached {events} ({n:,} events)")
         return events, users, n
     t0 = time.perf_counter()
+    if args.distribution == "skewed":
+        n = skewed_events(args, end_ms, events, users)
+        print(
+            f"data: generated {n:,} skewed events for {args.users:,} users in {time.perf_counter() - t0:.1f}s"
+        )
+        return events, users, n
     summary = generate(
         args.users,
         args.days,
@@ -413,6 +496,138 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
         f"{time.perf_counter() - t0:.1f}s -> {events}"
     )
     return events, users, summary.events
+
+
+def skewed_events(args: argparse.Namespace, end_ms: int, events: Path, users: Path) -> int:
+    """The second distribution: Zipf(1.3) event types (in a seeded random rank order over the
+    generator's types), Pareto(1.2) activity per user, times uniform over the period and rounded
+    down to the minute (so ties are common), properties drawn as the generator's vocabulary."""
+    import numpy as np
+    from cohortd.synth import generator as g
+
+    rng = np.random.default_rng([args.seed, 2])
+    types = np.array(g.EVENT_TYPES, dtype=object)
+    rank = rng.permutation(len(types))
+    p_type = 1.0 / np.arange(1, len(types) + 1) ** 1.3
+    p_type = (p_type / p_type.sum())[np.argsort(rank)]  # type i gets the weight of its rank
+    weight = rng.pareto(1.2, args.users) + 1.0
+    per_user = rng.multinomial(args.events, weight / weight.sum())
+    n = int(per_user.sum())
+    user = np.repeat(np.arange(args.users, dtype=np.int64), per_user)
+    etype = rng.choice(len(types), n, p=p_type)
+    start_ms = end_ms - args.days * DAY
+    t = (start_ms + rng.integers(0, args.days * DAY, n)) // 60_000 * 60_000
+    order = np.lexsort((t, user))
+    user, etype, t = user[order], etype[order], t[order]
+    names = types[etype]
+    is_feature = names == "Feature Used"
+    paid = np.isin(names, ["Purchase", "Subscription Started", "Subscription Renewed"])
+    ids = g.user_ids(0, args.users, len(str(args.users)))
+    feature = rng.choice(len(g.FEATURE_AREAS), n)
+    table = pa.Table.from_arrays(
+        [
+            pc.take(ids, pa.array(user)),
+            pa.array(names.tolist(), pa.string()),
+            pa.array(t, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+            pa.array(
+                np.array(g.FEATURE_AREAS, dtype=object)[feature].tolist(), pa.string(), mask=~is_feature
+            ),
+            pa.array(rng.integers(1, 400, n) * 0.25, pa.float64(), mask=~paid),
+            pa.array(np.array(g.PLATFORMS, dtype=object)[rng.choice(4, n)].tolist(), pa.string()),
+            pa.array(rng.integers(1, 3600, n), pa.int64(), mask=names != "Session End"),
+            pa.array(np.array(g.TIERS, dtype=object)[rng.choice(3, n)].tolist(), pa.string(), mask=~paid),
+        ],
+        schema=g.EVENTS_SCHEMA,
+    )
+    events.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, events, row_group_size=1 << 20)
+    projects = np.bincount(user[names == "Project Created"], minlength=args.users)
+    plans = np.array(g.USER_PLANS, dtype=object)[rng.choice(3, args.users, p=[0.6, 0.15, 0.25])]
+    pq.write_table(
+        pa.Table.from_arrays(
+            [
+                ids,
+                pa.array(plans.tolist(), pa.string()),
+                pa.array(
+                    np.array(g.COUNTRIES, dtype=object)[rng.choice(len(g.COUNTRIES), args.users)].tolist()
+                ),
+                pa.array(projects, pa.int64()),
+            ],
+            schema=g.USERS_SCHEMA,
+        ),
+        users,
+    )
+    return n
+
+
+@dataclass(frozen=True)
+class DenseData:
+    """The peers' input: events and users keyed by dense integer ids (``ids[uid]`` = user id)."""
+
+    events: Path
+    users: Path
+    ids: list[str]
+
+
+def dense_data(events: Path, users: Path) -> DenseData:
+    """Dense ``uid`` (position in the users table, then any event-only user) instead of string ids."""
+    out_events, out_users = events.with_name("dense_events.parquet"), events.with_name("dense_users.parquet")
+    u = pq.read_table(users)
+    ev = pq.read_table(events)
+    ids = pc.unique(pa.concat_arrays([u["user_id"].combine_chunks(), ev["user_id"].combine_chunks()]))
+    if not (out_events.exists() and out_users.exists()):
+        uid = pc.index_in(ev["user_id"], ids).cast(pa.uint32())
+        pq.write_table(
+            ev.drop_columns(["user_id"]).add_column(0, "uid", uid), out_events, row_group_size=1 << 20
+        )
+        pq.write_table(
+            u.drop_columns(["user_id"]).add_column(0, "uid", pc.index_in(u["user_id"], ids)), out_users
+        )
+    return DenseData(out_events, out_users, ids.to_pylist())
+
+
+def memory_bandwidth(mib: int = 256, repeat: int = 5) -> float:
+    """Bytes/s of one core streaming an array much larger than the caches (best of ``repeat``)."""
+    import numpy as np
+
+    a = np.ones(mib * (1 << 20) // 8, dtype=np.int64)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        a.sum()
+        best = min(best, time.perf_counter() - t0)
+    return a.nbytes / best
+
+
+def touched_bytes(dense: DenseData, T: int, n_users: int) -> dict[str, tuple[int, int]]:
+    """Per query: (rows, bytes) the evaluation must read: the rows of its event types and windows
+    x (4 B user + 8 B time + property bytes), plus per-user state (first-seen times)."""
+    import duckdb
+
+    con = duckdb.connect()
+    out: dict[str, tuple[int, int]] = {}
+
+    def one(q: Query) -> tuple[int, int]:
+        if q.overlap is not None:
+            parts = [one(BY_NAME[n]) for n in q.overlap]
+            return sum(p[0] for p in parts), sum(p[1] for p in parts)
+        rows = nbytes = 0
+        for t in q.touches:
+            cond = [f"epoch_ms(time) >= {T - t.lo_days * DAY}", f"epoch_ms(time) < {T - t.hi_days * DAY}"]
+            if t.types is not None:
+                cond.append(
+                    "event_type IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in t.types) + ")"
+                )
+            sql = f"SELECT count(*) FROM read_parquet('{dense.events}') WHERE {' AND '.join(cond)}"
+            r = int(con.sql(sql).fetchall()[0][0])
+            rows += r
+            nbytes += r * (12 + t.extra_bytes)
+        return rows, nbytes + q.per_user_bytes * n_users
+
+    for q in QUERIES:
+        out[q.name] = one(q)
+    con.close()
+    return out
 
 
 # --------------------------------------------------------------------- timing
@@ -442,6 +657,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--end-date",
         default=DEFAULT_END,
         help="generator end (= as-of time T), ISO date or 'today' (start of the current UTC day)",
+    )
+    p.add_argument(
+        "--distribution",
+        choices=("generator", "skewed"),
+        default="generator",
+        help="cohortd.synth's SaaS stream, or Zipf event types / Pareto activity / minute-rounded times",
     )
     p.add_argument("--engines", default=",".join(ENGINES), help="comma list of " + ",".join(ENGINES))
     p.add_argument("--data-dir", default=str(HERE / ".data"), help="generated-data cache")
@@ -473,6 +694,10 @@ def main(argv: list[str] | None = None) -> int:
     T = end_ms_of(args.end_date)
     wanted = [e for e in ENGINES if e in args.engines.split(",")]
     events, users, n_events = ensure_data(args, T)
+    dense = dense_data(events, users)
+    touched = touched_bytes(dense, T, args.users)
+    bandwidth = memory_bandwidth()
+    console.print(f"memory bandwidth (one core, streaming read): {bandwidth / 1e9:.2f} GB/s")
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     if load_start[0] > (os.cpu_count() or 1):
@@ -487,9 +712,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in wanted:
             t0 = time.perf_counter()
             if name == "duckdb":
-                loaded[name] = DuckDB(events, users)
+                loaded[name] = DuckDB(dense)
             elif name == "chdb":
-                loaded[name] = ChDB(events, users, workdir)
+                loaded[name] = ChDB(dense, workdir)
             elif "cohortd" not in loaded:
                 loaded["cohortd"] = Cohortd(events, users, workdir)
             else:
@@ -548,7 +773,14 @@ def main(argv: list[str] | None = None) -> int:
                 "median_ms": med,
                 "min_max_ms": spread,
                 "agree": all(members[q.name][e] == members[q.name][ref] for e in wanted),
+                "rows_touched": touched[q.name][0],
+                "bytes_touched": touched[q.name][1],
+                "floor_ms": round(touched[q.name][1] / bandwidth * 1000.0, 6),
             }
+            if "chdb" in loaded:
+                row["chdb_layout"] = loaded["chdb"].layout(q)
+            if "cohortd_rust" in med and row["floor_ms"] > 0:
+                row["ratio_rust_over_floor"] = round(med["cohortd_rust"] / row["floor_ms"], 2)
             sql = [med[c] for c in ("duckdb", "chdb") if c in med]
             if sql and "cohortd_rust" in med and med["cohortd_rust"] > 0:
                 row["ratio_best_sql_over_rust"] = round(min(sql) / med["cohortd_rust"], 3)
@@ -562,12 +794,16 @@ def main(argv: list[str] | None = None) -> int:
             timing.add_column(COLUMN[e], justify="right")
         timing.add_column("best SQL / rust", justify="right")
         timing.add_column("numba / rust", justify="right")
+        timing.add_column("floor", justify="right")
+        timing.add_column("rust / floor", justify="right")
         for row in results:
             timing.add_row(
                 row["name"],
                 *(f"{row['median_ms'][COLUMN[e]]:.2f}" for e in wanted),
                 str(row.get("ratio_best_sql_over_rust", "-")),
                 str(row.get("ratio_numba_over_rust", "-")),
+                f"{row['floor_ms']:.3f}",
+                str(row.get("ratio_rust_over_floor", "-")),
             )
         console.print(timing)
 
@@ -580,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
                 "events": n_events,
                 "days": args.days,
                 "seed": args.seed,
+                "distribution": args.distribution,
                 "repeat": args.repeat,
                 "as_of_ms": T,
                 "as_of": datetime.fromtimestamp(T / 1000, UTC).isoformat(),
@@ -593,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
                 "duckdb_threads": getattr(loaded.get("duckdb"), "threads", None),
                 "chdb": getattr(loaded.get("chdb"), "version", None),
                 "chdb_max_threads": getattr(loaded.get("chdb"), "threads", None),
+                "memory_bandwidth_gb_s": round(bandwidth / 1e9, 3),
                 "loadavg_start": load_start,
                 "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             },

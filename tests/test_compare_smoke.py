@@ -15,16 +15,17 @@ SCRIPT = REPO / "benchmarks" / "compare_engines.py"
 ENGINE_COLUMNS = {"duckdb", "chdb", "cohortd_rust", "cohortd_numba"}
 
 
-def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
+def _run(tmp_path: Path, *extra: str, users: int = 2000, events: int = 100_000) -> dict:
     out = tmp_path / "compare.json"
     proc = subprocess.run(
         [
             sys.executable,
             str(SCRIPT),
+            *extra,
             "--users",
-            "2000",
+            str(users),
             "--events",
-            "100000",
+            str(events),
             "--days",
             "120",
             "--seed",
@@ -43,7 +44,19 @@ def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def _check_floor_columns(report: dict) -> None:
+    assert report["environment"]["memory_bandwidth_gb_s"] > 0
+    for q in report["queries"]:
+        assert q["rows_touched"] > 0 and q["bytes_touched"] >= 12 * q["rows_touched"], q
+        assert q["floor_ms"] > 0, q
+        assert q["chdb_layout"] in ("by_type", "by_user"), q
+
+
+def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
+    report = _run(tmp_path)
     assert report["agree"] is True
     assert set(report["config"]["engines"]) == ENGINE_COLUMNS
     assert report["config"]["events"] > 50_000
@@ -68,3 +81,15 @@ def test_compare_engines_smoke_all_engines_agree(tmp_path: Path) -> None:
     # the comparison means something only if the cohorts are not trivially empty or full
     sizes = {q["name"]: q["members"] for q in queries}
     assert sum(1 for v in sizes.values() if 0 < v < 2000) >= len(sizes) - 1, sizes
+    _check_floor_columns(report)
+    assert report["config"]["distribution"] == "generator"
+
+
+def test_compare_engines_smoke_skewed_distribution_agrees(tmp_path: Path) -> None:
+    """Zipf event types, Pareto activity, minute-rounded times (many ties): still the same members."""
+    report = _run(tmp_path, "--distribution", "skewed", users=1000, events=40_000)
+    assert report["agree"] is True
+    assert report["config"]["distribution"] == "skewed"
+    assert all(q["agree"] is True for q in report["queries"])
+    assert sum(1 for q in report["queries"] if q["members"] > 0) >= 6
+    _check_floor_columns(report)
