@@ -45,6 +45,8 @@ lint: build
 	cd rust && cargo fmt --check
 	cd rust && cargo clippy --all-targets -- -D warnings
 	cd rust && cargo test -p cohortd-core
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest cohortd._native
 
 proto: $(DEPS)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=python --pyi_out=python --grpc_python_out=python proto/cohortd/v1/*.proto

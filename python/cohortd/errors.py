@@ -60,6 +60,14 @@ class StorageError(CohortError):
     """The data directory is unreadable, inconsistent or not writable."""
 
 
+class DataDirectoryLockedError(StorageError):
+    """Another process holds the data directory open for writing (the message names its pid)."""
+
+
+class ListenError(CohortError, OSError):
+    """The server cannot listen on the address asked for (in use, or not an address of this host)."""
+
+
 class IngestError(CohortError):
     """An input file or batch that cannot be read at all (nothing was written)."""
 

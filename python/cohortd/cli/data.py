@@ -1,10 +1,17 @@
-"""``cohortd generate``, ``cohortd ingest`` and ``cohortd ingest-users``: getting data in."""
+"""``cohortd init``, ``generate``, ``ingest`` and ``ingest-users``: getting data in.
+
+``ingest --data DIR`` writes the data directory in this process (creating it on
+first use; it fails at once, naming the holder, while a server writes it);
+``ingest --server ADDR`` streams the same files to a running server.  Both go
+through the same readers, progress bar and report.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +19,17 @@ from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from cohortd.cli._common import add_data, add_json, console, emit_json, err_console, iso, table
+from cohortd.cli._common import add_json, add_target, console, emit_json, err_console, iso, table
 
 MAX_SHOWN_REJECTIONS = 50
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("init", help="create a data directory (and a project in it)")
+    p.add_argument("dir", metavar="DIR", help="data directory to create")
+    p.add_argument("--project", default="default", help="project to create in it (default: default)")
+    p.set_defaults(func=cmd_init)
+
     p = sub.add_parser("generate", help="write a synthetic SaaS event stream (Parquet) and its user table")
     p.add_argument("--users", type=int, default=200_000, help="number of users (default 200000)")
     p.add_argument("--days", type=int, default=90, help="length of the period in days (default 90)")
@@ -29,14 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("ingest", help="load event files (.parquet, .csv, .jsonl/.ndjson, optionally .gz)")
-    add_data(p)
+    add_target(p)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json(p)
     p.set_defaults(func=cmd_ingest, users=False)
 
     p = sub.add_parser("ingest-users", help="load user properties (user_id + property columns)")
-    add_data(p)
+    add_target(p)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_json(p)
@@ -108,11 +120,45 @@ def _chunks_with_progress(
             bar.update(task, total=bar.tasks[task].completed)
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from cohortd.service import Workspace
+
+    with Workspace(args.dir) as ws:
+        ws.project(args.project)
+    console.print(f"data directory {args.dir} ready (project {args.project!r})")
+    return 0
+
+
+@contextmanager
+def _loader(args: argparse.Namespace) -> Iterator[Callable[[Any], Any]]:
+    """The function that stores one chunk: the local project, or a stream to ``--server``."""
+    if args.server:
+        import os
+
+        from cohortd.client import Client
+
+        key = args.api_key or os.environ.get("COHORTD_API_KEY")
+        with Client(args.server, api_key=key, project=args.project, tls_root_cert=args.tls_ca) as client:
+            if args.users:
+                yield client.upsert_user_properties
+            else:
+                yield lambda table: client.ingest_stream([table])
+        return
+    from cohortd.service import Workspace
+
+    with Workspace(args.data) as ws:  # the first ingest creates the data directory and project
+        project = ws.project(args.project)
+        yield project.upsert_user_properties if args.users else project.ingest
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
     from cohortd.storage.readers import read_events, read_users
 
     reader = read_users if args.users else read_events
+    if args.data:  # the first ingest creates the data directory, even if a file then fails
+        from cohortd.service.workspace import init_data_dir
+
+        init_data_dir(args.data)
     # Open (and so check the format of) every file before writing anything:
     # a bad file on the command line must not leave the ones before it loaded.
     opened = [(path, reader(path)) for path in args.files]
@@ -120,9 +166,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     rejected: list[dict[str, Any]] = []
     per_file: dict[str, int] = {}
     t0 = time.perf_counter()
-    with Workspace(args.data) as ws:
-        project = ws.project(args.project)
-        load = project.upsert_user_properties if args.users else project.ingest
+    with _loader(args) as load:
         for path, chunk in _chunks_with_progress(opened, args.quiet or args.json):
             for rej in chunk.rejections:  # rows the reader could not decode (file-absolute)
                 rejected.append(

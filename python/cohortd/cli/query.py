@@ -55,16 +55,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     args.source = read_definition(args.expr)
     if args.kernel and args.server:
         raise UsageError("--kernel applies to embedded evaluation (--data) only")
-    with backend(args) as b:
-        res = b.evaluate(None, args.source, as_of_ms(args), args.kernel)
+    when = as_of_ms(args)  # a malformed --as-of is reported before anything is opened
+    with backend(args, missing_project_empty=True) as b:
+        res = b.evaluate(None, args.source, when, args.kernel)
         check_strict(args, res["warnings"])
         members = None
-        if args.members:
-            if "result" in res:  # embedded: the very bitmap that was counted
-                members = res["result"].members()
-            else:  # remote: ask at the instant the size was computed for
-                members = b.members(None, args.source, parse_as_of(res["as_of"]))
-            members = sorted(str(m) for m in members)
+        if args.members:  # at the very instant the size was computed for
+            members = sorted(b.members(None, args.source, parse_as_of(res["as_of"])))
     if args.json:
         out = {"size": res["size"], "as_of": res["as_of"]}
         if res["warnings"]:  # only when there are some: the document stays as it was otherwise

@@ -43,6 +43,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+def _check_free(listen: str) -> None:
+    """Fail with one line (not grpc's log and a traceback) when ``listen`` cannot be bound."""
+    import socket
+
+    from cohortd.errors import ListenError
+
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not port.isdigit() or int(port) == 0:
+        return  # the server reports a malformed address or picks a free port itself
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, int(port)))
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together")
@@ -64,6 +83,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             import ray  # noqa: F401
         except ImportError:
             raise UsageError("--cluster needs the ray extra: pip install 'cohortd[ray]'") from None
+    _check_free(args.listen)
+    if args.http is not None:
+        _check_free(args.http)
     from cohortd.server import serve
 
     kwargs = {} if args.max_workers is None else {"max_workers": args.max_workers}

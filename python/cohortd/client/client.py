@@ -75,7 +75,7 @@ from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 __all__ = ["Client", "WatchStream"]
 
 T = TypeVar("T")
-AsOf = int | datetime | str | None
+AsOf = int | float | datetime | str | None
 Definition = str | Expr | Any
 
 DEFAULT_TIMEOUT_S = 30.0

@@ -1,4 +1,4 @@
-"""Plain values the SDK returns, and the errors it raises.
+"""The values the SDK returns (re-exported from :mod:`cohortd.types`) and the errors it raises.
 
 Errors are the package's own exception tree (:mod:`cohortd.errors`) so SDK
 users and the CLI handle embedded and remote failures alike: a ``NOT_FOUND``
@@ -9,9 +9,6 @@ gRPC ``code`` and ``details``.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import grpc
 
@@ -24,8 +21,19 @@ from cohortd.errors import (
     ParseError,
     ResyncRequired,
 )
-from cohortd.lang.ast import Expr
-from cohortd.types import Change, LintWarning, Rejection
+from cohortd.types import (
+    Change,
+    ChangesResult,
+    Cohort,
+    CohortVersion,
+    Evaluation,
+    IngestResult,
+    LintWarning,
+    MemberSnapshot,
+    Overlap,
+    PlanStep,
+    Rejection,
+)
 
 __all__ = [
     "Change",
@@ -51,87 +59,6 @@ __all__ = [
     "RemoteUnauthenticatedError",
     "RemoteUnavailableError",
 ]
-
-
-# ------------------------------------------------------------------ values
-@dataclass(frozen=True)
-class Cohort:
-    """A saved cohort at its current version."""
-
-    name: str
-    description: str
-    definition: str  # canonical text
-    expr: Expr | None  # None when the cohort is broken (see ``error``)
-    version: int
-    created: datetime
-    updated: datetime
-    last_evaluated: datetime | None
-    archived: bool
-    error: str | None = None  # why the saved definition no longer checks (the cohort is broken)
-
-
-@dataclass(frozen=True)
-class CohortVersion:
-    """One entry of a cohort's history."""
-
-    version: int
-    definition: str
-    expr: Expr
-    description: str
-    note: str
-    time: datetime
-
-
-@dataclass
-class IngestResult:
-    accepted: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    size: int
-    as_of: datetime
-    #: For a saved cohort at "now": the maintained version of the answer (watch from it); else 0.
-    version: int = 0
-    #: Lint of the definition against the project's data (unknown names and values, stale events, ...).
-    warnings: list[LintWarning] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class MemberSnapshot:
-    """Every member of a saved cohort as of one maintained version: ``watch(from_version=version)``
-    then continues from exactly this set."""
-
-    members: list[str]
-    version: int
-    as_of: datetime
-
-
-@dataclass(frozen=True)
-class ChangesResult:
-    """Changes between two versions (oldest first); poll again from ``version``."""
-
-    changes: list[Change]
-    version: int
-
-
-@dataclass(frozen=True)
-class Overlap:
-    """Sizes, intersections and Jaccard; matrices are indexed like ``names``."""
-
-    names: list[str]
-    sizes: list[int]
-    intersections: list[list[int]]
-    jaccard: list[list[float]]
-
-
-@dataclass(frozen=True)
-class PlanStep:
-    text: str
-    size: int
-    millis: float
-    depth: int
 
 
 # ------------------------------------------------------------------ errors

@@ -21,10 +21,17 @@ from cohortd import times
 from cohortd.engine.evaluate import Evaluation, PlanStep, Resolver
 from cohortd.engine.filters import compatible
 from cohortd.engine.kernels import KERNELS, get_kernel
-from cohortd.errors import DefinitionError, ParseError
+from cohortd.errors import (
+    DataDirectoryLockedError,
+    DefinitionError,
+    InvalidArgumentError,
+    ParseError,
+    StorageError,
+)
 from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast, walk
 from cohortd.lang.parser import parse_with_positions
+from cohortd.storage.lock import LOCK_FILE, WriterLock
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.store import EventStore, Ingested, Snapshot
@@ -42,6 +49,28 @@ wall_clock_ms = times.wall_ms
 def to_ms(t: times.Instant | None, clock: Clock) -> int:
     """An as-of time as epoch ms: None is now; datetimes without zone are UTC; strings are ISO-8601."""
     return clock() if t is None else times.to_ms(t)
+
+
+_ENGINE_FILES = ("manifest.json", "segments", LOCK_FILE)
+
+
+def _check_engine_dir(path: Path) -> None:
+    """Refuse a cohortd data directory and any non-empty directory that holds no engine files."""
+    if not path.is_dir():
+        if path.exists():
+            raise StorageError(f"{path} is a file, not an engine directory")
+        return
+    names = {p.name for p in path.iterdir()}
+    if "projects" in names:
+        raise StorageError(
+            f"{path} is a cohortd data directory (projects inside), not an engine directory: "
+            f"open it with cohortd.open({str(path)!r}, project=...)"
+        )
+    if names and not names & set(_ENGINE_FILES) and not any(n.startswith("wal-") for n in names):
+        raise StorageError(
+            f"{path} is not an engine directory (no manifest, log or segments); "
+            "for a cohortd data directory use cohortd.open(path, project=...)"
+        )
 
 
 @dataclass
@@ -65,19 +94,58 @@ class CohortResult:
 class Engine:
     def __init__(self, store: EventStore, clock: Clock | None = None, kernel: str = "rust") -> None:
         if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}")
+            raise InvalidArgumentError(f"unknown kernel {kernel!r}")
         self.store = store
         self.clock: Clock = clock or wall_clock_ms
         self.kernel = kernel
         self._listeners: list[IngestListener] = []
+        self._writer_lock: WriterLock | None = None
+        self._held_by: str | None = None  # why this engine only reads (another process writes)
         self._known_cache: tuple[tuple[tuple[int, int, int], np.ndarray, BitMap], ...] = ()
 
     @classmethod
     def open(cls, path: str | Path, clock: Clock | None = None, kernel: str = "rust") -> Engine:
-        return cls(EventStore.open(Path(path)), clock, kernel)
+        """Open (or create) one engine directory, holding its one-writer lock until :meth:`close`.
+
+        When another process holds the lock the directory opens for reading only:
+        answers come from what that writer had stored, and every write raises
+        ``DataDirectoryLockedError`` naming it.  A cohortd data directory
+        (``projects/`` inside) is not an engine directory: open that with
+        ``cohortd.open(path, project=...)``.
+        """
+        path = Path(path)
+        _check_engine_dir(path)
+        path.mkdir(parents=True, exist_ok=True)
+        writer: WriterLock | None = None
+        held_by: str | None = None
+        try:
+            writer = WriterLock.acquire(path, "engine directory")
+        except DataDirectoryLockedError as exc:
+            held_by = str(exc)
+        try:
+            engine = cls(EventStore.open(path), clock, kernel)
+        except BaseException:
+            if writer is not None:
+                writer.release()
+            raise
+        engine._writer_lock, engine._held_by = writer, held_by
+        return engine
+
+    def require_writer(self) -> None:
+        """Raise ``DataDirectoryLockedError`` unless this process holds the writer lock (retaken if free)."""
+        if self._writer_lock is not None:
+            return
+        path = self.store.path
+        self._writer_lock = WriterLock.acquire(path, "engine directory")
+        self._held_by = None
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.store.close()
+        finally:
+            writer, self._writer_lock = self._writer_lock, None
+            if writer is not None:
+                writer.release()
 
     def __enter__(self) -> Engine:
         return self
@@ -96,6 +164,7 @@ class Engine:
     # ------------------------------------------------------------- ingest
     def ingest(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> IngestReport:
         """Validate and durably store events; bad rows are reported, good rows kept."""
+        self.require_writer()
         stored = self.store.ingest(_as_table(data), self.clock())
         self._notify(stored)  # outside the store lock: listeners take their own locks
         return stored.report
@@ -104,6 +173,7 @@ class Engine:
         self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]
     ) -> IngestReport:
         """Set current user properties (``user_id`` + property columns, optional ``time``)."""
+        self.require_writer()
         stored = self.store.ingest(_as_table(data), self.clock(), users=True)
         self._notify(stored)  # outside the store lock: listeners take their own locks
         return stored.report
@@ -144,9 +214,11 @@ class Engine:
         return report
 
     def seal(self) -> None:
+        self.require_writer()
         self.store.seal()
 
     def compact(self) -> None:
+        self.require_writer()
         self.store.compact()
 
     # --------------------------------------------------------- evaluation

@@ -28,18 +28,9 @@ from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
 from cohortd.times import DAY_MS, MIN_TIME
+from cohortd.types import PlanStep
 
 Resolver = Callable[[str], "ast.Expr | None"]
-
-
-@dataclass
-class PlanStep:
-    """One node of an evaluated plan, for ``explain``."""
-
-    text: str
-    size: int
-    millis: float
-    depth: int
 
 
 @dataclass

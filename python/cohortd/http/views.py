@@ -64,7 +64,7 @@ def overlap(project: Project, cohorts: list[str], as_of: int | str | None) -> m.
         sizes=o.sizes,
         intersections=o.intersections,
         jaccard=o.jaccard,
-        as_of_ms=o.as_of_ms,
+        as_of_ms=o.as_of_ms or 0,  # always set by the service layer
         merge_suggestions=suggestions,
     )
 

@@ -35,6 +35,7 @@ from grpc_health.v1 import _async as aio_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cohortd.errors import ListenError
 from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
@@ -264,11 +265,15 @@ async def _build(
     )
     if tls_cert is not None and tls_key is not None:
         creds = grpc.ssl_server_credentials([(Path(tls_key).read_bytes(), Path(tls_cert).read_bytes())])
-        port = server.add_secure_port(listen, creds)
+        bind = lambda: server.add_secure_port(listen, creds)  # noqa: E731
     else:
-        port = server.add_insecure_port(listen)
+        bind = lambda: server.add_insecure_port(listen)  # noqa: E731
+    try:
+        port = bind()
+    except RuntimeError:  # grpc's "Failed to bind to address"
+        port = 0
     if port == 0:
-        raise OSError(f"could not listen on {listen}")
+        raise ListenError(f"cannot listen on {listen}: the address is in use or not available here")
     host = _split_listen(listen)
     return CohortdServer(server, port, host, health_servicer, servicer, workspace, (work, cheap), loop)
 

@@ -47,7 +47,11 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
     """One project's engine, catalog and result cache; safe to call from many threads."""
 
     def __init__(
-        self, directory: Path, name: str, clock: Callable[[], int] | None = None, deliver: bool = False
+        self,
+        directory: Path,
+        name: str,
+        clock: Callable[[], int] | None = None,
+        deliver: bool = False,
     ) -> None:
         from cohortd import Engine
 
@@ -124,6 +128,7 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         self, name: str, definition: str | Expr, description: str = "", note: str = ""
     ) -> tuple[CohortRecord, list[LintWarning]]:
         """Validate, lint and save a new cohort; warnings never block the save."""
+        self.engine.require_writer()
         with self._write_lock:
             if name in self.registry:
                 raise AlreadyExistsError(f"a cohort named {name!r} already exists")
@@ -143,6 +148,7 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         note: str = "",
     ) -> tuple[CohortRecord, list[LintWarning]]:
         """Change definition and/or description (a new version); lints a new definition."""
+        self.engine.require_writer()
         with self._write_lock:
             previous = self.registry.get(name)
             if previous is None:
@@ -176,6 +182,7 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
 
     def archive_cohort(self, name: str) -> CohortRecord:
         """Hide a cohort from lists and user-cohort answers (it still resolves for in_cohort)."""
+        self.engine.require_writer()
         with self._write_lock:
             rec = self.catalog.archive(name)
             saved = self.registry.get(name)

@@ -5,7 +5,11 @@ Layout::
     DIR/projects/<name>/events/          the project's Engine (WAL, segments, dictionaries)
     DIR/projects/<name>/catalog.sqlite   its saved cohorts and their history
 
-Project names match ``[A-Za-z0-9_-]{1,64}``; a project is created on first use.
+Project names match ``[A-Za-z0-9_-]{1,64}``.  Opening never creates anything
+unless asked to (``create=True``: ``cohortd init``, the first ingest, ``serve``):
+a mistyped path or project is an error that says so, not an empty answer.  An
+open project holds its engine directory's one-writer lock (``storage/lock.py``),
+so a second process fails at once naming the first instead of writing beside it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cohortd.errors import CohortError, InvalidArgumentError
+from cohortd.errors import CohortError, InvalidArgumentError, NotFoundError, StorageError
 from cohortd.service.project import Project
 
-__all__ = ["PROJECT_NAME", "Workspace"]
+__all__ = ["PROJECT_NAME", "Workspace", "init_data_dir"]
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -36,6 +40,35 @@ class _Opening:
     error: BaseException | None = None
 
 
+def _is_engine_dir(path: Path) -> bool:
+    return (path / "manifest.json").exists() or any(path.glob("wal-*.log"))
+
+
+def init_data_dir(path: str | Path) -> Path:
+    """Create a data directory (``projects/`` inside); an existing one is left as it is."""
+    root = Path(path)
+    if root.is_dir() and _is_engine_dir(root):
+        raise StorageError(f"{root} is an engine directory (Engine.open), not a cohortd data directory")
+    if root.exists() and not root.is_dir():
+        raise StorageError(f"{root} is a file, not a data directory")
+    (root / "projects").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def check_data_dir(path: str | Path) -> Path:
+    """The data directory at ``path``, or an error saying why it is not one."""
+    root = Path(path)
+    if not root.exists():
+        raise NotFoundError(f"no data directory at {root} (create one with `cohortd init {root}`)")
+    if not (root / "projects").is_dir():
+        if root.is_dir() and _is_engine_dir(root):
+            raise StorageError(
+                f"{root} is an engine directory: open it with cohortd.Engine.open({str(root)!r})"
+            )
+        raise NotFoundError(f"{root} is not a cohortd data directory (no projects/ inside)")
+    return root
+
+
 class Workspace:
     """A data directory holding one or more isolated projects."""
 
@@ -45,11 +78,14 @@ class Workspace:
         clock: Callable[[], int] | None = None,
         deliver_audiences: bool = False,
         max_active_cohorts: int | None = None,
+        *,
+        create: bool = True,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = init_data_dir(data_dir) if create else check_data_dir(data_dir)
         self._clock = clock
         self.max_active_cohorts = max_active_cohorts  # per project; None: no cap (cohortd.governance)
         self.deliver_audiences = deliver_audiences
+        self.create = create
         self._projects: dict[str, Project] = {}
         self._opening: dict[str, _Opening] = {}
         self._lock = threading.Lock()  # guards the two dicts only: never held while a project opens
@@ -58,8 +94,8 @@ class Workspace:
         """Called with (project name, True) when a project starts opening, (name, False) once open
         (a project that failed to open stays at True until an open succeeds)."""
 
-    def project(self, name: str = "default") -> Project:
-        """The named project, opened (and created) on first use.
+    def project(self, name: str = "default", create: bool | None = None) -> Project:
+        """The named project, opened on first use; created when ``create`` (default: the workspace's).
 
         Projects open independently: the first caller opens it outside the
         workspace lock, later callers for the same project wait for that open,
@@ -83,12 +119,16 @@ class Workspace:
                 raise opening.error
             assert opening.project is not None
             return opening.project
-        return self._open(name, opening)
+        return self._open(name, opening, self.create if create is None else create)
 
-    def _open(self, name: str, opening: _Opening) -> Project:
+    def _open(self, name: str, opening: _Opening, create: bool) -> Project:
         self._notify(name, True)
         try:
-            proj = Project(self.data_dir / "projects" / name, name, self._clock, self.deliver_audiences)
+            directory = self.data_dir / "projects" / name
+            if not create and not directory.is_dir():
+                known = ", ".join(self.project_names()) or "none"
+                raise NotFoundError(f"no project {name!r} in {self.data_dir} (projects: {known})")
+            proj = Project(directory, name, self._clock, self.deliver_audiences)
             proj.max_active_cohorts = self.max_active_cohorts
         except BaseException as exc:  # listeners keep "loading": the project is not ready
             opening.error = exc

@@ -70,7 +70,7 @@ _FUNCS = {
 _FUNC_NAMES = {v: k for k, v in _FUNCS.items()}
 
 
-def _lookup(table: Mapping[int, str], key: int, what: str) -> str:
+def _lookup(table: Mapping[Any, str], key: int, what: str) -> str:
     try:
         return table[key]
     except KeyError:

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cohortd.errors import KernelError
+from cohortd.errors import InvalidArgumentError, KernelError
 
 KERNELS = ("rust", "numba")
 
@@ -89,7 +89,11 @@ def get_kernel(name: str) -> ModuleType:
 
         return rust_kernel
     if name == "numba":
-        from cohortd.engine.kernels import numba_kernel
-
+        try:
+            from cohortd.engine.kernels import numba_kernel
+        except ModuleNotFoundError as exc:
+            if exc.name != "numba":
+                raise
+            raise KernelError("the numba kernel needs the extra: pip install 'cohortd[numba]'") from None
         return numba_kernel
-    raise ValueError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")
+    raise InvalidArgumentError(f"unknown kernel {name!r}; expected one of {', '.join(KERNELS)}")

@@ -1,0 +1,156 @@
+"""The front door: one data directory, one public API over two transports, clear refusals.
+
+Everything runs for real: the ``cohortd`` console script in a subprocess, a
+server process on 127.0.0.1, data directories under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import cohortd
+import pytest
+from cohortd.api import CohortService
+from cohortd.errors import DataDirectoryLockedError, NotFoundError, StorageError
+from cohortd.types import Evaluation, Overlap
+from test_server_support import ServerProcess
+
+QUERY = "top 20% by count(any) in last 30d"
+SAVED = 'did("Session Start") >= 3 in last 7d'
+
+
+def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(["cohortd", *args], capture_output=True, text=True, timeout=300)
+    if ok:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_readme_quick_start_same_sizes_from_cli_embedded_and_sdk(tmp_path: Path) -> None:
+    events, data = tmp_path / "events.parquet", tmp_path / "data"
+    cli("generate", "--users", "3000", "--days", "30", "--seed", "1", "--out", str(events), "--quiet")
+    cli("init", str(data))
+    cli("ingest", "--data", str(data), str(events), "--quiet")
+    cli("ingest-users", "--data", str(data), str(tmp_path / "events.users.parquet"), "--quiet")
+    first = json.loads(cli("query", "--data", str(data), "--json", QUERY).stdout)
+    as_of = first["as_of"]
+    assert first["size"] > 0
+    cli("cohort", "create", "--data", str(data), "Active 7d", SAVED)
+
+    with cohortd.open(data) as project:  # embedded, the README's second half
+        embedded = project.evaluate(definition=QUERY, as_of=as_of)
+        embedded_saved = project.evaluate("Active 7d", as_of=as_of)
+        embedded_members = project.members(definition=QUERY, as_of=as_of)
+    assert isinstance(embedded, Evaluation) and embedded.size == first["size"]
+    assert len(embedded_members) == first["size"]
+
+    server = ServerProcess(data)
+    try:
+        with cohortd.Client(server.address) as client:
+            remote = client.evaluate(definition=QUERY, as_of=as_of)
+            remote_saved = client.evaluate("Active 7d", as_of=as_of)
+            assert client.members(definition=QUERY, as_of=as_of) == embedded_members
+        over_cli = json.loads(
+            cli("query", "--server", server.address, "--json", "--as-of", as_of, QUERY).stdout
+        )
+    finally:
+        server.terminate()
+    assert type(remote) is type(embedded) and remote.size == embedded.size == over_cli["size"]
+    assert remote_saved.size == embedded_saved.size > 0
+
+
+def test_open_refuses_what_does_not_exist_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    with pytest.raises(NotFoundError, match="cohortd init"):
+        cohortd.open(missing)
+    r = cli("cohort", "list", "--data", str(missing), ok=False)
+    assert r.returncode == 1 and "no data directory" in r.stderr and "Traceback" not in r.stderr
+    assert not missing.exists()
+
+    with cohortd.open(tmp_path / "d", create=True):
+        pass
+    r = cli("cohort", "list", "--data", str(tmp_path / "d"), "--project", "typo", ok=False)
+    assert r.returncode != 0 and "typo" in r.stderr
+    assert not (tmp_path / "d" / "projects" / "typo").exists()
+    with pytest.raises(NotFoundError, match="projects: default"):
+        cohortd.open(tmp_path / "d", project="typo")
+
+
+def test_engine_open_on_a_data_directory_points_to_cohortd_open(tmp_path: Path) -> None:
+    with cohortd.open(tmp_path / "d", create=True):
+        pass
+    with pytest.raises(StorageError, match=r"cohortd\.open"):
+        cohortd.Engine.open(tmp_path / "d")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not an engine")
+    with pytest.raises(StorageError, match="not an engine directory"):
+        cohortd.Engine.open(tmp_path / "other")
+    assert not list((tmp_path / "d").glob("wal-*"))  # no stray log beside projects/
+
+
+def test_one_writer_per_data_directory(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"user_id": "u1", "event_type": "Signup", "time": 1767225600000}\n')
+    with cohortd.open(tmp_path / "d", create=True) as project:  # the writer: holds the lock
+        with cohortd.open(tmp_path / "d") as reader:  # a second opener only reads
+            assert reader.evaluate(definition="did(any)").size == 0
+            with pytest.raises(DataDirectoryLockedError, match=f"process {os.getpid()}"):
+                reader.ingest([{"user_id": "u9", "event_type": "Signup", "time": 1767225600000}])
+            with pytest.raises(DataDirectoryLockedError):
+                reader.create_cohort("Signups", 'did("Signup")')
+        r = cli("ingest", "--data", str(tmp_path / "d"), str(rows), ok=False)
+        assert r.returncode == 1 and f"process {os.getpid()}" in r.stderr and "--server" in r.stderr
+        assert project.evaluate(definition="did(any)").size == 0  # nothing was written beside us
+    cli("ingest", "--data", str(tmp_path / "d"), str(rows), "--quiet")  # free again once closed
+    with cohortd.open(tmp_path / "d") as project:
+        assert project.members(definition="did(any)") == ["u1"]
+
+
+def test_ingest_server_streams_files_with_the_same_report(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    lines = [{"user_id": f"u{i}", "event_type": "Signup", "time": 1767225600000 + i} for i in range(50)] + [
+        {"user_id": "bad", "event_type": "Signup", "time": "yesterday"}
+    ]
+    rows.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    local = json.loads(cli("ingest", "--data", str(tmp_path / "local"), str(rows), "--json").stdout)
+    cli("init", str(tmp_path / "remote"))
+    server = ServerProcess(tmp_path / "remote")
+    try:
+        remote = json.loads(cli("ingest", "--server", server.address, str(rows), "--json").stdout)
+        with cohortd.Client(server.address) as client:
+            assert client.evaluate(definition="did(any)").size == 50
+    finally:
+        server.terminate()
+    assert local["accepted"] == remote["accepted"] == 50
+    assert local["rejections"] == remote["rejections"] and remote["rejected"] == 1
+
+
+def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = cli("serve", "--data", str(tmp_path / "d"), "--listen", f"127.0.0.1:{port}", ok=False)
+    assert r.returncode == 1 and "cannot listen" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_both_transports_implement_the_protocol_and_the_sdk_stays_light(tmp_path: Path) -> None:
+    with cohortd.open(tmp_path / "d", create=True) as project:
+        assert isinstance(project, CohortService)
+        project.ingest([{"user_id": "u1", "event_type": "A", "time": 1767225600000}])
+        project.create_cohort("A ever", 'did("A")')
+        assert isinstance(project.overlap(["A ever"]), Overlap)
+    with cohortd.Client("127.0.0.1:1") as client:
+        assert isinstance(client, CohortService)
+    probe = (
+        "import sys, cohortd.client; "
+        "print(sorted(m for m in sys.modules if m == 'numba' or m.startswith("
+        "('cohortd.engine', 'cohortd.storage', 'cohortd.service'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
