@@ -257,3 +257,64 @@ def test_changes_resume_across_the_cluster(clusters, first, second, third) -> No
             versions.append(upto)
         assert members == want, n
         assert versions == sorted(versions)
+
+
+def test_partial_answer_only_when_asked_over_grpc(clusters) -> None:
+    """Over a real gRPC server on the cluster: a down shard is UNAVAILABLE naming it, unless the
+    client sends ``cohortd-partial: 1``; then the answer comes from the others and the trailer says so."""
+    import time
+
+    import grpc
+    from cohortd.client import Client
+    from cohortd.client.types import RemoteError
+    from cohortd.server.app import build_server
+    from cohortd.v1 import cohortd_pb2 as pb
+    from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+
+    _, made = clusters
+    cluster = made[4]
+    project = cluster.project("partial")
+    users = [f"p{i}" for i in range(40)]
+    project.ingest([{"user_id": u, "event_type": "A", "time": T - DAY} for u in users])
+    on_3 = sum(shard_of(u, 4) == 3 for u in users)
+    server = build_server(cluster, "127.0.0.1:0")
+    server.start()
+    try:
+        with (
+            Client(server.address, project="partial", retries=0) as strict,  # no retry: see the error
+            Client(server.address, project="partial", partial=True) as lenient,
+        ):
+            assert strict.evaluate(definition='did("A")', as_of=T).size == len(users)
+            ray.kill(cluster.shards.actors[3], no_restart=False)
+            deadline = time.monotonic() + 60
+            error = None
+            while error is None and time.monotonic() < deadline:
+                try:
+                    strict.evaluate(definition='did("A")', as_of=T)
+                    time.sleep(0.05)
+                except RemoteError as exc:
+                    error = exc
+            assert error is not None and error.code == grpc.StatusCode.UNAVAILABLE and "shard 3" in str(error)
+            channel = grpc.insecure_channel(server.address)
+            stub = pb_grpc.CohortdStub(channel)
+            req = pb.EvaluateRequest(project="partial")
+            req.target.definition.text = 'did("A")'
+            req.as_of.FromMilliseconds(T)
+            resp, call = stub.Evaluate.with_call(req, metadata=(("cohortd-partial", "1"),), timeout=30)
+            trailer = dict(call.trailing_metadata() or ())
+            if trailer.get("cohortd-missing-shards") == "3":  # still down: the others' answer
+                assert resp.size == len(users) - on_3
+            else:  # came back in between: the whole answer
+                assert resp.size == len(users)
+            channel.close()
+            assert lenient.evaluate(definition='did("A")', as_of=T).size in (len(users) - on_3, len(users))
+            while time.monotonic() < deadline:  # back: the whole answer again
+                try:
+                    assert strict.evaluate(definition='did("A")', as_of=T).size == len(users)
+                    break
+                except RemoteError:
+                    time.sleep(0.1)
+            else:
+                raise AssertionError("shard 3 did not come back")
+    finally:
+        server.stop(0)

@@ -177,7 +177,10 @@ class Client(
     ``target``: ``HOST:PORT``.  ``api_key``: sent as ``authorization: Bearer``.
     ``tls_root_cert``: PEM bytes or a file path; with it the channel uses TLS
     (``tls=True`` uses the system roots).  ``timeout``: default deadline of
-    every call, in seconds.  Use as a context manager or call :meth:`close`.
+    every call, in seconds.  ``partial``: against a cluster (``cohortd serve --cluster``),
+    accept answers that leave out shards that are down (the trailing metadata
+    ``cohortd-missing-shards`` lists them) instead of UNAVAILABLE.  Use as a context
+    manager or call :meth:`close`.
     """
 
     def __init__(
@@ -194,6 +197,7 @@ class Client(
         max_backoff: float = 2.0,
         max_message_bytes: int = 64 * 1024 * 1024,
         tls_server_name: str | None = None,
+        partial: bool = False,
     ) -> None:
         self.target = target
         self.project = project
@@ -203,7 +207,7 @@ class Client(
         self.max_backoff = max_backoff
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {api_key}"),) if api_key else ()
-        )
+        ) + ((("cohortd-partial", "1"),) if partial else ())  # a cluster may leave down shards out
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

@@ -35,6 +35,8 @@ import numpy as np
 import pyarrow as pa
 
 from cohortd import governance
+from cohortd.cluster.partial import PartialInterceptor, asked_partial
+from cohortd.cluster.partial import missing as record_missing
 from cohortd.cluster.partition import shard_of, shard_rows, split_table
 from cohortd.cluster.shards import ShardSet
 from cohortd.cluster.versions import ClusterVersions
@@ -348,12 +350,14 @@ class ClusterProject:
         self, method: str, name: str | None, definition: Any, as_of: Instant | None, partial: bool
     ) -> ClusterResult:
         self._check_target(name, definition)
+        partial = partial or asked_partial()
         ms, thresholds = self._plan([name], definition, as_of, partial)
         now = ms is None and name is not None and not thresholds
         if ms is None and not now:
             ms = self._clock()  # one instant for every shard
         answers = self.shards.all(method, self.name, name, definition, ms, thresholds, partial=partial)
         missing = [s for s in range(self.shards.count) if s not in answers]
+        record_missing(missing)
         if method == "members":
             ids = list(heapq.merge(*(a[0] for a in answers.values())))
             size = len(ids)
@@ -381,8 +385,10 @@ class ClusterProject:
             raise InvalidArgumentError("overlap needs at least one cohort")
         for c in cohorts:
             self.catalog.get(c)
+        partial = partial or asked_partial()
         ms, thresholds = self._plan(list(cohorts), None, as_of, partial)
         answers = self.shards.all("overlap", self.name, list(cohorts), ms, thresholds, partial=partial)
+        record_missing([s for s in range(self.shards.count) if s not in answers])
         n = len(cohorts)
         sizes = [sum(a[0][i] for a in answers.values()) for i in range(n)]
         inter = [[sum(a[1][i][j] for a in answers.values()) for j in range(n)] for i in range(n)]
@@ -529,6 +535,8 @@ class ClusterWorkspace:
         self.shards.start_monitor()
         self._projects: dict[str, ClusterProject] = {}
         self._lock = threading.Lock()
+        self.server_interceptors = (PartialInterceptor(),)
+        """Installed first by the gRPC server (``server/app.py``): partial answers on request."""
 
     def project(self, name: str = "default") -> ClusterProject:
         if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):

@@ -220,7 +220,7 @@ async def _build(
     loop: _LoopThread,
 ) -> CohortdServer:
     """The server, built on its loop (grpc.aio binds a server to the loop it is made on)."""
-    interceptors: list[grpc.aio.ServerInterceptor] = []
+    interceptors: list[grpc.aio.ServerInterceptor] = list(getattr(workspace, "server_interceptors", ()))
     if keys is not None:
         interceptors.append(AuthInterceptor(keys))
     interceptors += [
