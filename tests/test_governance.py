@@ -305,3 +305,19 @@ def test_cli_embedded_governance(tmp_path: Path) -> None:
     hist = json.loads(run("history", "Active buyers", "--json").stdout)["versions"]
     assert [v["version"] for v in hist] == [1, 2] and "follows the rename" in hist[1]["note"]
     assert run("delete", "Active buyers").returncode == 0 and run("delete", "Purchasers").returncode == 0
+
+
+def test_an_archived_cohort_refuses_updates_and_its_name_says_archived(project: Project) -> None:
+    from cohortd.errors import ArchivedCohortError
+
+    project.create_cohort("Buyers", 'did("Purchase") in last 7d')
+    project.archive_cohort("Buyers")
+    with pytest.raises(ArchivedCohortError, match="archived: unarchive it first"):
+        project.update_cohort("Buyers", 'did("Purchase")')
+    with pytest.raises(ArchivedCohortError):
+        project.update_cohort("Buyers", description="changed")
+    assert project.get_cohort("Buyers").version == 1
+    with pytest.raises(AlreadyExistsError, match="archived; names stay taken: unarchive"):
+        project.create_cohort("Buyers", 'did("Purchase")')
+    project.unarchive_cohort("Buyers")
+    assert project.update_cohort("Buyers", 'did("Purchase")')[0].version == 2

@@ -523,10 +523,12 @@ def test_segment_spec_track_and_identify(eng: Engine, tmp_path: Path) -> None:
         {"type": "track", "event": "Anonymous", "anonymousId": "x", "timestamp": "2021-01-01T00:00:00Z"},
     ]
     report = eng.ingest_file(_write_jsonl(tmp_path / "seg.jsonl", objs))
-    assert report.accepted == 4
-    assert rejections(report) == [(4, "user_id", MISSING_USER)]
+    # issue #16: a row with only an anonymousId is the anonymous user's (docs/identity.md)
+    assert report.accepted == 5
+    assert rejections(report) == []
     # identify calls are user properties, not events
     assert rows(eng) == [
+        {"user_id": "$anon:x", "event_type": "Anonymous", "time": T},
         {"user_id": "s1", "event_type": "Order Completed", "time": T, "revenue": 12.5, "currency": "EUR"},
         {"user_id": "s2", "event_type": "Signed Up", "time": T + 1},
     ]

@@ -56,6 +56,10 @@ class AlreadyExistsError(CohortError):
     """A cohort name already taken in the project."""
 
 
+class ArchivedCohortError(CohortError):
+    """A change asked of an archived cohort (unarchive it first)."""
+
+
 class StorageError(CohortError):
     """The data directory is unreadable, inconsistent or not writable."""
 

@@ -20,6 +20,7 @@ import grpc
 from cohortd.audiences.model import AudienceError
 from cohortd.errors import (
     AlreadyExistsError,
+    ArchivedCohortError,
     BrokenCohortError,
     CancelledError,
     CohortError,
@@ -69,6 +70,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (CancelledError, grpc.StatusCode.CANCELLED),
     (BrokenCohortError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by updating the definition
+    (ArchivedCohortError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by unarchiving it
     (StorageFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # disk full: nothing stored, retry later
     (CorruptionError, grpc.StatusCode.DATA_LOSS),  # a damaged file: the project refuses to open
     (StorageError, grpc.StatusCode.UNAVAILABLE),  # an I/O failure: nothing stored, retryable

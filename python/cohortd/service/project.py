@@ -27,7 +27,13 @@ from cohortd.analysis.service import AnalysisMethods
 from cohortd.audiences.project import AudienceMethods
 from cohortd.engine.lint import lint
 from cohortd.engine.maintain import Maintainer
-from cohortd.errors import AlreadyExistsError, CohortError, InvalidArgumentError, NotFoundError
+from cohortd.errors import (
+    AlreadyExistsError,
+    ArchivedCohortError,
+    CohortError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from cohortd.lang.ast import Expr
 from cohortd.service.queries import Queries
 from cohortd.service.registry import Registry, Saved
@@ -131,7 +137,10 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         self.engine.require_writer()
         with self._write_lock:
             if name in self.registry:
-                raise AlreadyExistsError(f"a cohort named {name!r} already exists")
+                existing = self.registry.get(name)
+                archived = " (archived; names stay taken: unarchive, rename or delete it)"
+                suffix = archived if existing is not None and existing.archived else ""
+                raise AlreadyExistsError(f"a cohort named {name!r} already exists{suffix}")
             expr, text = self._prepare(name, definition)
             warnings = self._lint(expr, name, exclude=name)
             governance.check_cap(self)
@@ -153,6 +162,11 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
             previous = self.registry.get(name)
             if previous is None:
                 raise NotFoundError(f"no cohort named {name!r}")
+            if previous.archived:
+                raise ArchivedCohortError(
+                    f"cohort {name!r} is archived: unarchive it first (`cohortd cohort unarchive {name!r}`) "
+                    "to change its definition or description"
+                )
             warnings: list[LintWarning] = []
             text = None
             expr = None

@@ -170,7 +170,8 @@ class Catalog:
             now = self._clock()
             existing = self._db.execute("SELECT archived FROM cohorts WHERE name = ?", (name,)).fetchone()
             if existing is not None:
-                suffix = " (archived; names stay taken)" if existing[0] else ""
+                archived = " (archived; names stay taken: unarchive, rename or delete it)"
+                suffix = archived if existing[0] else ""
                 raise AlreadyExistsError(f"a cohort named {name!r} already exists{suffix}")
             cur = self._db.execute(
                 "INSERT INTO cohorts (name, description, definition, version, created_ms, updated_ms)"

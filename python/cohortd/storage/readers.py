@@ -213,7 +213,8 @@ def json_line_to_row(line: str) -> dict[str, Any]:
         return {ERROR_COLUMN: f"not valid JSON ({exc.args[0][:60]})"}
     if not isinstance(obj, dict):
         return {ERROR_COLUMN: "not a JSON object"}
-    if obj.get("type") in ("track", "identify", "page", "screen") and ("userId" in obj or "event" in obj):
+    segment_ids = "userId" in obj or "anonymousId" in obj or "event" in obj
+    if obj.get("type") in ("track", "identify", "alias", "page", "screen") and segment_ids:
         return _segment_row(obj)
     if "event_time" in obj or "event_properties" in obj:
         return _amplitude_row(obj)
@@ -228,16 +229,15 @@ def _props(d: Any) -> dict[str, Any]:
 
 
 def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
-    if obj["type"] == "identify":
-        row: dict[str, Any] = {
-            "user_id": obj.get("userId"),
-            "event_type": IDENTIFY,
-            "time": obj.get("timestamp"),
-        }
+    ids = {"user_id": obj.get("userId"), "anonymous_id": obj.get("anonymousId")}
+    if obj["type"] in ("identify", "alias"):
+        row: dict[str, Any] = {**ids, "event_type": IDENTIFY, "time": obj.get("timestamp")}
+        if obj["type"] == "alias":
+            row["previous_id"] = obj.get("previousId")
         row["user_properties"] = _props(obj.get("traits"))
         return row
     name = obj.get("event") if obj["type"] == "track" else obj.get("name") or obj["type"]
-    row = {"user_id": obj.get("userId"), "event_type": name, "time": obj.get("timestamp")}
+    row = {**ids, "event_type": name, "time": obj.get("timestamp")}
     row.update(_props(obj.get("properties")))
     if isinstance(obj.get("context"), dict) and isinstance(obj["context"].get("traits"), dict):
         row["user_properties"] = _props(obj["context"]["traits"])
@@ -247,6 +247,7 @@ def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
 def _amplitude_row(obj: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "user_id": obj.get("user_id"),
+        "anonymous_id": obj.get("device_id"),
         "event_type": obj.get("event_type"),
         "time": obj.get("event_time", obj.get("time")),
     }

@@ -52,6 +52,7 @@ from cohortd.errors import CorruptionError, IngestError, StorageError, StorageFu
 from cohortd.storage import files
 from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
+from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
 from cohortd.storage.readers import IDENTIFY
 from cohortd.storage.segment import PROP_PREFIX, Segment
 from cohortd.storage.userprops import UserProperties
@@ -125,6 +126,10 @@ class EventStore:
         self.schema: dict[str, str] = {}
         self.user_schema: dict[str, str] = {}
         self.user_props = UserProperties()
+        self.identity = IdentityMap()  # anonymous ids and aliases -> canonical user (storage/identity.py)
+        self._views: dict[str, tuple[int, Segment]] = {}  # segments seen through the identity map
+        self._canon: tuple[int, int, np.ndarray] | None = None  # (identity version, n, root of every id)
+        self._merged_now = False  # whether the batch being applied merged ids
         self.sealed: list[Segment] = []
         self.tail: list[Segment] = []
         self.first_seen = np.full(0, NEVER, dtype=np.int64)
@@ -166,11 +171,13 @@ class EventStore:
             self.types = StringDictionary.load(self.path / f"dict-types-{gen:08d}.arrow")
             self.values = StringDictionary.load(self.path / f"dict-values-{gen:08d}.arrow")
             self.user_props = UserProperties.load(self.path / f"userprops-{gen:08d}.arrow")
+            self.identity = IdentityMap.load(self.path / f"identity-{gen:08d}.arrow")
             self.sealed = [Segment.open(self.segments_dir, name) for name in manifest["segments"]]
         self._remove_debris(manifest is not None)
         self.first_seen = np.full(max(len(self.users), 1024), NEVER, dtype=np.int64)
+        canon = self.identity.canon(len(self.users))
         for seg in self.sealed:
-            np.minimum.at(self.first_seen, seg.users, seg.times)
+            np.minimum.at(self.first_seen, canon[seg.users], seg.times)
         for gen in self._log_generations():
             wal = self._wal_path(gen)
             for record in WriteAheadLog.replay(wal):
@@ -280,7 +287,7 @@ class EventStore:
             if p.name.endswith(".tmp") or p.name.split(".")[0] not in live:
                 _unlink(p)
         for p in self.path.iterdir():
-            m = re.match(r"(dict-\w+|userprops|wal)-(\d+)\.(arrow|log)$", p.name)
+            m = re.match(r"(dict-\w+|userprops|identity|wal)-(\d+)\.(arrow|log)$", p.name)
             if p.name.endswith(".tmp"):
                 _unlink(p)
             elif m and m.group(1) != "wal" and not checkpointed:
@@ -314,12 +321,18 @@ class EventStore:
             self._log(_encode(normalized))
             self.schema.update(schema)
             self.user_schema.update(user_schema)
+            self._merged_now = False
             dense = self._apply(normalized)
+            merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
+            if merged_ids:
+                all_types = {self.types.value(i) for i in range(len(self.types))}
             self.version += 1
             self._tail_batches += 1
             self._seal_if_due()
         types = set(pc.unique(normalized.column("event_type")).to_pylist()) - {IDENTIFY}
-        user_props = any(
+        if merged_ids:
+            types |= all_types - {IDENTIFY}
+        user_props = merged_ids or any(
             name.startswith(USER_PREFIX) and normalized.column(name).null_count < normalized.num_rows
             for name in normalized.column_names
         )
@@ -369,9 +382,13 @@ class EventStore:
         is_identify = np.asarray(pc.equal(batch.column("event_type"), IDENTIFY).combine_chunks())
         users = self.users.encode_array(batch.column("user_id"))
         times = batch.column("time").combine_chunks().to_numpy().astype(np.int64, copy=False)
+        links = encode_links(self.users, batch, users)
         self._grow_users(len(self.users))
+        merged = apply_links(self.identity, self.users, links, self.first_seen, self.user_props)
+        users = self.identity.find(users)  # rows of a linked id are stored under its root
         self._apply_user_props(batch, users, times)
-        dense = users
+        self._merged_now = len(merged) > 0
+        dense = np.concatenate((users, merged)) if len(merged) else users
         events = ~is_identify
         if not events.any():
             return dense
@@ -384,7 +401,7 @@ class EventStore:
             "time": pa.array(times, pa.int64()),
         }
         for name in batch.column_names:
-            if name in ("user_id", "event_type", "time") or name.startswith(USER_PREFIX):
+            if name in ("user_id", "event_type", "time", *LINK_COLUMNS) or name.startswith(USER_PREFIX):
                 continue
             col = batch.column(name).combine_chunks()
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
@@ -487,6 +504,7 @@ class EventStore:
 
     def _checkpoint_files(self, gen: int) -> list[Path]:
         names = [f"dict-{kind}-{gen:08d}.arrow" for kind in DICT_KINDS] + [f"userprops-{gen:08d}.arrow"]
+        names.append(f"identity-{gen:08d}.arrow")
         return [self.path / n for n in names]
 
     def _write_checkpoint(self, gen: int, sealed: list[Segment]) -> None:
@@ -495,6 +513,8 @@ class EventStore:
             self._sums[name] = dictionary.save(self.path / name)
         name = f"userprops-{gen:08d}.arrow"
         self._sums[name] = self.user_props.save(self.path / name, len(self.users))
+        name = f"identity-{gen:08d}.arrow"
+        self._sums[name] = self.identity.save(self.path / name)
         self._write_manifest(gen, sealed)
 
     def _write_manifest(self, gen: int, sealed: list[Segment]) -> None:
@@ -523,7 +543,7 @@ class EventStore:
 
         Every file written is appended to ``written`` (so a failed caller can remove them).
         """
-        merged = Segment.merge("merging", parts)
+        merged = Segment.merge("merging", [self._canonical(s) for s in parts])  # folds the identity map
         pieces = merged.split(PARTITION_MS, self._new_segment_name)
         for piece in pieces:
             written += [self.segments_dir / f"{piece.name}{ext}" for ext in (".arrow", ".index.arrow")]
@@ -580,11 +600,22 @@ class EventStore:
                     self.merge(group)
 
     # --------------------------------------------------------------- reading
+    def _canonical(self, seg: Segment) -> Segment:
+        """``seg`` with users replaced by their canonical id (itself when nothing of it was merged)."""
+        if self.identity.merged == 0:
+            return seg
+        n = len(self.users)
+        if self._canon is None or self._canon[:2] != (self.identity.version, n):
+            self._canon = (self.identity.version, n, self.identity.canon(n))
+        return canonical_segment(seg, self._canon[2], self._views, self.identity.version)
+
     def snapshot(self) -> Snapshot:
         with self.lock:
-            return Snapshot(
-                tuple(self.sealed) + tuple(self.tail), self.first_seen[: len(self.users)].copy(), self.version
-            )
+            segments = tuple(self._canonical(s) for s in tuple(self.sealed) + tuple(self.tail))
+            live = {s.name for s in tuple(self.sealed) + tuple(self.tail)}
+            for name in [n for n in self._views if n not in live]:
+                del self._views[name]
+            return Snapshot(segments, self.first_seen[: len(self.users)].copy(), self.version)
 
     def status(self) -> dict[str, Any]:
         """Health (quarantine kept on disk, background failures) plus log and segment sizes."""

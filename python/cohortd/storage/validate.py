@@ -31,7 +31,8 @@ USER_PREFIX = "$user."
 # Set by file readers on records they could not turn into a row.  The NUL keeps it apart from
 # any property a client can name (property names with control characters are rejected).
 ERROR_COLUMN = "\x00error"
-RESERVED = ("user_id", "event_type", "time")
+RESERVED = ("user_id", "event_type", "time", "anonymous_id", "previous_id")
+ANON_PREFIX = "$anon:"  # how anonymous ids are kept in the user dictionary (storage/identity.py)
 KINDS = ("string", "int", "float", "bool")
 ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 MIN_TIME_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
@@ -340,6 +341,10 @@ def canonical_problem(
             return f"column {name!r}: {exc}"
         if name in want:
             continue
+        if name in ("anonymous_id", "previous_id"):
+            if col.type != pa.string():
+                return f"column {name} is {col.type}"
+            continue
         is_user = name.startswith(USER_PREFIX)
         prop = name[len(USER_PREFIX) :] if is_user else name
         problem = name_problem(prop)
@@ -373,6 +378,8 @@ def normalize_events(
         bad[:] |= mask
 
     for name in ("user_id", "event_type", "time"):
+        if name == "user_id" and "anonymous_id" in table.column_names:
+            continue  # anonymous rows: checked row by row below
         if name not in table.column_names:
             raise_missing = np.ones(n, dtype=bool)
             reject(raise_missing, name, f"missing {name.replace('_', ' ')}")
@@ -382,12 +389,18 @@ def normalize_events(
             reasons[i] = ("line", str(errors[int(i)].as_py()))
             bad[i] = True
         table = table.drop_columns([ERROR_COLUMN])
+    if "user_id" not in table.column_names and "anonymous_id" in table.column_names:
+        table = table.append_column("user_id", pa.nulls(n, pa.string()))
     out: dict[str, pa.Array] = {}
-    for name in ("user_id", "event_type"):
+    for name in ("anonymous_id", "previous_id", "user_id", "event_type"):
+        link = name in ("anonymous_id", "previous_id")
         if name not in table.column_names:
-            out[name] = pa.nulls(n, pa.string())
+            if not link:
+                out[name] = pa.nulls(n, pa.string())
             continue
         col = table.column(name).combine_chunks()
+        if col.type == pa.null():
+            col = pa.nulls(n, pa.string())
         if col.type == _MIXED:
             kinds = np.array(_mixed_kinds(col), dtype=object)
             wrong = (kinds != None) & (kinds != "int") & (kinds != "string")  # noqa: E711
@@ -402,6 +415,19 @@ def normalize_events(
         reject(bad_text, name, f"{name} is not valid UTF-8")
         reject(too_long(strings, MAX_ID_BYTES), name, f"{name} is longer than {MAX_ID_BYTES} bytes")
         empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(strings), ""), True))
+        if link:  # an empty link id is no link
+            out[name] = pc.if_else(pa.array(empty), pa.nulls(n, pa.string()), strings)
+            continue
+        if name == "user_id":
+            reserved = np.asarray(pc.fill_null(pc.starts_with(strings, ANON_PREFIX), False))
+            reject(reserved, name, f"user_id must not start with {ANON_PREFIX!r} (kept for anonymous ids)")
+            if "anonymous_id" in out:  # a row with only an anonymous id is that anonymous user's
+                anon = out["anonymous_id"]
+                only_anon = empty & np.asarray(anon.is_valid())
+                prefixed = pc.binary_join_element_wise(ANON_PREFIX, anon, "")
+                strings = pc.if_else(pa.array(only_anon), prefixed, strings)
+                out["anonymous_id"] = pc.if_else(pa.array(only_anon), pa.nulls(n, pa.string()), anon)
+                empty = empty & ~only_anon
         reject(empty, name, f"missing {name.replace('_', ' ')}")
         out[name] = strings
     if "time" in table.column_names:

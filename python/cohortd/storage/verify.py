@@ -33,7 +33,7 @@ class Finding:
     """One checked file: ``status`` is ok, damaged, missing, torn, quarantined, unverified or debris."""
 
     path: str
-    kind: str  # manifest, segment, index, dictionary, userprops, log, quarantine, catalog, debris
+    kind: str  # manifest, segment, index, dictionary, userprops, identity, log, quarantine, catalog, debris
     status: str
     detail: str = ""
 
@@ -78,6 +78,8 @@ def verify_data_dir(root: Path) -> VerifyReport:
 def _kind(name: str) -> str:
     if name.startswith("segments/"):
         return "index" if name.endswith(".index.arrow") else "segment"
+    if name.startswith("identity"):
+        return "identity"
     return "userprops" if name.startswith("userprops") else "dictionary"
 
 
@@ -95,6 +97,8 @@ def verify_store(path: Path) -> list[Finding]:
             names += [f"dict-{k}-{gen:08d}.arrow" for k in ("users", "types", "values")]
             names.append(f"userprops-{gen:08d}.arrow")
             sums = manifest.get("files", {})
+            if f"identity-{gen:08d}.arrow" in sums:  # the identity map (checkpoints since issue #16)
+                names.append(f"identity-{gen:08d}.arrow")
             for name in names:
                 listed.add(name)
                 out.append(_check_file(path / name, _kind(name), sums.get(name)))
