@@ -44,6 +44,9 @@ DEFINITIONS = [
     'top 50% by sum(x, "A")',
     "top 25% by active_days(any)",
     'user.plan == "pro"',
+    'did("A" where x in (1, 2)) between 1 and 3 since 2025-09-15',
+    'did("B" where x not in (0) and x exists) between 2025-09-01 and 2025-10-01',
+    'did("C" where tag contains "a" or tag not exists) == 0',
     'did("A") and not did("C") in last 10d',
     'did("B") or user.plan == "free"',
     'top 40% by count(any) and did("C")',
@@ -81,8 +84,12 @@ _projects = itertools.count()
 
 
 def _load(project, events, plans) -> None:
+    tags = ["ab", "b", None]
     project.ingest(
-        [{"user_id": f"u{u}", "event_type": e, "time": T - ago, "x": x} for u, e, ago, x in events]
+        [
+            {"user_id": f"u{u}", "event_type": e, "time": T - ago, "x": x, "tag": tags[x % 3]}
+            for u, e, ago, x in events
+        ]
     )
     if plans:
         project.upsert_user_properties([{"user_id": f"u{u}", "plan": p} for u, p in plans.items()])
@@ -318,3 +325,29 @@ def test_partial_answer_only_when_asked_over_grpc(clusters) -> None:
                 raise AssertionError("shard 3 did not come back")
     finally:
         server.stop(0)
+
+
+def test_bad_input_is_the_single_process_error(clusters) -> None:
+    """Errors raised on a shard reach the caller as themselves (the status table maps them)."""
+    from cohortd.errors import AlreadyExistsError, DefinitionError, NotFoundError, ParseError
+
+    single, made = clusters
+    project = made[2].project("errors")
+    project.ingest([{"user_id": "e1", "event_type": "A", "time": T - DAY, "x": 1}])
+    for who in (project, single.project("errors")):  # raised on a shard, as in one process
+        with pytest.raises(DefinitionError, match="nope"):
+            who.evaluate(definition='in_cohort("nope")', as_of=T)
+    with pytest.raises(NotFoundError):
+        project.evaluate("missing", as_of=T)
+    with pytest.raises(ParseError):
+        project.evaluate(definition="did(", as_of=T)
+    project.create_cohort("one", 'did("A")')
+    with pytest.raises(AlreadyExistsError):
+        project.create_cohort("one", 'did("A")')
+    report = project.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])
+    reference = single.project("errors")
+    want = reference.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])
+    assert (report.accepted, [(r.row, r.field) for r in report.rejected]) == (
+        want.accepted,
+        [(r.row, r.field) for r in want.rejected],
+    )

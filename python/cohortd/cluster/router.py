@@ -52,6 +52,7 @@ from cohortd.lang import ast as A
 from cohortd.lang import walk
 from cohortd.service.workspace import PROJECT_NAME
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
+from cohortd.storage.validate import USER_PREFIX, rows_to_table
 from cohortd.times import Instant, parse_as_of, wall_ms
 from cohortd.types import Change, IngestReport, LintWarning, Overlap, Rejection
 
@@ -151,7 +152,7 @@ class ClusterProject:
 
     def _write(self, method: str, table: Any) -> IngestReport:
         if not isinstance(table, pa.Table | pa.RecordBatch):
-            table = pa.Table.from_pylist(list(table))
+            table = rows_to_table(table)  # the engine's own conversion (mixed types rejected per row)
         elif isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
         parts = split_table(table, self.shards.count)
@@ -171,8 +172,8 @@ class ClusterProject:
         names = [c for c in table.column_names if c not in ("user_id", "event_type", "time")]
         target = self.engine.store.user_schema if method != "ingest" else self.engine.store.schema
         for c in names:
-            if method == "ingest" and c.startswith("user."):
-                self.engine.store.user_schema.setdefault(c[5:], "")
+            if method == "ingest" and c.startswith(USER_PREFIX):
+                self.engine.store.user_schema.setdefault(c[len(USER_PREFIX) :], "")
             else:
                 target.setdefault(c, "")
         return report
