@@ -97,7 +97,7 @@ def _load(project, events, plans) -> None:
         project.create_cohort(name, text)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(events=events_st, plans=plans_st)
 def test_same_answers_as_one_process(clusters, events, plans) -> None:
     single, made = clusters
