@@ -240,6 +240,12 @@ class Oracle:
             first = min(e["time"] for e in ever)
             start, end = window_bounds(cond.window, T)
             return start <= first < end
+        if isinstance(cond, A.NthDid):
+            ever = sorted(e["time"] for e in self.in_window(u, cond.event, A.Ever(), T))
+            if len(ever) < cond.n:
+                return False
+            start, end = window_bounds(cond.window, T)
+            return start <= ever[cond.n - 1] < end
         if isinstance(cond, A.UserProp):
             return predicate_holds(cond.predicate, self.user_props.get(u, {}))
         raise TypeError(f"not a condition: {cond!r}")

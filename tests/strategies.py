@@ -36,7 +36,7 @@ NUMERIC_TYPES = ("int", "float")
 
 # Words that cannot be bare identifiers; the printer must quote them.
 _KEYWORDS = (
-    "and", "or", "not", "in", "where", "any", "did", "first", "top", "by", "count", "sum", "avg",
+    "and", "or", "not", "in", "where", "any", "did", "first", "nth", "top", "by", "count", "sum", "avg",
     "min", "max", "distinct", "active_days", "active_periods", "sequence", "within", "user",
     "in_cohort", "last", "between", "ago", "since", "ever", "exists", "contains", "true", "false",
 )  # fmt: skip
@@ -265,6 +265,7 @@ def conditions(
             win,
         ),
         st.builds(A.FirstDid, ev, win),
+        st.builds(A.NthDid, ev, st.integers(1, 4), win),
         st.builds(A.Top, percent, metric, win),
     ]
     if user_props is None or user_props:

@@ -101,7 +101,7 @@ def _respell(text: str, recase) -> str:
 
 
 _KEYWORDS = {
-    "and", "or", "not", "in", "where", "any", "did", "first", "top", "by", "count", "sum", "avg", "min",
-    "max", "distinct", "active_days", "active_periods", "sequence", "within", "user", "in_cohort",
+    "and", "or", "not", "in", "where", "any", "did", "first", "nth", "top", "by", "count", "sum", "avg",
+    "min", "max", "distinct", "active_days", "active_periods", "sequence", "within", "user", "in_cohort",
     "last", "between", "ago", "since", "ever", "exists", "contains", "true", "false",
 }  # fmt: skip

@@ -252,9 +252,18 @@ class Evaluation:
                 p = self.parts(cond.event, MIN_TIME, T)
                 first = k.first_time(p.users, p.times, T, n)
             return (first >= start) & (first < end)
+        if isinstance(cond, ast.NthDid):
+            return self._nth_did(cond)
         if isinstance(cond, ast.Top):
             return self._top(cond)
         raise TypeError(f"not a condition: {cond!r}")
+
+    def _nth_did(self, cond: ast.NthDid) -> np.ndarray:
+        """Users whose ``n``-th matching event of all data before ``T`` falls in the window."""
+        start, end = window_bounds(cond.window, self.as_of)
+        p = self.parts(cond.event, MIN_TIME, self.as_of)
+        nth = self.kernel.nth_time(p.users, p.times, self.as_of, cond.n, self.n_users)
+        return (nth >= start) & (nth < end)
 
     def aggregate_metric(
         self, func: str, prop: str, event: ast.EventRef, start: int, end: int

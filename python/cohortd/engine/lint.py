@@ -62,6 +62,7 @@ from cohortd.lang.ast import (
     MetricActiveDays,
     MetricCount,
     MetricSum,
+    NthDid,
     PropCmp,
     PropContains,
     PropExists,
@@ -396,6 +397,8 @@ def _definition_words(expr: Expr) -> set[str]:
             texts.append(cond.name)
         if isinstance(cond, FirstDid):
             words.update(_KIND_WORDS["first"])
+        if isinstance(cond, NthDid):
+            words.update(_KIND_WORDS["count"])
         if isinstance(cond, Top):
             words.update(_KIND_WORDS["top"])
             if isinstance(cond.metric, (MetricCount, MetricActiveDays)):

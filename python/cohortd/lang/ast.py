@@ -252,6 +252,18 @@ class FirstDid:
     window: Window = Ever()
 
 
+MAX_NTH = 2**31 - 1  # the largest position ``nth did(E, n)`` accepts
+
+
+@dataclass(frozen=True)
+class NthDid:
+    """The user's ``n``-th-ever matching event (1-based, from the beginning of data) falls in the window."""
+
+    event: EventRef
+    n: int
+    window: Window = Ever()
+
+
 @dataclass(frozen=True)
 class MetricCount:
     event: EventRef
@@ -310,7 +322,9 @@ class Not:
     item: Expr
 
 
-Condition = Did | Aggregate | ActiveDays | ActivePeriods | Sequence | FirstDid | Top | UserProp | InCohort
+Condition = (
+    Did | Aggregate | ActiveDays | ActivePeriods | Sequence | FirstDid | NthDid | Top | UserProp | InCohort
+)
 Expr = (
     Did
     | Aggregate
@@ -318,6 +332,7 @@ Expr = (
     | ActivePeriods
     | Sequence
     | FirstDid
+    | NthDid
     | Top
     | UserProp
     | InCohort

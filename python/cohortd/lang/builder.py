@@ -36,6 +36,7 @@ __all__ = [
     "distinct_of",
     "event",
     "first_did",
+    "nth_did",
     "in_cohort",
     "max_of",
     "min_of",
@@ -361,6 +362,13 @@ def first_did(e: str | None | EventBuilder = None) -> Condition:
     return Condition(A.FirstDid(_ref(e)))
 
 
+def nth_did(e: str | None | EventBuilder, n: int) -> Condition:
+    """``nth did(E, n)``: the user's n-th-ever matching event (1-based) falls in the window."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"nth_did position must be an int, got {n!r}")
+    return Condition(A.NthDid(_ref(e), n))
+
+
 def _aggregate(func: str):
     def build(prop_name: str, e: str | None | EventBuilder = None) -> Condition:
         return Condition(A.Aggregate(func, prop_name, _ref(e), None))  # type: ignore[arg-type]
@@ -401,7 +409,7 @@ def in_cohort(name: str) -> Cohort:
 
 
 _EXPR_TYPES = (
-    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.Top,
+    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid, A.Top,
     A.UserProp, A.InCohort, A.And, A.Or, A.Not,
 )  # fmt: skip
 

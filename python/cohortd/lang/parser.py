@@ -357,6 +357,8 @@ class _Parser:
             self.expect_kw("did")
             event = self.paren_event()
             return A.FirstDid(event, self.window())
+        if kw == "nth":
+            return self.nth_did()
         if kw == "top":
             return self.top()
         if kw == "user":
@@ -392,6 +394,23 @@ class _Parser:
             self.advance()
             within = self.duration()
         return A.Sequence(tuple(steps), within, self.window())
+
+    def nth_did(self) -> A.NthDid:
+        self.advance()
+        self.expect_kw("did")
+        self.expect_punct("(")
+        event = self.event_ref()
+        self.expect_punct(",", "',' and the position (nth did(E, 3))")
+        tok = self.tok
+        if tok.kind != "INT":
+            raise self.unexpected("a position: an integer >= 1")
+        self.advance()
+        if tok.value < 1:
+            raise self.fail(tok, f"position {tok.text} is below 1", "an integer >= 1 (1 is the first event)")
+        if tok.value > A.MAX_NTH:
+            raise self.fail(tok, f"position {tok.text} is too large", f"an integer <= {A.MAX_NTH:,}")
+        self.expect_punct(")")
+        return A.NthDid(event, tok.value, self.window())
 
     def top(self) -> A.Top:
         self.advance()

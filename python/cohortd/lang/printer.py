@@ -20,7 +20,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 # Every word the grammar gives a meaning to; property names spelled like one are quoted.
 KEYWORDS = frozenset(
-    "and or not in where any did first top by count sum avg min max distinct active_days "
+    "and or not in where any did first nth top by count sum avg min max distinct active_days "
     "active_periods sequence within user in_cohort last between ago since ever exists contains "
     "true false".split()
 )
@@ -168,6 +168,8 @@ def _condition(c: A.Condition) -> str:
         return _join(f"sequence({steps})", within, _window(c.window))
     if isinstance(c, A.FirstDid):
         return _join(f"first did({_event(c.event)})", _window(c.window))
+    if isinstance(c, A.NthDid):
+        return _join(f"nth did({_event(c.event)}, {c.n})", _window(c.window))
     if isinstance(c, A.Top):
         return _join(f"top {_percent(c.percent)}% by {_metric(c.metric)}", _window(c.window))
     if isinstance(c, A.UserProp):

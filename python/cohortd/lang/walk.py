@@ -66,7 +66,7 @@ def leaves(expr: A.Expr, negated: bool = False) -> Iterator[tuple[A.Expr, bool]]
 
 def event_refs(leaf: A.Expr) -> list[A.EventRef]:
     """The event references a leaf condition reads (none for user properties and in_cohort)."""
-    if isinstance(leaf, A.Did | A.Aggregate | A.ActiveDays | A.ActivePeriods | A.FirstDid):
+    if isinstance(leaf, A.Did | A.Aggregate | A.ActiveDays | A.ActivePeriods | A.FirstDid | A.NthDid):
         return [leaf.event]
     if isinstance(leaf, A.Sequence):
         return list(leaf.steps)

@@ -376,6 +376,10 @@ def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
     elif isinstance(e, A.FirstDid):
         _event_to_proto(e.event, msg.first_did.event, binary)
         _window_to_proto(e.window, msg.first_did.window)
+    elif isinstance(e, A.NthDid):
+        _event_to_proto(e.event, msg.nth_did.event, binary)
+        msg.nth_did.n = e.n
+        _window_to_proto(e.window, msg.nth_did.window)
     elif isinstance(e, A.Top):
         msg.top.percent = float(e.percent)
         _metric_to_proto(e.metric, msg.top.metric, binary)
@@ -425,6 +429,8 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
         return A.Sequence(tuple(_event(step) for step in s.steps), within, _window(s.window))
     if kind == "first_did":
         return A.FirstDid(_event(msg.first_did.event), _window(msg.first_did.window))
+    if kind == "nth_did":
+        return A.NthDid(_event(msg.nth_did.event), msg.nth_did.n, _window(msg.nth_did.window))
     if kind == "top":
         t = msg.top
         return A.Top(t.percent, _metric(t.metric), _window(t.window))

@@ -15,6 +15,7 @@ pub mod features;
 pub mod first;
 pub mod funnel;
 pub mod journeys;
+pub mod nth;
 mod parts;
 pub mod retention;
 pub mod sequence;
@@ -26,6 +27,7 @@ pub use distinct::{distinct, distinct_buckets};
 pub use error::KernelError;
 pub use features::{user_type_counts, Csr};
 pub use first::first_time;
+pub use nth::nth_time;
 pub use sequence::sequence;
 
 pub fn version() -> &'static str {

@@ -15,6 +15,7 @@ mod features;
 mod first;
 mod funnel;
 mod journeys;
+mod nth;
 mod retention;
 mod sequence;
 
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(distinct::distinct, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(first::first_time, m)?)?;
+    m.add_function(wrap_pyfunction!(nth::nth_time, m)?)?;
     m.add_function(wrap_pyfunction!(features::user_type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::mask_to_roaring, m)?)?;

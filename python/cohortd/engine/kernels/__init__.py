@@ -23,6 +23,9 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
     (active days: origin 0, period 1 day; active periods: origin T).
 ``first_time(users, times, end, n_users) -> int64[n]``
     earliest ``t < end`` per user, ``2**63 - 1`` when none.
+``nth_time(users, times, end, nth, n_users) -> int64[n]``
+    the ``nth`` smallest ``t < end`` per user (1-based, each row counts once, equal
+    times included), ``2**63 - 1`` when the user has fewer such rows (``nth did``).
 ``sequence(steps, start, end, within, n_users) -> bool[n]``
     ``steps`` is a list (one entry per step) of ``(users_list, times_list)``;
     true where the user has events e1..ek, one per step in order, with strictly

@@ -251,6 +251,32 @@ def first_time(users: Parts, times: Parts, end: int, n_users: int) -> npt.NDArra
     return out
 
 
+@numba.njit(cache=True)
+def _nth_sorted(users, times, nth, out):  # type: ignore[no-untyped-def]
+    """``out[u]`` = the nth time of each user's run in (user, time)-sorted rows."""
+    i = 0
+    n = users.shape[0]
+    while i < n:
+        j = i
+        while j < n and users[j] == users[i]:
+            j += 1
+        if j - i >= nth:
+            out[users[i]] = times[i + nth - 1]
+        i = j
+
+
+def nth_time(users: Parts, times: Parts, end: int, nth: int, n_users: int) -> npt.NDArray[np.int64]:
+    us, ts, n = _rows(users, times, n_users)
+    if int(nth) < 1:
+        raise KernelError(f"nth must be at least 1, got {nth}")
+    u, t = _concat(us, np.uint32), _concat(ts, np.int64)
+    before = t < end
+    u_sorted, t_sorted = _sort_by_user(u[before], t[before], n)
+    out = np.full(n, _NO_TIME, dtype=np.int64)
+    _nth_sorted(u_sorted, t_sorted, np.int64(nth), out)
+    return out
+
+
 def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
     if len(steps) == 0:
         raise KernelError("sequence needs at least one step")

@@ -77,6 +77,14 @@ def first_time(users: Parts, times: Parts, end: int, n_users: int) -> npt.NDArra
     )
 
 
+def nth_time(users: Parts, times: Parts, end: int, nth: int, n_users: int) -> npt.NDArray[np.int64]:
+    if int(nth) < 1:
+        raise KernelError(f"nth must be at least 1, got {nth}")
+    return _native.nth_time(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end, int(nth), _n(n_users)
+    )
+
+
 def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
     native_steps = [
         (as_parts(u, np.uint32, f"step {j} users"), as_parts(t, np.int64, f"step {j} times"))

@@ -1,0 +1,232 @@
+#!/usr/bin/env python
+"""The newer cohort-language constructs, cohortd vs DuckDB vs chDB at their best layouts.
+
+    python benchmarks/language_bench.py                                  # 1M users / 10M events
+    python benchmarks/language_bench.py --users 2000 --events 40000 --repeat 1   # smoke
+
+Each construct is one cohort definition evaluated at ``T`` (inline, so no
+result cache is involved; the Rust kernel) beside the equivalent SQL.  DuckDB
+and chDB get dense integer ids, epoch-ms times, rows sorted by (event type,
+user, time) (chDB as a MergeTree ordered that way), and for each construct
+every SQL spelling listed here; the fastest of them counts.  The member sets
+are compared user by user; timings are medians of ``--repeat`` warm
+round-robin rounds.  The JSON (``benchmarks/results/language_bench.json``)
+has per construct ``min(duckdb, chdb) / cohortd`` (goal >= 10, reported,
+never asserted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from compare_engines import end_ms_of, ensure_data, time_round_robin  # noqa: E402
+
+DAY = 86_400_000
+
+
+def constructs(T: int) -> dict[str, dict[str, Any]]:
+    """name -> cohortd text and SQL spellings (``{ev}`` is the table, ``{et}`` a type's dense code)."""
+    d30 = T - 30 * DAY
+    return {
+        "nth_did": {
+            "text": 'nth did("Session Start", 3) in last 30d',
+            "types": ["Session Start"],
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts < {T} GROUP BY uid "
+                f"HAVING count(*) >= 3 AND list_sort(list(ts))[3] >= {d30}",
+                f"SELECT uid FROM (SELECT uid, ts, row_number() OVER (PARTITION BY uid ORDER BY ts) AS rn "
+                f"FROM {{ev}} WHERE et = {{et0}} AND ts < {T}) WHERE rn = 3 AND ts >= {d30}",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts < {T} GROUP BY uid "
+                f"HAVING count() >= 3 AND arraySort(groupArray(ts))[3] >= {d30}",
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts < {T} GROUP BY uid "
+                f"HAVING count() >= 3 AND arrayElement(groupArraySorted(3)(ts), 3) >= {d30}",
+            ],
+        },
+    }
+
+
+def dense_layout(events: Path, out: Path) -> tuple[list[str], list[str]]:
+    """(event types, user ids) of the dense layout: codes are positions in these lists."""
+    t = pq.read_table(events, columns=["user_id", "event_type", "time"])
+    types = sorted(pc.unique(t["event_type"]).to_pylist())
+    et = pc.index_in(t["event_type"], value_set=pa.array(types)).cast(pa.uint16())
+    encoded = pc.dictionary_encode(t["user_id"]).combine_chunks()
+    dense = pa.table({"et": et, "uid": encoded.indices.cast(pa.uint32()), "ts": t["time"].cast(pa.int64())})
+    dense = dense.sort_by([("et", "ascending"), ("uid", "ascending"), ("ts", "ascending")])
+    pq.write_table(dense, out)
+    return types, encoded.dictionary.to_pylist()
+
+
+class Cohortd:
+    name = "cohortd"
+
+    def __init__(self, events: Path, workdir: Path, T: int) -> None:
+        from cohortd.engine.engine import Engine
+
+        self.engine = Engine.open(workdir / "cohortd", clock=lambda: T)
+        for batch in pq.ParquetFile(events).iter_batches(batch_size=1 << 20):
+            self.engine.ingest(pa.Table.from_batches([batch]))
+        self.engine.seal()
+        self.T = T
+        self.version = "rust kernel"
+
+    def size(self, c: dict[str, Any]) -> int:
+        return len(self.engine.evaluate(c["text"], as_of=self.T, kernel="rust").bitmap)
+
+    def members(self, c: dict[str, Any]) -> list[str]:
+        return sorted(self.engine.evaluate(c["text"], as_of=self.T, kernel="rust").members())
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+class SQL:
+    def __init__(self, name: str, dense: Path, workdir: Path, types: list[str], users: list[str]) -> None:
+        self.name, self.types, self.users = name, types, users
+        if name == "duckdb":
+            import duckdb
+
+            self.version = duckdb.__version__
+            self.con = duckdb.connect()
+            self.con.sql(f"CREATE TABLE ev AS SELECT * FROM read_parquet('{dense}') ORDER BY et, uid, ts")
+            self.table = "ev"
+        else:
+            import chdb
+            from chdb import session
+
+            self.version = chdb.__version__
+            self.sess = session.Session(str(workdir / "chdb"))
+            self.sess.query("CREATE DATABASE IF NOT EXISTS b")
+            self.sess.query("DROP TABLE IF EXISTS b.ev")
+            self.sess.query(
+                "CREATE TABLE b.ev (et UInt16, uid UInt32, ts Int64) "
+                "ENGINE = MergeTree ORDER BY (et, uid, ts)"
+            )
+            self.sess.query(f"INSERT INTO b.ev SELECT et, uid, ts FROM file('{dense}', Parquet)")
+            self.sess.query("OPTIMIZE TABLE b.ev FINAL")
+            self.table = "b.ev"
+
+    def statement(self, c: dict[str, Any], i: int) -> str:
+        codes = {
+            f"et{k}": self.types.index(t) if t in self.types else 65535 for k, t in enumerate(c["types"])
+        }
+        return c[self.name][i].format(ev=self.table, **codes)
+
+    def uids(self, sql: str) -> list[int]:
+        if self.name == "duckdb":
+            return [r[0] for r in self.con.sql(sql).fetchall()]
+        return self.sess.query(sql, "ArrowTable").column("uid").to_pylist()
+
+    def members(self, c: dict[str, Any], i: int) -> list[str]:
+        return sorted(self.users[u] for u in self.uids(self.statement(c, i)))
+
+    def size(self, c: dict[str, Any], i: int) -> int:
+        return len(self.uids(self.statement(c, i)))
+
+    def close(self) -> None:
+        if self.name == "duckdb":
+            self.con.close()
+        else:
+            self.sess.close()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--users", type=int, default=1_000_000)
+    p.add_argument("--events", type=int, default=10_000_000)
+    p.add_argument("--days", type=int, default=120)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--end-date", default="2026-01-01")
+    p.add_argument("--data-dir", default=str(HERE / ".data"))
+    p.add_argument("--out", default=str(HERE / "results" / "language_bench.json"))
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    T = end_ms_of(args.end_date)
+    events, _, n_events = ensure_data(args, T)
+    workdir = Path(tempfile.mkdtemp(prefix="language-bench-"))
+    engines: dict[str, Any] = {}
+    try:
+        engines["cohortd"] = Cohortd(events, workdir, T)
+        types, users = dense_layout(events, workdir / "dense.parquet")
+        for name in ("duckdb", "chdb"):
+            engines[name] = SQL(name, workdir / "dense.parquet", workdir, types, users)
+        results: dict[str, Any] = {}
+        all_agree = True
+        for cname, c in constructs(T).items():
+            want = engines["cohortd"].members(c)  # also the warm-up
+            fns = {"cohortd": lambda c=c: engines["cohortd"].size(c)}
+            agree = True
+            for e in ("duckdb", "chdb"):
+                for i in range(len(c[e])):
+                    agree &= engines[e].members(c, i) == want
+                    fns[f"{e}#{i}"] = lambda e=e, i=i, c=c: engines[e].size(c, i)
+            runs = time_round_robin(fns, args.repeat)
+            med = {k: round(statistics.median(v[0]), 2) for k, v in runs.items()}
+            best = {e: min(v for k, v in med.items() if k.startswith(e + "#")) for e in ("duckdb", "chdb")}
+            best_sql = min(best.values())
+            results[cname] = {
+                "text": c["text"],
+                "members": len(want),
+                "agree": agree,
+                "median_ms": {"cohortd": med["cohortd"], **best},
+                "median_ms_per_spelling": med,
+                "sql": {
+                    e: [engines[e].statement(c, i) for i in range(len(c[e]))] for e in ("duckdb", "chdb")
+                },
+                "ratio_best_sql_over_cohortd": round(best_sql / med["cohortd"], 2)
+                if med["cohortd"]
+                else None,
+                "goal_10x": bool(med["cohortd"]) and best_sql / med["cohortd"] >= 10,
+            }
+            all_agree &= agree
+            print(
+                f"{cname}: {c['text']}  members {len(want):,}  cohortd {med['cohortd']:.1f} ms  "
+                f"duckdb {best['duckdb']:.1f} ms  chdb {best['chdb']:.1f} ms  "
+                f"best SQL / cohortd {results[cname]['ratio_best_sql_over_cohortd']}x  "
+                f"{'agree' if agree else 'MISMATCH'}"
+            )
+        report = {
+            "config": {
+                "users": args.users, "events": n_events, "days": args.days, "as_of_ms": T,
+                "repeat": args.repeat, "engines": {e: engines[e].version for e in engines},
+                "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+                "python": platform.python_version(),
+            },
+            "agree": all_agree,
+            "constructs": results,
+        }  # fmt: skip
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {out}")
+        return 0 if all_agree else 1
+    finally:
+        for e in engines.values():
+            e.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
