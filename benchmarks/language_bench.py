@@ -154,6 +154,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--days", type=int, default=120)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--distribution",
+        choices=("generator", "skewed"),
+        default="generator",
+        help="compare_engines' data: cohortd.synth's stream, or Zipf types / Pareto activity",
+    )
     p.add_argument("--end-date", default="2026-01-01")
     p.add_argument("--data-dir", default=str(HERE / ".data"))
     p.add_argument("--out", default=str(HERE / "results" / "language_bench.json"))
@@ -210,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "config": {
                 "users": args.users, "events": n_events, "days": args.days, "as_of_ms": T,
+                "distribution": args.distribution,
                 "repeat": args.repeat, "engines": {e: engines[e].version for e in engines},
                 "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                 "python": platform.python_version(),
