@@ -18,6 +18,7 @@ __all__ = [
     "journeys",
     "mask_to_roaring",
     "next_after",
+    "nth_time",
     "retention_curve",
     "roaring_to_array",
     "sequence",
