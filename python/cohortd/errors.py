@@ -2,8 +2,9 @@
 
 The gRPC layer maps each class to one status code (server/errors.py's one
 table), the SDK maps status codes back to these classes, and the Rust kernel
-raises ``KernelError`` through ``pyo3::import_exception!``.  Classes that also
-derive from a built-in (``ValueError``, ``TypeError``, ``TimeoutError``) do so
+raises one ``KernelError`` subclass per error kind (``KernelPartsError``,
+``KernelRangeError``, ``KernelArgumentError``) through ``pyo3::import_exception!``.
+Classes that also derive from a built-in (``ValueError``, ``TypeError``, ``TimeoutError``) do so
 so that callers catching the built-in keep working.
 """
 
@@ -77,7 +78,19 @@ class IngestError(CohortError):
 
 
 class KernelError(CohortError):
-    """A kernel was called with inconsistent arguments."""
+    """A kernel was called with inconsistent arguments (base of the kernel's typed errors)."""
+
+
+class KernelPartsError(KernelError):
+    """Column parts that do not fit together (part counts or lengths differ, a part not contiguous)."""
+
+
+class KernelRangeError(KernelError):
+    """An id (user, event type, matrix row or column) past the end of the table it indexes."""
+
+
+class KernelArgumentError(KernelError):
+    """A kernel parameter outside its domain (period, depth, steps, function name, bitmap bytes)."""
 
 
 class LimitExceededError(CohortError):

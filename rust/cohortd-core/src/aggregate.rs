@@ -23,7 +23,7 @@ impl FromStr for AggFunc {
             "sum" => Ok(AggFunc::Sum),
             "min" => Ok(AggFunc::Min),
             "max" => Ok(AggFunc::Max),
-            _ => Err(KernelError::new(format!(
+            _ => Err(KernelError::Argument(format!(
                 "unknown aggregate function {s:?}; expected sum, min or max"
             ))),
         }

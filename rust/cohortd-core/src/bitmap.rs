@@ -7,7 +7,7 @@ use roaring::RoaringBitmap;
 /// The set of indices where `mask` is non-zero.
 pub fn mask_to_roaring<T: Copy + PartialEq + Default>(mask: &[T]) -> Result<RoaringBitmap> {
     if mask.len() as u64 > u64::from(u32::MAX) + 1 {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::OutOfRange(format!(
             "mask of {} entries exceeds the u32 id space",
             mask.len()
         )));
@@ -31,7 +31,7 @@ pub fn roaring_to_bytes(bitmap: &RoaringBitmap) -> Vec<u8> {
 
 pub fn roaring_from_bytes(bytes: &[u8]) -> Result<RoaringBitmap> {
     RoaringBitmap::deserialize_from(bytes)
-        .map_err(|e| KernelError::new(format!("invalid roaring bitmap: {e}")))
+        .map_err(|e| KernelError::Argument(format!("invalid roaring bitmap: {e}")))
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub fn count(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::KernelError;
 
     #[test]
     fn counts_half_open_window() {
@@ -73,6 +74,7 @@ mod tests {
     #[test]
     fn rejects_out_of_range_user() {
         let err = count(&[&[3]], &[&[0]], 0, 1, 3).unwrap_err();
-        assert!(err.0.contains("user id 3"), "{err}");
+        assert!(matches!(err, KernelError::OutOfRange(_)), "{err:?}");
+        assert!(err.message().contains("user id 3"), "{err}");
     }
 }

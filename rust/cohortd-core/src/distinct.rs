@@ -44,7 +44,7 @@ pub fn distinct_buckets(
 ) -> Result<Vec<u32>> {
     check_parts(users, times, n_users)?;
     if period <= 0 {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::Argument(format!(
             "period must be positive, got {period}"
         )));
     }

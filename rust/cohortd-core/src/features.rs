@@ -37,13 +37,13 @@ fn part_triplets(
             continue;
         }
         let row = *row_of_user.get(u as usize).ok_or_else(|| {
-            KernelError::new(format!(
+            KernelError::OutOfRange(format!(
                 "user id {u} out of range (row_of_user has {})",
                 row_of_user.len()
             ))
         })?;
         let col = *col_of_type.get(ty as usize).ok_or_else(|| {
-            KernelError::new(format!(
+            KernelError::OutOfRange(format!(
                 "event type {ty} out of range (col_of_type has {})",
                 col_of_type.len()
             ))
@@ -84,7 +84,7 @@ pub fn user_type_counts(
         .iter()
         .find(|&&r| r >= 0 && r as usize >= n_rows)
     {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::OutOfRange(format!(
             "row {r} out of range (n_rows = {n_rows})"
         )));
     }
@@ -92,7 +92,7 @@ pub fn user_type_counts(
         .iter()
         .find(|&&c| c >= 0 && c as usize >= n_cols)
     {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::OutOfRange(format!(
             "column {c} out of range (n_cols = {n_cols})"
         )));
     }

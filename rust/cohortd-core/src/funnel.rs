@@ -31,7 +31,9 @@ pub fn funnel(
     n_users: usize,
 ) -> Result<Funnel> {
     if steps.is_empty() {
-        return Err(KernelError::new("a funnel needs at least one step"));
+        return Err(KernelError::Argument(
+            "a funnel needs at least one step".into(),
+        ));
     }
     for (users, times) in steps {
         check_parts(users, times, n_users)?;

@@ -45,7 +45,7 @@ pub fn journeys(
     check_lengths(users, times)?;
     check_values(times, types)?;
     if around.depth == 0 {
-        return Err(KernelError::new("depth must be at least 1"));
+        return Err(KernelError::Argument("depth must be at least 1".into()));
     }
     let n_users = anchors.len();
     // (user, time, rank, type) of every event inside its user's windows
@@ -64,9 +64,9 @@ pub fn journeys(
                 a.abs_diff(time) <= around.before.max(0) as u64
             };
             if inside {
-                let r = *rank
-                    .get(ty as usize)
-                    .ok_or_else(|| KernelError::new(format!("event type {ty} has no rank")))?;
+                let r = *rank.get(ty as usize).ok_or_else(|| {
+                    KernelError::OutOfRange(format!("event type {ty} has no rank"))
+                })?;
                 near.push((id, time, r, ty));
             }
         }

@@ -22,14 +22,14 @@ pub(crate) fn check_parts(users: &[&[u32]], times: &[&[i64]], n_users: usize) ->
 }
 
 pub(crate) fn out_of_range(id: u32, n_users: usize) -> KernelError {
-    KernelError::new(format!("user id {id} out of range (n_users = {n_users})"))
+    KernelError::OutOfRange(format!("user id {id} out of range (n_users = {n_users})"))
 }
 
 /// Checks that `users` and `times` have the same number of parts and aligned
 /// lengths. Kernels that call only this check user ids in their own loop.
 pub(crate) fn check_lengths(users: &[&[u32]], times: &[&[i64]]) -> Result<()> {
     if users.len() != times.len() {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::Parts(format!(
             "{} user parts but {} time parts",
             users.len(),
             times.len()
@@ -37,7 +37,7 @@ pub(crate) fn check_lengths(users: &[&[u32]], times: &[&[i64]]) -> Result<()> {
     }
     for (i, (u, t)) in users.iter().zip(times).enumerate() {
         if u.len() != t.len() {
-            return Err(KernelError::new(format!(
+            return Err(KernelError::Parts(format!(
                 "part {i}: {} users but {} times",
                 u.len(),
                 t.len()
@@ -50,7 +50,7 @@ pub(crate) fn check_lengths(users: &[&[u32]], times: &[&[i64]]) -> Result<()> {
 /// Checks that a third column (`values`) is aligned with `times`.
 pub(crate) fn check_values<T>(times: &[&[i64]], values: &[&[T]]) -> Result<()> {
     if values.len() != times.len() {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::Parts(format!(
             "{} value parts but {} time parts",
             values.len(),
             times.len()
@@ -58,7 +58,7 @@ pub(crate) fn check_values<T>(times: &[&[i64]], values: &[&[T]]) -> Result<()> {
     }
     for (i, (t, v)) in times.iter().zip(values).enumerate() {
         if t.len() != v.len() {
-            return Err(KernelError::new(format!(
+            return Err(KernelError::Parts(format!(
                 "part {i}: {} times but {} values",
                 t.len(),
                 v.len()
@@ -173,10 +173,14 @@ mod tests {
 
     #[test]
     fn check_parts_rejects_bad_input() {
-        assert!(check_parts(&[&[0, 1]], &[&[0]], 2).is_err());
-        assert!(check_parts(&[&[0, 2]], &[&[0, 0]], 2).is_err());
-        assert!(check_parts(&[&[0]], &[], 2).is_err());
+        let parts = |r: Result<()>| matches!(r, Err(KernelError::Parts(_)));
+        assert!(parts(check_parts(&[&[0, 1]], &[&[0]], 2)));
+        assert!(matches!(
+            check_parts(&[&[0, 2]], &[&[0, 0]], 2),
+            Err(KernelError::OutOfRange(_))
+        ));
+        assert!(parts(check_parts(&[&[0]], &[], 2)));
         assert!(check_parts(&[&[0, 1]], &[&[5, 6]], 2).is_ok());
-        assert!(check_values::<f64>(&[&[1, 2]], &[&[1.0]]).is_err());
+        assert!(parts(check_values::<f64>(&[&[1, 2]], &[&[1.0]])));
     }
 }

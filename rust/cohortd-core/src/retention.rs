@@ -54,7 +54,7 @@ pub fn retention_curve(
 ) -> Result<Curve> {
     check_lengths(users, times)?;
     if period <= 0 {
-        return Err(KernelError::new(format!(
+        return Err(KernelError::Argument(format!(
             "period must be positive, got {period}"
         )));
     }

@@ -21,7 +21,9 @@ pub fn sequence(
     n_users: usize,
 ) -> Result<Vec<bool>> {
     if steps.is_empty() {
-        return Err(KernelError::new("sequence needs at least one step"));
+        return Err(KernelError::Argument(
+            "sequence needs at least one step".into(),
+        ));
     }
     for (users, times) in steps {
         check_parts(users, times, n_users)?;

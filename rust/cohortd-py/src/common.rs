@@ -1,12 +1,20 @@
-//! Shared conversions: numpy parts to slices, core errors to KernelError.
+//! Shared conversions: numpy parts to slices, core errors to KernelError subclasses.
 
 use numpy::{Element, PyReadonlyArray1};
 use pyo3::PyErr;
 
-pyo3::import_exception!(cohortd.errors, KernelError);
+pyo3::import_exception!(cohortd.errors, KernelPartsError);
+pyo3::import_exception!(cohortd.errors, KernelRangeError);
+pyo3::import_exception!(cohortd.errors, KernelArgumentError);
 
+/// Each kind of core error raises its own `cohortd.errors.KernelError` subclass.
 pub(crate) fn kernel_err(e: cohortd_core::KernelError) -> PyErr {
-    KernelError::new_err(e.0)
+    use cohortd_core::KernelError as K;
+    match e {
+        K::Parts(m) => KernelPartsError::new_err(m),
+        K::OutOfRange(m) => KernelRangeError::new_err(m),
+        K::Argument(m) => KernelArgumentError::new_err(m),
+    }
 }
 
 /// Borrows each part as a slice; a non-contiguous part is a caller error.
@@ -19,7 +27,7 @@ pub(crate) fn slices<'a, T: Element>(
         .enumerate()
         .map(|(i, a)| {
             a.as_slice().map_err(|_| {
-                KernelError::new_err(format!("{what} part {i} is not a contiguous array"))
+                KernelPartsError::new_err(format!("{what} part {i} is not a contiguous array"))
             })
         })
         .collect()
