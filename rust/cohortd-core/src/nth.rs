@@ -17,7 +17,7 @@ pub fn nth_time(
 ) -> Result<Vec<i64>> {
     check_parts(users, times, n_users)?;
     if nth == 0 {
-        return Err(KernelError::new("nth must be at least 1"));
+        return Err(KernelError::Argument("nth must be at least 1".into()));
     }
     let mut out = vec![i64::MAX; n_users];
     let mut counts = vec![0usize; n_users + 1];
