@@ -344,6 +344,10 @@ def test_bad_input_is_the_single_process_error(clusters) -> None:
     project.create_cohort("one", 'did("A")')
     with pytest.raises(AlreadyExistsError):
         project.create_cohort("one", 'did("A")')
+    from cohortd.errors import NotInClusterError
+
+    with pytest.raises(NotInClusterError, match="anonymous_id"):  # not merged across shards: refused
+        project.ingest([{"user_id": "e3", "anonymous_id": "d1", "event_type": "A", "time": T - DAY}])
     report = project.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])
     reference = single.project("errors")
     want = reference.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])

@@ -60,6 +60,9 @@ __all__ = ["ClusterProject", "ClusterResult", "ClusterWorkspace", "global_thresh
 
 Thresholds = dict[A.Top, float]
 
+IDENTITY_LINKS = ("anonymous_id", "previous_id")
+"""Columns that link ids (docs/identity.md): refused on a cluster rather than merged wrongly."""
+
 
 @dataclass
 class ClusterResult:
@@ -155,6 +158,13 @@ class ClusterProject:
             table = rows_to_table(table)  # the engine's own conversion (mixed types rejected per row)
         elif isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
+        for link in IDENTITY_LINKS:  # before anything is stored
+            if link in table.column_names and table.column(link).null_count < table.num_rows:
+                raise NotInClusterError(
+                    f"{link}: identity resolution is not available on a cluster yet (users are "
+                    "partitioned by user_id, so a link between two shards could not be merged); "
+                    "send identified events"
+                )
         parts = split_table(table, self.shards.count)
         work = {s: (self.name, part) for s, (part, _) in enumerate(parts) if part.num_rows}
         try:
