@@ -18,7 +18,6 @@ from cohortd.engine.kernels import KERNELS, get_kernel
 from cohortd.errors import KernelError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyroaring import BitMap
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 ALL_KERNELS = [get_kernel(name) for name in KERNELS]
@@ -352,30 +351,3 @@ def test_native_validates_without_the_python_layer() -> None:
         _native.count([np.arange(4, dtype=np.uint32)[::2]], T, 0, 9, 4)
     with pytest.raises(KernelError, match="period"):
         _native.distinct_buckets(U, T, 0, 9, 0, 0, 2)
-
-
-# ---------------------------------------------------------------- bitmaps
-
-
-@settings(deadline=None)
-@given(st.lists(st.booleans(), max_size=300), st.sampled_from([np.bool_, np.uint8]))
-def test_mask_to_bitmap(mask: list[bool], dtype: type) -> None:
-    arr = np.array(mask, dtype=dtype)
-    assert rust.mask_to_bitmap(arr) == BitMap(np.flatnonzero(arr).tolist())
-
-
-def test_bitmap_round_trip_through_pyroaring() -> None:
-    ids = np.unique(np.random.default_rng(3).integers(0, 2**32, 50_000, dtype=np.uint64)).astype(np.uint32)
-    ids = np.concatenate([np.arange(70_000, 140_000, dtype=np.uint32), ids])  # a run container too
-    bm = BitMap(ids.tolist())
-    back = _native.roaring_to_array(bm.serialize())
-    assert back.dtype == np.uint32 and np.array_equal(back, np.array(sorted(bm), np.uint32))
-    mask = np.zeros(200_000, np.bool_)
-    mask[ids[ids < 200_000]] = True
-    assert rust.mask_to_bitmap(mask) == BitMap(np.flatnonzero(mask).tolist())
-    assert rust.mask_to_bitmap(np.array([0, 3, 0, -1])) == BitMap([1, 3])  # other dtypes: non-zero
-
-
-def test_roaring_garbage_raises() -> None:
-    with pytest.raises(KernelError):
-        _native.roaring_to_array(b"\x01\x02\x03")

@@ -16,11 +16,9 @@ __all__ = [
     "first_time",
     "funnel",
     "journeys",
-    "mask_to_roaring",
     "next_after",
     "nth_time",
     "retention_curve",
-    "roaring_to_array",
     "sequence",
     "user_type_counts",
 ]
@@ -61,8 +59,6 @@ def nth_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, nth: int,
 def sequence(
     steps: Sequence[tuple[Sequence[_U32s], Sequence[_I64s]]], start: int, end: int, within: int, n_users: int
 ) -> npt.NDArray[np.bool_]: ...
-def mask_to_roaring(mask: npt.NDArray[np.bool_] | npt.NDArray[np.uint8]) -> bytes: ...
-def roaring_to_array(data: bytes) -> _U32s: ...
 def user_type_counts(
     users: Sequence[_U32s],
     types: Sequence[_U32s],

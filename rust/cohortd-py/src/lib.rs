@@ -7,7 +7,6 @@
 use pyo3::prelude::*;
 
 mod aggregate;
-mod bitmap;
 mod common;
 mod count;
 mod distinct;
@@ -30,12 +29,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nth::nth_time, m)?)?;
     m.add_function(wrap_pyfunction!(features::user_type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
-    m.add_function(wrap_pyfunction!(bitmap::mask_to_roaring, m)?)?;
     m.add_function(wrap_pyfunction!(retention::first_in_window, m)?)?;
     m.add_function(wrap_pyfunction!(retention::retention_curve, m)?)?;
     m.add_function(wrap_pyfunction!(funnel::funnel, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::journeys, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::next_after, m)?)?;
-    m.add_function(wrap_pyfunction!(bitmap::roaring_to_array, m)?)?;
     Ok(())
 }

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from pyroaring import BitMap
 
 from cohortd import _native
 from cohortd.engine.kernels import Parts, Step, as_parts
@@ -91,19 +90,6 @@ def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: 
         for j, (u, t) in enumerate(steps)
     ]
     return _native.sequence(native_steps, start, end, within, _n(n_users))
-
-
-def mask_to_bitmap(mask: npt.ArrayLike) -> BitMap:
-    """The user ids where ``mask`` is true, serialised natively and read back by pyroaring."""
-    a = np.asarray(mask)
-    if a.dtype not in (np.bool_, np.uint8):
-        a = a != 0
-    return BitMap.deserialize(_native.mask_to_roaring(np.ascontiguousarray(a)))
-
-
-def bitmap_to_ids(bitmap: BitMap) -> npt.NDArray[np.uint32]:
-    """Sorted ids of a pyroaring bitmap, read natively from its portable serialisation."""
-    return _native.roaring_to_array(bitmap.serialize())
 
 
 def user_type_counts(
