@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=50_000, help="rows per ingest call")
     p.add_argument("--shards", default="1,2,4", help="shard counts to run")
     p.add_argument("--end-date", default=DEFAULT_END)
+    p.add_argument("--distribution", choices=("generator", "skewed"), default="generator",
+                   help="compare_engines.ensure_data: the synth stream or the skewed one")  # fmt: skip
     p.add_argument("--data-dir", default=str(HERE / ".data"))
     p.add_argument("--out", default=str(HERE / "results" / "cluster.json"))
     p.add_argument("--quiet", action="store_true")
