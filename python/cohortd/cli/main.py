@@ -25,6 +25,7 @@ from cohortd.cli import (
     query,
     schema,
     serve,
+    users,
     verify,
     watch,
 )
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     analysis.register(sub)
     schema.register(sub)
     verify.register(sub)
+    users.register(sub)
     return parser
 
 

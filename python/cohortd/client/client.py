@@ -48,6 +48,7 @@ from cohortd import wire
 from cohortd.client.analysis import AnalysisClient
 from cohortd.client.audiences import AudiencesClient
 from cohortd.client.governance import GovernanceClient
+from cohortd.client.identity import IdentityClient
 from cohortd.client.migration import MigrationClient
 from cohortd.client.personas import PersonasClient
 from cohortd.client.schema import SchemaMixin
@@ -171,6 +172,7 @@ class Client(
     MigrationClient,
     StorageClient,
     GovernanceClient,
+    IdentityClient,
 ):
     """A connection to a cohortd server, scoped to one project.
 

@@ -221,6 +221,13 @@ class Engine:
         self.require_writer()
         self.store.compact()
 
+    def delete_users(self, user_ids: list[str]) -> Any:
+        """Tombstone users at once (listeners see them leave); purged at the next compaction."""
+        self.require_writer()
+        report, stored = self.store.delete_users(list(user_ids))
+        self._notify(stored)
+        return report
+
     # --------------------------------------------------------- evaluation
     def evaluate(
         self,

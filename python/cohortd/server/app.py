@@ -42,6 +42,7 @@ from cohortd.server.auth import AuthInterceptor, load_keys
 from cohortd.server.dispatch import Dispatcher
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.governance import GOVERNANCE_SERVICE, GovernanceServicer
+from cohortd.server.identity import IDENTITY_SERVICE, IdentityServicer
 from cohortd.server.limits import Limits
 from cohortd.server.migration import MIGRATION_SERVICE, MigrationServicer
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
@@ -56,6 +57,7 @@ from cohortd.v1 import (
     cohortd_pb2,
     cohortd_pb2_grpc,
     governance_pb2_grpc,
+    identity_pb2_grpc,
     migration_pb2_grpc,
     personas_pb2_grpc,
     schema_pb2_grpc,
@@ -243,10 +245,12 @@ async def _build(
     migration_pb2_grpc.add_MigrationServicer_to_server(MigrationServicer(workspace), server)
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(workspace), server)
     governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceServicer(workspace), server)
+    identity_pb2_grpc.add_IdentityServicer_to_server(IdentityServicer(workspace), server)
     health_servicer = aio_health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
-                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE, GOVERNANCE_SERVICE):  # fmt: skip
+                 DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE, GOVERNANCE_SERVICE,
+                 IDENTITY_SERVICE):  # fmt: skip
         await health_servicer.set(name, SERVING)
     reflection.enable_server_reflection(
         (
@@ -258,6 +262,7 @@ async def _build(
             MIGRATION_SERVICE,
             STORAGE_SERVICE,
             GOVERNANCE_SERVICE,
+            IDENTITY_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),

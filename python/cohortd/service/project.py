@@ -115,6 +115,13 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         """Append events (pyarrow table/batch or list of dicts); returns the engine's report."""
         return self.engine.ingest(table)
 
+    def delete_users(self, user_ids: list[str], compact: bool = False) -> Any:
+        """Delete users (GDPR/CCPA; see cohortd.storage.deletion): gone from every answer now,
+        purged from the files at the next compaction (``compact=True``: now); audited."""
+        from cohortd.storage.deletion import delete_and_audit
+
+        return delete_and_audit(self.engine, self.directory / "audit" / "deletions.jsonl", user_ids, compact)
+
     def upsert_user_properties(self, table: Any) -> Any:
         """Set current user properties (``user_id`` + property columns)."""
         return self.engine.upsert_user_properties(table)

@@ -45,6 +45,15 @@ class StringDictionary:
             ids[i] = idx
         return ids
 
+    def forget(self, idx: int, placeholder: str) -> None:
+        """Replace entry ``idx`` by ``placeholder`` (user deletion): its string is gone, its id stays."""
+        old = self._values[idx]
+        if self._ids.get(old) == idx:
+            del self._ids[old]
+        self._values[idx] = placeholder
+        self._ids.setdefault(placeholder, idx)
+        self._array = None
+
     def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Dense ids for a (non-null) string column, via Arrow's dictionary encoding."""
         if isinstance(arr, pa.ChunkedArray):

@@ -44,6 +44,7 @@ class IdentityMap:
         self.conflicts = conflicts  # links ignored because the anonymous id already had another user
         self.version = 0  # bumps on every merge (read-time views are cached per version)
         self.merged = 0  # number of ids that are not their own root
+        self.deleted: set[int] = set()  # tombstoned dense ids whose rows are not purged yet
 
     def grow(self, n: int) -> None:
         if n > len(self.parent):
@@ -79,7 +80,8 @@ class IdentityMap:
 
     def save(self, path: Path) -> FileSum:
         table = pa.table({"parent": pa.array(self.parent, pa.uint32())})
-        table = table.replace_schema_metadata({"conflicts": str(self.conflicts)})
+        meta = {"conflicts": str(self.conflicts), "deleted": ",".join(map(str, sorted(self.deleted)))}
+        table = table.replace_schema_metadata(meta)
 
         def write(fh) -> None:  # type: ignore[no-untyped-def]
             with ipc.new_file(fh, table.schema) as writer:
@@ -97,6 +99,7 @@ class IdentityMap:
         meta = table.schema.metadata or {}
         out = cls(parent, int(meta.get(b"conflicts", b"0")))
         out.merged = int((parent != np.arange(len(parent), dtype=np.uint32)).sum())
+        out.deleted = {int(x) for x in meta.get(b"deleted", b"").decode().split(",") if x}
         return out
 
 
@@ -170,18 +173,23 @@ def apply_links(
 
 
 def canonical_segment(
-    seg: Segment, canon: np.ndarray, cache: dict[str, tuple[int, Segment]], version: int
+    seg: Segment, canon: np.ndarray, deleted: np.ndarray, cache: dict[str, tuple[int, Segment]], version: int
 ) -> Segment:
-    """``seg`` with every user replaced by its root (itself when no user of it was merged)."""
+    """``seg`` with users replaced by their root and rows of ``deleted`` ids dropped (or ``seg`` itself)."""
     if len(seg.users) == 0:
         return seg
     hit = cache.get(seg.name)
     if hit is not None and hit[0] == version:
         return hit[1]
-    mapped = canon[seg.users]
-    if np.array_equal(mapped, seg.users):
+    table, users = seg.table, seg.users
+    if len(deleted):
+        keep = ~np.isin(users, deleted)
+        if not keep.all():
+            table, users = table.filter(pa.array(keep)), users[keep]
+    mapped = canon[users]
+    if table is seg.table and np.array_equal(mapped, users):
         return seg
-    table = seg.table.set_column(seg.table.column_names.index("user"), "user", pa.array(mapped, pa.uint32()))
+    table = table.set_column(table.column_names.index("user"), "user", pa.array(mapped, pa.uint32()))
     view = Segment.build(f"{seg.name}~id{version}", table)  # a new name: caches keyed by name see new rows
     cache[seg.name] = (version, view)
     return view

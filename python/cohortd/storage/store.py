@@ -50,6 +50,7 @@ import pyarrow.ipc as ipc
 
 from cohortd.errors import CorruptionError, IngestError, StorageError, StorageFullError
 from cohortd.storage import files
+from cohortd.storage.deletion import DELETE, DeletionReport, free_entries
 from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
@@ -130,6 +131,7 @@ class EventStore:
         self._views: dict[str, tuple[int, Segment]] = {}  # segments seen through the identity map
         self._canon: tuple[int, int, np.ndarray] | None = None  # (identity version, n, root of every id)
         self._merged_now = False  # whether the batch being applied merged ids
+        self._scrub: set[int] = set()  # value codes deleted users had (blanked at compaction if unused)
         self.sealed: list[Segment] = []
         self.tail: list[Segment] = []
         self.first_seen = np.full(0, NEVER, dtype=np.int64)
@@ -379,6 +381,8 @@ class EventStore:
 
     def _apply(self, batch: pa.Table) -> np.ndarray:
         """Make a logged batch visible; returns the dense user id of every row."""
+        if batch.num_rows and batch.column("event_type")[0].as_py() == DELETE:
+            return self._apply_deletion(batch)
         is_identify = np.asarray(pc.equal(batch.column("event_type"), IDENTIFY).combine_chunks())
         users = self.users.encode_array(batch.column("user_id"))
         times = batch.column("time").combine_chunks().to_numpy().astype(np.int64, copy=False)
@@ -386,6 +390,11 @@ class EventStore:
         self._grow_users(len(self.users))
         merged = apply_links(self.identity, self.users, links, self.first_seen, self.user_props)
         users = self.identity.find(users)  # rows of a linked id are stored under its root
+        if self.identity.deleted:  # rows of a deleted user arriving before the purge are dropped
+            alive = ~np.isin(users, np.fromiter(self.identity.deleted, np.uint32))
+            if not alive.all():
+                batch, users, times = batch.filter(pa.array(alive)), users[alive], times[alive]
+                is_identify = is_identify[alive]
         self._apply_user_props(batch, users, times)
         self._merged_now = len(merged) > 0
         dense = np.concatenate((users, merged)) if len(merged) else users
@@ -596,18 +605,107 @@ class EventStore:
             for seg in self.sealed:
                 partitions.setdefault(seg.partition(PARTITION_MS), []).append(seg)
             for group in partitions.values():
-                if len(group) > 1:
-                    self.merge(group)
+                if len(group) > 1 or any(self._canonical(s) is not s for s in group):
+                    self.merge(group)  # also rewrites a lone segment holding merged or deleted users
+            if self.identity.deleted:  # every row of theirs is rewritten away: forget them
+                free_entries(self.users, np.fromiter(sorted(self.identity.deleted), np.uint32))
+                self.identity.deleted = set()
+                self.identity.version += 1
+                self._scrub_values()
+                self.seal()  # dictionaries, user properties and the map saved without them
 
     # --------------------------------------------------------------- reading
     def _canonical(self, seg: Segment) -> Segment:
         """``seg`` with users replaced by their canonical id (itself when nothing of it was merged)."""
-        if self.identity.merged == 0:
+        if self.identity.merged == 0 and not self.identity.deleted:
             return seg
         n = len(self.users)
         if self._canon is None or self._canon[:2] != (self.identity.version, n):
             self._canon = (self.identity.version, n, self.identity.canon(n))
-        return canonical_segment(seg, self._canon[2], self._views, self.identity.version)
+        deleted = np.fromiter(sorted(self.identity.deleted), np.uint32, len(self.identity.deleted))
+        return canonical_segment(seg, self._canon[2], deleted, self._views, self.identity.version)
+
+    # -------------------------------------------------------------- deletion
+    def delete_users(self, user_ids: list[str]) -> tuple[DeletionReport, Ingested]:
+        """Tombstone users (and every id merged into them) durably; purged at the next compaction."""
+        with self.lock:
+            found = [u for u in dict.fromkeys(user_ids) if self.users.get(u) is not None]
+            missing = [u for u in dict.fromkeys(user_ids) if self.users.get(u) is None]
+            dense = self._merged_set([self.users.get(u) for u in found])  # type: ignore[misc]
+            before = sum(int(np.isin(s.users, dense).sum()) for s in self.snapshot().segments)
+            types = {self.types.value(i) for i in range(len(self.types))}
+            if found:
+                now = int(time.time() * 1000)
+                batch = pa.table(
+                    {
+                        "user_id": pa.array(found, pa.string()),
+                        "event_type": pa.array([DELETE] * len(found), pa.string()),
+                        "time": pa.array([now] * len(found), pa.int64()),
+                    }
+                )
+                self._log(_encode(batch))
+                self._apply(batch)
+                self.version += 1
+                self._tail_batches += 1
+            after = sum(int(np.isin(s.users, dense).sum()) for s in self.snapshot().segments)
+        report = DeletionReport(list(user_ids), found, missing, len(dense), before, after)
+        asked = pa.table({"user_id": pa.array(found, pa.string())})
+        stored = Ingested(
+            IngestReport(accepted=len(found), rejected=[]), asked, dense, types - {IDENTIFY}, True
+        )
+        return report, stored
+
+    def _merged_set(self, dense: list[int]) -> np.ndarray:
+        """``dense`` ids and every id merged with them (the whole person)."""
+        if not dense:
+            return np.empty(0, np.uint32)
+        roots = np.unique([self.identity.root(d) for d in dense]).astype(np.uint32)
+        canon = self.identity.canon(len(self.users))
+        return np.flatnonzero(np.isin(canon, roots)).astype(np.uint32)
+
+    def _apply_deletion(self, batch: pa.Table) -> np.ndarray:
+        """Tombstone the users a logged ``$delete`` batch names (replayed in log order)."""
+        self.identity.grow(len(self.users))
+        known = [self.users.get(u) for u in batch.column("user_id").to_pylist()]
+        dense = self._merged_set([d for d in known if d is not None])
+        if len(dense) == 0:
+            return dense
+        self.first_seen[dense] = NEVER
+        for column in self.user_props.columns.values():
+            column.grow(len(self.users))
+            if column.kind == "string":
+                self._scrub |= {int(v) for v in column.values[dense][column.valid[dense]]}
+            column.valid[dense] = False
+            column.values[dense] = 0
+            column.set_at[dense] = np.iinfo(np.int64).min
+        for seg in tuple(self.sealed) + tuple(self.tail):
+            rows = np.isin(seg.users, dense)
+            if rows.any():
+                for name, kind in self.schema.items():
+                    col = seg.prop(name) if kind == "string" else None
+                    if col is not None:
+                        codes = col.filter(pa.array(rows)).drop_null().to_numpy(zero_copy_only=False)
+                        self._scrub |= {int(v) for v in codes}
+        self.identity.deleted |= {int(d) for d in dense}
+        self.identity.version += 1  # their strings stay until compaction, so Watch exits still name them
+        return dense
+
+    def _scrub_values(self) -> None:
+        """Blank value strings only deleted users had (after their rows were rewritten away)."""
+        if not self._scrub:
+            return
+        used: set[int] = set()
+        for seg in self.sealed + self.tail:
+            for name, kind in self.schema.items():
+                col = seg.prop(name) if kind == "string" else None
+                if col is not None:
+                    used |= {int(v) for v in np.unique(col.drop_null().to_numpy(zero_copy_only=False))}
+        for column in self.user_props.columns.values():
+            if column.kind == "string":
+                used |= {int(v) for v in np.unique(column.values[column.valid])}
+        for code in sorted(self._scrub - used):
+            self.values.forget(code, f"$deleted-value:{code}")
+        self._scrub = set()
 
     def snapshot(self) -> Snapshot:
         with self.lock:

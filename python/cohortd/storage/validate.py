@@ -429,6 +429,9 @@ def normalize_events(
                 out["anonymous_id"] = pc.if_else(pa.array(only_anon), pa.nulls(n, pa.string()), anon)
                 empty = empty & ~only_anon
         reject(empty, name, f"missing {name.replace('_', ' ')}")
+        if name == "event_type":
+            deleting = np.asarray(pc.fill_null(pc.equal(strings, "$delete"), False))
+            reject(deleting, name, "event type '$delete' is reserved (use `cohortd users delete`)")
         out[name] = strings
     if "time" in table.column_names:
         time_col = table.column("time").combine_chunks()

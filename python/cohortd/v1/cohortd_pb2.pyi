@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Event(_message.Message):
-    __slots__ = ("user_id", "event_type", "time_ms", "timestamp", "properties", "user_properties")
+    __slots__ = ("user_id", "event_type", "time_ms", "timestamp", "properties", "user_properties", "anonymous_id", "previous_id")
     class PropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,13 +32,17 @@ class Event(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     USER_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
+    ANONYMOUS_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     event_type: str
     time_ms: int
     timestamp: _timestamp_pb2.Timestamp
     properties: _containers.MessageMap[str, _expr_pb2.Value]
     user_properties: _containers.MessageMap[str, _expr_pb2.Value]
-    def __init__(self, user_id: _Optional[str] = ..., event_type: _Optional[str] = ..., time_ms: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., user_properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ...) -> None: ...
+    anonymous_id: str
+    previous_id: str
+    def __init__(self, user_id: _Optional[str] = ..., event_type: _Optional[str] = ..., time_ms: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., user_properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., anonymous_id: _Optional[str] = ..., previous_id: _Optional[str] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
     __slots__ = ("project", "events", "arrow_ipc")

@@ -25,7 +25,10 @@ def rows_to_event_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.Event]:
     properties; an optional ``user_properties`` dict) as ``Event`` messages."""
     out: list[pb.Event] = []
     for row in rows:
-        ev = pb.Event(user_id=str(row["user_id"]), event_type=str(row["event_type"]))
+        ev = pb.Event(event_type=str(row["event_type"]))
+        for key in ("user_id", "anonymous_id", "previous_id"):  # ids (docs/identity.md)
+            if row.get(key) is not None:
+                setattr(ev, key, str(row[key]))
         t = row.get("time")
         if t is not None:
             ev.time_ms = to_epoch_ms(t)

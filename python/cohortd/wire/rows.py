@@ -125,6 +125,7 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
     cols = _Columns(EVENT_COLUMNS)
     ucols = _Columns(frozenset())
     user_ids: list[str] = []
+    links: dict[str, list[str | None]] = {"anonymous_id": [], "previous_id": []}  # docs/identity.md
     types: list[str] = []
     times: list[int] = []
     rows: list[int] = []
@@ -147,6 +148,8 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
             rejections.append(WireRejection(row, "time", "timestamp out of range (years 0001 to 9999)"))
             continue
         user_ids.append(ev.user_id)
+        links["anonymous_id"].append(ev.anonymous_id or None)
+        links["previous_id"].append(ev.previous_id or None)
         types.append(ev.event_type)
         times.append(ev.time_ms if which == "time_ms" else ev.timestamp.ToMilliseconds())
         cols.add(props)
@@ -157,6 +160,7 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
             "user_id": pa.array(user_ids, type=pa.string()),
             "event_type": pa.array(types, type=pa.string()),
             "time": pa.array(times, type=pa.int64()),
+            **{k: pa.array(v, type=pa.string()) for k, v in links.items() if any(v)},
             **cols.arrays(),
             **{USER_PREFIX + k: v for k, v in ucols.arrays().items()},
         }

@@ -36,7 +36,7 @@ __all__ = [
     "value_to_proto",
 ]
 
-EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
+EVENT_COLUMNS = frozenset({"user_id", "event_type", "time", "anonymous_id", "previous_id"})
 """The columns of an event row that are not properties."""
 
 # ------------------------------------------------------------------ enums

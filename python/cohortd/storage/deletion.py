@@ -1,0 +1,111 @@
+"""User deletion (GDPR/CCPA): tombstone at once, physical purge at the next compaction.
+
+A deletion is a logged batch of ``$delete`` rows (one per user id) that goes
+through the same log as events, so it is durable before it is acknowledged
+and replays in order.  Applying it:
+
+* tombstones the dense ids of the user and of every id merged into them
+  (``storage/identity.py``): their rows disappear from every read at once
+  (segments are seen through the same view as identity merges), their user
+  properties are cleared and they stop being known users;
+* frees the id in the user dictionary (the entry is renamed ``$deleted:<n>``),
+  so the same id arriving later is a new user.
+
+At the next compaction every segment holding their rows is rewritten without
+them, the log that named them is rotated away, the dictionaries and user
+properties are saved without their strings, and values of the value
+dictionary that only they used are blanked.  The audit log
+(``audit/deletions.jsonl``) records who asked, when and how many rows,
+keyed hashes of the ids, never the ids themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cohortd.errors import InvalidArgumentError
+from cohortd.storage.dictionary import StringDictionary
+
+DELETE = "$delete"  # event type of deletion rows (reserved: refused from clients)
+DELETED_PREFIX = "$deleted:"  # what a freed dictionary entry becomes
+
+
+@dataclass
+class DeletionReport:
+    """What a deletion found and did; ``purged`` turns true after the next compaction."""
+
+    requested: list[str]
+    found: list[str]  # ids that existed
+    not_found: list[str]
+    ids_deleted: int  # dense ids tombstoned (the users and every id merged into them)
+    events_before: int  # their stored rows at the time of the request
+    events_visible_after: int  # rows of theirs any read can still see (always 0)
+    purged: bool = False
+    audit: dict[str, object] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def id_digest(user_id: str) -> str:
+    """A hash of an id for the audit log (the id itself never reaches a file after compaction)."""
+    return hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def free_entries(users: StringDictionary, dense: np.ndarray) -> None:
+    """Rename the dictionary entries of ``dense`` so their strings are gone and the ids reusable."""
+    for i in dense.tolist():
+        users.forget(int(i), f"{DELETED_PREFIX}{i}")
+
+
+def append_audit(path: Path, entry: dict[str, object]) -> None:
+    """Append one JSON line to the audit log, fsync'd."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def delete_and_audit(engine: Any, audit_path: Path, user_ids: list[str], compact: bool) -> DeletionReport:
+    """Delete through ``engine``, optionally compact (purge now), and append the audit entry."""
+    from cohortd import governance
+
+    if not user_ids:
+        raise InvalidArgumentError("no user id to delete")
+    report: DeletionReport = engine.delete_users(user_ids)
+    if compact:
+        engine.compact()
+        report.purged = True
+    entry: dict[str, object] = {
+        "at_ms": int(time.time() * 1000),
+        "by": governance.author() or "(unknown)",
+        "ids_blake2b": [id_digest(u) for u in report.found],
+        "not_found": len(report.not_found),
+        "ids_deleted": report.ids_deleted,
+        "events_before": report.events_before,
+        "events_visible_after": report.events_visible_after,
+        "purged": report.purged,
+    }
+    append_audit(audit_path, entry)
+    report.audit = entry
+    return report
+
+
+__all__ = [
+    "DELETE",
+    "DELETED_PREFIX",
+    "DeletionReport",
+    "append_audit",
+    "delete_and_audit",
+    "free_entries",
+    "id_digest",
+]
