@@ -59,6 +59,20 @@ def constructs(T: int) -> dict[str, dict[str, Any]]:
                 f"HAVING count() >= 3 AND arrayElement(groupArraySorted(3)(ts), 3) >= {d30}",
             ],
         },
+        "relative_count": {
+            "text": 'did("Feature Used") > 2 * did("Session Start") in last 30d',
+            "types": ["Feature Used", "Session Start"],
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et IN ({{et0}}, {{et1}}) AND ts >= {d30} AND ts < {T} "
+                f"GROUP BY uid "
+                f"HAVING count(*) FILTER (WHERE et = {{et0}}) > 2 * count(*) FILTER (WHERE et = {{et1}})",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et IN ({{et0}}, {{et1}}) AND ts >= {d30} AND ts < {T} "
+                f"GROUP BY uid "
+                f"HAVING countIf(et = {{et0}}) > 2 * countIf(et = {{et1}})",
+            ],
+        },
     }
 
 

@@ -240,6 +240,10 @@ class Oracle:
             first = min(e["time"] for e in ever)
             start, end = window_bounds(cond.window, T)
             return start <= first < end
+        if isinstance(cond, A.CountCompare):
+            a = len(self.in_window(u, cond.left, cond.window, T))
+            b = len(self.in_window(u, cond.right, cond.window, T))
+            return _cmp(cond.op, Fraction(a), Fraction(cond.factor * b))
         if isinstance(cond, A.NthDid):
             ever = sorted(e["time"] for e in self.in_window(u, cond.event, A.Ever(), T))
             if len(ever) < cond.n:

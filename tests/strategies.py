@@ -266,6 +266,7 @@ def conditions(
         ),
         st.builds(A.FirstDid, ev, win),
         st.builds(A.NthDid, ev, st.integers(1, 4), win),
+        st.builds(A.CountCompare, ev, st.sampled_from(A.CMP_OPS), st.sampled_from([1, 1, 2, 3]), ev, win),
         st.builds(A.Top, percent, metric, win),
     ]
     if user_props is None or user_props:

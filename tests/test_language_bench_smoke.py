@@ -22,3 +22,4 @@ def test_tiny_language_bench_agrees_and_writes_json(tmp_path: Path) -> None:
     assert data["agree"] is True
     nth = data["constructs"]["nth_did"]
     assert nth["members"] > 0 and set(nth["median_ms"]) == {"cohortd", "duckdb", "chdb"}
+    assert data["constructs"]["relative_count"]["members"] > 0

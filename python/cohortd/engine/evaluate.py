@@ -254,6 +254,8 @@ class Evaluation:
             return (first >= start) & (first < end)
         if isinstance(cond, ast.NthDid):
             return self._nth_did(cond)
+        if isinstance(cond, ast.CountCompare):
+            return self._count_compare(cond)
         if isinstance(cond, ast.Top):
             return self._top(cond)
         raise TypeError(f"not a condition: {cond!r}")
@@ -264,6 +266,15 @@ class Evaluation:
         p = self.parts(cond.event, MIN_TIME, self.as_of)
         nth = self.kernel.nth_time(p.users, p.times, self.as_of, cond.n, self.n_users)
         return (nth >= start) & (nth < end)
+
+    def _count_compare(self, cond: ast.CountCompare) -> np.ndarray:
+        """``count_A OP factor * count_B`` per user over one window, in int64 (exact)."""
+        start, end = window_bounds(cond.window, self.as_of)
+        k, n = self.kernel, self.n_users
+        a, b = (self.parts(ref, start, end) for ref in (cond.left, cond.right))
+        left = k.count(a.users, a.times, start, end, n).astype(np.int64)
+        right = k.count(b.users, b.times, start, end, n).astype(np.int64) * cond.factor
+        return compare(left - right, ast.Compare(cond.op, 0))
 
     def aggregate_metric(
         self, func: str, prop: str, event: ast.EventRef, start: int, end: int

@@ -52,6 +52,7 @@ from cohortd.lang.ast import (
     ActiveDays,
     ActivePeriods,
     Aggregate,
+    CountCompare,
     Did,
     EventRef,
     Ever,
@@ -139,6 +140,8 @@ def _count_without_window(expr: Expr) -> list[LintWarning]:
             kind = "active_days count"
         elif isinstance(cond, ActivePeriods):
             kind = "active_periods count"
+        elif isinstance(cond, CountCompare):
+            kind = "relative count"
         elif isinstance(cond, Top):
             kind = "percentile metric"
         if kind is not None and not _has_window(cond):
@@ -397,7 +400,7 @@ def _definition_words(expr: Expr) -> set[str]:
             texts.append(cond.name)
         if isinstance(cond, FirstDid):
             words.update(_KIND_WORDS["first"])
-        if isinstance(cond, NthDid):
+        if isinstance(cond, NthDid | CountCompare):
             words.update(_KIND_WORDS["count"])
         if isinstance(cond, Top):
             words.update(_KIND_WORDS["top"])

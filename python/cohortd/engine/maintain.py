@@ -440,6 +440,9 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
         refs: list[ast.EventRef]
         if isinstance(leaf, ast.Sequence):
             refs = list(leaf.steps)
+        elif isinstance(leaf, ast.CountCompare):
+            refs = [leaf.left, leaf.right]
+            zero_sensitive |= leaf.op in ("==", "<=", ">=")  # 0 OP 0: holds for users without events
         else:
             refs = [leaf.event]  # type: ignore[union-attr]
         offsets = _window_offsets(leaf.window)  # type: ignore[union-attr]

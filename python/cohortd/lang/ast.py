@@ -252,6 +252,20 @@ class FirstDid:
     window: Window = Ever()
 
 
+MAX_FACTOR = 1_000_000  # the largest K of ``did(A) OP K * did(B)``
+
+
+@dataclass(frozen=True)
+class CountCompare:
+    """``did(left) OP factor * did(right) [window]``: two per-user counts in one window compared."""
+
+    left: EventRef
+    op: str
+    factor: int
+    right: EventRef
+    window: Window = Ever()
+
+
 MAX_NTH = 2**31 - 1  # the largest position ``nth did(E, n)`` accepts
 
 
@@ -323,7 +337,17 @@ class Not:
 
 
 Condition = (
-    Did | Aggregate | ActiveDays | ActivePeriods | Sequence | FirstDid | NthDid | Top | UserProp | InCohort
+    Did
+    | Aggregate
+    | ActiveDays
+    | ActivePeriods
+    | Sequence
+    | FirstDid
+    | NthDid
+    | CountCompare
+    | Top
+    | UserProp
+    | InCohort
 )
 Expr = (
     Did
@@ -333,6 +357,7 @@ Expr = (
     | Sequence
     | FirstDid
     | NthDid
+    | CountCompare
     | Top
     | UserProp
     | InCohort

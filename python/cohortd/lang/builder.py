@@ -292,30 +292,40 @@ class Condition(Cohort):
         )
 
     # comparisons
-    def compare(self, op: str, value: int | float) -> Condition:
+    def compare(self, op: str, value: int | float | Condition, times: int = 1) -> Condition:
+        """``OP n``; with another ``did(...)`` as the value, ``did(A) OP times * did(B)``."""
         if op not in A.CMP_OPS:
             raise ValueError(f"unknown comparison {op!r}")
+        if isinstance(value, Condition):
+            left, right = self._node, value._node
+            if not (isinstance(left, A.Did) and isinstance(right, A.Did)):
+                raise TypeError("only did(...) counts compare with each other")
+            if left.cmp is not None or right.cmp is not None or not isinstance(right.window, A.Ever):
+                raise TypeError("compare bare did(...) counts; the window goes after the comparison")
+            return Condition(A.CountCompare(left.event, op, times, right.event, left.window))
+        if times != 1:
+            raise TypeError("times= goes with another did(...) count")
         return self._with("cmp", A.Compare(op, value), "comparison")
 
-    def at_least(self, n: int | float) -> Condition:
-        return self.compare(">=", n)
+    def at_least(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare(">=", n, times)
 
-    def at_most(self, n: int | float) -> Condition:
-        return self.compare("<=", n)
+    def at_most(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare("<=", n, times)
 
-    def more_than(self, n: int | float) -> Condition:
-        return self.compare(">", n)
+    def more_than(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare(">", n, times)
 
-    def fewer_than(self, n: int | float) -> Condition:
-        return self.compare("<", n)
+    def fewer_than(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare("<", n, times)
 
     less_than = fewer_than
 
-    def exactly(self, n: int | float) -> Condition:
-        return self.compare("==", n)
+    def exactly(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare("==", n, times)
 
-    def not_exactly(self, n: int | float) -> Condition:
-        return self.compare("!=", n)
+    def not_exactly(self, n: int | float | Condition, times: int = 1) -> Condition:
+        return self.compare("!=", n, times)
 
     def between(self, lo, hi) -> Condition:
         """Numbers: an inclusive count/value range; dates or instants: an absolute window."""
@@ -409,8 +419,8 @@ def in_cohort(name: str) -> Cohort:
 
 
 _EXPR_TYPES = (
-    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid, A.Top,
-    A.UserProp, A.InCohort, A.And, A.Or, A.Not,
+    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
+    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.And, A.Or, A.Not,
 )  # fmt: skip
 
 

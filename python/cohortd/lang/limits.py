@@ -49,8 +49,8 @@ MAX_IN_VALUES = 10_000
 MAX_TEXT_CHARS = 256 * 1024
 
 _CONDITIONS = (
-    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid, A.Top,
-    A.UserProp, A.InCohort,
+    A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
+    A.CountCompare, A.Top, A.UserProp, A.InCohort,
 )  # fmt: skip
 _PREDICATES = (A.PropCmp, A.PropIn, A.PropExists, A.PropContains)
 

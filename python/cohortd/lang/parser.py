@@ -39,7 +39,7 @@ _DATE = re.compile(
 _DIGITS = "0123456789"
 _DIGITS_NONEMPTY = tuple(_DIGITS)
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
-_PUNCT = "(),.%"
+_PUNCT = "(),.%*"
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 _AGG_FUNCS = ("sum", "avg", "min", "max", "distinct")
 
@@ -324,6 +324,11 @@ class _Parser:
         if kw == "did":
             self.advance()
             event = self.paren_event()
+            if self.tok.kind == "OP" and (
+                self.is_kw(self.peek(), "did")
+                or (self.peek().kind == "INT" and self.peek(2).kind == "PUNCT" and self.peek(2).value == "*")
+            ):
+                return self.count_compare(event)
             cmp = self.comparison(count=True, required=False)
             return A.Did(event, cmp, self.window())
         if kw in _AGG_FUNCS:
@@ -394,6 +399,21 @@ class _Parser:
             self.advance()
             within = self.duration()
         return A.Sequence(tuple(steps), within, self.window())
+
+    def count_compare(self, left: A.EventRef) -> A.CountCompare:
+        op = self.advance().value
+        factor = 1
+        if self.tok.kind == "INT":
+            tok = self.advance()
+            if not 1 <= tok.value <= A.MAX_FACTOR:
+                raise self.fail(
+                    tok, f"factor {tok.text} is outside 1..{A.MAX_FACTOR:,}", "a whole number >= 1"
+                )
+            factor = tok.value
+            self.expect_punct("*")
+        self.expect_kw("did")
+        right = self.paren_event()
+        return A.CountCompare(left, str(op), factor, right, self.window())
 
     def nth_did(self) -> A.NthDid:
         self.advance()

@@ -168,6 +168,10 @@ def _condition(c: A.Condition) -> str:
         return _join(f"sequence({steps})", within, _window(c.window))
     if isinstance(c, A.FirstDid):
         return _join(f"first did({_event(c.event)})", _window(c.window))
+    if isinstance(c, A.CountCompare):
+        factor = f"{c.factor} * " if c.factor != 1 else ""
+        head = f"did({_event(c.left)}) {c.op} {factor}did({_event(c.right)})"
+        return _join(head, _window(c.window))
     if isinstance(c, A.NthDid):
         return _join(f"nth did({_event(c.event)}, {c.n})", _window(c.window))
     if isinstance(c, A.Top):

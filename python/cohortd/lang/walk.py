@@ -70,6 +70,8 @@ def event_refs(leaf: A.Expr) -> list[A.EventRef]:
         return [leaf.event]
     if isinstance(leaf, A.Sequence):
         return list(leaf.steps)
+    if isinstance(leaf, A.CountCompare):
+        return [leaf.left, leaf.right]
     if isinstance(leaf, A.Top):
         return [leaf.metric.event]
     return []

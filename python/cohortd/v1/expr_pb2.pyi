@@ -325,6 +325,20 @@ class FirstDid(_message.Message):
     window: Window
     def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
 
+class CountCompare(_message.Message):
+    __slots__ = ("left", "op", "factor", "right", "window")
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    left: EventRef
+    op: CmpOp
+    factor: int
+    right: EventRef
+    window: Window
+    def __init__(self, left: _Optional[_Union[EventRef, _Mapping]] = ..., op: _Optional[_Union[CmpOp, str]] = ..., factor: _Optional[int] = ..., right: _Optional[_Union[EventRef, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+
 class NthDid(_message.Message):
     __slots__ = ("event", "n", "window")
     EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -422,7 +436,7 @@ class OrChain(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
 
 class CohortExpr(_message.Message):
-    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did")
+    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare")
     DID_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -438,6 +452,7 @@ class CohortExpr(_message.Message):
     AND_CHAIN_FIELD_NUMBER: _ClassVar[int]
     OR_CHAIN_FIELD_NUMBER: _ClassVar[int]
     NTH_DID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_COMPARE_FIELD_NUMBER: _ClassVar[int]
     did: Did
     aggregate: Aggregate
     active_days: ActiveDays
@@ -453,7 +468,8 @@ class CohortExpr(_message.Message):
     and_chain: AndChain
     or_chain: OrChain
     nth_did: NthDid
-    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ...) -> None: ...
+    count_compare: CountCompare
+    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ...) -> None: ...
 
 class Definition(_message.Message):
     __slots__ = ("text", "expr")

@@ -376,6 +376,13 @@ def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
     elif isinstance(e, A.FirstDid):
         _event_to_proto(e.event, msg.first_did.event, binary)
         _window_to_proto(e.window, msg.first_did.window)
+    elif isinstance(e, A.CountCompare):
+        cc = msg.count_compare
+        _event_to_proto(e.left, cc.left, binary)
+        cc.op = _OPS[e.op]
+        cc.factor = e.factor
+        _event_to_proto(e.right, cc.right, binary)
+        _window_to_proto(e.window, cc.window)
     elif isinstance(e, A.NthDid):
         _event_to_proto(e.event, msg.nth_did.event, binary)
         msg.nth_did.n = e.n
@@ -429,6 +436,10 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
         return A.Sequence(tuple(_event(step) for step in s.steps), within, _window(s.window))
     if kind == "first_did":
         return A.FirstDid(_event(msg.first_did.event), _window(msg.first_did.window))
+    if kind == "count_compare":
+        cc = msg.count_compare
+        op = _lookup(_OP_NAMES, cc.op, "comparison operator")
+        return A.CountCompare(_event(cc.left), op, cc.factor, _event(cc.right), _window(cc.window))
     if kind == "nth_did":
         return A.NthDid(_event(msg.nth_did.event), msg.nth_did.n, _window(msg.nth_did.window))
     if kind == "top":
