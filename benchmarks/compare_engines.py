@@ -467,7 +467,8 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
     if not ignore.exists():
         ignore.write_text("*\n")
     key = f"u{args.users}-e{args.events}-d{args.days}-s{args.seed}-t{end_ms}-g{_generator_digest()}"
-    if args.distribution == "skewed":
+    skewed = getattr(args, "distribution", "synth") == "skewed"  # scripts without the flag: synth
+    if skewed:
         key += "-skewed" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
     events = root / key / "events.parquet"
     users = users_path_for(events)
@@ -476,7 +477,7 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
         print(f"data: cached {events} ({n:,} events)")
         return events, users, n
     t0 = time.perf_counter()
-    if args.distribution == "skewed":
+    if skewed:
         n = skewed_events(args, end_ms, events, users)
         print(
             f"data: generated {n:,} skewed events for {args.users:,} users in {time.perf_counter() - t0:.1f}s"
