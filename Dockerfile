@@ -17,11 +17,12 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /data cohortd \
  && mkdir -p /data && chown cohortd /data
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+# the console extra brings the HTTP/JSON API and web console (`serve --http`)
+RUN pip install --no-cache-dir "$(ls /wheels/*.whl)[console]" && rm -rf /wheels
 USER cohortd
 VOLUME /data
-EXPOSE 50051
+EXPOSE 50051 8080
 # SIGTERM drains in-flight calls and flushes the log before exit.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["cohortd"]
-CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:50051"]
+CMD ["serve", "--data", "/data", "--listen", "0.0.0.0:50051", "--http", "0.0.0.0:8080"]
