@@ -114,6 +114,12 @@ class PowerCut(BaseException):
     """The simulated power cut (a BaseException, so no ``except Exception`` swallows it)."""
 
 
+class OutsideLayer(BaseException):
+    """The store fsync'd a directory the layer never saw created: something made it behind
+    :data:`files.ops`' back (e.g. ``Path.mkdir``), so its own entry is never made durable.
+    A BaseException, so the store's background-failure handlers cannot hide it."""
+
+
 @dataclass
 class _Node:
     is_dir: bool
@@ -226,7 +232,7 @@ class PowerLossOps(FileOps):
         path = Path(path)
         node = self.names.get(path)
         if node is None:
-            return
+            raise OutsideLayer(f"fsync_dir({path}): directory created outside the file layer")
         self.nodes[node].entries = {
             p.name: n for p, n in self.names.items() if p.parent == path and p.exists()
         }

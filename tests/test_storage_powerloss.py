@@ -102,7 +102,6 @@ def _total_ops(tmp: Path) -> int:
     return _TOTAL[0]
 
 
-@pytest.mark.xfail(reason="open: broken since identity-*.arrow checkpoints", strict=False)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.floats(0, 1), policy=st.sampled_from(["synced", "deletes"]))
 def test_power_cut_at_any_operation_keeps_every_acknowledged_batch(
@@ -115,7 +114,6 @@ def test_power_cut_at_any_operation_keeps_every_acknowledged_batch(
     _check(tmp / "after", acked)
 
 
-@pytest.mark.xfail(reason="open: broken since identity-*.arrow checkpoints", strict=False)
 def test_no_cut_no_loss(tmp_path: Path) -> None:
     layer, acked = _run(tmp_path, None)
     for policy in ("synced", "deletes"):

@@ -31,6 +31,7 @@ from cohortd.errors import (
 from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast, walk
 from cohortd.lang.parser import parse_with_positions
+from cohortd.storage.files import make_dirs
 from cohortd.storage.lock import LOCK_FILE, WriterLock
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
@@ -115,7 +116,7 @@ class Engine:
         """
         path = Path(path)
         _check_engine_dir(path)
-        path.mkdir(parents=True, exist_ok=True)
+        make_dirs(path)  # each new directory fsync'd into its parent: a new project survives a power loss
         writer: WriterLock | None = None
         held_by: str | None = None
         try:

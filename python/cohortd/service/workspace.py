@@ -23,6 +23,7 @@ from pathlib import Path
 
 from cohortd.errors import CohortError, InvalidArgumentError, NotFoundError, StorageError
 from cohortd.service.project import Project
+from cohortd.storage.files import make_dirs
 
 __all__ = ["PROJECT_NAME", "Workspace", "init_data_dir"]
 
@@ -51,7 +52,7 @@ def init_data_dir(path: str | Path) -> Path:
         raise StorageError(f"{root} is an engine directory (Engine.open), not a cohortd data directory")
     if root.exists() and not root.is_dir():
         raise StorageError(f"{root} is a file, not a data directory")
-    (root / "projects").mkdir(parents=True, exist_ok=True)
+    make_dirs(root / "projects")  # fsync'd into its parents, like every directory the store creates
     return root
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from cohortd.errors import InvalidArgumentError
 from cohortd.storage.dictionary import StringDictionary
+from cohortd.storage.files import fsync_dir, make_dirs
 
 DELETE = "$delete"  # event type of deletion rows (reserved: refused from clients)
 DELETED_PREFIX = "$deleted:"  # what a freed dictionary entry becomes
@@ -67,12 +68,15 @@ def free_entries(users: StringDictionary, dense: np.ndarray) -> None:
 
 
 def append_audit(path: Path, entry: dict[str, object]) -> None:
-    """Append one JSON line to the audit log, fsync'd."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Append one JSON line to the audit log, fsync'd (a new log's directory entry too)."""
+    make_dirs(path.parent)
+    created = not path.exists()
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, sort_keys=True) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    if created:
+        fsync_dir(path.parent)
 
 
 def delete_and_audit(engine: Any, audit_path: Path, user_ids: list[str], compact: bool) -> DeletionReport:
