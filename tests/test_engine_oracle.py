@@ -340,6 +340,16 @@ def check(
         finally:
             Evaluation.NARROW_RATIO = saved
         assert got == want, ("narrowed and", T - T0, to_text(expr))
+        # sparse kernels (sorted ids of the users with rows) forced on, then forced off
+        saved = Evaluation.SPARSE_RATIO
+        try:
+            for ratio, path in ((0, "sparse"), (1 << 62, "dense")):
+                Evaluation.SPARSE_RATIO = ratio
+                for kernel in KERNELS:
+                    got = eng.evaluate(expr, as_of=T, kernel=kernel, resolve=resolve).members()
+                    assert got == want, (path, kernel, T - T0, to_text(expr))
+        finally:
+            Evaluation.SPARSE_RATIO = saved
 
 
 as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, H // 2, -DAY, -13 * H])

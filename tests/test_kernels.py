@@ -177,6 +177,33 @@ def test_aggregate(data: tuple, start: int, end: int, func: str) -> None:
 
 
 @KERNEL_SETTINGS
+@given(data=events_st(), start=bounds_st, end=bounds_st)
+def test_count_sparse(data: tuple, start: int, end: int) -> None:
+    """The sparse count is the dense count's users with rows: sorted ids and their counts."""
+    n, users, times, _ = data
+    want = ref_count(users, times, start, end, n)
+    ids = np.flatnonzero(want).astype(np.uint32)
+    for k in ALL_KERNELS:
+        got_ids, got_counts = k.count_sparse(users, times, start, end)
+        assert_same(got_ids, ids)
+        assert_same(got_counts, want[ids])
+
+
+@KERNEL_SETTINGS
+@given(data=events_st(floats_st), start=bounds_st, end=bounds_st, func=st.sampled_from(["sum", "min", "max"]))
+def test_aggregate_sparse(data: tuple, start: int, end: int, func: str) -> None:
+    """The sparse aggregate agrees bit for bit with the dense one on the users with rows."""
+    n, users, times, values = data
+    want_acc, want_cnt = ref_aggregate(users, times, values, start, end, n, func)
+    ids = np.flatnonzero(want_cnt).astype(np.uint32)
+    for k in ALL_KERNELS:
+        got_ids, acc, cnt = k.aggregate_sparse(users, times, values, start, end, func)
+        assert_same(got_ids, ids)
+        assert_same(acc, want_acc[ids])
+        assert_same(cnt, want_cnt[ids])
+
+
+@KERNEL_SETTINGS
 @given(data=events_st(ints_st), start=bounds_st, end=bounds_st)
 def test_distinct(data: tuple, start: int, end: int) -> None:
     n, users, times, values = data

@@ -3,7 +3,10 @@
 Each condition becomes one kernel call over the parts of the segments it can
 touch (pruned by event type through the type index and by time through
 min/max bounds), yielding a dense per-user array that is compared and turned
-into a roaring bitmap.  ``and``/``or``/``not`` are bitmap operations; ``not``
+into a roaring bitmap.  ``did(E) >= k`` (k >= 1) and sum/avg/min/max aggregates,
+which only select users with rows, take a sparse path instead when they touch
+fewer rows than there are users: the kernels return the sorted ids of the users
+with rows (and their figures), so work and memory follow the rows touched.  ``and``/``or``/``not`` are bitmap operations; ``not``
 is the complement within the users known at ``T`` (first event before ``T``).
 Equal conditions are evaluated once per evaluation (memoised by tree value).
 """
@@ -75,6 +78,11 @@ def compare(values: np.ndarray, cmp: ast.Comparison | None) -> np.ndarray:
     if op == ">":
         return values > v
     return values >= v
+
+
+def needs_a_row(cmp: ast.Comparison | None) -> bool:
+    """Whether a count comparison is false at 0 (so only users with rows can satisfy it)."""
+    return not bool(compare(np.zeros(1, np.uint32), cmp)[0])
 
 
 def percentile_threshold_rank(percent: float, n: int) -> int:
@@ -164,7 +172,44 @@ class Evaluation:
             return self._mask_to_bitmap(self._user_prop(expr.predicate))
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
+        sparse = self._sparse_condition(expr)
+        if sparse is not None:
+            return sparse
         return self._mask_to_bitmap(self.condition_mask(expr))
+
+    #: a condition that only selects users with rows runs the sparse kernels when the rows it
+    #: touches x SPARSE_RATIO are fewer than the users (work and memory follow the rows then)
+    SPARSE_RATIO = 1
+
+    def _sparse_condition(self, cond: ast.Expr) -> BitMap | None:
+        """Members of ``did(E) >= k`` (k >= 1) or an aggregate from the users with rows alone.
+
+        Returns None for the conditions it does not handle; a touched-rows count that does not
+        pay for it runs the dense kernel on the parts already gathered.
+        """
+        k, T, n = self.kernel, self.as_of, self.n_users
+        if isinstance(cond, ast.Did) and needs_a_row(cond.cmp):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, start, end)
+            if not self._sparse_pays(p):
+                return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
+            ids, counts = k.count_sparse(p.users, p.times, start, end)
+            return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
+        if isinstance(cond, ast.Aggregate) and cond.func in ("sum", "avg", "min", "max"):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, start, end, value_prop=cond.prop)
+            if not self._sparse_pays(p):
+                metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
+                return self._mask_to_bitmap(compare_metric(metric, cond.cmp))
+            func = "sum" if cond.func == "avg" else cond.func
+            ids, values, counts = k.aggregate_sparse(p.users, p.times, p.values, start, end, func)
+            if cond.func == "avg":
+                values = values / counts
+            return self.known & bitmap_from_ids(ids[compare(values, cond.cmp)])
+        return None
+
+    def _sparse_pays(self, p: Parts) -> bool:
+        return sum(len(u) for u in p.users) * self.SPARSE_RATIO < self.n_users
 
     #: ``a and b`` evaluates ``b`` only for a's members when a holds under 1/NARROW_RATIO of all users
     NARROW_RATIO = 32
@@ -277,15 +322,16 @@ class Evaluation:
         return compare(left - right, ast.Compare(cond.op, 0))
 
     def aggregate_metric(
-        self, func: str, prop: str, event: ast.EventRef, start: int, end: int
+        self, func: str, prop: str, event: ast.EventRef, start: int, end: int, p: Parts | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(metric, has_value) per user for sum/avg/min/max/distinct of ``prop``."""
+        """(metric, has_value) per user for sum/avg/min/max/distinct of ``prop`` (``p``: its parts)."""
         k, n = self.kernel, self.n_users
         if func == "distinct":
             p = self.parts(event, start, end, value_prop=prop, as_int=True)
             counts = k.distinct(p.users, p.times, p.values, start, end, n)
             return counts, np.ones(n, bool)
-        p = self.parts(event, start, end, value_prop=prop)
+        if p is None:
+            p = self.parts(event, start, end, value_prop=prop)
         values, counts = k.aggregate(
             p.users, p.times, p.values, start, end, n, "sum" if func == "avg" else func
         )

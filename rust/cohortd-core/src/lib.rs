@@ -19,6 +19,7 @@ pub mod nth;
 mod parts;
 pub mod retention;
 pub mod sequence;
+pub mod sparse;
 
 pub use aggregate::{aggregate, AggFunc};
 pub use bitmap::{mask_to_roaring, roaring_from_bytes, roaring_to_bytes};
@@ -29,6 +30,7 @@ pub use features::{user_type_counts, Csr};
 pub use first::first_time;
 pub use nth::nth_time;
 pub use sequence::sequence;
+pub use sparse::{aggregate_sparse, count_sparse};
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

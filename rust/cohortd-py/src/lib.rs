@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod aggregate;
 mod common;
 mod count;
+mod sparse;
 mod distinct;
 mod features;
 mod first;
@@ -22,6 +23,8 @@ mod sequence;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::aggregate_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate::aggregate, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;

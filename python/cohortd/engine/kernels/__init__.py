@@ -32,6 +32,13 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
     increasing times, all in the window, and ``ek - e1 <= within`` (``within``
     < 0 means no limit).
 
+``count_sparse(users, times, start, end) -> (uint32[m], uint32[m])``
+    the sparse ``count``: sorted ids of the users with a row in the window and their
+    counts, in memory proportional to the rows touched (no array over all users).
+``aggregate_sparse(users, times, values, start, end, func) -> (uint32[m], float64[m], uint32[m])``
+    the sparse ``aggregate``: sorted ids, the aggregate (bit for bit the dense one:
+    same row order), the counts.
+
 Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
 
 The analyses (``cohortd.analysis``) add, with the same two implementations

@@ -585,3 +585,71 @@ def next_after(after: npt.ArrayLike, users: Parts, times: Parts, end: int) -> np
     for u, t in zip(us, ts, strict=True):
         _next_part(a, u, t, np.int64(end), out)
     return out
+
+
+# ---------------------------------------------------------------- sparse
+
+
+def _in_window(
+    users: Parts, times: Parts, values: Parts | None, start: int, end: int
+) -> tuple[Array, Array | None]:
+    """The users (and values) of rows in ``[start, end)``, in user order, stable (part then row order)."""
+    us, ts = as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times")
+    if len(us) != len(ts):
+        raise KernelError(f"{len(us)} user parts but {len(ts)} time parts")
+    for i, (u, t) in enumerate(zip(us, ts, strict=True)):
+        if len(u) != len(t):
+            raise KernelError(f"part {i}: {len(u)} users but {len(t)} times")
+    vs = _values(values, ts, np.float64) if values is not None else None
+    keep = [(t >= start) & (t < end) for t in ts]
+    sel = _concat([u[k] for u, k in zip(us, keep, strict=True)], np.uint32)
+    vals = None if vs is None else _concat([v[k] for v, k in zip(vs, keep, strict=True)], np.float64)
+    if len(sel) > 1 and not bool(np.all(sel[1:] >= sel[:-1])):
+        order = np.argsort(sel, kind="stable")
+        sel = sel[order]
+        vals = None if vals is None else vals[order]
+    return sel, vals
+
+
+def count_sparse(
+    users: Parts, times: Parts, start: int, end: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    sel, _ = _in_window(users, times, None, start, end)
+    ids, counts = np.unique(sel, return_counts=True)
+    return ids.astype(np.uint32), counts.astype(np.uint32)
+
+
+@numba.njit(cache=True)
+def _fold_runs(users, values, func, ids, acc, cnt):  # type: ignore[no-untyped-def]
+    k = -1
+    for i in range(len(users)):
+        u, v = users[i], values[i]
+        if k < 0 or ids[k] != u:
+            k += 1
+            ids[k] = u
+            acc[k] = 0.0 + v if func == 0 else v
+            cnt[k] = 1
+        else:
+            if func == 0:
+                acc[k] += v
+            elif func == 1:
+                if v < acc[k]:
+                    acc[k] = v
+            elif v > acc[k]:
+                acc[k] = v
+            cnt[k] += 1
+    return k + 1
+
+
+def aggregate_sparse(
+    users: Parts, times: Parts, values: Parts, start: int, end: int, func: str
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], npt.NDArray[np.uint32]]:
+    if func not in _AGG_FUNCS:
+        raise KernelError(f"unknown aggregate function {func!r}; expected sum, min or max")
+    sel, vals = _in_window(users, times, values, start, end)
+    assert vals is not None
+    ids = np.empty(len(sel), np.uint32)
+    acc = np.empty(len(sel), np.float64)
+    cnt = np.empty(len(sel), np.uint32)
+    m = _fold_runs(sel, vals, _AGG_FUNCS[func], ids, acc, cnt) if len(sel) else 0
+    return ids[:m], acc[:m], cnt[:m]

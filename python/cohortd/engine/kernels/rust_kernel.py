@@ -192,3 +192,24 @@ def next_after(after: npt.ArrayLike, users: Parts, times: Parts, end: int) -> np
     return _native.next_after(
         _times(after, "after"), as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end
     )
+
+
+def count_sparse(
+    users: Parts, times: Parts, start: int, end: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    return _native.count_sparse(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), start, end
+    )
+
+
+def aggregate_sparse(
+    users: Parts, times: Parts, values: Parts, start: int, end: int, func: str
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], npt.NDArray[np.uint32]]:
+    return _native.aggregate_sparse(
+        as_parts(users, np.uint32, "users"),
+        as_parts(times, np.int64, "times"),
+        as_parts(values, np.float64, "values"),
+        start,
+        end,
+        func,
+    )
