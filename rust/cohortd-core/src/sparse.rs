@@ -106,7 +106,10 @@ mod tests {
         let dense = count(&[u1, u2], &[t1, t2], 2, 10, 8).unwrap();
         let want: Vec<u32> = (0..8u32).filter(|&u| dense[u as usize] > 0).collect();
         assert_eq!(ids, want);
-        assert_eq!(counts, want.iter().map(|&u| dense[u as usize]).collect::<Vec<_>>());
+        assert_eq!(
+            counts,
+            want.iter().map(|&u| dense[u as usize]).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -114,7 +117,8 @@ mod tests {
         let (u1, t1, v1): (&[u32], &[i64], &[f64]) = (&[3, 1, 3], &[1, 2, 3], &[0.1, -0.0, 0.2]);
         let (u2, t2, v2): (&[u32], &[i64], &[f64]) = (&[1, 3], &[4, 5], &[2.5, 0.3]);
         for func in [AggFunc::Sum, AggFunc::Min, AggFunc::Max] {
-            let (ids, acc, n) = aggregate_sparse(&[u1, u2], &[t1, t2], &[v1, v2], 0, 10, func).unwrap();
+            let (ids, acc, n) =
+                aggregate_sparse(&[u1, u2], &[t1, t2], &[v1, v2], 0, 10, func).unwrap();
             let (dacc, dn) = aggregate(&[u1, u2], &[t1, t2], &[v1, v2], 0, 10, 4, func).unwrap();
             assert_eq!(ids, vec![1, 3]);
             for (k, &u) in ids.iter().enumerate() {

@@ -9,7 +9,6 @@ use pyo3::prelude::*;
 mod aggregate;
 mod common;
 mod count;
-mod sparse;
 mod distinct;
 mod features;
 mod first;
@@ -18,6 +17,7 @@ mod journeys;
 mod nth;
 mod retention;
 mod sequence;
+mod sparse;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -41,5 +41,9 @@ pub fn aggregate_sparse<'py>(
     let (ids, acc, n) = py
         .allow_threads(|| cohortd_core::aggregate_sparse(&u, &t, &v, start, end, func))
         .map_err(kernel_err)?;
-    Ok((ids.into_pyarray(py), acc.into_pyarray(py), n.into_pyarray(py)))
+    Ok((
+        ids.into_pyarray(py),
+        acc.into_pyarray(py),
+        n.into_pyarray(py),
+    ))
 }
