@@ -9,7 +9,9 @@ __version__: str
 __all__ = [
     "__version__",
     "aggregate",
+    "aggregate_sparse",
     "count",
+    "count_sparse",
     "distinct",
     "distinct_buckets",
     "first_in_window",
@@ -54,6 +56,17 @@ def distinct_buckets(
     period: int,
     n_users: int,
 ) -> _U32s: ...
+def count_sparse(
+    users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int
+) -> tuple[_U32s, _U32s]: ...
+def aggregate_sparse(
+    users: Sequence[_U32s],
+    times: Sequence[_I64s],
+    values: Sequence[_F64s],
+    start: int,
+    end: int,
+    func: str,
+) -> tuple[_U32s, _F64s, _U32s]: ...
 def first_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, n_users: int) -> _I64s: ...
 def nth_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, nth: int, n_users: int) -> _I64s: ...
 def sequence(

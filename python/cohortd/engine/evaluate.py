@@ -6,8 +6,9 @@ min/max bounds), yielding a dense per-user array that is compared and turned
 into a roaring bitmap.  ``did(E) >= k`` (k >= 1) and sum/avg/min/max aggregates,
 which only select users with rows, take a sparse path instead when they touch
 fewer rows than there are users: the kernels return the sorted ids of the users
-with rows (and their figures), so work and memory follow the rows touched.  ``and``/``or``/``not`` are bitmap operations; ``not``
-is the complement within the users known at ``T`` (first event before ``T``).
+with rows (and their figures), so work and memory follow the rows touched.
+``and``/``or``/``not`` are bitmap operations; ``not`` is the complement within
+the users known at ``T`` (first event before ``T``).
 Equal conditions are evaluated once per evaluation (memoised by tree value).
 """
 
