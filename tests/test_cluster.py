@@ -355,3 +355,118 @@ def test_bad_input_is_the_single_process_error(clusters) -> None:
         want.accepted,
         [(r.row, r.field) for r in want.rejected],
     )
+
+
+def _delivered(directory: Path) -> list[tuple[bool, list[str], list[str]]]:
+    """(full, added, removed) of every file delivery in the directory, in version order."""
+    import json
+
+    out = []
+    for f in sorted(directory.glob("*.jsonl")):  # <audience>.<version:020d>.<seq>-of-<of>.jsonl
+        rows = [json.loads(line) for line in f.read_text().splitlines()]
+        full = all(r["full"] for r in rows) if rows else False
+        out.append(
+            (
+                full,
+                sorted(r["id"] for r in rows if r["change"] == "added"),
+                sorted(r["id"] for r in rows if r["change"] == "removed"),
+            )
+        )
+    return out
+
+
+def _held(deliveries: list[tuple[bool, list[str], list[str]]]) -> set[str]:
+    held: set[str] = set()
+    for full, added, removed in deliveries:
+        held = set() if full else held - set(removed)
+        held |= set(added)
+    return held
+
+
+def test_audience_delivery_on_a_cluster_equals_one_process(clusters, tmp_path: Path) -> None:
+    """Audiences delivered by the router (merged change stream, router ids, identifiers read from
+    the shards) send the same deliveries and write the same sync logs as one process; a holdout
+    holds out exactly the users its key picks."""
+    import time
+
+    from cohortd.audiences.holdout import holdout_score
+    from cohortd.audiences.identifiers import hash_value
+
+    single, made = clusters
+    name = f"aud{next(_projects)}"
+    sides = {"single": single.project(name), "cluster": made[2].project(name)}
+
+    def did_a(us):
+        return [{"user_id": u, "event_type": "A", "time": T - k * DAY} for u in us for k in (1, 2)]
+
+    def did_c(us):
+        return [{"user_id": u, "event_type": "C", "time": T - DAY} for u in us]
+
+    def emails(us):
+        return [{"user_id": u, "email": f" {u.upper()}@Example.com"} for u in us]
+
+    steps = [  # (events, user properties)
+        (did_a([f"a{i}" for i in range(20)]), emails([f"a{i}" for i in range(0, 29, 2)])),
+        (did_a([f"a{i}" for i in range(20, 30)]) + did_c([f"a{i}" for i in range(5)]), []),
+        (did_a(["a30"]) + did_c(["a5", "a22"]), emails(["a1", "a3", "a30"])),
+    ]
+    text = 'did("A") >= 2 and not did("C")'
+    dirs = {}
+    for side, p in sides.items():
+        p.ingest(steps[0][0])
+        p.upsert_user_properties(steps[0][1])
+        p.create_cohort("aud", text)
+        for audience in ("plain", "mail"):
+            dirs[side, audience] = tmp_path / side / audience
+            p.create_destination(f"{audience}-dir", directory=str(dirs[side, audience]), fmt="jsonl")
+        p.create_audience("plain", "aud", "plain-dir")
+        p.create_audience("mail", "aud", "mail-dir", identifier="user.email", hashing="sha256", holdout="30%")
+        p.audiences.start()
+
+    def want(side: str, audience: str) -> set[str]:
+        p = sides[side]
+        members = p.members("aud")
+        if audience == "plain":
+            return set(members)
+        mail = {u for u in members if any(r.get("user_id") == u for s in steps[:done] for r in s[1])}
+        uid = p.audiences.store.audience("mail").uid
+        return {hash_value(f" {u.upper()}@Example.com") for u in mail if holdout_score(uid, u) >= 0.3}
+
+    def converged() -> bool:
+        return all(_held(_delivered(dirs[key])) == want(*key) for key in dirs)
+
+    done = 1
+    for step in range(len(steps)):
+        deadline = time.monotonic() + 60
+        while not converged():
+            assert time.monotonic() < deadline, f"step {step}: not delivered"
+            time.sleep(0.1)
+        if step == len(steps) - 1:
+            break
+        events, props = steps[step + 1]
+        for p in sides.values():  # one delivery per step on both sides: deliver once the step is whole
+            for audience in ("plain", "mail"):
+                p.pause_audience(audience)
+        time.sleep(1.0)  # a worker's step in progress finishes (it sees nothing new)
+        for p in sides.values():
+            p.ingest(events)
+            if props:
+                p.upsert_user_properties(props)
+            p.evaluate("aud")  # every shard folds the step in
+            for audience in ("plain", "mail"):
+                p.resume_audience(audience)
+        done += 1
+    plain = {side: _delivered(dirs[side, "plain"]) for side in sides}
+    assert plain["cluster"] == plain["single"] and len(plain["single"]) == len(steps)
+    assert plain["single"][0][0] and not any(full for full, _, _ in plain["single"][1:])
+
+    def log(side: str, audience: str) -> list[tuple]:
+        entries = sides[side].audience_log(audience, 100)
+        return [(e.full, e.seq, e.of, e.added, e.removed, e.skipped, e.status) for e in entries]
+
+    assert log("cluster", "plain") == log("single", "plain")
+    info = {side: sides[side].get_audience("plain") for side in sides}
+    assert info["cluster"].acknowledged_members == info["single"].acknowledged_members
+    assert {i.status for i in info.values()} == {"active"}
+    for p in sides.values():
+        p.audiences.close()  # stop the workers (the projects close with the module)

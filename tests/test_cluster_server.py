@@ -6,7 +6,9 @@ reference is a plain in-process project given the same data.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from pathlib import Path
 
 from cohortd.client import Client
@@ -84,6 +86,18 @@ def test_cluster_server_same_answers_and_watch_resume(tmp_path: Path) -> None:
             assert _apply(members, seen) == want_now
             versions = [ch.version for ch in seen]
             assert versions == sorted(versions) and len(set(versions)) == len(versions)  # no repeat
+
+            # The server delivers audiences from the router: a file delivery of the members now.
+            c.create_destination("files", directory=str(tmp_path / "files"), fmt="jsonl")
+            c.create_audience("power-users", "paid_or_dash", "files", mode="once")
+            deadline = time.monotonic() + 60
+            while c.get_audience("power-users").status != "done":
+                assert time.monotonic() < deadline, "audience not delivered"
+                time.sleep(0.1)
+            (delivery,) = (tmp_path / "files").iterdir()
+            rows = [json.loads(line) for line in delivery.read_text().splitlines()]
+            assert sorted(r["id"] for r in rows) == reference.members("paid_or_dash")
+            assert {(r["change"], r["full"]) for r in rows} == {("added", True)}
     finally:
         srv.terminate()
         reference.close()

@@ -51,11 +51,17 @@ class Identifier:
         self.engine = engine
         self.identifier, self.hashing = parse_identifier(identifier, hashing)
         self.prop = None if self.identifier == USER_ID else self.identifier[len("user.") :]
+        self._remote = getattr(engine, "identifier_values", None)
+        """The cluster router's lookup (``cohortd.cluster.audiences``); None for a local engine."""
 
     def identifiable(self, users: BitMap) -> BitMap:
         """The users of ``users`` that have a value (all of them for ``user_id``)."""
         if self.prop is None or not users:
             return users
+        if self._remote is not None:  # a cluster router: the values live on the shards
+            ids = np.asarray(users.to_array(), dtype=np.uint32)
+            found = self._remote(self.identifier, ids)
+            return bitmap_from_ids(ids[np.array([v is not None for v in found], dtype=bool)])
         store = self.engine.store
         with store.lock:  # user-property columns grow under this lock
             got = store.user_props.get(self.prop, len(store.users))
@@ -71,6 +77,8 @@ class Identifier:
         store = self.engine.store
         if self.prop is None:
             out = self.engine.external_ids(ids)
+        elif self._remote is not None:
+            out = [str(v) for v in self._remote(self.identifier, ids)]
         else:
             with store.lock:
                 values, _ = store.user_props.get(self.prop, len(store.users))  # type: ignore[misc]

@@ -25,6 +25,7 @@ stands in the server, so the gRPC API and the SDK do not change.  Each
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ import numpy as np
 import pyarrow as pa
 
 from cohortd import governance
+from cohortd.audiences.project import AudienceMethods
+from cohortd.cluster.audiences import ClusterMemberships, RouterIds, identifier_values
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
 from cohortd.cluster.partition import shard_of, shard_rows, split_table
@@ -60,6 +63,8 @@ __all__ = ["ClusterProject", "ClusterResult", "ClusterWorkspace", "global_thresh
 
 Thresholds = dict[A.Top, float]
 
+log = logging.getLogger("cohortd.cluster")
+
 IDENTITY_LINKS = ("anonymous_id", "previous_id")
 """Columns that link ids (docs/identity.md): refused on a cluster rather than merged wrongly."""
 
@@ -76,6 +81,14 @@ class ClusterResult:
     """Shards left out of a partial answer (empty unless one was asked for)."""
     fetch: Callable[[], list[str]] | None = None
     """Reads the members when the size was read alone (the servicer's Members calls evaluate)."""
+    to_bitmap: Callable[[list[str]], Any] | None = None
+    """External ids to a bitmap of router ids (``cluster/audiences.py``), for member exports."""
+
+    @property
+    def bitmap(self) -> Any:
+        """The members as router ids (what the audience code reads of a ``CohortResult``)."""
+        assert self.to_bitmap is not None
+        return self.to_bitmap(self.members())
 
     def members(self) -> list[str]:
         """External ids, sorted (the shards' sorted lists merged)."""
@@ -115,14 +128,16 @@ class _Schemas:
 
 
 class _Engine:
-    """The ``engine.store`` face the servicer reads (schema sizes for its limits)."""
+    """The engine face the servicer and the audience code read: schema sizes, router ids, identifiers."""
 
-    def __init__(self) -> None:
+    def __init__(self, project: ClusterProject) -> None:
         self.store = _Schemas()
+        self.external_ids = project.router_ids.external_ids
+        self.identifier_values = lambda identifier, ids: identifier_values(project, identifier, ids)
 
 
-class ClusterProject:
-    """One project spread over the cluster's shards (the part of ``Project`` the Cohortd service uses)."""
+class ClusterProject(AudienceMethods):
+    """One project spread over the cluster's shards (the part of ``Project`` the services use)."""
 
     def __init__(self, cluster: ClusterWorkspace, name: str) -> None:
         self.cluster = cluster
@@ -132,8 +147,11 @@ class ClusterProject:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._clock = cluster.clock
         self.catalog = Catalog(self.directory / "catalog.sqlite", clock=self._clock)
-        self.maintainer = ClusterVersions(self.directory / "versions.sqlite", self._vector)
-        self.engine = _Engine()
+        self.router_ids = RouterIds(self.directory / "router_ids.sqlite")
+        self.maintainer = ClusterVersions(
+            self.directory / "versions.sqlite", self._vector, ClusterMemberships(self).membership
+        )
+        self.engine = _Engine(self)
         self.broken: dict[str, str] = {}
         self.max_active_cohorts: int | None = None
         self._write_lock = threading.RLock()
@@ -143,6 +161,9 @@ class ClusterProject:
         for events, users in self.shards.all("schema_names", name, partial=True).values():
             self.engine.store.schema.update(dict.fromkeys(events, ""))
             self.engine.store.user_schema.update(dict.fromkeys(users, ""))
+        from cohortd.audiences.delivery import AudienceService
+
+        self.audiences = AudienceService(self, cluster.deliver_audiences)  # delivered from the router
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> IngestReport:
@@ -378,7 +399,7 @@ class ClusterProject:
         version = 0
         if now:
             version = self._version_at({s: a[2] for s, a in answers.items()})
-        result = ClusterResult(size, as_of_ms, version, ids, missing)
+        result = ClusterResult(size, as_of_ms, version, ids, missing, to_bitmap=self.router_ids.bitmap)
         if ids is None:
             pinned = as_of if as_of is not None else (None if now else ms)
             result.fetch = lambda: self._evaluate("members", name, definition, pinned, partial).members()
@@ -489,10 +510,21 @@ class ClusterProject:
             raise AttributeError(attr)
         raise NotInClusterError(f"{attr} is not available when the project is served by a cluster (yet)")
 
+    def upload_cohort(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotInClusterError(
+            "static cohort uploads are not available on a cluster yet (each id's flag would be "
+            "written on its own shard; not built)"
+        )
+
+    def audience_lift(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotInClusterError("audience lift is not available on a cluster yet")
+
     def close(self) -> None:
         if self._resync in self.shards.on_restart:
             self.shards.on_restart.remove(self._resync)
+        self.audiences.close()
         self.maintainer.close()
+        self.router_ids.close()
         self.catalog.close()
 
 
@@ -512,6 +544,7 @@ class ClusterWorkspace:
         clock: Callable[[], int] | None = None,
         namespace: str | None = None,
         max_active_cohorts: int | None = None,
+        deliver_audiences: bool = False,
     ) -> None:
         import json
 
@@ -537,7 +570,7 @@ class ClusterWorkspace:
                 ray.init(address=address, log_to_driver=False)
         self.clock = clock or wall_ms
         self.max_active_cohorts = max_active_cohorts
-        self.deliver_audiences = False
+        self.deliver_audiences = deliver_audiences
         self.on_loading: list[Callable[[str, bool], None]] = []
         self.shards = ShardSet(self.data_dir, shards, namespace or f"cohortd-{abs(hash(str(self.data_dir)))}")
         for s in range(shards):  # wait for every shard to open (and learn its incarnation)
@@ -548,6 +581,24 @@ class ClusterWorkspace:
         self._lock = threading.Lock()
         self.server_interceptors = (PartialInterceptor(),)
         """Installed first by the gRPC server (``server/app.py``): partial answers on request."""
+        if deliver_audiences:
+            self._open_delivering()
+
+    def _open_delivering(self) -> None:
+        """Open the projects with audiences in the background: they deliver without a request."""
+        from cohortd.audiences.store import has_audiences
+
+        def open_one(name: str) -> None:
+            try:
+                self.project(name)
+            except Exception as exc:  # requests to it will see the error too
+                log.error("project %s did not open: %s", name, exc)
+
+        for name in self.project_names():
+            if has_audiences(self.data_dir / "router" / "projects" / name / "audiences.sqlite"):
+                threading.Thread(
+                    target=open_one, args=(name,), name=f"cohortd-open-{name}", daemon=True
+                ).start()
 
     def project(self, name: str = "default") -> ClusterProject:
         if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):

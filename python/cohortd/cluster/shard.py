@@ -204,6 +204,18 @@ class ShardActor:
         matrix = self.membership(project, [user_id], cohorts, as_of, thresholds)
         return [c for c, inside in zip(cohorts, matrix[0], strict=True) if inside]
 
+    def identifier_values(self, project: str, user_ids: Sequence[str], identifier: str) -> list[str | None]:
+        """Unhashed audience identifiers (``user.<prop>``) of this shard's users; None where unset."""
+        from cohortd.audiences.identifiers import Identifier
+        from cohortd.storage.segment import bitmap_from_ids
+
+        engine = self._p(project).engine
+        dense = engine.dense_ids(user_ids)
+        ident = Identifier(engine, identifier, "none")
+        found = np.asarray(ident.identifiable(bitmap_from_ids(dense[dense >= 0])).to_array(), np.uint32)
+        values = dict(zip(found.tolist(), ident.values(found), strict=True))
+        return [values.get(int(d)) for d in dense]
+
     # ------------------------------------------------------------- changes
     def version(self, project: str) -> int:
         """This shard's change-log version of the project."""

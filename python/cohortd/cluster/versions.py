@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cohortd.errors import ResyncRequired
 
@@ -28,8 +29,14 @@ POLL_S = 0.05
 class ClusterVersions:
     """The ``maintainer`` face of a cluster project: ``version``, ``wait`` and the vector map."""
 
-    def __init__(self, path: Path, read_vector: Callable[[], tuple[int, ...]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        read_vector: Callable[[], tuple[int, ...]],
+        membership: Callable[[str], Any] | None = None,
+    ) -> None:
         self._read = read_vector
+        self._membership = membership
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -73,6 +80,11 @@ class ClusterVersions:
     def version(self) -> int:
         """The current cluster version (reads every shard's version)."""
         return self.register(self._read())
+
+    def membership(self, cohort: str) -> Any:
+        """The cohort's members at a cluster version (``cohortd.cluster.audiences``), for deliveries."""
+        assert self._membership is not None
+        return self._membership(cohort)
 
     def wait(self, after_version: int, timeout: float) -> bool:
         """Block until some shard moved past the vector of ``after_version`` (or timeout)."""

@@ -331,7 +331,11 @@ def serve(
         from cohortd.cluster.router import ClusterWorkspace
 
         workspace: Any = ClusterWorkspace(
-            workspace_dir, cluster[1], cluster[0], max_active_cohorts=max_active_cohorts
+            workspace_dir,
+            cluster[1],
+            cluster[0],
+            max_active_cohorts=max_active_cohorts,
+            deliver_audiences=True,
         )
     else:
         workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
