@@ -29,14 +29,10 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,44 +41,11 @@ from urllib.parse import quote
 import httpx
 from load_bench import build_dataset  # same synthetic users and cohorts as the load test
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
+
 RESULTS = Path(__file__).resolve().parent / "results" / "console_bench.json"
 GOAL_MS = 300.0
-
-
-class Server:
-    """``python -m cohortd.server --http 127.0.0.1:0`` with one API key; reads both addresses."""
-
-    def __init__(self, data_dir: Path, keys: Path, timeout: float = 900.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cohortd.server", "--data", str(data_dir), "--listen", "127.0.0.1:0",
-             "--http", "127.0.0.1:0", "--auth-keys", str(keys)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.url = ""
-        self.lines: list[str] = []
-        ready = threading.Event()
-
-        def read() -> None:
-            assert self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.lines.append(line)
-                m = re.search(r"console on (http://\S+)/console/", line)
-                if m:
-                    self.url = m.group(1)
-                if "serving" in line:
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        t0 = time.perf_counter()
-        if not ready.wait(timeout) or not self.url:
-            self.proc.kill()
-            raise RuntimeError("server did not start:\n" + "".join(self.lines))
-        self.start_s = time.perf_counter() - t0
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(120)
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -188,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         build_s = time.perf_counter() - t0
         keys = tmp / "keys.json"
         keys.write_text(json.dumps({"bench-key": ["default"]}))
-        server = Server(data, keys)
+        server = ServerProcess(data, "--http", "127.0.0.1:0", "--auth-keys", str(keys), startup_timeout=900)
         try:
             login = httpx.post(f"{server.url}/api/session", json={"api_key": "bench-key"}, timeout=60)
             login.raise_for_status()

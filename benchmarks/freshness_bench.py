@@ -36,10 +36,7 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -54,6 +51,9 @@ from cohortd import wire
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from load_bench import EVENT_TYPES, ingest_users  # same synthetic users as the load test
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
 
 RESULTS = Path(__file__).resolve().parent / "results" / "freshness_bench.json"
 
@@ -98,50 +98,6 @@ def build_dataset(data_dir: Path, users: int, per_user: int = 4, seed: int = 11)
         ingest_users(project, users, rng, now, per_user)
         for name, definition in COHORTS:
             project.create_cohort(name, definition)
-
-
-# ---------------------------------------------------------------- server
-class Server:
-    """``python -m cohortd.server`` on a free loopback port."""
-
-    def __init__(self, data_dir: Path, workers: int | None, timeout: float = 600.0) -> None:
-        cmd = [sys.executable, "-m", "cohortd.server", "--data", str(data_dir), "--listen", "127.0.0.1:0"]
-        if workers:
-            cmd += ["--workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.address = ""
-        assert self.proc.stderr is not None
-        deadline = time.monotonic() + timeout
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"serving .*? on (127\.0\.0\.1:\d+)", line)
-            if m:
-                self.address = m.group(1)
-                break
-        if not self.address:
-            self.stop()
-            raise RuntimeError("server did not start: " + "".join(lines))
-        # keep draining stderr so the server never blocks on a full pipe
-        self._drain = threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True)  # type: ignore[union-attr]
-        self._drain.start()
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(60)
-        return code
 
 
 # ------------------------------------------------------------------ watch
@@ -309,7 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"data: {a.users:,} users, {len(COHORTS)} cohorts in {results['setup_s']:.1f}s", flush=True)
 
         t0 = time.perf_counter()
-        server = Server(data, a.workers)
+        workers = ("--workers", str(a.workers)) if a.workers else ()
+        server = ServerProcess(data, *workers, startup_timeout=600)
         with grpc.insecure_channel(server.address) as channel:
             grpc.channel_ready_future(channel).result(timeout=120)
             stub = pb_grpc.CohortdStub(channel)

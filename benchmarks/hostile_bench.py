@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import platform
-import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,6 +35,9 @@ import pyarrow as pa
 from cohortd import Client
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
 
 DAY_MS = 86_400_000
 CALL_TIMEOUT_S = 5.0
@@ -61,40 +61,6 @@ def _slow_definition(seed: int, conditions: int) -> str:
         f'sequence(any, "T{i % 7}", any) within {seed * 1000 + i + 1}s in last {i % 40 + 5}d'
         for i in range(conditions)
     )
-
-
-class Server:
-    def __init__(self, data: Path, workers: int, pythonpath: str | None) -> None:
-        env = dict(os.environ)
-        if pythonpath:
-            env["PYTHONPATH"] = pythonpath
-        args = ["--data", str(data), "--listen", "127.0.0.1:0", "--workers", str(workers)]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cohortd.server", *args], stderr=subprocess.PIPE, text=True, env=env
-        )
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            m = re.search(r"serving .* on (127\.0\.0\.1:\d+)", line)
-            if m:
-                self.address = m.group(1)
-                break
-        else:
-            raise RuntimeError("server did not start")
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
-
-    def threads(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-        return -1
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            return self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(60)
 
 
 def _is_member_phase(address: str, calls: int, users: int) -> dict[str, Any]:
@@ -147,7 +113,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     now = int(time.time() * 1000)
     out: dict[str, Any] = {"params": vars(args) | {"python": platform.python_version()}}
     with tempfile.TemporaryDirectory() as tmp:
-        srv = Server(Path(tmp), args.workers, args.server_pythonpath)
+        env = {"PYTHONPATH": args.server_pythonpath} if args.server_pythonpath else None
+        srv = ServerProcess(Path(tmp), "--workers", str(args.workers), env=env)
         try:
             with Client(srv.address) as c:
                 c.wait_ready(60)

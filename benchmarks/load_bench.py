@@ -27,10 +27,8 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,9 @@ import grpc
 import numpy as np
 import pyarrow as pa
 from cohortd.v1 import cohortd_pb2 as pb
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load_bench.json"
 DAY_MS = 86_400_000
@@ -103,45 +104,6 @@ def run_echo_server(model: str, workers: int, check_size: int) -> None:
 
 
 # --------------------------------------------------------------- processes
-class Proc:
-    """A server subprocess whose address is read from its stderr."""
-
-    def __init__(self, args: list[str], timeout: float = 120.0) -> None:
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.address = ""
-        deadline = time.monotonic() + timeout
-        assert self.proc.stderr is not None
-        lines = []
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"serving .*?(127\.0\.0\.1:\d+)", line)
-            if m:
-                self.address = m.group(1)
-                break
-        if not self.address:
-            self.stop()
-            raise RuntimeError("server did not start: " + "".join(lines))
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait(60)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-        return code
-
-
 # -------------------------------------------------------------------- load
 async def _load(address: str, method: str, requests: list[Any], resp_type: Any, concurrency: int,
                 seconds: float, per_call: int) -> dict[str, float]:  # fmt: skip
@@ -181,8 +143,8 @@ async def _load(address: str, method: str, requests: list[Any], resp_type: Any, 
     }
 
 
-def measure(proc: Proc, method: str, requests: list[Any], resp_type: Any, concurrency: int, seconds: float,
-            per_call: int = 1) -> dict[str, float]:  # fmt: skip
+def measure(proc: ServerProcess, method: str, requests: list[Any], resp_type: Any, concurrency: int,
+            seconds: float, per_call: int = 1) -> dict[str, float]:  # fmt: skip
     cpu0 = proc.cpu_seconds()
     out = asyncio.run(_load(proc.address, method, requests, resp_type, concurrency, seconds, per_call))
     cpu = proc.cpu_seconds() - cpu0
@@ -313,7 +275,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "echo_aio": ([*echo_cmd, "aio"], f"/{ECHO_SERVICE}/"),
         }
         for label, (cmd, prefix) in targets.items():
-            proc = Proc(cmd)
+            proc = ServerProcess(None, command=cmd, startup_timeout=120)
             try:
                 points = []
                 for c in levels:

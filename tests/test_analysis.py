@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import analysis_reference as ref
 import pytest
 from cohortd.analysis.results import END
 from cohortd.analysis.stats import two_proportions
@@ -24,7 +23,8 @@ from cohortd.lang.parser import parse_event
 from cohortd.workspace import Workspace
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import Oracle
+from support import analysis_reference as ref
+from support.oracle import Oracle
 
 H = 3_600_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import analysis_reference as ref
 import numpy as np
 import pytest
 from cohortd.engine.kernels import KERNELS, get_kernel
@@ -18,6 +17,7 @@ from cohortd.errors import KernelError
 from cohortd.lang import ast as A
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import analysis_reference as ref
 
 NONE = 2**63 - 1
 ALL_KERNELS = [get_kernel(name) for name in KERNELS]

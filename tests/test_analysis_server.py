@@ -17,7 +17,8 @@ from cohortd.client import Client, RemoteError
 from cohortd.v1 import analysis_pb2 as apb
 from cohortd.v1 import analysis_pb2_grpc as apb_grpc
 from cohortd.workspace import Workspace
-from test_server_support import DAY_MS, ServerProcess, now_ms, saas_events, saas_users
+from support.data import DAY_MS, now_ms, saas_events, saas_users
+from support.server import ServerProcess
 
 USERS = 300
 NOW = now_ms()

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 from cohortd.cli.main import main
 from cohortd.workspace import Workspace
-from test_server_support import now_ms
+from support.data import now_ms
 
 USERS = [f"c{i:03d}" for i in range(40)]
 EMAILS = {u: f"  User.{i}@Example.com " for i, u in enumerate(USERS) if i % 4 != 0}

@@ -24,7 +24,8 @@ from cohortd.audiences.receiver import Receiver
 from cohortd.client import RemoteAlreadyExistsError, RemoteDefinitionError, RemoteNotFoundError
 from cohortd.v1 import audiences_pb2 as apb
 from cohortd.v1 import audiences_pb2_grpc as apb_grpc
-from test_server_support import ServerProcess, now_ms
+from support.data import now_ms
+from support.server import ServerProcess
 
 WAIT_S = 60.0
 SECRET = "s3cret-for-tests"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from cohortd.client import Client
 from cohortd.service import Workspace
-from test_server_support import DAY_MS, ServerProcess, now_ms, saas_events, saas_users
+from support.data import DAY_MS, now_ms, saas_events, saas_users
+from support.server import ServerProcess
 
 COHORTS = {
     "active": 'did("Session Start") >= 3 in last 7d',

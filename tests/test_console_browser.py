@@ -19,7 +19,8 @@ from pathlib import Path
 
 import cohortd
 import pytest
-from http_support import HttpServer, seed
+from support.data import seed
+from support.server import HttpServer
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -101,7 +101,7 @@ def test_delete_over_a_real_server_sdk_and_cli(tmp_path: Path) -> None:
     import grpc
     from cohortd import Client
     from cohortd.client import RemoteError
-    from test_server_support import ServerProcess
+    from support.server import ServerProcess
 
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps({"k-dpo": {"name": "dpo", "projects": ["*"]}}))

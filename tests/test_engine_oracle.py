@@ -28,8 +28,8 @@ from cohortd.lang import ast as A
 from cohortd.lang import parse, to_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle, OracleCycle, current_user_properties
-from strategies import exprs
+from support.oracle import Oracle, OracleCycle, current_user_properties
+from support.strategies import exprs
 
 H = 3_600_000
 DAY = 86_400_000

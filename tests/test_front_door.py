@@ -18,7 +18,7 @@ import pytest
 from cohortd.api import CohortService
 from cohortd.errors import DataDirectoryLockedError, NotFoundError, StorageError
 from cohortd.types import Evaluation, Overlap
-from test_server_support import ServerProcess
+from support.server import ServerProcess
 
 QUERY = "top 20% by count(any) in last 30d"
 SAVED = 'did("Session Start") >= 3 in last 7d'

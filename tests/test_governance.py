@@ -236,7 +236,7 @@ def test_governance_over_a_real_server_with_named_keys(tmp_path: Path) -> None:
     import grpc
     from cohortd import Client
     from cohortd.client import RemoteError, RemoteLimitError
-    from test_server_support import ServerProcess
+    from support.server import ServerProcess
 
     keys = tmp_path / "keys.json"
     keys.write_text(json.dumps({"k-alice": {"name": "alice", "projects": ["*"]}, "k-anon": ["default"]}))

@@ -8,9 +8,6 @@ same status codes and messages for the same bad requests.
 from __future__ import annotations
 
 import json
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -19,8 +16,8 @@ import cohortd
 import httpx
 import pytest
 from cohortd.client import RemoteError
-from http_support import HttpServer, seed
-from test_server_support import now_ms
+from support.data import now_ms, seed
+from support.server import HttpServer, ServerProcess
 
 DEFAULT = {"Authorization": "Bearer k-default"}
 
@@ -338,20 +335,10 @@ def test_analyses_routes_equal_the_grpc_answers(http, grpc_client):
 def test_cli_serve_http_serves_the_console(tmp_path):
     """``cohortd serve --http`` (the CLI entry point) starts both servers and stops cleanly on SIGTERM."""
     seed(tmp_path / "data", users=20)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cohortd.cli.main", "serve", "--data", str(tmp_path / "data"),
-         "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    cli_serve = [sys.executable, "-m", "cohortd.cli.main", "serve", "--data", str(tmp_path / "data")]
+    srv = ServerProcess(None, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", command=cli_serve)
     try:
-        url = None
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            m = re.search(r"console on (http://\S+)/console/", line)
-            if m:
-                url = m.group(1)
-            if "serving" in line:
-                break
+        url = srv.url
         assert url, "no console line"
         assert httpx.get(f"{url}/console/login").status_code == 200
         # no --auth-keys: every project is open, as on the gRPC side, but not to other sites' pages
@@ -361,7 +348,4 @@ def test_cli_serve_http_serves_the_console(tmp_path):
         assert httpx.post(evaluate, json=body, headers={"Origin": "http://evil.example"}).status_code == 403
         assert httpx.post(evaluate, json=body, headers={"Origin": url}).status_code == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
-        if proc.stderr is not None:
-            proc.stderr.close()
+        assert srv.terminate() == 0

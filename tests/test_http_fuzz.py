@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from http_support import HttpServer, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
+from support.data import seed
+from support.server import HttpServer
 
 MAX_EXAMPLES = 6
 COHORTS = ["Active 7d", "Feature users"]

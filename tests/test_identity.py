@@ -18,8 +18,8 @@ from cohortd.lang import ast as A
 from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle
-from strategies import exprs
+from support.oracle import Oracle
+from support.strategies import exprs
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

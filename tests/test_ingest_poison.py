@@ -25,7 +25,8 @@ import pytest
 from cohortd import wire
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
-from test_server_support import ServerProcess, now_ms
+from support.data import now_ms
+from support.server import ServerProcess
 
 BAD = b"\xff\xfe"
 

@@ -1,7 +1,7 @@
 """Know your data over a real server on 127.0.0.1: DataCatalog RPCs, warnings on Evaluate/Explain, CLI.
 
 Expected figures come from the data set's construction
-(``test_server_support.saas_events``) or from the embedded API on a copy of
+(``support.data.saas_events``) or from the embedded API on a copy of
 the same data, never from the server itself.
 """
 
@@ -22,7 +22,8 @@ from cohortd.v1 import schema_pb2 as spb
 from cohortd.v1 import schema_pb2_grpc as spb_grpc
 from cohortd.workspace import Workspace
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_server_support import DAY_MS, ServerProcess, now_ms, saas_events, saas_users
+from support.data import DAY_MS, now_ms, saas_events, saas_users
+from support.server import ServerProcess
 
 USERS = 120
 COHORTD = Path(sys.executable).with_name("cohortd")

@@ -26,8 +26,8 @@ from cohortd.lang import parse
 from cohortd.workspace import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle
-from strategies import exprs
+from support.oracle import Oracle
+from support.strategies import exprs
 
 H = 3_600_000
 DAY = 86_400_000

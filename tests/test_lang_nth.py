@@ -23,7 +23,9 @@ from cohortd.lang import ast as A
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import event_refs
+from support.data import DAY_MS, now_ms
+from support.server import ServerProcess
+from support.strategies import event_refs
 from test_engine_oracle import (
     STRING_VALUES,
     T0,
@@ -36,7 +38,6 @@ from test_engine_oracle import (
     windows,
 )
 from test_maintain import START, TYPES, _run_plan, _windows, steps
-from test_server_support import DAY_MS, ServerProcess, now_ms
 
 FEW = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 

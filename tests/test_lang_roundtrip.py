@@ -11,7 +11,7 @@ from cohortd.lang import ast as A
 from cohortd.lang import parse, to_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import event_refs, exprs, filters, windows
+from support.strategies import event_refs, exprs, filters, windows
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -21,7 +21,7 @@ from cohortd.lang import ast as A
 from cohortd.lang import limits as L
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import given, settings
-from strategies import exprs
+from support.strategies import exprs
 
 
 def wide(n: int, op: str = "or") -> str:

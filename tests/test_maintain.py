@@ -19,7 +19,7 @@ from cohortd.lang import ast as A
 from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import exprs
+from support.strategies import exprs
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

@@ -135,7 +135,8 @@ def test_cli_json_and_the_server_agree(tmp_path: Path) -> None:
 
     from cohortd import Client
     from cohortd.cli.main import main
-    from test_server_support import ServerProcess, now_ms
+    from support.data import now_ms
+    from support.server import ServerProcess
 
     now = now_ms()
     data = tmp_path / "data"

@@ -264,7 +264,7 @@ def test_rpc_and_sdk_over_a_real_server(planted, report, tmp_path: Path) -> None
     from cohortd import Client
     from cohortd.client import RemoteError, RemoteNotFoundError
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-    from test_server_support import ServerProcess
+    from support.server import ServerProcess
 
     data, _, _ = planted
     srv = ServerProcess(tmp_path / "srv")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from cohortd import Engine
 from cohortd.lang import parse
-from oracle import Oracle, current_user_properties
+from support.oracle import Oracle, current_user_properties
 
 MS = 1
 H = 3_600_000

@@ -15,7 +15,8 @@ from cohortd.client import RemotePermissionError, RemoteUnauthenticatedError, Re
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_server_support import ServerProcess, now_ms
+from support.data import now_ms
+from support.server import ServerProcess
 
 KEYS = {"key-alpha": ["alpha"], "key-both": ["alpha", "beta"], "key-admin": ["*"]}
 

@@ -1,7 +1,7 @@
 """End to end over a real server process on 127.0.0.1: every RPC and every error path.
 
 Expected answers are computed from the data set's construction
-(``test_server_support.saas_events``), never from the server itself.
+(``support.data.saas_events``), never from the server itself.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from cohortd.v1 import expr_pb2 as epb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from test_server_support import DAY_MS, ServerProcess, now_ms, saas_events, saas_users
+from support.data import DAY_MS, now_ms, saas_events, saas_users
+from support.server import ServerProcess
 
 USERS = 200
 ALL = {f"u{i:04d}" for i in range(USERS)}

@@ -25,7 +25,8 @@ from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from cohortd.v1 import expr_pb2 as epb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from test_server_support import DAY_MS, ServerProcess, now_ms, saas_events
+from support.data import DAY_MS, now_ms, saas_events
+from support.server import ServerProcess
 
 USERS = 200
 WORKERS = 2

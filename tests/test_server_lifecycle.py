@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from cohortd import Client
-from test_server_support import ServerProcess, now_ms, saas_events, saas_users
+from support.data import now_ms, saas_events, saas_users
+from support.server import ServerProcess
 
 COHORTS = {
     "Session Starters L7": 'did("Session Start") in last 7d',

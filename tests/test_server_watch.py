@@ -30,7 +30,8 @@ from cohortd.client import (
 from cohortd.engine.maintain import ResyncRequired
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
-from test_server_support import ServerProcess, now_ms
+from support.data import now_ms
+from support.server import ServerProcess
 
 WAIT_S = 60.0
 LOG_LIMIT = 2

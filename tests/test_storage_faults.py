@@ -1,6 +1,6 @@
 """Injected file-system faults never lose an acknowledged batch nor resurrect a failed one.
 
-The store runs on :class:`faultfs.FaultyOps`; a hypothesis-chosen fault (a
+The store runs on :class:`support.faultfs.FaultyOps`; a hypothesis-chosen fault (a
 ``write`` that fails after N bytes, ENOSPC or EIO from a write, fsync,
 directory fsync, rename, open or truncate, for one or several consecutive
 calls) hits a workload of numbered batches with automatic seals and merges.
@@ -25,9 +25,9 @@ from cohortd import Engine
 from cohortd.errors import StorageError, StorageFullError
 from cohortd.storage import files
 from cohortd.storage import store as store_mod
-from faultfs import Fault, FaultyOps
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.faultfs import Fault, FaultyOps
 
 NOW_MS = 1_780_000_000_000
 WEEK_MS = 7 * 86_400_000

@@ -1,7 +1,7 @@
 """Power loss: only what was fsync'd survives, and that is enough.
 
 SIGKILL keeps the page cache, so the crash tests pass even without fsyncs.
-Here the store runs on :class:`faultfs.PowerLossOps`, which records which file
+Here the store runs on :class:`support.faultfs.PowerLossOps`, which records which file
 contents and directory entries were made durable; the workload (a new project,
 ingests, automatic and explicit seals, merges) is cut at a random operation,
 and the directory a power cut would leave is rebuilt from the durable state
@@ -21,9 +21,9 @@ import pytest
 from cohortd import Engine
 from cohortd.storage import files
 from cohortd.storage import store as store_mod
-from faultfs import PowerCut, PowerLossOps
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.faultfs import PowerCut, PowerLossOps
 
 NOW_MS = 1_780_000_000_000
 WEEK_MS = 7 * 86_400_000

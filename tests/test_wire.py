@@ -11,7 +11,7 @@ from cohortd.lang import ast as A
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import given, settings
-from strategies import exprs
+from support.strategies import exprs
 
 
 @settings(max_examples=300, deadline=None)

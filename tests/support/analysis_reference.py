@@ -14,7 +14,8 @@ from itertools import product
 from typing import Any
 
 from cohortd.lang import ast as A
-from oracle import event_matches
+
+from support.oracle import event_matches
 
 Event = Mapping[str, Any]
 END = "(end)"

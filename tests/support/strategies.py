@@ -16,8 +16,8 @@ vocabulary makes the generated filters type-correct for it:
 * ``sum/avg/min/max`` and ``top ... by sum`` only over int/float props.
 
 ``cohort_names=()`` (the default) generates no ``in_cohort``; ``None``
-generates arbitrary cohort names.  Import as ``from strategies import exprs``
-(pytest puts ``tests/`` on ``sys.path``).
+generates arbitrary cohort names.  Import as ``from support.strategies import exprs``
+(``tests/conftest.py`` puts ``tests/`` on ``sys.path``).
 """
 
 from __future__ import annotations
