@@ -18,12 +18,14 @@ from cohortd.cluster.partition import shard_of, split_table
 from cohortd.cluster.router import ClusterWorkspace, global_threshold
 from cohortd.engine.evaluate import top_percent_mask
 from cohortd.service import Workspace
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 DAY = 86_400_000
 T = 1_760_000_000_000  # the as-of instant of every comparison
 SHARD_COUNTS = (1, 2, 4)
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
+"""Phases of the heavier examples: a failure is reported as found (shrinking over Ray takes minutes)."""
 
 #: every condition type of the language (and the algebra), over the generated data
 DEFINITIONS = [
@@ -470,3 +472,96 @@ def test_audience_delivery_on_a_cluster_equals_one_process(clusters, tmp_path: P
     assert {i.status for i in info.values()} == {"active"}
     for p in sides.values():
         p.audiences.close()  # stop the workers (the projects close with the module)
+
+
+def test_rename_and_delete_through_the_catalog_of_record(clusters) -> None:
+    """Rename (references follow) and delete (refused while referenced) give the single-process
+    catalog, history and members; a shard that missed a rename catches up from the record."""
+    from cohortd.errors import NotFoundError
+    from cohortd.governance import ReferencedError
+
+    single, made = clusters
+    name = f"g{next(_projects)}"
+    sides = {0: single.project(name)} | {n: made[n].project(name) for n in SHARD_COUNTS}
+    events = [
+        {"user_id": f"g{u}", "event_type": e, "time": T - (u % 5 + 1) * DAY}
+        for u in range(30)
+        for e in ("A", "A", "B", "C")[: u % 4 + 1]
+    ]
+    more = [{"user_id": f"g{u}", "event_type": "A", "time": T - DAY} for u in range(30, 36) for _ in "AA"]
+    results = {}
+    for n, p in sides.items():
+        p.ingest(events)
+        p.create_cohort("a", 'did("A") >= 2')
+        p.create_cohort("b", 'in_cohort("a") or did("C")', "refers to a")
+        p.create_cohort("c", 'did("B") and not in_cohort("b")')
+        before = p._entries() if n else None
+        with pytest.raises(ReferencedError, match="cohort 'b'"):
+            p.delete_cohort("a")
+        rec, followed = p.rename_cohort("a", "a2")
+        if n == 2:  # shard 1 misses the rename (rolled back), then catches up as after a restart
+            made[2].shards.call("sync_catalog", {1: (name, before)})
+            p._resync(1)
+        p.ingest(more)  # maintained members carry on under the new name
+        with pytest.raises(NotFoundError):
+            p.members("a")
+        results[n] = {
+            "renamed": (rec.name, rec.version, rec.definition, followed),
+            "cohorts": [(r.name, r.version, r.definition, r.description) for r in p.list_cohorts(True)],
+            "history": [(v.version, v.definition, v.note) for v in p.cohort_history("b")],
+            "members": {c: p.members(c) for c in ("a2", "b", "c")},
+        }
+        with pytest.raises(ReferencedError, match="cohort 'c'"):
+            p.delete_cohort("b")
+        p.delete_cohort("c")
+        p.delete_cohort("b")
+        results[n]["after"] = ([r.name for r in p.list_cohorts(True)], p.members("a2"))
+        with pytest.raises(NotFoundError):
+            p.delete_cohort("b")
+    for n in SHARD_COUNTS:
+        assert results[n] == results[0], n
+    assert results[0]["renamed"][3] == ["b"]
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(events=events_st, plans=plans_st)
+def test_analyses_add_up_to_the_one_process_answers(clusters, events, plans) -> None:
+    """Backtest, retention, funnel (medians, splits) and journeys summed over the shards are the
+    single-process answers; a percentile population is refused, naming why."""
+    from cohortd.errors import NotInClusterError
+
+    single, made = clusters
+    name = f"an{next(_projects)}"
+    reference = single.project(name)
+    _load(reference, events, plans)
+    lo, hi = T - 40 * DAY, T - DAY
+    calls = {
+        "backtest": lambda p: p.backtest(
+            definition='did("A")', outcome='did("B")', horizon="10d", as_of=T - 15 * DAY
+        ),
+        "backtest every": lambda p: p.backtest(
+            "a", outcome='did("C")', horizon="5d", every="7d", start=T - 30 * DAY, end=T - 5 * DAY,
+            baseline="cohort", baseline_cohort="b",
+        ),
+        "retention": lambda p: p.retention(
+            '"A"', "any", lo, hi, period="3d", periods=5, as_of=T, cohort="b", baseline="rest"
+        ),
+        "funnel": lambda p: p.funnel(['"A"', '"B"', '"C"'], lo, hi, window="20d", as_of=T, split_cohort="a"),
+        "funnel by plan": lambda p: p.funnel(
+            ["any", '"B"'], lo, hi, window=None, as_of=T, split_property="plan"
+        ),
+        "journeys": lambda p: p.journeys(
+            '"A"', lo, hi, after="10d", before="10d", depth=2, top=3, as_of=T, returned_within="5d",
+            did=['"C"'],
+        ),
+    }  # fmt: skip
+    if not plans:
+        del calls["funnel by plan"]  # no such property: an error everywhere
+    want = {what: call(reference).to_json() for what, call in calls.items()}
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, plans)
+        for what, call in calls.items():
+            assert call(project).to_json() == want[what], (n, what)
+        with pytest.raises(NotInClusterError, match="top P%"):
+            project.retention('"A"', "any", lo, hi, as_of=T, cohort="pct")

@@ -96,15 +96,20 @@ def _references(expr: A.Expr, name: str) -> bool:
     return False
 
 
-def _renamed(expr: A.Expr, old: str, new: str) -> A.Expr:
+def renamed(expr: A.Expr, old: str, new: str) -> A.Expr:
     """``expr`` with every ``in_cohort(old)`` turned into ``in_cohort(new)``."""
     if isinstance(expr, (A.And, A.Or)):
-        return type(expr)(_renamed(expr.left, old, new), _renamed(expr.right, old, new))
+        return type(expr)(renamed(expr.left, old, new), renamed(expr.right, old, new))
     if isinstance(expr, A.Not):
-        return A.Not(_renamed(expr.item, old, new))
+        return A.Not(renamed(expr.item, old, new))
     if isinstance(expr, A.InCohort) and expr.name == old:
         return A.InCohort(new)
     return expr
+
+
+def audiences_of(project: Project, name: str) -> list[str]:
+    """Audiences delivering ``name``, sorted (a rename or delete is refused while there are any)."""
+    return _audiences(project, name)
 
 
 def referrers(project: Project, name: str) -> list[str]:
@@ -160,7 +165,7 @@ def rename_cohort(project: Project, old: str, new: str) -> tuple[CohortRecord, l
                 f"cohort {old!r} cannot be renamed while audiences deliver it: {', '.join(audiences)}"
             )
         follow = referrers(project, old)
-        exprs = {r: _renamed(project._saved_expr(r), old, new) for r in follow}
+        exprs = {r: renamed(project._saved_expr(r), old, new) for r in follow}
         rec = project.catalog.rename(old, new, {r: to_text(e) for r, e in exprs.items()}, author())
         moved = project._saved.pop(old)
         project.maintainer.untrack(old)

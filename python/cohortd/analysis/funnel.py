@@ -13,16 +13,18 @@ over those rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from cohortd.analysis.results import FunnelStep, rate
+from cohortd.analysis.results import Funnel, FunnelGroup, FunnelSplit, FunnelStep, rate
 from cohortd.analysis.scope import end_at
 from cohortd.engine.evaluate import Evaluation
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast
 
 MAX_STEPS = 32
+MAX_SPLIT_GROUPS = 50
 
 
 def entrant_times(
@@ -71,3 +73,44 @@ def summarise(labels: Sequence[str], times: np.ndarray) -> list[FunnelStep]:
         )
         previous = users
     return out
+
+
+@dataclass
+class FunnelParts:
+    """A funnel before it is summarised: every entrant's step times, whole and per split group.
+
+    The rows of two disjoint sets of users concatenate into the rows of their
+    union (``merge``), so a cluster's shards' parts give the one-process funnel,
+    medians and p90s included.  Property groups are kept whole here; the 50
+    largest are picked (the rest pooled as ``(other)``) when summarised.
+    """
+
+    labels: list[str]
+    times: np.ndarray
+    as_of_ms: int
+    split_by: str | None = None  # "cohort" or "user.<property>"
+    groups: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    @staticmethod
+    def merge(parts: Sequence[FunnelParts]) -> FunnelParts:
+        first = parts[0]
+        groups: dict[str, list[np.ndarray]] = {}
+        for p in parts:
+            for label, rows in p.groups:
+                groups.setdefault(label, []).append(rows)
+        merged = [(label, np.concatenate(rows)) for label, rows in groups.items()]
+        times = np.concatenate([p.times for p in parts])
+        return FunnelParts(first.labels, times, first.as_of_ms, first.split_by, merged)
+
+    def summary(self) -> Funnel:
+        split = None
+        if self.split_by == "cohort":
+            split = FunnelSplit("cohort", [FunnelGroup(g, summarise(self.labels, t)) for g, t in self.groups])
+        elif self.split_by is not None:
+            groups = [(g, t) for g, t in self.groups if len(t)]
+            groups.sort(key=lambda g: (-len(g[1]), g[0]))
+            if len(groups) > MAX_SPLIT_GROUPS:
+                rest = np.concatenate([t for _, t in groups[MAX_SPLIT_GROUPS - 1 :]])
+                groups = [*groups[: MAX_SPLIT_GROUPS - 1], ("(other)", rest)]
+            split = FunnelSplit(self.split_by, [FunnelGroup(g, summarise(self.labels, t)) for g, t in groups])
+        return Funnel(summarise(self.labels, self.times), split, self.as_of_ms)

@@ -19,20 +19,13 @@ from cohortd.analysis import backtest as bt
 from cohortd.analysis import funnel as fn
 from cohortd.analysis import journeys as jn
 from cohortd.analysis import retention as rt
-from cohortd.analysis.results import (
-    Backtest,
-    Funnel,
-    FunnelGroup,
-    FunnelSplit,
-    Journeys,
-    Retention,
-)
+from cohortd.analysis.results import Backtest, Funnel, Journeys, Retention
 from cohortd.analysis.scope import mask
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast
 
 Definition = str | ast.Expr | Any
-MAX_SPLIT_GROUPS = 50
+MAX_SPLIT_GROUPS = fn.MAX_SPLIT_GROUPS
 
 
 class AnalysisMethods:
@@ -204,6 +197,28 @@ class AnalysisMethods:
         kernel: str | None = None,
     ) -> Funnel:
         """Users reaching each step, optionally split by a cohort or a current user property."""
+        return self.funnel_parts(
+            steps, start, end, window=window, as_of=as_of, cohort=cohort, definition=definition,
+            split_cohort=split_cohort, split_definition=split_definition, split_property=split_property,
+            kernel=kernel,
+        ).summary()  # fmt: skip
+
+    def funnel_parts(
+        self,
+        steps: Sequence[str | ast.EventRef],
+        start: Any,
+        end: Any,
+        *,
+        window: str | ast.Duration | None = "7d",
+        as_of: Any = None,
+        cohort: str | None = None,
+        definition: Definition | None = None,
+        split_cohort: str | None = None,
+        split_definition: Definition | None = None,
+        split_property: str | None = None,
+        kernel: str | None = None,
+    ) -> fn.FunnelParts:
+        """The funnel's per-entrant step times before they are summarised (a cluster merges them)."""
         from cohortd.lang.printer import event_to_text
 
         events = [self._event(s) for s in steps]
@@ -215,28 +230,20 @@ class AnalysisMethods:
             inside = mask(ev, self._members(cohort, definition, ev.as_of))[users]
             users, times = users[inside], times[inside]
         labels = [event_to_text(e) for e in events]
-        split = None
+        parts = fn.FunnelParts(labels, times, ev.as_of)
         if split_cohort is not None or split_definition is not None:
             if split_property:
                 raise DefinitionError("split by a cohort or by a user property, not both")
             member = mask(ev, self._members(split_cohort, split_definition, ev.as_of))[users]
-            split = FunnelSplit(
-                "cohort",
-                [
-                    FunnelGroup("members", fn.summarise(labels, times[member])),
-                    FunnelGroup("non-members", fn.summarise(labels, times[~member])),
-                ],
-            )
+            parts.split_by = "cohort"
+            parts.groups = [("members", times[member]), ("non-members", times[~member])]
         elif split_property:
-            split = FunnelSplit(
-                f"user.{split_property}",
-                [FunnelGroup(g, fn.summarise(labels, times[rows])) for g, rows in self._by_property(
-                    split_property, users)],
-            )  # fmt: skip
-        return Funnel(fn.summarise(labels, times), split, ev.as_of)
+            parts.split_by = f"user.{split_property}"
+            parts.groups = [(g, times[rows]) for g, rows in self._by_property(split_property, users)]
+        return parts
 
     def _by_property(self, prop: str, users: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        """Row masks of ``users`` grouped by a current user property (most entrants first)."""
+        """Row masks of ``users`` grouped by a current user property (every group; see FunnelParts)."""
         store = self.engine.store
         kind = store.user_schema.get(prop)
         if kind is None:
@@ -256,10 +263,6 @@ class AnalysisMethods:
                 groups.append((label, rows))
         if not np.all(present):
             groups.append(("(none)", ~present))
-        groups.sort(key=lambda g: (-int(g[1].sum()), g[0]))
-        if len(groups) > MAX_SPLIT_GROUPS:
-            rest = np.logical_or.reduce([rows for _, rows in groups[MAX_SPLIT_GROUPS - 1 :]])
-            groups = [*groups[: MAX_SPLIT_GROUPS - 1], ("(other)", rest)]
         return groups
 
     def journeys(

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from cohortd import governance
 from cohortd.audiences.project import AudienceMethods
+from cohortd.cluster.analyses import ClusterAnalyses
 from cohortd.cluster.audiences import ClusterMemberships, RouterIds, identifier_values
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
@@ -136,7 +137,7 @@ class _Engine:
         self.identifier_values = lambda identifier, ids: identifier_values(project, identifier, ids)
 
 
-class ClusterProject(AudienceMethods):
+class ClusterProject(AudienceMethods, ClusterAnalyses):
     """One project spread over the cluster's shards (the part of ``Project`` the services use)."""
 
     def __init__(self, cluster: ClusterWorkspace, name: str) -> None:
@@ -286,11 +287,62 @@ class ClusterProject(AudienceMethods):
     def cohort_history(self, name: str) -> list[CohortVersion]:
         return self.catalog.history(name)
 
-    def rename_cohort(self, old: str, new: str) -> Any:
-        raise NotInClusterError("renaming a cohort is not available on a cluster yet")
+    def _referrers(self, name: str) -> list[str]:
+        """Saved cohorts (archived too) whose definitions reference ``name`` directly, sorted."""
+        out = []
+        for rec in self.catalog.list(True):
+            expr = self._resolve(rec.name)
+            if rec.name != name and expr is not None and name in walk.cohort_refs(expr):
+                out.append(rec.name)
+        return out
+
+    def rename_cohort(self, old: str, new: str) -> tuple[CohortRecord, list[str]]:
+        """Rename in the catalog of record (references follow, as in one process), then on every shard.
+
+        The shards rename their copies, so their maintained members and change
+        logs carry on under the new name; a shard that was down catches up when
+        it is back (``ShardActor.sync_catalog`` drops the old name, adds the new).
+        """
+        from cohortd.lang import to_text
+
+        if not new or not new.strip() or new != new.strip():
+            raise InvalidArgumentError("cohort names must be non-empty without leading or trailing spaces")
+        with self._write_lock:
+            self.catalog.get(old)  # NOT_FOUND
+            if new == old:
+                return self.catalog.get(old), []
+            audiences = governance.audiences_of(self, old)
+            if audiences:
+                raise governance.ReferencedError(
+                    f"cohort {old!r} cannot be renamed while audiences deliver it: {', '.join(audiences)}"
+                )
+            follow = self._referrers(old)
+            rewrites = {}
+            for r in follow:
+                expr = self._resolve(r)
+                assert expr is not None
+                rewrites[r] = to_text(governance.renamed(expr, old, new))
+            rec = self.catalog.rename(old, new, rewrites, governance.author())
+            self.shards.all("rename_cohort", self.name, old, new, partial=True)
+            self._sync_catalog()
+        return rec, follow
 
     def delete_cohort(self, name: str) -> None:
-        raise NotInClusterError("deleting a cohort is not available on a cluster yet")
+        """Delete from the catalog of record (refused while referenced, as in one process), then copies."""
+        with self._write_lock:
+            self.catalog.get(name)  # NOT_FOUND
+            cohorts, audiences = self._referrers(name), governance.audiences_of(self, name)
+            if cohorts or audiences:
+                who = [f"cohort {c!r}" for c in cohorts] + [f"audience {a!r}" for a in audiences]
+                raise governance.ReferencedError(
+                    f"cohort {name!r} cannot be deleted while referenced by {', '.join(who)}"
+                )
+            self.catalog.delete(name)
+            self._sync_catalog()
+
+    def cohort_changelog(self, name: str) -> list[governance.VersionChange]:
+        """Every version with its author and diff, from the catalog of record."""
+        return governance.history(self, name)
 
     def lint(self, definition: str | A.Expr, name: str | None = None) -> list[LintWarning]:
         return self.shards.call("check_definition", {0: (self.name, name, definition)})[0]

@@ -100,6 +100,21 @@ class ShardActor:
             if len(later) == len(pending):
                 raise RuntimeError(f"catalog sync: unresolvable references in {[e[0] for e in later]}")
             pending = later
+        gone = set(mine) - {e[0] for e in entries}  # deleted, or renamed while this shard was down
+        while gone:  # referrers first: the shard refuses to delete a referenced cohort
+            refs = {o: set(walk.cohort_refs(p.registry.expr(o))) for o in p.registry.saved}
+            free = [n for n in gone if not any(n in r for o, r in refs.items() if o != n)]
+            if not free:
+                raise RuntimeError(f"catalog sync: cannot drop {sorted(gone)}")
+            for n in free:
+                p.delete_cohort(n)
+            gone -= set(free)
+
+    def rename_cohort(self, project: str, old: str, new: str) -> None:
+        """Rename this shard's copy (its members and change log carry on under the new name)."""
+        p = self._p(project)
+        if old in p.registry.saved and new not in p.registry.saved:
+            p.rename_cohort(old, new)
 
     # ------------------------------------------------------------- queries
     def _expr(self, p: Project, name: str | None, definition: Any) -> A.Expr:
@@ -215,6 +230,20 @@ class ShardActor:
         found = np.asarray(ident.identifiable(bitmap_from_ids(dense[dense >= 0])).to_array(), np.uint32)
         values = dict(zip(found.tolist(), ident.values(found), strict=True))
         return [values.get(int(d)) for d in dense]
+
+    def analysis(self, project: str, method: str, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        """One analysis over this shard's users (``cohortd.cluster.analyses`` adds the answers)."""
+        from cohortd.cluster.analyses import ANALYSES
+
+        if method not in ANALYSES:
+            raise ValueError(f"not a shard analysis: {method}")
+        p = self._p(project)
+        prop = kw.get("split_property") if method == "funnel_parts" else None
+        if prop and prop not in p.engine.store.user_schema:  # known on other shards (the router checked)
+            parts = p.funnel_parts(*args, **(kw | {"split_property": None}))
+            parts.split_by, parts.groups = f"user.{prop}", [("(none)", parts.times)]
+            return parts
+        return getattr(p, method)(*args, **kw)
 
     # ------------------------------------------------------------- changes
     def version(self, project: str) -> int:
