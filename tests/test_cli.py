@@ -112,7 +112,11 @@ def test_bad_file_fails_and_writes_nothing(tmp_path: Path, files: dict[str, Path
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "fake.parquet" in lines[0] and "Parquet" in lines[0]
-    assert run_json("query", "--data", d, "did(any)")["size"] == 0  # the good file before it was not loaded
+    # the good file before it was not loaded: no project was written, and a read says so (creating nothing)
+    assert not (tmp_path / "d" / "projects" / "default").exists()
+    missing = run("query", "--data", d, "did(any)", ok=False)
+    assert missing.returncode == 1 and "no project 'default'" in missing.stderr
+    assert not (tmp_path / "d" / "projects" / "default").exists()
     proc = run("ingest", "--data", d, str(tmp_path / "missing.csv"), ok=False)
     assert proc.returncode == 1 and "missing.csv" in proc.stderr
 
@@ -261,6 +265,10 @@ def test_projects_are_separate_on_the_command_line(tmp_path: Path, files: dict[s
     d = str(tmp_path / "data")
     run("ingest", "--data", d, "--project", "team-a", str(files["events.csv"]), "--quiet")
     assert run_json("query", "--data", d, "--project", "team-a", "did(any)")["size"] == 3
+    missing = run("query", "--data", d, "--project", "team-b", "did(any)", ok=False)
+    assert missing.returncode == 1 and "team-b" in missing.stderr and "team-a" in missing.stderr
+    assert not (tmp_path / "data" / "projects" / "team-b").exists()  # a read creates nothing
+    run("init", d, "--project", "team-b")  # an empty project is made on purpose
     assert run_json("query", "--data", d, "--project", "team-b", "did(any)")["size"] == 0
     bad = run("query", "--data", d, "--project", "no/slashes", "did(any)", ok=False)
     assert bad.returncode == 1 and "project name" in bad.stderr

@@ -57,12 +57,11 @@ def as_of_ms(args: argparse.Namespace) -> int | None:
 
 
 @contextmanager
-def backend(args: argparse.Namespace, missing_project_empty: bool = False) -> Iterator[Backend]:
+def backend(args: argparse.Namespace) -> Iterator[Backend]:
     """Open the backend named by --data / --server for the duration of one command.
 
-    Nothing is created: a missing data directory or project is an error, except that
-    ``missing_project_empty`` (ad-hoc queries) answers a missing project as the empty
-    project it is, with a warning, still creating nothing.
+    Nothing is created: a missing data directory or project is an error that says so
+    (and names the projects that exist); ``cohortd init`` or an ingest creates them.
     """
     if getattr(args, "server", None):
         import os
@@ -70,7 +69,7 @@ def backend(args: argparse.Namespace, missing_project_empty: bool = False) -> It
         key = args.api_key or os.environ.get("COHORTD_API_KEY")
         b: Backend = RemoteBackend(args.server, key, args.project, args.tls_ca)
     else:
-        b = EmbeddedBackend(args.data, args.project, empty_if_missing=missing_project_empty)
+        b = EmbeddedBackend(args.data, args.project)
     try:
         yield b
     finally:

@@ -8,8 +8,6 @@ printers and ``--json`` use, and the output cannot depend on the transport.
 
 from __future__ import annotations
 
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -168,41 +166,13 @@ class Backend:
 class EmbeddedBackend(Backend):
     """``--data DIR``: the project in this process (``cohortd.open``); nothing is created unless asked."""
 
-    def __init__(self, data_dir: str, project: str, empty_if_missing: bool = False) -> None:
+    def __init__(self, data_dir: str, project: str) -> None:
         from cohortd.embedded import open_project
-        from cohortd.service.workspace import PROJECT_NAME, check_data_dir
 
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
-        root = check_data_dir(data_dir)
-        if (
-            empty_if_missing
-            and PROJECT_NAME.fullmatch(project)
-            and not (root / "projects" / project).is_dir()
-        ):
-            sys.stderr.write(
-                f"cohortd: warning: no project {project!r} in {root}: it has no events (nothing created)\n"
-            )
-            self._scratch = tempfile.TemporaryDirectory(prefix="cohortd-empty-")
-            data_dir = self._scratch.name
-        try:
-            self.embedded = open_project(data_dir, project, create=self._scratch is not None)
-        except BaseException:
-            self._cleanup()
-            raise
+        self.embedded = open_project(data_dir, project, create=False)
         super().__init__(self.embedded)
         self.workspace = self.embedded.workspace
         self.project = self.embedded.service  # the service-layer Project, for area commands
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self._scratch is not None:
-            self._scratch.cleanup()
-            self._scratch = None
 
     def evaluate(
         self, name: str | None, definition: str | None, as_of_ms: int | None, kernel: str | None

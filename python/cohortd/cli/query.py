@@ -56,7 +56,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.kernel and args.server:
         raise UsageError("--kernel applies to embedded evaluation (--data) only")
     when = as_of_ms(args)  # a malformed --as-of is reported before anything is opened
-    with backend(args, missing_project_empty=True) as b:
+    with backend(args) as b:
         res = b.evaluate(None, args.source, when, args.kernel)
         check_strict(args, res["warnings"])
         members = None
