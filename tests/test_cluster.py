@@ -565,3 +565,37 @@ def test_analyses_add_up_to_the_one_process_answers(clusters, events, plans) -> 
             assert call(project).to_json() == want[what], (n, what)
         with pytest.raises(NotInClusterError, match="top P%"):
             project.retention('"A"', "any", lo, hi, as_of=T, cohort="pct")
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(events=events_st, plans=plans_st)
+def test_explain_schema_and_population_merge_to_the_one_process_answers(clusters, events, plans) -> None:
+    """Explain (per-step sizes add), the schema document (counts add, top values from the sums)
+    and population series (sizes, entries and exits add) equal the single-process ones."""
+    from cohortd.errors import NotInClusterError
+
+    single, made = clusters
+    name = f"k{next(_projects)}"
+    reference = single.project(name)
+    _load(reference, events, plans)
+
+    def plan(p, **target):
+        return [(s.text, s.size, s.depth) for s in p.explain(as_of=T, **target)]
+
+    targets = [{"name": "a"}, {"name": "b"}, {"definition": 'in_cohort("pct") or did("C") >= 2'}]
+    targets += [{"definition": text} for text in DEFINITIONS[::4]]
+    want_plans = [plan(reference, **t) for t in targets]
+    want_schema = reference.schema(3)
+    series = {"start": T - 20 * DAY, "end": T, "step": "2d"}
+    want_pop = [reference.population("a", **series).to_dict(), reference.population(
+        definition='did("B") in last 5d', **series).to_dict()]  # fmt: skip
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, plans)
+        assert [plan(project, **t) for t in targets] == want_plans, n
+        assert project.schema(3) == want_schema, n
+        got_pop = [project.population("a", **series).to_dict(), project.population(
+            definition='did("B") in last 5d', **series).to_dict()]  # fmt: skip
+        assert got_pop == want_pop, n
+        with pytest.raises(NotInClusterError, match="base count"):
+            project.breakdown("a", by="user.plan")

@@ -39,6 +39,7 @@ from cohortd import governance
 from cohortd.audiences.project import AudienceMethods
 from cohortd.cluster.analyses import ClusterAnalyses
 from cohortd.cluster.audiences import ClusterMemberships, RouterIds, identifier_values
+from cohortd.cluster.know import ClusterKnow
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
 from cohortd.cluster.partition import shard_of, shard_rows, split_table
@@ -58,7 +59,7 @@ from cohortd.service.workspace import PROJECT_NAME
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 from cohortd.storage.validate import USER_PREFIX, rows_to_table
 from cohortd.times import Instant, parse_as_of, wall_ms
-from cohortd.types import Change, IngestReport, LintWarning, Overlap, Rejection
+from cohortd.types import Change, IngestReport, LintWarning, Overlap, PlanStep, Rejection
 
 __all__ = ["ClusterProject", "ClusterResult", "ClusterWorkspace", "global_threshold"]
 
@@ -137,7 +138,7 @@ class _Engine:
         self.identifier_values = lambda identifier, ids: identifier_values(project, identifier, ids)
 
 
-class ClusterProject(AudienceMethods, ClusterAnalyses):
+class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
     """One project spread over the cluster's shards (the part of ``Project`` the services use)."""
 
     def __init__(self, cluster: ClusterWorkspace, name: str) -> None:
@@ -462,6 +463,20 @@ class ClusterProject(AudienceMethods, ClusterAnalyses):
         if len(shard_versions) < self.shards.count:
             return 0
         return self.maintainer.register([shard_versions[s] for s in range(self.shards.count)])
+
+    def explain(
+        self, name: str | None = None, definition: str | A.Expr | None = None, as_of: Instant | None = None
+    ) -> list[PlanStep]:
+        """Every shard's plan at one instant: sizes add, a step's time is its slowest shard's."""
+        self._check_target(name, definition)
+        ms, thresholds = self._plan([name], definition, as_of, False)
+        ms = self._clock() if ms is None else ms
+        answers = self.shards.all("explain", self.name, name, definition, ms, thresholds)
+        plans = [answers[s] for s in range(self.shards.count)]
+        return [
+            PlanStep(steps[0].text, sum(s.size for s in steps), max(s.millis for s in steps), steps[0].depth)
+            for steps in zip(*plans, strict=True)  # one tree: the same steps on every shard
+        ]
 
     def overlap(self, cohorts: Sequence[str], as_of: Instant | None = None, partial: bool = False) -> Overlap:
         """Sizes and intersection counts add over the shards; Jaccard from the sums."""

@@ -177,6 +177,14 @@ class ShardActor:
         inter = [[bitmaps[i].intersection_cardinality(bitmaps[j]) for j in range(n)] for i in range(n)]
         return [len(b) for b in bitmaps], inter, int(as_of or 0)
 
+    def explain(
+        self, project: str, name: str | None, definition: Any, as_of: int, thresholds: Thresholds | None
+    ) -> list[Any]:
+        """This shard's plan of the definition, each step with its size and time here."""
+        p = self._p(project)
+        expr = self._expr(p, name, definition)
+        return p.engine.explain(expr, as_of=as_of, resolve=p.registry.resolve, top_thresholds=thresholds)
+
     def metric_counts(
         self, project: str, tops: Sequence[A.Top], as_of: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -244,6 +252,15 @@ class ShardActor:
             parts.split_by, parts.groups = f"user.{prop}", [("(none)", parts.times)]
             return parts
         return getattr(p, method)(*args, **kw)
+
+    def schema_document(self, project: str, now_ms: int, top: int) -> tuple[dict[str, Any], int]:
+        """(the ``cohortd schema`` document of this shard at ``now_ms``, this shard's users)."""
+        p = self._p(project)
+        return p.know.schema_index.describe(now_ms, top), len(p.engine.store.users)
+
+    def population(self, project: str, name: str | None, definition: Any, kw: dict[str, Any]) -> Any:
+        """This shard's population series (``viewed`` stamps stay with the router's catalog)."""
+        return self._p(project).population(name, definition, **(kw | {"viewed": False}))
 
     # ------------------------------------------------------------- changes
     def version(self, project: str) -> int:

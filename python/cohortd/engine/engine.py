@@ -253,10 +253,12 @@ class Engine:
         as_of: int | dt.datetime | str | None = None,
         kernel: str | None = None,
         resolve: Resolver | None = None,
+        top_thresholds: Mapping[ast.Top, float] | None = None,
     ) -> list[PlanStep]:
         """The evaluated plan: every node with its size and time, in tree order."""
         tree = self.definition(expr)
         ev = self._evaluation(as_of, kernel, resolve, explain=True)
+        ev.top_thresholds = top_thresholds
         ev.run(tree)
         assert ev.steps is not None
         return ev.steps
