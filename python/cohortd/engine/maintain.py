@@ -33,7 +33,7 @@ from pyroaring import BitMap
 
 from cohortd.engine.engine import Engine
 from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare
-from cohortd.errors import ResyncRequired
+from cohortd.errors import CohortError, ResyncRequired
 from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import Snapshot
@@ -127,7 +127,8 @@ class Maintainer:
             old = self.cohorts.get(name)
             previous = old.membership if old else Membership(BitMap(), 0, now)
             t = Tracked(name, expr, previous, *info)
-            self._full(t, now)
+            ev = self._evaluation(now)  # shared by the dependents below: a chain costs one pass
+            self._full(t, now, ev)
             self.cohorts[name] = t  # readers (lock-free) see it once it holds its members
             for other in list(self.cohorts.values()):
                 if other.name != name and name in walk.referenced_cohorts(other.expr, self.resolve):
@@ -138,8 +139,30 @@ class Maintainer:
                             strict=True,
                         )
                     )
-                    self._full(other, now)
+                    self._full(other, now, ev)
             return t.membership
+
+    def track_saved(self, cohorts: Iterable[tuple[str, ast.Expr]]) -> dict[str, CohortError]:
+        """Start maintaining the saved cohorts of a project being opened; returns those that failed.
+
+        ``cohorts`` come dependencies first (``Registry.dependencies_first``).  One evaluation,
+        at one as-of time over one snapshot, serves them all: an ``in_cohort`` reference finds
+        the referenced cohort's members in its memo, so a chain of n costs n evaluations, not
+        n^2/2, and no dependent is re-evaluated (none is tracked before what it references).
+        """
+        failed: dict[str, CohortError] = {}
+        with self.lock:
+            now = max(self.engine.clock(), self.as_of)
+            ev = self._evaluation(now)
+            for name, expr in cohorts:
+                try:
+                    t = Tracked(name, expr, Membership(BitMap(), 0, now), *_analyse(expr, self.resolve))
+                    self._full(t, now, ev)
+                except CohortError as exc:
+                    failed[name] = exc
+                    continue
+                self.cohorts[name] = t
+        return failed
 
     def untrack(self, name: str) -> None:
         with self.lock:
@@ -244,12 +267,13 @@ class Maintainer:
             return min(candidates, default=None)
 
     # ---------------------------------------------------------- evaluation
-    def _full(self, t: Tracked, now: int) -> list[ChangeSet]:
-        snap = self.engine.store.snapshot()
-        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve)
+    def _full(self, t: Tracked, now: int, ev: Evaluation | None = None) -> list[ChangeSet]:
+        """Evaluate ``t`` over every user (in ``ev``, an evaluation at ``now``, when given)."""
+        if ev is None:
+            ev = self._evaluation(now)
         new = ev.run(t.expr)
         old = t.membership.members
-        t.last_full_ms, t.last_full_data_version = now, snap.version
+        t.last_full_ms, t.last_full_data_version = now, ev.snap.version
         return self._commit(t, new, new - old, old - new, now)
 
     def _partial(
@@ -289,6 +313,10 @@ class Maintainer:
     def _next_version(self, now: int) -> int:
         last = getattr(self, "version", 0)
         return max(last + 1, now * 1000)
+
+    def _evaluation(self, now: int) -> Evaluation:
+        """A new evaluation of every user at ``now`` over the current snapshot."""
+        return Evaluation(self.engine.store, self.engine.store.snapshot(), now, self._kernel(), self.resolve)
 
     def _kernel(self):  # type: ignore[no-untyped-def]
         from cohortd.engine.kernels import get_kernel

@@ -99,16 +99,21 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
 
     def _track_saved(self, names: Sequence[str]) -> None:
         """Track these live saved cohorts; one whose definition fails is marked broken, not fatal."""
+        checked: list[tuple[str, Expr]] = []
+        failed: dict[str, CohortError] = {}
         for cohort in names:
             saved = self.registry.get(cohort)
             if saved is None or saved.archived:
                 continue
             try:
                 self.registry.check_depth(cohort)
-                self.maintainer.track(cohort, self.registry.expr(cohort))
+                checked.append((cohort, self.registry.expr(cohort)))
             except CohortError as exc:
-                self.registry.broken[cohort] = str(exc)
-                log.warning("project %s: cohort %r is broken: %s", self.name, cohort, exc)
+                failed[cohort] = exc
+        failed.update(self.maintainer.track_saved(checked))
+        for cohort, exc in failed.items():
+            self.registry.broken[cohort] = str(exc)
+            log.warning("project %s: cohort %r is broken: %s", self.name, cohort, exc)
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
