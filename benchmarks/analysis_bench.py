@@ -113,7 +113,7 @@ class Cohortd:
     name = "cohortd"
 
     def __init__(self, events: Path, users: Path, workdir: Path, spec: Spec, kernel: str = "rust") -> None:
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         self.ws = Workspace(workdir / "cohortd")
         self.p = self.ws.project()

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not (data / "projects" / "default").exists():
             names = build_dataset(data, a.users, a.cohorts)
         else:
-            from cohortd.workspace import Workspace
+            from cohortd.service import Workspace
 
             with Workspace(data) as ws:
                 names = [r.name for r in ws.project("default").list_cohorts()]

@@ -216,7 +216,7 @@ class ChDB:
 
 class Cohortd:
     def __init__(self, events: Path, users: Path, workdir: Path, T: int) -> None:
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         self.ws = Workspace(workdir / "cohortd", clock=lambda: T)
         self.p = self.ws.project()

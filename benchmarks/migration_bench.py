@@ -73,7 +73,7 @@ class Cohortd:
     name = "cohortd"
 
     def __init__(self, events: Path, users: Path, workdir: Path, instants: list[int]) -> None:
-        from cohortd.workspace import Workspace
+        from cohortd.service import Workspace
 
         self.ws = Workspace(workdir / "cohortd")
         self.p = self.ws.project()

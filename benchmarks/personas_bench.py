@@ -50,8 +50,8 @@ def log(quiet: bool, *msg: object) -> None:
 
 def load(directory: Path, users: int, events_per_user: float, outside: float, seed: int) -> dict[str, Any]:
     """Generate and ingest; returns the sizes, timings and the planted truth."""
+    from cohortd.service import Workspace
     from cohortd.synth.planted import planted_groups
-    from cohortd.workspace import Workspace
 
     t0 = time.perf_counter()
     data = planted_groups(users, events_per_user, seed=seed, end_ms=END, outside=outside)
@@ -71,7 +71,7 @@ def load(directory: Path, users: int, events_per_user: float, outside: float, se
 def child(directory: Path, k: str, seed: int, properties: list[str]) -> None:
     """The measured run (a process of its own, so its peak memory is its own)."""
     t0 = time.perf_counter()
-    from cohortd.workspace import Workspace
+    from cohortd.service import Workspace
     from sklearn.metrics import adjusted_rand_score
 
     with Workspace(directory, clock=lambda: END) as ws:
@@ -127,7 +127,7 @@ def kernel_vs_duckdb(directory: Path, repeat: int) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
     from cohortd.engine.kernels import rust_kernel
-    from cohortd.workspace import Workspace
+    from cohortd.service import Workspace
 
     with Workspace(directory, clock=lambda: END) as ws:
         engine = ws.project().engine

@@ -20,7 +20,7 @@ from cohortd.analysis.stats import two_proportions
 from cohortd.errors import CohortError, DefinitionError, ParseError
 from cohortd.lang import parse
 from cohortd.lang.parser import parse_event
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import analysis_reference as ref

@@ -14,9 +14,9 @@ from typing import Any
 import grpc
 import pytest
 from cohortd.client import Client, RemoteError
+from cohortd.service import Workspace
 from cohortd.v1 import analysis_pb2 as apb
 from cohortd.v1 import analysis_pb2_grpc as apb_grpc
-from cohortd.workspace import Workspace
 from support.data import DAY_MS, now_ms, saas_events, saas_users
 from support.server import ServerProcess
 

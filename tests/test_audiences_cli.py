@@ -20,7 +20,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from cohortd.cli.main import main
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 from support.data import now_ms
 
 USERS = [f"c{i:03d}" for i in range(40)]

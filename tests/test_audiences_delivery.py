@@ -21,7 +21,7 @@ from cohortd.audiences.destinations import Batch, MetaCustomAudienceDestination
 from cohortd.audiences.identifiers import hash_value
 from cohortd.audiences.model import AudienceError, parse_mode
 from cohortd.audiences.receiver import Receiver
-from cohortd.workspace import Project, Workspace
+from cohortd.service import Project, Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

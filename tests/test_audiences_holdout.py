@@ -16,7 +16,7 @@ import pytest
 from cohortd.audiences.holdout import holdout_score
 from cohortd.audiences.model import AudienceError, parse_share
 from cohortd.audiences.receiver import Receiver
-from cohortd.workspace import Project, Workspace
+from cohortd.service import Project, Workspace
 
 T0 = 1_790_000_000_000
 HOUR = 3_600_000

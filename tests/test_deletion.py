@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from cohortd.lang import parse
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ from cohortd.errors import AlreadyExistsError, LimitExceededError, NotFoundError
 from cohortd.governance import ReferencedError
 from cohortd.lang import parse
 from cohortd.lang.ast import InCohort
-from cohortd.workspace import Project, Workspace
+from cohortd.service import Project, Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,7 +208,7 @@ def test_random_governance_keeps_every_reference_resolvable(
 
 
 def _leaves(expr: object) -> list[object]:
-    from cohortd.engine.lint import conditions
+    from cohortd.lang.walk import leaves as conditions
 
     return [c for c, _ in conditions(expr)]  # type: ignore[arg-type]
 

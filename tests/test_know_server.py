@@ -18,9 +18,9 @@ import grpc
 import pytest
 from cohortd import Client
 from cohortd.client import RemoteDefinitionError, RemoteNotFoundError, RemoteParseError
+from cohortd.service import Workspace
 from cohortd.v1 import schema_pb2 as spb
 from cohortd.v1 import schema_pb2_grpc as spb_grpc
-from cohortd.workspace import Workspace
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.data import DAY_MS, now_ms, saas_events, saas_users
 from support.server import ServerProcess

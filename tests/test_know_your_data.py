@@ -23,7 +23,7 @@ from cohortd.analysis.breakdown import NONE, OTHER
 from cohortd.engine.schema import iso_ms
 from cohortd.errors import DefinitionError
 from cohortd.lang import parse
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.oracle import Oracle

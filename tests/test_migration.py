@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cohortd.analysis.migration import NEW, NONE, instants
 from cohortd.errors import DefinitionError
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -14,12 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from cohortd.engine.kernels import rust_kernel
-from cohortd.errors import KernelError, NotFoundError
+from cohortd.errors import InvalidArgumentError, KernelError, NotFoundError
 from cohortd.personas import rules
 from cohortd.personas.cluster import parse_k
 from cohortd.personas.features import build_features
+from cohortd.service import Workspace
 from cohortd.synth.planted import planted_groups
-from cohortd.workspace import InvalidArgumentError, Workspace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_rand_score

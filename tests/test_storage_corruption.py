@@ -26,8 +26,8 @@ import pyarrow as pa
 import pytest
 from cohortd.cli.main import main as cli
 from cohortd.errors import CorruptionError
+from cohortd.service import Workspace
 from cohortd.storage.store import _encode
-from cohortd.workspace import Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

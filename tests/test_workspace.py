@@ -10,9 +10,16 @@ from typing import Any
 
 import pytest
 from cohortd.engine.lint import JACCARD_THRESHOLD, lint, name_problems
-from cohortd.errors import AlreadyExistsError, DefinitionError, NotFoundError, ParseError
+from cohortd.errors import (
+    AlreadyExistsError,
+    DefinitionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ParseError,
+)
 from cohortd.lang import parse
-from cohortd.workspace import InvalidArgumentError, Project, Workspace, parse_as_of
+from cohortd.service import Project, Workspace
+from cohortd.times import parse_as_of
 
 DAY = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z

@@ -131,7 +131,3 @@ class ShardUnavailableError(CohortError):
 
 class NotInClusterError(CohortError):
     """The operation is not available when the project is served by a cluster (yet)."""
-
-
-DeadlineExceeded = DeadlineExceededError
-"""The old name of :class:`DeadlineExceededError`."""

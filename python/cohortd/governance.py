@@ -1,6 +1,6 @@
 """Catalog governance: unarchive, rename, delete, a cap on active cohorts, authors and a changelog.
 
-Service-layer operations on a :class:`~cohortd.workspace.Project` (its
+Service-layer operations on a :class:`~cohortd.service.Project` (its
 catalog, its maintained cohorts and its result cache); the gRPC
 ``Governance`` service, the SDK and ``cohortd cohort ...`` call these.
 
@@ -40,8 +40,8 @@ from cohortd.lang import ast as A
 from cohortd.lang.printer import to_text
 
 if TYPE_CHECKING:
+    from cohortd.service import Project
     from cohortd.storage.catalog import CohortRecord
-    from cohortd.workspace import Project
 
 AUTHOR: ContextVar[str] = ContextVar("cohortd_author", default="")
 """Who is making catalog changes in this context (the API key's name over gRPC)."""
@@ -150,7 +150,8 @@ def unarchive_cohort(project: Project, name: str) -> CohortRecord:
 
 def rename_cohort(project: Project, old: str, new: str) -> tuple[CohortRecord, list[str]]:
     """Rename ``old`` to ``new``; returns the record and the cohorts whose references followed."""
-    from cohortd.workspace import InvalidArgumentError, _Saved
+    from cohortd.errors import InvalidArgumentError
+    from cohortd.service.registry import Saved
 
     if not new or not new.strip() or new != new.strip():
         raise InvalidArgumentError("cohort names must be non-empty without leading or trailing spaces")
@@ -169,10 +170,10 @@ def rename_cohort(project: Project, old: str, new: str) -> tuple[CohortRecord, l
         rec = project.catalog.rename(old, new, {r: to_text(e) for r, e in exprs.items()}, author())
         moved = project._saved.pop(old)
         project.maintainer.untrack(old)
-        project._saved[new] = _Saved(rec.version, rec.definition, rec.archived, moved.expr)
+        project._saved[new] = Saved(rec.version, rec.definition, rec.archived, moved.expr)
         for r, expr in exprs.items():
             cur = project.catalog.get(r)
-            project._saved[r] = _Saved(cur.version, cur.definition, cur.archived, expr)
+            project._saved[r] = Saved(cur.version, cur.definition, cur.archived, expr)
         if not rec.archived:
             project.maintainer.track(new, project._saved_expr(new))
         for r in follow:

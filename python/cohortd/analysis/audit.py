@@ -26,9 +26,11 @@ from typing import Any
 
 from pyroaring import BitMap
 
-from cohortd.engine.lint import JACCARD_THRESHOLD, conditions, event_refs, jaccard
+from cohortd.engine.lint import JACCARD_THRESHOLD, jaccard
 from cohortd.engine.schema import iso_ms
 from cohortd.lang.ast import Expr, InCohort
+from cohortd.lang.walk import event_refs
+from cohortd.lang.walk import leaves as conditions
 from cohortd.times import DAY_MS
 
 __all__ = ["SHRINK_DAYS", "AuditCohort", "audit_report"]

@@ -17,9 +17,9 @@ from pyroaring import BitMap
 
 from cohortd.analysis.results import USER_PROPERTY_NOTE, BacktestRun, Group
 from cohortd.analysis.stats import two_proportions
-from cohortd.engine.lint import conditions
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast
+from cohortd.lang.walk import leaves as conditions
 
 BASELINES = ("rest", "all", "cohort")
 

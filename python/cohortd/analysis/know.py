@@ -24,7 +24,7 @@ from cohortd.errors import DefinitionError
 from cohortd.lang.ast import Expr
 
 if TYPE_CHECKING:
-    from cohortd.workspace import Project
+    from cohortd.service import Project
 
 __all__ = ["KnowYourData"]
 
@@ -118,7 +118,7 @@ class KnowYourData:
 
         p = self.project
         if (name is None) == (definition is None):
-            from cohortd.workspace import InvalidArgumentError
+            from cohortd.errors import InvalidArgumentError
 
             raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
         if name is not None:
@@ -147,7 +147,7 @@ class KnowYourData:
         as_of: Any = None,
     ) -> Breakdown:
         from cohortd.lang.parser import parse_duration
-        from cohortd.workspace import parse_as_of
+        from cohortd.times import parse_as_of
 
         p = self.project
         label, expr, _ = self._target(name, definition)
@@ -179,7 +179,7 @@ class KnowYourData:
     ) -> Population:
         """Size at each step; a saved cohort's recorded daily sizes answer ``1d`` series at midnights."""
         from cohortd.lang.parser import parse_duration
-        from cohortd.workspace import parse_as_of
+        from cohortd.times import parse_as_of
 
         p = self.project
         label, expr, version = self._target(name, definition, viewed)

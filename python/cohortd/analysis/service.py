@@ -37,7 +37,8 @@ class AnalysisMethods:
 
     # ----------------------------------------------------------- plumbing
     def _instant(self, value: Any, what: str, default_now: bool = False) -> int:
-        from cohortd.workspace import InvalidArgumentError, parse_as_of
+        from cohortd.errors import InvalidArgumentError
+        from cohortd.times import parse_as_of
 
         ms = parse_as_of(value)
         if ms is None:

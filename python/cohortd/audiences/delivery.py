@@ -56,7 +56,7 @@ from cohortd.audiences.store import AudienceRecord, AudienceStore, Pending
 from cohortd.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from cohortd.workspace import Project
+    from cohortd.service import Project
 
 __all__ = ["RETRY_BASE_S", "RETRY_CAP_S", "AudienceService", "backoff_delay"]
 

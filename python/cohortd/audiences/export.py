@@ -20,7 +20,7 @@ import numpy as np
 from cohortd.audiences.model import FORMATS, AudienceError
 
 if TYPE_CHECKING:
-    from cohortd.workspace import Project
+    from cohortd.service import Project
 
 __all__ = ["MemberExport", "column_name", "member_export", "write_ids"]
 

@@ -22,7 +22,7 @@ from cohortd.analysis.stats import two_proportions
 from cohortd.audiences.model import Arm, AudienceError, LiftResult, parse_duration_ms
 
 if TYPE_CHECKING:
-    from cohortd.workspace import Project
+    from cohortd.service import Project
 
 __all__ = ["audience_lift"]
 

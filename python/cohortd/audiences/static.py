@@ -26,7 +26,7 @@ from cohortd.errors import AlreadyExistsError, NotFoundError
 from cohortd.lang import parse, to_text
 
 if TYPE_CHECKING:
-    from cohortd.workspace import Project
+    from cohortd.service import Project
 
 __all__ = ["property_name", "upload"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cohortd.analysis.results import Backtest, Funnel, FunnelStep, JourneyPath, Journeys, Retention
 from cohortd.cli._common import add_json, add_target, backend, console, emit_json, err_console, table
-from cohortd.workspace import parse_as_of
+from cohortd.times import parse_as_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:

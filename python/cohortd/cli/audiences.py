@@ -17,7 +17,7 @@ from typing import Any
 
 from cohortd.audiences.model import FORMATS, parse_share
 from cohortd.cli._common import UsageError, add_json, add_target, backend, console, emit_json, iso, table
-from cohortd.workspace import parse_as_of
+from cohortd.times import parse_as_of
 
 
 def _api(b: Any) -> Any:

@@ -58,9 +58,6 @@ def record_dict(r: Any) -> dict[str, Any]:
     }
 
 
-_remote_record = cohort_dict  # the SDK's Cohort → dict, under its old name
-
-
 def version_dict(v: CohortVersion) -> dict[str, Any]:
     return {
         "version": int(v.version),

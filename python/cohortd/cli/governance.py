@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from cohortd.cli._common import add_json, add_target, backend, console, emit_json, iso
-from cohortd.cli.backend import EmbeddedBackend, _remote_record, record_dict
+from cohortd.cli.backend import EmbeddedBackend, cohort_dict, record_dict
 
 
 def register(csub: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def _on(b: Any) -> tuple[Any, Any]:
     """(the object with the governance methods, a record → dict converter) for a backend."""
     if isinstance(b, EmbeddedBackend):
         return b.project, record_dict
-    return b.client, _remote_record
+    return b.client, cohort_dict
 
 
 def cmd_unarchive(args: argparse.Namespace) -> int:

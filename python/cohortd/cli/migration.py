@@ -40,7 +40,7 @@ def _api(b: Any) -> Any:
 
 
 def cmd_migration(args: argparse.Namespace) -> int:
-    from cohortd.workspace import parse_as_of
+    from cohortd.times import parse_as_of
 
     with backend(args) as b:
         api = _api(b)

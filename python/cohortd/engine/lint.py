@@ -82,9 +82,7 @@ __all__ = [
     "JACCARD_THRESHOLD",
     "STALE_DAYS",
     "LintWarning",
-    "conditions",
     "data_problems",
-    "event_refs",
     "jaccard",
     "lint",
     "name_problems",
@@ -95,11 +93,6 @@ __all__ = [
 JACCARD_THRESHOLD = 0.8
 STALE_DAYS = 30
 SUGGEST_FROM = 2_000  # value suggestions come from this many most frequent values
-
-
-# ------------------------------------------------------------------- walking
-conditions = walk.leaves  # kept for callers of the old name
-event_refs = walk.event_refs
 
 
 def _filter_words(f: Filter) -> Iterator[str]:

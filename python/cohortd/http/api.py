@@ -14,13 +14,14 @@ import grpc
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
+from cohortd.errors import InvalidArgumentError
 from cohortd.http import models as m
 from cohortd.http import views
 from cohortd.http.auth import COOKIE, Access, authenticate, authored, same_origin
 from cohortd.http.context import Context, context
 from cohortd.http.errors import ApiError
 from cohortd.http.sse import watch_stream
-from cohortd.workspace import InvalidArgumentError, Project
+from cohortd.service import Project
 
 __all__ = ["router"]
 

@@ -14,7 +14,7 @@ from cohortd.http import api, api_analysis, api_know, api_personas, pages
 from cohortd.http.auth import KeyRing
 from cohortd.http.context import Context
 from cohortd.http.errors import install_error_handlers
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 
 __all__ = ["build_app"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from cohortd.http.auth import KeyRing, Sessions
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 
 
 @dataclass

@@ -25,7 +25,7 @@ from cohortd.http.auth import COOKIE, Access
 from cohortd.http.context import Context, context
 from cohortd.http.errors import HTTP_STATUS, ApiError, domain_status
 from cohortd.server.auth import ALL_PROJECTS
-from cohortd.workspace import Project
+from cohortd.service import Project
 
 __all__ = ["router"]
 

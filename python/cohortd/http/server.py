@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 
 from cohortd.http.app import build_app
-from cohortd.workspace import Workspace
+from cohortd.service import Workspace
 
 __all__ = ["HttpServer"]
 

@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from cohortd.http.errors import domain_status
-from cohortd.workspace import Project
+from cohortd.service import Project
 
 KEEPALIVE_S = 2.0
 POLL_S = 0.25

@@ -10,10 +10,11 @@ import dataclasses
 import time
 from typing import Any
 
-from cohortd.errors import NotFoundError
+from cohortd.errors import InvalidArgumentError, NotFoundError
 from cohortd.http import models as m
+from cohortd.service import Project, Workspace
+from cohortd.service.workspace import PROJECT_NAME
 from cohortd.times import DAY_MS
-from cohortd.workspace import PROJECT_NAME, InvalidArgumentError, Project, Workspace
 
 MERGE_JACCARD = 0.8
 """Pairs of cohorts at least this similar are suggested for merging."""

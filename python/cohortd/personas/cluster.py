@@ -33,7 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from cohortd.workspace import InvalidArgumentError
+from cohortd.errors import InvalidArgumentError
 
 AUTO_RANGE = (3, 10)
 SAMPLE_ROWS = 20_000

@@ -31,8 +31,7 @@ from pyroaring import BitMap
 
 from cohortd.engine.engine import Engine
 from cohortd.engine.kernels import rust_kernel
-from cohortd.errors import NotFoundError
-from cohortd.workspace import InvalidArgumentError
+from cohortd.errors import InvalidArgumentError, NotFoundError
 
 TOP_EVENTS = 100
 """Event types used as features by default (what Amplitude Personas uses too)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cohortd.errors import CohortError
+from cohortd.errors import CohortError, InvalidArgumentError
 from cohortd.lang.parser import parse_duration
 from cohortd.personas import rules
 from cohortd.personas.cluster import cluster as run_clustering
@@ -20,10 +20,11 @@ from cohortd.personas.explain import describe
 from cohortd.personas.features import TOP_EVENTS, build_features
 from cohortd.personas.report import Persona, PersonaReport, Stability
 from cohortd.storage.segment import bitmap_from_ids
-from cohortd.workspace import InvalidArgumentError, parse_as_of
+from cohortd.times import parse_as_of
 
 if TYPE_CHECKING:
-    from cohortd.workspace import AsOf, Project
+    from cohortd.service import Project
+    from cohortd.service.queries import AsOf
 
 ALL = "all"
 

@@ -1,4 +1,4 @@
-"""``cohortd.v1.Analysis`` over a :class:`~cohortd.workspace.Workspace`: translation only.
+"""``cohortd.v1.Analysis`` over a :class:`~cohortd.service.Workspace`: translation only.
 
 Requests become one call of the project's analysis methods
 (:mod:`cohortd.analysis.service`); answers become messages through
@@ -13,9 +13,10 @@ from typing import Any
 import grpc
 
 from cohortd.analysis import messages as msg
+from cohortd.errors import InvalidArgumentError
+from cohortd.service import Project, Workspace
 from cohortd.v1 import analysis_pb2 as apb
 from cohortd.v1 import analysis_pb2_grpc as apb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["AnalysisServicer"]
 

@@ -1,4 +1,4 @@
-"""``cohortd.v1.Audiences`` over a :class:`~cohortd.workspace.Workspace`: translation only.
+"""``cohortd.v1.Audiences`` over a :class:`~cohortd.service.Workspace`: translation only.
 
 Errors are the package's exceptions (``AudienceError`` is INVALID_ARGUMENT,
 unknown names NOT_FOUND, taken names ALREADY_EXISTS) mapped by ``server/errors.py``.
@@ -12,10 +12,11 @@ from typing import Any
 import grpc
 
 from cohortd.audiences.model import AudienceInfo, DestinationInfo, SyncAttempt
+from cohortd.errors import InvalidArgumentError
 from cohortd.server.limits import Limits
+from cohortd.service import Project, Workspace
 from cohortd.v1 import audiences_pb2 as pb
 from cohortd.v1 import audiences_pb2_grpc as pb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["AUDIENCES_SERVICE", "AudiencesServicer"]
 

@@ -25,7 +25,6 @@ from cohortd.errors import (
     CancelledError,
     CohortError,
     CorruptionError,
-    DeadlineExceeded,
     DefinitionError,
     IngestError,
     InvalidArgumentError,
@@ -44,12 +43,8 @@ from cohortd.errors import (
 
 __all__ = [
     "STATUS_BY_ERROR",
-    "DeadlineExceeded",
     "ErrorInterceptor",
     "abort_for",
-    "InvalidArgumentError",
-    "ResyncRequired",
-    "ShuttingDown",
     "status_for",
 ]
 

@@ -1,4 +1,4 @@
-"""``cohortd.v1.Governance`` over a :class:`~cohortd.workspace.Workspace`: translation only.
+"""``cohortd.v1.Governance`` over a :class:`~cohortd.service.Workspace`: translation only.
 
 The work is in :mod:`cohortd.governance`; a refused delete or rename is
 ``ReferencedError`` (FAILED_PRECONDITION), the cap ``LimitExceededError``
@@ -11,10 +11,11 @@ from dataclasses import asdict
 
 import grpc
 
+from cohortd.errors import InvalidArgumentError
 from cohortd.server.servicer import _cohort
+from cohortd.service import Project, Workspace
 from cohortd.v1 import governance_pb2 as pb
 from cohortd.v1 import governance_pb2_grpc as pb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["GOVERNANCE_SERVICE", "GovernanceServicer"]
 

@@ -1,4 +1,4 @@
-"""``cohortd.v1.Identity`` over a :class:`~cohortd.workspace.Workspace`: translation only.
+"""``cohortd.v1.Identity`` over a :class:`~cohortd.service.Workspace`: translation only.
 
 The work is in :mod:`cohortd.storage.deletion`; the API key's name (as for
 governance) is recorded in the audit log as who asked.
@@ -10,9 +10,10 @@ import json
 
 import grpc
 
+from cohortd.errors import InvalidArgumentError
+from cohortd.service import Workspace
 from cohortd.v1 import identity_pb2 as pb
 from cohortd.v1 import identity_pb2_grpc as pb_grpc
-from cohortd.workspace import InvalidArgumentError, Workspace
 
 __all__ = ["IDENTITY_SERVICE", "IdentityServicer"]
 

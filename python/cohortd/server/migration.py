@@ -1,4 +1,4 @@
-"""``cohortd.v1.Migration`` over a :class:`~cohortd.workspace.Workspace`: translation only."""
+"""``cohortd.v1.Migration`` over a :class:`~cohortd.service.Workspace`: translation only."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from typing import Any
 
 import grpc
 
+from cohortd.errors import InvalidArgumentError
+from cohortd.service import Project, Workspace
 from cohortd.v1 import migration_pb2 as pb
 from cohortd.v1 import migration_pb2_grpc as pb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["MIGRATION_SERVICE", "MigrationServicer"]
 

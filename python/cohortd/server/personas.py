@@ -1,4 +1,4 @@
-"""``cohortd.v1.Personas`` over a :class:`~cohortd.workspace.Workspace`: translation only.
+"""``cohortd.v1.Personas`` over a :class:`~cohortd.service.Workspace`: translation only.
 
 The work is ``Project.personas`` (``cohortd.personas``); a population too
 small to cluster, a bad window or K are ``InvalidArgumentError``
@@ -11,9 +11,9 @@ from __future__ import annotations
 import grpc
 
 from cohortd.personas.report import PersonaReport
+from cohortd.service import Workspace
 from cohortd.v1 import personas_pb2 as pb
 from cohortd.v1 import personas_pb2_grpc as pb_grpc
-from cohortd.workspace import Workspace
 
 __all__ = ["PERSONAS_SERVICE", "PersonasServicer", "report_msg"]
 

@@ -13,10 +13,11 @@ from typing import Any
 import grpc
 
 from cohortd import times, wire
+from cohortd.errors import InvalidArgumentError
 from cohortd.server.servicer import _as_of, _check_deadline, _target
+from cohortd.service import Project, Workspace
 from cohortd.v1 import schema_pb2 as spb
 from cohortd.v1 import schema_pb2_grpc as spb_grpc
-from cohortd.workspace import InvalidArgumentError, Project, Workspace
 
 __all__ = ["DATA_CATALOG_SERVICE", "DataCatalogServicer"]
 

@@ -1,4 +1,4 @@
-"""``cohortd.v1.Cohortd`` over a :class:`~cohortd.workspace.Workspace`.
+"""``cohortd.v1.Cohortd`` over a :class:`~cohortd.service.Workspace`.
 
 The servicer only translates: wire messages in (via :mod:`cohortd.wire`),
 one call into the service layer, wire messages out.  Errors are raised as the

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import grpc
 
+from cohortd.service import Workspace
 from cohortd.v1 import storage_pb2 as spb
 from cohortd.v1 import storage_pb2_grpc as spb_grpc
-from cohortd.workspace import Workspace
 
 __all__ = ["STORAGE_SERVICE", "StorageServicer"]
 

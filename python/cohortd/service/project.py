@@ -46,7 +46,7 @@ __all__ = ["PERCENTILE_INTERVAL_MS", "Project"]
 PERCENTILE_INTERVAL_MS = 10_000
 """How often percentile cohorts (which depend on every user) are fully recomputed."""
 
-log = logging.getLogger("cohortd.workspace")
+log = logging.getLogger("cohortd.service")
 
 
 class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):

@@ -29,7 +29,7 @@ __all__ = ["PROJECT_NAME", "Workspace", "init_data_dir"]
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-log = logging.getLogger("cohortd.workspace")
+log = logging.getLogger("cohortd.service")
 
 
 @dataclass

@@ -22,7 +22,7 @@ Decisions (also in the module-level docstrings of the service layer):
   (each a new version), or the cohort and its history gone.
 
 The catalog stores the definition text it is given; the service layer
-(``cohortd.workspace``) canonicalises it before saving.
+(``cohortd.service``) canonicalises it before saving.
 """
 
 from __future__ import annotations
