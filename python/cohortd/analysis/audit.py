@@ -76,7 +76,8 @@ def audit_report(
                 referenced_by.setdefault(cond.name, []).append(c.name)
     archived = {c.name for c in cohorts if c.archived}
     for c in sorted(cohorts, key=lambda c: c.name):
-        types = sorted({r.event_type for cond, _ in conditions(c.expr) for r in event_refs(cond)} - {None})
+        refs = [r for cond, _ in conditions(c.expr) for r in event_refs(cond)]
+        types = sorted({r.event_type for r in refs if r.event_type is not None})
         for et in types:
             if et in stale:
                 add(c.name, "stale-event", f"reads {et!r}, which has not arrived since {iso_ms(stale[et])}")

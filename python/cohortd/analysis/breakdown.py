@@ -232,6 +232,7 @@ def breakdown(
     member_mask = np.zeros(n, bool)
     member_mask[np.asarray(members.to_array(), dtype=np.int64)] = True
     source, event_type, prop = parse_by(by)
+    labels: _Labels | list[Any]  # group id -> value
     if source == "user":
         kind = store.user_schema.get(prop)
         column = store.user_props.get(prop, n)

@@ -31,9 +31,12 @@ MAX_SPLIT_GROUPS = fn.MAX_SPLIT_GROUPS
 class AnalysisMethods:
     """Backtest, retention, funnel and journeys over one project's data (mixed into ``Project``)."""
 
-    # from Project: engine, _clock, evaluate(name, definition, as_of), _resolve(name), _saved_expr(name)
+    # from Project
     engine: Any
     _clock: Callable[[], int]
+    evaluate: Callable[..., Any]  # (name, definition, as_of=) -> EvaluationResult
+    _resolve: Callable[[str], ast.Expr | None]
+    _saved_expr: Callable[[str], ast.Expr]
 
     # ----------------------------------------------------------- plumbing
     def _instant(self, value: Any, what: str, default_now: bool = False) -> int:

@@ -71,6 +71,8 @@ class Receiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        if isinstance(host, bytes):
+            host = host.decode()
         return f"http://{host}:{port}/hook"
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyroaring import BitMap
 
@@ -371,6 +372,7 @@ class AudienceStore:
              a.removed, a.skipped, a.skip_reason, a.status, a.http_status, a.error, a.latency_ms,
              a.idempotency_key),
         )  # fmt: skip
+        counters: tuple[str, tuple[Any, ...]]
         if acked_batch:
             counters = (
                 "UPDATE audiences SET pending_done = ?, failures = 0, last_error = '', last_attempt_ms = ?, "
@@ -451,7 +453,7 @@ class AudienceStore:
             "WHERE audience = ? ORDER BY id DESC LIMIT ?",
             (name, max(int(limit), 0)),
         )
-        return [SyncAttempt(*r[:4], bool(r[4]), *r[5:]) for r in rows]
+        return [SyncAttempt(*(r[:4] + (bool(r[4]),) + r[5:])) for r in rows]
 
     def recent_statuses(self, name: str, n: int) -> list[str]:
         return [r[0] for r in self._rows(

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from cohortd.personas.features import Features
@@ -26,11 +28,12 @@ PROPERTY_GAP = 0.10
 PROPERTY_SHOWN = 3
 
 
-def _moments(matrix: object, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    m = matrix if rows is None else matrix[rows]  # type: ignore[index]
-    n = max(m.shape[0], 1)  # type: ignore[attr-defined]
-    mean = np.asarray(m.sum(axis=0)).ravel() / n  # type: ignore[attr-defined]
-    sq = np.asarray(m.multiply(m).sum(axis=0)).ravel() / n  # type: ignore[attr-defined]
+def _moments(matrix: Any, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per column mean and standard deviation of a scipy sparse matrix (or of some of its rows)."""
+    m = matrix if rows is None else matrix[rows]
+    n = max(m.shape[0], 1)
+    mean = np.asarray(m.sum(axis=0)).ravel() / n
+    sq = np.asarray(m.multiply(m).sum(axis=0)).ravel() / n
     return mean, np.sqrt(np.maximum(sq - mean * mean, 0.0))
 
 

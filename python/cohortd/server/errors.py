@@ -113,7 +113,8 @@ async def abort_for(exc: BaseException, context: grpc.aio.ServicerContext, metho
     if mapped is None:
         log.error("unexpected error in %s", method, exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method} ({type(exc).__name__})")
-    await context.abort(*mapped)
+    else:
+        await context.abort(*mapped)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:

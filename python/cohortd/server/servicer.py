@@ -79,10 +79,16 @@ def _target(request: Any) -> tuple[str | None, str | A.Expr | None]:
     raise InvalidArgumentError("target: give a saved cohort name or a definition")
 
 
-def _definition(request: Any, required: bool = True) -> str | A.Expr | None:
+def _definition(request: Any) -> str | A.Expr:
+    """A request's required ``definition`` (text or tree)."""
+    definition = _optional_definition(request)
+    if definition is None:
+        raise InvalidArgumentError("definition: give text or expr")
+    return definition
+
+
+def _optional_definition(request: Any) -> str | A.Expr | None:
     if not request.HasField("definition"):
-        if required:
-            raise InvalidArgumentError("definition: give text or expr")
         return None
     return wire.definition_from_proto(request.definition)
 
@@ -281,7 +287,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     ) -> pb.UpdateCohortResponse:
         description = request.description if request.HasField("description") else None
         rec, warnings = self._project(request).update_cohort(
-            request.name, _definition(request, required=False), description, request.note
+            request.name, _optional_definition(request), description, request.note
         )
         out = pb.UpdateCohortResponse()
         _cohort(rec, out.cohort)
@@ -450,8 +456,8 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         out = pb.OverlapResponse(names=ov.names, sizes=ov.sizes)
         for row in ov.intersections:
             out.intersections.add(values=row)
-        for row in ov.jaccard:
-            out.jaccard.add(values=row)
+        for ratios in ov.jaccard:
+            out.jaccard.add(values=ratios)
         return out
 
     def Explain(self, request: pb.ExplainRequest, context: grpc.ServicerContext) -> pb.ExplainResponse:
@@ -464,7 +470,11 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         out = pb.ExplainResponse()
         for s in steps:
             out.steps.add(text=s.text, size=int(s.size), millis=float(s.millis), depth=int(s.depth))
-        out.text = project.get_cohort(name).definition if name is not None else to_text(as_expr(definition))
+        if name is not None:
+            out.text = project.get_cohort(name).definition
+        else:
+            assert definition is not None  # _target gives one of the two
+            out.text = to_text(as_expr(definition))
         _warnings(project.warnings(name, definition), out.warnings)
         return out
 

@@ -111,9 +111,9 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
             except CohortError as exc:
                 failed[cohort] = exc
         failed.update(self.maintainer.track_saved(checked))
-        for cohort, exc in failed.items():
-            self.registry.broken[cohort] = str(exc)
-            log.warning("project %s: cohort %r is broken: %s", self.name, cohort, exc)
+        for cohort, error in failed.items():
+            self.registry.broken[cohort] = str(error)
+            log.warning("project %s: cohort %r is broken: %s", self.name, cohort, error)
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
