@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from cohortd import times
@@ -32,6 +33,7 @@ from cohortd.lang import as_expr as _as_expr
 from cohortd.lang import ast, walk
 from cohortd.lang.parser import parse_with_positions
 from cohortd.storage.files import make_dirs
+from cohortd.storage.groups import entity_name
 from cohortd.storage.lock import LOCK_FILE, WriterLock
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
@@ -45,6 +47,7 @@ IngestListener = Callable[[np.ndarray, set[str], bool], None]
 
 
 wall_clock_ms = times.wall_ms
+GROUP_KEY_PATTERN = r"^\$group:[^:]*:"  # a group entity's name up to its key (storage/groups.py)
 
 
 def to_ms(t: times.Instant | None, clock: Clock) -> int:
@@ -322,6 +325,8 @@ class Engine:
         for leaf, _ in walk.leaves(expr):
             if isinstance(leaf, ast.UserProp):
                 _checked(leaf.predicate, self.store.user_schema, "user property", positions)
+            if isinstance(leaf, ast.AccountProp):
+                _checked(leaf.predicate, self.store.group_schema, "account property", positions)
             for ref in walk.event_refs(leaf):
                 if ref.filter is not None:
                     for pred in walk.predicates(ref.filter):
@@ -344,8 +349,18 @@ class Engine:
         return np.array([-1 if (i := get(str(u))) is None else i for u in external_user_ids], dtype=np.int64)
 
     def external_ids(self, ids: BitMap | Iterable[int]) -> list[str]:
+        """External ids; accounts (members of account cohorts) by their group key (storage/groups.py)."""
         arr = np.array(ids.to_array() if isinstance(ids, BitMap) else list(ids), dtype=np.uint32)
-        return self.store.users.decode(arr).to_pylist()
+        names = self.store.users.decode(arr)
+        if self.store.groups.type_names:
+            names = pc.replace_substring_regex(names, GROUP_KEY_PATTERN, "")
+        return names.to_pylist()
+
+    def entity_ids(self, expr: ast.Expr, external_ids: Iterable[str | int]) -> list[str]:
+        """The dictionary names a cohort's members go by: group entities for an account cohort."""
+        if isinstance(expr, ast.Accounts):
+            return [entity_name(expr.group, str(i)) for i in external_ids]
+        return [str(i) for i in external_ids]
 
     def event_types(self) -> list[str]:
         return [self.store.types.value(i) for i in range(len(self.store.types))]

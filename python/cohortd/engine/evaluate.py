@@ -173,6 +173,8 @@ class Evaluation:
             return self._mask_to_bitmap(self._user_prop(expr.predicate))
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
+        if isinstance(expr, ast.Accounts):
+            return self._accounts(expr)
         sparse = self._sparse_condition(expr)
         if sparse is not None:
             return sparse
@@ -267,6 +269,47 @@ class Evaluation:
             return self.run(target)
         finally:
             self.cohort_stack.pop()
+
+    # ------------------------------------------------------------ accounts
+    def _accounts(self, expr: ast.Accounts) -> BitMap:
+        """Accounts (group dense ids) of one type meeting ``expr.expr`` at ``T``.
+
+        Known accounts are those with a member user known at ``T`` whose membership began
+        before ``T``; ``count of users who X`` counts those members in X (user-level, all
+        users); ``not`` is the complement within the known accounts.
+        """
+        if self._depth > 1:
+            raise DefinitionError(
+                f"accounts({expr.group}) is a cohort of accounts, not users: it cannot be used "
+                "inside another definition (in_cohort)"
+            )
+        if self.restrict is not None:
+            raise ValueError("an account cohort depends on every member: it cannot be evaluated for a subset")
+        users, groups = self.store.group_members(expr.group, self.as_of, self.n_users)
+        member = self.known_mask[users]
+        users, groups = users[member], groups[member]
+        known = bitmap_from_ids(np.unique(groups))
+        return self._account_expr(expr.expr, users, groups, known)
+
+    def _account_expr(self, node: ast.Expr, users: np.ndarray, groups: np.ndarray, known: BitMap) -> BitMap:
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self._account_expr(item, users, groups, known) for item in ast.chain(node)]
+            return BitMap.intersection(*parts) if isinstance(node, ast.And) else BitMap.union(*parts)
+        if isinstance(node, ast.Not):
+            return known - self._account_expr(node.item, users, groups, known)
+        if isinstance(node, ast.UserCount):
+            inside = np.zeros(self.n_users, bool)
+            inside[np.asarray(self.run(node.cohort).to_array(), dtype=np.int64)] = True
+            counts = np.bincount(groups[inside[users]], minlength=self.n_users)
+            return bitmap_from_ids(np.flatnonzero(compare(counts, node.cmp))) & known
+        if isinstance(node, ast.AccountProp):
+            pred = node.predicate
+            col = self.store.group_props.get(pred.prop, self.n_users)
+            values, valid = col if col is not None else (None, None)
+            kind = self.store.group_schema.get(pred.prop)
+            mask = predicate_mask(pred, values, valid, kind, self.n_users, self.lookups)
+            return bitmap_from_ids(np.flatnonzero(mask)) & known
+        raise DefinitionError(f"not an account condition: {_text(node)}")
 
     # ---------------------------------------------------------- conditions
     def condition_mask(self, cond: ast.Expr) -> np.ndarray:

@@ -191,7 +191,8 @@ class Maintainer:
         """How the cohort is kept current (shown by the API and the CLI)."""
         t = self.cohorts[name]
         if t.full_only:
-            return f"percentile: fully recomputed at most every {self.percentile_interval_ms / 1000:g} s"
+            what = "account cohort" if isinstance(t.expr, ast.Accounts) else "percentile"
+            return f"{what}: fully recomputed at most every {self.percentile_interval_ms / 1000:g} s"
         return "incremental: on every ingest and at every window edge"
 
     # --------------------------------------------------------------- events
@@ -455,6 +456,8 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
     full_only = zero_sensitive = uses_user_props = False
     types: set[str | None] = set()
     edges: set[Edge] = {Edge(None, 0)}  # a user becomes known when their first event's time passes
+    if isinstance(expr, ast.Accounts):  # members are accounts: any user's change can move any of them
+        return True, True, {None}, True, edges
     for leaf in walk.expand(expr, resolve):
         if isinstance(leaf, ast.Not):
             zero_sensitive = True

@@ -318,6 +318,31 @@ class InCohort:
     name: str
 
 
+# ----------------------------------------------------------------- accounts
+@dataclass(frozen=True)
+class UserCount:
+    """``count of users who X OP n`` (inside ``accounts(...)``): an account's member users in X, counted."""
+
+    cohort: Expr
+    cmp: Comparison
+
+
+@dataclass(frozen=True)
+class AccountProp:
+    """``account.<prop> ...`` (inside ``accounts(...)``): a predicate over current account properties."""
+
+    predicate: Predicate
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """``accounts(group): E``: a cohort of accounts (the keys of one group type), E over
+    ``UserCount`` / ``AccountProp`` with ``and`` / ``or`` / ``not``; only ever the whole definition."""
+
+    group: str
+    expr: Expr
+
+
 # ------------------------------------------------------------------ algebra
 @dataclass(frozen=True, eq=False)
 class And(_Chained):
@@ -348,6 +373,8 @@ Condition = (
     | Top
     | UserProp
     | InCohort
+    | UserCount
+    | AccountProp
 )
 Expr = (
     Did
@@ -361,6 +388,9 @@ Expr = (
     | Top
     | UserProp
     | InCohort
+    | UserCount
+    | AccountProp
+    | Accounts
     | And
     | Or
     | Not

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, date, datetime
 
-from cohortd.errors import ParseError
+from cohortd.errors import DefinitionError, ParseError
 from cohortd.lang import ast as A
 from cohortd.lang.limits import check_tree
 from cohortd.lang.parser import parse, parse_duration, parse_instant
@@ -26,6 +26,9 @@ from cohortd.lang.printer import _filter, to_text
 __all__ = [
     "Cohort",
     "Condition",
+    "account",
+    "accounts",
+    "count_of_users",
     "EventBuilder",
     "FilterBuilder",
     "active_days",
@@ -256,7 +259,7 @@ class Condition(Cohort):
     def _with(self, field: str, value, what: str) -> Condition:
         if field not in self._fields():
             raise TypeError(f"{type(self._node).__name__} has no {what}")
-        return Condition(dataclasses.replace(self._node, **{field: value}))
+        return type(self)(dataclasses.replace(self._node, **{field: value}))
 
     @property
     def expr(self) -> A.Expr:
@@ -418,9 +421,88 @@ def in_cohort(name: str) -> Cohort:
     return Cohort(A.InCohort(name))
 
 
+# ----------------------------------------------------------------- accounts
+class AccountCondition(Condition):
+    """``count_of_users(...)`` or ``account.x ...``: only valid inside ``accounts(group, ...)``."""
+
+    __slots__ = ()
+
+    @property
+    def expr(self) -> A.Expr:
+        node = self._node
+        if isinstance(node, A.UserCount) and node.cmp is None:
+            raise ValueError("count_of_users(...) needs a comparison, e.g. .at_least(5)")
+        try:
+            check_tree(A.Accounts("group", node))
+        except DefinitionError as err:
+            raise ValueError(f"invalid account condition: {err}") from None
+        return node
+
+    def __and__(self, other: Cohort | A.Expr | str) -> Cohort:
+        return _AccountCohort(A.And(self.expr, as_account_expr(other)))
+
+    def __or__(self, other: Cohort | A.Expr | str) -> Cohort:
+        return _AccountCohort(A.Or(self.expr, as_account_expr(other)))
+
+    def __invert__(self) -> Cohort:
+        return _AccountCohort(A.Not(self.expr))
+
+
+class _AccountCohort(Cohort):
+    """Account conditions combined with ``&``, ``|``, ``~`` (still inside ``accounts(...)``)."""
+
+    __slots__ = ()
+
+    def __and__(self, other: Cohort | A.Expr | str) -> Cohort:
+        return _AccountCohort(A.And(self.expr, as_account_expr(other)))
+
+    def __or__(self, other: Cohort | A.Expr | str) -> Cohort:
+        return _AccountCohort(A.Or(self.expr, as_account_expr(other)))
+
+    def __invert__(self) -> Cohort:
+        return _AccountCohort(A.Not(self.expr))
+
+    def __str__(self) -> str:
+        return to_text(A.Accounts("group", self.expr)).split(": ", 1)[1]
+
+
+def as_account_expr(x: Cohort | A.Expr) -> A.Expr:
+    if isinstance(x, Cohort):
+        return x.expr
+    if isinstance(x, A.UserCount | A.AccountProp | A.And | A.Or | A.Not):
+        return x
+    raise TypeError(f"not an account condition: {x!r}")
+
+
+def count_of_users(cohort: str | A.Expr | Cohort) -> AccountCondition:
+    """``count_of_users(did("A").in_last(days=30)).at_least(5)`` is
+    ``count of users who did("A") in last 30d >= 5`` (inside ``accounts(...)``)."""
+    return AccountCondition(A.UserCount(as_expr(cohort), None))  # type: ignore[arg-type]
+
+
+class _Account:
+    """``account.plan == "enterprise"`` or ``account("plan type") == "x"``: an account-property condition."""
+
+    def __call__(self, name: str) -> _PropRef:
+        return _PropRef(name, lambda p: AccountCondition(A.AccountProp(p)))
+
+    def __getattr__(self, name: str) -> _PropRef:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self(name)
+
+
+account = _Account()
+
+
+def accounts(group: str, condition: Cohort | A.Expr) -> Cohort:
+    """``accounts("company", count_of_users(did("A")).at_least(5))``: a cohort of accounts."""
+    return Cohort(check_tree(A.Accounts(group, as_account_expr(condition))))
+
+
 _EXPR_TYPES = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.And, A.Or, A.Not,
+    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.And, A.Or, A.Not, A.Accounts,
 )  # fmt: skip
 
 

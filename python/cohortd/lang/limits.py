@@ -50,7 +50,7 @@ MAX_TEXT_CHARS = 256 * 1024
 
 _CONDITIONS = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.InCohort,
+    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.UserCount, A.AccountProp,
 )  # fmt: skip
 _PREDICATES = (A.PropCmp, A.PropIn, A.PropExists, A.PropContains)
 
@@ -71,8 +71,12 @@ def _children(node: object) -> Iterator[object]:
     elif isinstance(node, A.Top):
         if node.metric is not None:
             yield node.metric.event
-    elif isinstance(node, A.UserProp):
+    elif isinstance(node, A.UserProp | A.AccountProp):
         yield node.predicate
+    elif isinstance(node, A.Accounts):
+        yield node.expr
+    elif isinstance(node, A.UserCount):
+        yield node.cohort
     elif isinstance(node, A.EventRef):
         if node.filter is not None:
             yield node.filter
@@ -123,7 +127,7 @@ def check_shape(expr: A.Expr, positions: Mapping[object, tuple[int, int]] | None
             if isinstance(node, A.PropIn) and len(node.values) > MAX_IN_VALUES:
                 fail(node, f"an 'in' list of {len(node.values):,} values", MAX_IN_VALUES, "MAX_IN_VALUES")
             continue
-        nested = isinstance(node, A.And | A.Or | A.Not | A.FAnd | A.FOr | A.FNot)
+        nested = isinstance(node, A.And | A.Or | A.Not | A.FAnd | A.FOr | A.FNot | A.Accounts | A.UserCount)
         stack.extend((child, depth + 1 if nested else depth) for child in _children(node))
 
 

@@ -39,7 +39,7 @@ _DATE = re.compile(
 _DIGITS = "0123456789"
 _DIGITS_NONEMPTY = tuple(_DIGITS)
 _OPS = ("==", "!=", "<=", ">=", "<", ">")
-_PUNCT = "(),.%*"
+_PUNCT = "(),.%*:"
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 _AGG_FUNCS = ("sum", "avg", "min", "max", "distinct")
 
@@ -264,7 +264,7 @@ class _Parser:
 
     # ---------------------------------------------------------- algebra
     def parse(self) -> A.Expr:
-        expr = self.or_expr()
+        expr = self.accounts() if self.at_kw("accounts") and self.peek().value == "(" else self.or_expr()
         if self.tok.kind != "EOF":
             raise self.unexpected("'and', 'or' or end of input")
         L.check_shape(expr, self.positions)  # depth as on the wire (chains are one level)
@@ -314,6 +314,67 @@ class _Parser:
         self.limit(tok, self.conditions, L.MAX_CONDITIONS, f"more than {L.MAX_CONDITIONS:,} conditions",
                    "MAX_CONDITIONS")  # fmt: skip
         return self.at(self.condition(), tok)
+
+    # ---------------------------------------------------------- accounts
+    # cohort := "accounts" "(" prop ")" ":" a_or | or_expr   (docs/cohort-language.md, "Accounts")
+    def accounts(self) -> A.Accounts:
+        self.advance()
+        self.expect_punct("(")
+        group = self.prop_name(any_word=True)
+        self.expect_punct(")", "')' after the group type")
+        self.expect_punct(":", "':' and the account conditions")
+        return A.Accounts(group, self.a_or())
+
+    def a_or(self) -> A.Expr:
+        left = self.a_and()
+        while self.at_kw("or"):
+            self.advance()
+            left = A.Or(left, self.a_and())
+        return left
+
+    def a_and(self) -> A.Expr:
+        left = self.a_not()
+        while self.at_kw("and"):
+            self.advance()
+            left = A.And(left, self.a_not())
+        return left
+
+    def a_not(self) -> A.Expr:
+        tok = self.tok
+        if self.at_kw("not") or self.at_punct("("):
+            self.nest(tok)
+            self.advance()
+            if self.is_kw(tok, "not"):
+                node: A.Expr = self.at(A.Not(self.a_not()), tok)
+            else:
+                node = self.a_or()
+                self.expect_punct(")", "')', 'and' or 'or'")
+            self.nesting -= 1
+            return node
+        self.conditions += 1
+        self.limit(tok, self.conditions, L.MAX_CONDITIONS, f"more than {L.MAX_CONDITIONS:,} conditions",
+                   "MAX_CONDITIONS")  # fmt: skip
+        if self.at_kw("count"):
+            self.advance()
+            for word in ("of", "users", "who"):
+                self.expect_kw(word)
+            self.nest(tok)
+            inner = self.not_expr()
+            self.nesting -= 1
+            if not (self.tok.kind == "OP" or self.at_kw("between")):
+                raise self.unexpected(
+                    "a comparison of the number of users (>= 5); a condition ending in a count "
+                    "or a comparison needs parentheses: count of users who (did(E)) >= 5"
+                )
+            cmp = self.comparison(count=True, required=True)
+            assert cmp is not None
+            return self.at(A.UserCount(inner, cmp), tok)
+        if self.at_kw("account"):
+            self.advance()
+            self.expect_punct(".", "'.' and an account property name")
+            prop = self.prop_name(any_word=True)
+            return self.at(A.AccountProp(self.predicate_tail(prop)), tok)
+        raise self.unexpected("an account condition: count of users who ... OP n, or account.<property>")
 
     # -------------------------------------------------------- conditions
     def condition(self) -> A.Condition:

@@ -180,7 +180,20 @@ def _condition(c: A.Condition) -> str:
         return f"user.{_predicate(c.predicate)}"
     if isinstance(c, A.InCohort):
         return f"in_cohort({quote(c.name)})"
+    if isinstance(c, A.UserCount):
+        return f"count of users who {_user_count_inner(c.cohort)} {_comparison(c.cmp)}"
+    if isinstance(c, A.AccountProp):
+        return f"account.{_predicate(c.predicate)}"
     raise TypeError(f"not a cohort expression: {c!r}")
+
+
+def _user_count_inner(e: A.Expr) -> str:
+    """The X of ``count of users who X OP n``: bare when it is one condition whose text ends in a
+    window or cannot take a comparison, else parenthesised (``did(E)`` would read ``>= n`` as its count)."""
+    closed = isinstance(e, A.UserProp | A.InCohort) or (
+        not isinstance(e, A.And | A.Or | A.Not) and not isinstance(getattr(e, "window", A.Ever()), A.Ever)
+    )
+    return _condition(e) if closed else f"({_expr(e, _PREC_OR)})"
 
 
 def _prec(e: A.Expr) -> int:
@@ -209,6 +222,8 @@ def _expr(e: A.Expr, min_prec: int) -> str:
 
 def to_text(expr: A.Expr) -> str:
     """Canonical one-line text for a tree; ``parse(to_text(t)) == t``."""
+    if isinstance(expr, A.Accounts):
+        return f"accounts({format_name(expr.group)}): {_expr(expr.expr, _PREC_OR)}"
     return _expr(expr, _PREC_OR)
 
 

@@ -30,11 +30,19 @@ Resolver = Callable[[str], A.Expr | None]
 
 
 def children(expr: A.Expr) -> tuple[A.Expr, ...]:
-    """The direct sub-expressions of a boolean node; a leaf condition has none."""
+    """The direct sub-expressions of a boolean node; a leaf condition has none.
+
+    ``accounts(g): E`` has ``E``, and ``count of users who X ...`` has ``X``: the
+    user-level conditions inside an account cohort are checked and linted like any.
+    """
     if isinstance(expr, A.And | A.Or):
         return (expr.left, expr.right)
     if isinstance(expr, A.Not):
         return (expr.item,)
+    if isinstance(expr, A.Accounts):
+        return (expr.expr,)
+    if isinstance(expr, A.UserCount):
+        return (expr.cohort,)
     return ()
 
 
@@ -60,6 +68,8 @@ def leaves(expr: A.Expr, negated: bool = False) -> Iterator[tuple[A.Expr, bool]]
             stack.append((node.left, neg))
         elif isinstance(node, A.Not):
             stack.append((node.item, not neg))
+        elif isinstance(node, A.Accounts | A.UserCount):
+            stack.extend((child, False) for child in children(node))  # a new (user-level) scope
         else:
             yield node, neg
 

@@ -22,7 +22,7 @@ from pyroaring import BitMap
 from cohortd.engine.engine import CohortResult, Engine
 from cohortd.engine.maintain import ChangeSet, Maintainer
 from cohortd.errors import InvalidArgumentError
-from cohortd.lang.ast import Expr
+from cohortd.lang.ast import Accounts, Expr
 from cohortd.service.cache import ResultCache
 from cohortd.service.registry import Registry
 from cohortd.storage.catalog import Catalog
@@ -38,6 +38,11 @@ TOUCH_INTERVAL_MS = 1_000
 """How often a cohort's last-evaluated time is written to the catalog at most."""
 
 AsOf = Instant | None
+
+
+def _kind(expr: Expr) -> str:
+    """What a cohort's members are: users, or accounts of one group type."""
+    return f"accounts({expr.group})" if isinstance(expr, Accounts) else "users"
 
 
 class Queries:
@@ -170,7 +175,8 @@ class Queries:
     def is_member(self, user_id: str, cohort: str, as_of: AsOf = None) -> bool:
         """Whether the user is in the saved cohort at the as-of time (unknown users are in none)."""
         result = self._evaluate_saved(cohort, as_of)
-        dense = self.engine.dense_id(str(user_id))
+        (entity,) = self.engine.entity_ids(self.registry.expr(cohort), [user_id])  # an account's key
+        dense = self.engine.dense_id(entity)
         return dense is not None and dense in result.bitmap
 
     def check_membership(
@@ -186,10 +192,15 @@ class Queries:
         ms = parse_as_of(as_of)
         if ms is None and any(self.maintainer.membership(c) is None for c in cohorts):
             ms = self._clock()  # an archived cohort is evaluated: one instant for all of them
-        ids = self.engine.dense_ids(user_ids)
-        out = np.zeros((len(ids), len(cohorts)), bool)
+        dense: dict[str, np.ndarray] = {}  # per kind of member: account cohorts take group keys
+        out = np.zeros((len(user_ids), len(cohorts)), bool)
         for j, cohort in enumerate(cohorts):
             mask = self._dense_mask(cohort, ms)
+            expr = self.registry.expr(cohort)
+            kind = _kind(expr)
+            if kind not in dense:
+                dense[kind] = self.engine.dense_ids(self.engine.entity_ids(expr, user_ids))
+            ids = dense[kind]
             inside = (ids >= 0) & (ids < len(mask))
             out[inside, j] = mask[ids[inside]]
         return out
@@ -216,6 +227,11 @@ class Queries:
         """Sizes, pairwise intersection sizes and Jaccard of saved cohorts at one as-of time."""
         if not cohorts:
             raise InvalidArgumentError("overlap needs at least one cohort")
+        kinds = {_kind(self.registry.expr(c)) for c in cohorts}
+        if len(kinds) > 1:
+            raise InvalidArgumentError(
+                f"overlap compares cohorts of one kind; these mix {', '.join(sorted(kinds))}"
+            )
         bitmaps, ms = self._bitmaps(cohorts, as_of)
         sizes = [len(b) for b in bitmaps]
         n = len(bitmaps)

@@ -26,6 +26,7 @@ from cohortd.storage.validate import ERROR_COLUMN, RESERVED, USER_PREFIX, Reject
 
 CHUNK_ROWS = 500_000
 IDENTIFY = "$identify"  # event type of rows that only carry user properties
+SEGMENT_GROUP_TYPE = "company"  # the group type of Segment `group` calls without a `groupType`
 
 
 @dataclass
@@ -214,7 +215,7 @@ def json_line_to_row(line: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         return {ERROR_COLUMN: "not a JSON object"}
     segment_ids = "userId" in obj or "anonymousId" in obj or "event" in obj
-    if obj.get("type") in ("track", "identify", "alias", "page", "screen") and segment_ids:
+    if obj.get("type") in ("track", "identify", "alias", "page", "screen", "group") and segment_ids:
         return _segment_row(obj)
     if "event_time" in obj or "event_properties" in obj:
         return _amplitude_row(obj)
@@ -230,6 +231,10 @@ def _props(d: Any) -> dict[str, Any]:
 
 def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
     ids = {"user_id": obj.get("userId"), "anonymous_id": obj.get("anonymousId")}
+    if obj["type"] == "group":  # an account: the user belongs to it, its traits are account properties
+        group_type = str(obj.get("groupType") or SEGMENT_GROUP_TYPE)
+        return {**ids, "event_type": IDENTIFY, "time": obj.get("timestamp"),
+                "groups": {group_type: obj.get("groupId")}, "group_properties": _props(obj.get("traits"))}  # fmt: skip
     if obj["type"] in ("identify", "alias"):
         row: dict[str, Any] = {**ids, "event_type": IDENTIFY, "time": obj.get("timestamp")}
         if obj["type"] == "alias":
@@ -241,6 +246,8 @@ def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
     row.update(_props(obj.get("properties")))
     if isinstance(obj.get("context"), dict) and isinstance(obj["context"].get("traits"), dict):
         row["user_properties"] = _props(obj["context"]["traits"])
+    if isinstance(obj.get("context"), dict) and obj["context"].get("groupId") is not None:
+        row["groups"] = {SEGMENT_GROUP_TYPE: obj["context"]["groupId"]}
     return row
 
 
@@ -254,13 +261,17 @@ def _amplitude_row(obj: dict[str, Any]) -> dict[str, Any]:
     row.update(_props(obj.get("event_properties")))
     if obj.get("user_properties"):
         row["user_properties"] = _props(obj.get("user_properties"))
+    for nested in ("groups", "group_properties"):  # Amplitude's account fields, kept as they are
+        if obj.get(nested):
+            row[nested] = obj[nested]
     return row
 
 
 def _flat_row(obj: dict[str, Any]) -> dict[str, Any]:
-    row = {k: v for k, v in obj.items() if not isinstance(v, dict) or k == "user_properties"}
+    nested = ("user_properties", "groups", "group_properties")
+    row = {k: v for k, v in obj.items() if not isinstance(v, dict) or k in nested}
     for k, v in obj.items():
-        if isinstance(v, dict) and k != "user_properties":
+        if isinstance(v, dict) and k not in nested:
             row[k] = json.dumps(v)  # nested objects are kept as JSON text properties
     return row
 

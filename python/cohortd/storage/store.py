@@ -7,6 +7,8 @@ Layout of a data directory::
     segments/seg-<n>.arrow      sealed segments (+ .index.arrow)
     dict-<kind>-<gen>.arrow     user / event type / value dictionaries at the checkpoint
     userprops-<gen>.arrow       user properties at the checkpoint
+    groups-<gen>.arrow          user -> group membership (storage/groups.py)
+    groupprops-<gen>.arrow      account (group) properties
 
     quarantine/                 log records that could not be applied on replay (kept, reported)
 
@@ -53,6 +55,7 @@ from cohortd.storage import files
 from cohortd.storage.deletion import DELETE, DeletionReport, free_entries
 from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
+from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX, GroupMembership, entity_name
 from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
 from cohortd.storage.readers import IDENTIFY
 from cohortd.storage.segment import PROP_PREFIX, Segment
@@ -127,6 +130,9 @@ class EventStore:
         self.schema: dict[str, str] = {}
         self.user_schema: dict[str, str] = {}
         self.user_props = UserProperties()
+        self.group_schema: dict[str, str] = {}  # account properties (storage/groups.py)
+        self.groups = GroupMembership()
+        self.group_props = UserProperties()  # keyed by the group's dense id
         self.identity = IdentityMap()  # anonymous ids and aliases -> canonical user (storage/identity.py)
         self._views: dict[str, tuple[int, Segment]] = {}  # segments seen through the identity map
         self._canon: tuple[int, int, np.ndarray] | None = None  # (identity version, n, root of every id)
@@ -174,6 +180,10 @@ class EventStore:
             self.values = StringDictionary.load(self.path / f"dict-values-{gen:08d}.arrow")
             self.user_props = UserProperties.load(self.path / f"userprops-{gen:08d}.arrow")
             self.identity = IdentityMap.load(self.path / f"identity-{gen:08d}.arrow")
+            self.group_schema = manifest.get("group_schema", {})
+            self.groups = GroupMembership.load(self.path / f"groups-{gen:08d}.arrow")
+            if (self.path / f"groupprops-{gen:08d}.arrow").exists():
+                self.group_props = UserProperties.load(self.path / f"groupprops-{gen:08d}.arrow")
             self.sealed = [Segment.open(self.segments_dir, name) for name in manifest["segments"]]
         self._remove_debris(manifest is not None)
         self.first_seen = np.full(max(len(self.users), 1024), NEVER, dtype=np.int64)
@@ -241,7 +251,7 @@ class EventStore:
         except Exception as exc:  # noqa: BLE001 - any undecodable record is set aside
             self._quarantine(wal, record, f"undecodable record ({type(exc).__name__}: {exc})")
             return
-        problem = canonical_problem(batch, self.schema, self.user_schema)
+        problem = canonical_problem(batch, self.schema, self.user_schema, group_schema=self.group_schema)
         if problem is not None:
             self._quarantine(wal, record, problem)
             return
@@ -289,7 +299,7 @@ class EventStore:
             if p.name.endswith(".tmp") or p.name.split(".")[0] not in live:
                 _unlink(p)
         for p in self.path.iterdir():
-            m = re.match(r"(dict-\w+|userprops|identity|wal)-(\d+)\.(arrow|log)$", p.name)
+            m = re.match(r"(dict-\w+|userprops|identity|groups|groupprops|wal)-(\d+)\.(arrow|log)$", p.name)
             if p.name.endswith(".tmp"):
                 _unlink(p)
             elif m and m.group(1) != "wal" and not checkpointed:
@@ -309,11 +319,12 @@ class EventStore:
         """
         with self.lock:
             schema, user_schema = dict(self.schema), dict(self.user_schema)
+            group_schema = dict(self.group_schema)
             if users:
                 normalized, report = normalize_user_properties(table, user_schema, now_ms)
             else:
-                normalized, report = normalize_events(table, schema, user_schema, now_ms)
-            problem = canonical_problem(normalized, schema, user_schema, full=False)
+                normalized, report = normalize_events(table, schema, user_schema, now_ms, group_schema)
+            problem = canonical_problem(normalized, schema, user_schema, False, group_schema)
             if (
                 problem is not None
             ):  # a gap in validation: refuse rather than log what replay would quarantine
@@ -323,6 +334,7 @@ class EventStore:
             self._log(_encode(normalized))
             self.schema.update(schema)
             self.user_schema.update(user_schema)
+            self.group_schema.update(group_schema)
             self._merged_now = False
             dense = self._apply(normalized)
             merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
@@ -335,7 +347,8 @@ class EventStore:
         if merged_ids:
             types |= all_types - {IDENTIFY}
         user_props = merged_ids or any(
-            name.startswith(USER_PREFIX) and normalized.column(name).null_count < normalized.num_rows
+            name.startswith((USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX))
+            and normalized.column(name).null_count < normalized.num_rows
             for name in normalized.column_names
         )
         return Ingested(report, normalized, np.unique(dense), types, user_props)
@@ -396,6 +409,7 @@ class EventStore:
                 batch, users, times = batch.filter(pa.array(alive)), users[alive], times[alive]
                 is_identify = is_identify[alive]
         self._apply_user_props(batch, users, times)
+        self._apply_groups(batch, users, times)
         self._merged_now = len(merged) > 0
         dense = np.concatenate((users, merged)) if len(merged) else users
         events = ~is_identify
@@ -410,7 +424,9 @@ class EventStore:
             "time": pa.array(times, pa.int64()),
         }
         for name in batch.column_names:
-            if name in ("user_id", "event_type", "time", *LINK_COLUMNS) or name.startswith(USER_PREFIX):
+            if name in ("user_id", "event_type", "time", *LINK_COLUMNS) or name.startswith(
+                (USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX)
+            ):
                 continue
             col = batch.column(name).combine_chunks()
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
@@ -457,6 +473,37 @@ class EventStore:
                 fill = False if kind == "bool" else 0
                 values = col.fill_null(fill).to_numpy(zero_copy_only=False)
             self.user_props.column(prop, kind).update(users[has], times[has], values[has])
+
+    def _apply_groups(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
+        """Memberships of the rows' users in the groups they name; account properties of those groups."""
+        group_columns = [c for c in batch.column_names if c.startswith(GROUP_PREFIX)]
+        if not group_columns:
+            return
+        accounts = [c for c in batch.column_names if c.startswith(ACCOUNT_PREFIX)]
+        for name in group_columns:
+            group_type = name[len(GROUP_PREFIX) :]
+            keys = batch.column(name).combine_chunks()
+            has = np.asarray(keys.is_valid())
+            if not has.any():
+                continue
+            names = [entity_name(group_type, k) for k in keys.filter(pa.array(has)).to_pylist()]
+            gids = np.zeros(len(keys), np.uint32)
+            gids[has] = self.users.encode_array(pa.array(names, pa.string()))
+            self.groups.add(users[has], gids[has], group_type, times[has])
+            for column in accounts:
+                prop = column[len(ACCOUNT_PREFIX) :]
+                col = batch.column(column).combine_chunks()
+                kind = self.group_schema.setdefault(prop, kind_of_type(col.type) or "string")
+                set_here = has & np.asarray(col.is_valid())
+                if not set_here.any():
+                    continue
+                if kind == "string":
+                    values = np.asarray(self._encode_prop(col, kind).fill_null(0).to_numpy(zero_copy_only=False))
+                else:
+                    values = col.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
+                self.group_props.column(prop, kind).update(gids[set_here], times[set_here], values[set_here])
+        self._grow_users(len(self.users))
+        self.identity.grow(len(self.users))
 
     def _grow_users(self, n: int) -> None:
         if n > len(self.first_seen):
@@ -513,7 +560,7 @@ class EventStore:
 
     def _checkpoint_files(self, gen: int) -> list[Path]:
         names = [f"dict-{kind}-{gen:08d}.arrow" for kind in DICT_KINDS] + [f"userprops-{gen:08d}.arrow"]
-        names.append(f"identity-{gen:08d}.arrow")
+        names += [f"identity-{gen:08d}.arrow", f"groups-{gen:08d}.arrow", f"groupprops-{gen:08d}.arrow"]
         return [self.path / n for n in names]
 
     def _write_checkpoint(self, gen: int, sealed: list[Segment]) -> None:
@@ -524,6 +571,11 @@ class EventStore:
         self._sums[name] = self.user_props.save(self.path / name, len(self.users))
         name = f"identity-{gen:08d}.arrow"
         self._sums[name] = self.identity.save(self.path / name)
+        if self.groups.type_names or self.group_props.columns:  # only projects with groups have the files
+            name = f"groups-{gen:08d}.arrow"
+            self._sums[name] = self.groups.save(self.path / name)
+            name = f"groupprops-{gen:08d}.arrow"
+            self._sums[name] = self.group_props.save(self.path / name, len(self.users))
         self._write_manifest(gen, sealed)
 
     def _write_manifest(self, gen: int, sealed: list[Segment]) -> None:
@@ -537,6 +589,7 @@ class EventStore:
             "segments": [s.name for s in sealed],
             "schema": self.schema,
             "user_schema": self.user_schema,
+            "group_schema": self.group_schema,
             "files": {n: self._sums[n].as_json() for n in live if n in self._sums},
         }
         body["checksum"] = _manifest_checksum(body)
@@ -608,6 +661,8 @@ class EventStore:
                 if len(group) > 1 or any(self._canonical(s) is not s for s in group):
                     self.merge(group)  # also rewrites a lone segment holding merged or deleted users
             if self.identity.deleted:  # every row of theirs is rewritten away: forget them
+                deleted = np.fromiter(sorted(self.identity.deleted), np.uint32)
+                self.groups.fold(self.identity.canon(len(self.users)), deleted)
                 free_entries(self.users, np.fromiter(sorted(self.identity.deleted), np.uint32))
                 self.identity.deleted = set()
                 self.identity.version += 1
@@ -706,6 +761,25 @@ class EventStore:
         for code in sorted(self._scrub - used):
             self.values.forget(code, f"$deleted-value:{code}")
         self._scrub = set()
+
+    def group_members(self, group_type: str, as_of: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(user, group) pairs of one group type whose membership began before ``as_of``: users by
+        their canonical id, deleted users left out, groups below ``n`` (the snapshot's users)."""
+        with self.lock:
+            users, groups, since = self.groups.of_type(group_type)
+            keep = (since < as_of) & (groups < n)
+            users, groups = users[keep], groups[keep]
+            if self.identity.merged or self.identity.deleted:
+                users = self.identity.canon(len(self.users))[users]
+                if self.identity.deleted:
+                    alive = ~np.isin(users, np.fromiter(self.identity.deleted, np.uint32))
+                    users, groups = users[alive], groups[alive]
+            keep = users < n
+            users, groups = users[keep], groups[keep]
+        if len(users):
+            pairs = np.unique(np.stack((users.astype(np.int64), groups.astype(np.int64))), axis=1)
+            users, groups = pairs[0], pairs[1]
+        return users.astype(np.int64), groups.astype(np.int64)
 
     def snapshot(self) -> Snapshot:
         with self.lock:

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from cohortd import times
 from cohortd.errors import InvalidArgumentError
+from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_ID_PREFIX, GROUP_PREFIX
 from cohortd.times import DAY_MS
 from cohortd.types import IngestReport, Rejection
 
@@ -81,9 +82,15 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     names: dict[str, None] = {}
     flat: list[dict[str, Any]] = []
     for r in rows:
-        f = {k: v for k, v in r.items() if k != "user_properties"}
+        f = {k: v for k, v in r.items() if k not in _NESTED}
         for k, v in (r.get("user_properties") or {}).items():
             f[USER_PREFIX + k] = v
+        for nested, prefix in (("groups", GROUP_PREFIX), ("group_properties", ACCOUNT_PREFIX)):
+            if isinstance(r.get(nested), Mapping):  # Amplitude's shape (docs/cohort-language.md, "Accounts")
+                for k, v in r[nested].items():
+                    f[prefix + str(k)] = v
+            elif nested in r and r[nested] is not None:
+                f[ERROR_COLUMN] = f"{nested} must be an object of name: value"
         flat.append(f)
         names.update(dict.fromkeys(f))
     columns = {}
@@ -93,8 +100,11 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.table(columns) if columns else pa.table({"user_id": pa.array([], pa.string())})
 
 
+_NESTED = ("user_properties", "groups", "group_properties")
+
+
 def _column_from_values(name: str, values: list[Any]) -> pa.Array:
-    if name in RESERVED:
+    if name in RESERVED or name.startswith(GROUP_PREFIX):
         if name == "time" and any(isinstance(v, dt.datetime) for v in values):
             return pa.array([_time_value(v) for v in values], pa.string())
         kinds = {kind_of_value(v) for v in values if v is not None}
@@ -316,7 +326,11 @@ def name_problem(name: str) -> str | None:
 
 
 def canonical_problem(
-    batch: pa.Table, schema: Mapping[str, str], user_schema: Mapping[str, str], full: bool = True
+    batch: pa.Table,
+    schema: Mapping[str, str],
+    user_schema: Mapping[str, str],
+    full: bool = True,
+    group_schema: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why a logged (already normalised) batch cannot be applied, or None.
 
@@ -341,17 +355,18 @@ def canonical_problem(
             return f"column {name!r}: {exc}"
         if name in want:
             continue
-        if name in ("anonymous_id", "previous_id"):
+        if name in ("anonymous_id", "previous_id") or name.startswith(GROUP_PREFIX):
             if col.type != pa.string():
                 return f"column {name} is {col.type}"
+            if name.startswith(GROUP_PREFIX) and group_type_problem(name[len(GROUP_PREFIX) :]):
+                return group_type_problem(name[len(GROUP_PREFIX) :])
             continue
-        is_user = name.startswith(USER_PREFIX)
-        prop = name[len(USER_PREFIX) :] if is_user else name
+        target, prop = _target(name, schema, user_schema, group_schema or {})
         problem = name_problem(prop)
         if problem:
             return problem
         have = kind_of_type(col.type)
-        known = (user_schema if is_user else schema).get(prop)
+        known = target.get(prop)
         if have not in KINDS:
             return f"property {prop!r} has type {col.type}"
         if known is not None and known != have:
@@ -359,14 +374,65 @@ def canonical_problem(
     return None
 
 
+def _target(
+    name: str, schema: dict[str, str] | Mapping[str, str], user_schema: Any, group_schema: Any
+) -> tuple[Any, str]:
+    """The schema a property column belongs to, and the property's name."""
+    if name.startswith(USER_PREFIX):
+        return user_schema, name[len(USER_PREFIX) :]
+    if name.startswith(ACCOUNT_PREFIX):
+        return group_schema, name[len(ACCOUNT_PREFIX) :]
+    return schema, name
+
+
+def group_type_problem(group_type: str) -> str | None:
+    """Why a group type (``company`` of ``$group.company``) cannot be stored, or None."""
+    if ":" in group_type:
+        return f"group type {group_type!r} contains ':'"
+    problem = name_problem(group_type)
+    return problem.replace("property name", "group type") if problem else None
+
+
+def _group_keys(table: pa.Table, name: str, reject: Any) -> pa.Array:
+    """A ``$group.<type>`` column as strings (ids: string or integer), empty keys as no group."""
+    n = table.num_rows
+    col = table.column(name).combine_chunks()
+    group_type = name[len(GROUP_PREFIX) :]
+    problem = group_type_problem(group_type)
+    if col.type == pa.null():
+        return pa.nulls(n, pa.string())
+    if problem is not None:
+        reject(np.asarray(pc.is_valid(col.storage if col.type == _MIXED else col)), name, problem)
+        return pa.nulls(n, pa.string())
+    if col.type == _MIXED:
+        kinds = np.array(_mixed_kinds(col), dtype=object)
+        wrong = (kinds != None) & (kinds != "int") & (kinds != "string")  # noqa: E711
+        reject(wrong, name, f"group key {group_type!r} must be a string or integer (one key per row)")
+        col = pa.array([None if s is None else s.split("\x00", 1)[1] for s in col.storage.to_pylist()])
+    if kind_of_type(col.type) not in ("int", "string"):
+        reject(np.asarray(pc.is_valid(col)), name, f"group key {group_type!r} must be a string or integer")
+        return pa.nulls(n, pa.string())
+    keys, bad_text = utf8_checked(col.cast(pa.string()))
+    reject(bad_text, name, f"group key {group_type!r} is not valid UTF-8")
+    reject(too_long(keys, MAX_ID_BYTES), name, f"group key {group_type!r} is longer than {MAX_ID_BYTES} bytes")
+    empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(keys), ""), True))
+    return pc.if_else(pa.array(empty), pa.nulls(n, pa.string()), keys)
+
+
 def normalize_events(
-    table: pa.Table, schema: dict[str, str], user_schema: dict[str, str], now_ms: int
+    table: pa.Table,
+    schema: dict[str, str],
+    user_schema: dict[str, str],
+    now_ms: int,
+    group_schema: dict[str, str] | None = None,
 ) -> tuple[pa.Table, IngestReport]:
     """Validate an event batch; returns accepted rows in canonical form and the report.
 
-    ``schema`` / ``user_schema`` are extended in place with newly seen property names,
-    but only by properties that an accepted row carries: a rejected row leaves no trace.
+    ``schema`` / ``user_schema`` / ``group_schema`` are extended in place with newly seen
+    property names, but only by properties that an accepted row carries: a rejected row
+    leaves no trace.
     """
+    group_schema = {} if group_schema is None else group_schema
     table = check_structure(table)
     n = table.num_rows
     reasons: list[tuple[str, str] | None] = [None] * n
@@ -421,6 +487,8 @@ def normalize_events(
         if name == "user_id":
             reserved = np.asarray(pc.fill_null(pc.starts_with(strings, ANON_PREFIX), False))
             reject(reserved, name, f"user_id must not start with {ANON_PREFIX!r} (kept for anonymous ids)")
+            reserved = np.asarray(pc.fill_null(pc.starts_with(strings, GROUP_ID_PREFIX), False))
+            reject(reserved, name, f"user_id must not start with {GROUP_ID_PREFIX!r} (kept for groups)")
             if "anonymous_id" in out:  # a row with only an anonymous id is that anonymous user's
                 anon = out["anonymous_id"]
                 only_anon = empty & np.asarray(anon.is_valid())
@@ -446,13 +514,19 @@ def normalize_events(
     else:
         out["time"] = pa.array(np.zeros(n, dtype=np.int64))
     new_kinds: dict[str, tuple[dict[str, str], str, str]] = {}  # column -> (schema, prop, kind)
+    has_group = np.zeros(n, dtype=bool)
+    has_account = np.zeros(n, dtype=bool)
     for name in table.column_names:
         if name in RESERVED:
             continue
-        is_user = name.startswith(USER_PREFIX)
-        prop = name[len(USER_PREFIX) :] if is_user else name
-        target = user_schema if is_user else schema
+        if name.startswith(GROUP_PREFIX):
+            out[name] = _group_keys(table, name, reject)
+            has_group |= np.asarray(out[name].is_valid())
+            continue
+        target, prop = _target(name, schema, user_schema, group_schema)
         col = table.column(name).combine_chunks()
+        if name.startswith(ACCOUNT_PREFIX):
+            has_account |= np.asarray(pc.is_valid(col.storage if col.type == _MIXED else col))
         mixed = _mixed_kinds(col) if col.type == _MIXED else None
         have = kind_of_type(col.type) if mixed is None else next((k for k in mixed if k is not None), None)
         if have is None:
@@ -483,7 +557,11 @@ def normalize_events(
             for k in sorted({mixed[i] for i in np.flatnonzero(conflict)}):
                 reject(conflict & (kinds == k), prop, reason_for_conflict(prop, want, k))
         out[name] = cast
+    reject(has_account & ~has_group, "group_properties", "account properties need a group key (groups)")
     good = ~bad
+    for name in [c for c in out if c.startswith(GROUP_PREFIX)]:
+        if not pc.any(pc.is_valid(out[name]).filter(pa.array(good))).as_py():
+            del out[name]  # no accepted row names a group of this type
     for name, (target, prop, kind) in new_kinds.items():
         if pc.any(pc.is_valid(out[name]).filter(pa.array(good))).as_py():
             target.setdefault(prop, kind)

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Event(_message.Message):
-    __slots__ = ("user_id", "event_type", "time_ms", "timestamp", "properties", "user_properties", "anonymous_id", "previous_id")
+    __slots__ = ("user_id", "event_type", "time_ms", "timestamp", "properties", "user_properties", "anonymous_id", "previous_id", "groups", "group_properties")
     class PropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,20 @@ class Event(_message.Message):
         key: str
         value: _expr_pb2.Value
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_expr_pb2.Value, _Mapping]] = ...) -> None: ...
+    class GroupsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class GroupPropertiesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _expr_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_expr_pb2.Value, _Mapping]] = ...) -> None: ...
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +48,8 @@ class Event(_message.Message):
     USER_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     ANONYMOUS_ID_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     event_type: str
     time_ms: int
@@ -42,7 +58,9 @@ class Event(_message.Message):
     user_properties: _containers.MessageMap[str, _expr_pb2.Value]
     anonymous_id: str
     previous_id: str
-    def __init__(self, user_id: _Optional[str] = ..., event_type: _Optional[str] = ..., time_ms: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., user_properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., anonymous_id: _Optional[str] = ..., previous_id: _Optional[str] = ...) -> None: ...
+    groups: _containers.ScalarMap[str, str]
+    group_properties: _containers.MessageMap[str, _expr_pb2.Value]
+    def __init__(self, user_id: _Optional[str] = ..., event_type: _Optional[str] = ..., time_ms: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., user_properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ..., anonymous_id: _Optional[str] = ..., previous_id: _Optional[str] = ..., groups: _Optional[_Mapping[str, str]] = ..., group_properties: _Optional[_Mapping[str, _expr_pb2.Value]] = ...) -> None: ...
 
 class IngestRequest(_message.Message):
     __slots__ = ("project", "events", "arrow_ipc")

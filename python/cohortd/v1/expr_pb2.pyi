@@ -401,6 +401,28 @@ class InCohort(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class Accounts(_message.Message):
+    __slots__ = ("group", "expr")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    expr: CohortExpr
+    def __init__(self, group: _Optional[str] = ..., expr: _Optional[_Union[CohortExpr, _Mapping]] = ...) -> None: ...
+
+class UserCount(_message.Message):
+    __slots__ = ("cohort", "cmp")
+    COHORT_FIELD_NUMBER: _ClassVar[int]
+    CMP_FIELD_NUMBER: _ClassVar[int]
+    cohort: CohortExpr
+    cmp: Comparison
+    def __init__(self, cohort: _Optional[_Union[CohortExpr, _Mapping]] = ..., cmp: _Optional[_Union[Comparison, _Mapping]] = ...) -> None: ...
+
+class AccountProp(_message.Message):
+    __slots__ = ("predicate",)
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    predicate: Predicate
+    def __init__(self, predicate: _Optional[_Union[Predicate, _Mapping]] = ...) -> None: ...
+
 class AndExpr(_message.Message):
     __slots__ = ("left", "right")
     LEFT_FIELD_NUMBER: _ClassVar[int]
@@ -436,7 +458,7 @@ class OrChain(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
 
 class CohortExpr(_message.Message):
-    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare")
+    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare", "accounts", "user_count", "account_prop")
     DID_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -453,6 +475,9 @@ class CohortExpr(_message.Message):
     OR_CHAIN_FIELD_NUMBER: _ClassVar[int]
     NTH_DID_FIELD_NUMBER: _ClassVar[int]
     COUNT_COMPARE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    USER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_PROP_FIELD_NUMBER: _ClassVar[int]
     did: Did
     aggregate: Aggregate
     active_days: ActiveDays
@@ -469,7 +494,10 @@ class CohortExpr(_message.Message):
     or_chain: OrChain
     nth_did: NthDid
     count_compare: CountCompare
-    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ...) -> None: ...
+    accounts: Accounts
+    user_count: UserCount
+    account_prop: AccountProp
+    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ..., accounts: _Optional[_Union[Accounts, _Mapping]] = ..., user_count: _Optional[_Union[UserCount, _Mapping]] = ..., account_prop: _Optional[_Union[AccountProp, _Mapping]] = ...) -> None: ...
 
 class Definition(_message.Message):
     __slots__ = ("text", "expr")

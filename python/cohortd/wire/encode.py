@@ -22,7 +22,7 @@ def _props_to_proto(props: Mapping[str, Any], out: Any) -> None:
 
 def rows_to_event_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.Event]:
     """Dicts (``user_id``, ``event_type``, ``time`` as epoch ms or datetime, other keys are
-    properties; an optional ``user_properties`` dict) as ``Event`` messages."""
+    properties; optional ``user_properties``, ``groups`` and ``group_properties`` dicts) as ``Event`` messages."""
     out: list[pb.Event] = []
     for row in rows:
         ev = pb.Event(event_type=str(row["event_type"]))
@@ -32,10 +32,16 @@ def rows_to_event_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.Event]:
         t = row.get("time")
         if t is not None:
             ev.time_ms = to_epoch_ms(t)
-        props = {k: v for k, v in row.items() if k not in EVENT_COLUMNS and k != "user_properties"}
+        nested = ("user_properties", "groups", "group_properties")
+        props = {k: v for k, v in row.items() if k not in EVENT_COLUMNS and k not in nested}
         _props_to_proto(props, ev.properties)
         if row.get("user_properties"):
             _props_to_proto(row["user_properties"], ev.user_properties)
+        for group_type, key in (row.get("groups") or {}).items():  # Amplitude's shape
+            if key is not None:
+                ev.groups[str(group_type)] = str(key)
+        if row.get("group_properties"):
+            _props_to_proto(row["group_properties"], ev.group_properties)
         out.append(ev)
     return out
 

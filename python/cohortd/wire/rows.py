@@ -18,6 +18,7 @@ import pyarrow as pa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cohortd.errors import WireFormatError
+from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX
 from cohortd.types import Rejection
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import expr_pb2 as epb
@@ -124,6 +125,8 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
     """
     cols = _Columns(EVENT_COLUMNS)
     ucols = _Columns(frozenset())
+    acols = _Columns(frozenset())  # account properties
+    groups: dict[str, list[str | None]] = {}  # group type -> key per row
     user_ids: list[str] = []
     links: dict[str, list[str | None]] = {"anonymous_id": [], "previous_id": []}  # docs/identity.md
     types: list[str] = []
@@ -141,6 +144,8 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         bad = cols.check(props) if props else None
         if bad is None and uprops:
             bad = ucols.check(uprops)
+        if bad is None and ev.group_properties:
+            bad = acols.check(ev.group_properties)
         if bad is not None:
             rejections.append(WireRejection(row, bad[0], bad[1]))
             continue
@@ -154,6 +159,11 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         times.append(ev.time_ms if which == "time_ms" else ev.timestamp.ToMilliseconds())
         cols.add(props)
         ucols.add(uprops)
+        acols.add(ev.group_properties)
+        for group_type in ev.groups:
+            groups.setdefault(group_type, [None] * len(rows))
+        for group_type, keys in groups.items():
+            keys.append(ev.groups.get(group_type))
         rows.append(row)
     table = pa.table(
         {
@@ -163,6 +173,8 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
             **{k: pa.array(v, type=pa.string()) for k, v in links.items() if any(v)},
             **cols.arrays(),
             **{USER_PREFIX + k: v for k, v in ucols.arrays().items()},
+            **{GROUP_PREFIX + k: pa.array(v, pa.string()) for k, v in groups.items()},
+            **{ACCOUNT_PREFIX + k: v for k, v in acols.arrays().items()},
         }
     )
     return RowBatch(table, rows, rejections)

@@ -210,6 +210,10 @@ def _binary_levels(expr: A.Expr) -> int:
             stack += [(node.left, levels + 2), (node.right, levels + 2)]
         elif isinstance(node, A.Not | A.FNot):
             stack.append((node.item, levels + 2))
+        elif isinstance(node, A.Accounts):
+            stack.append((node.expr, levels + 2))
+        elif isinstance(node, A.UserCount):
+            stack.append((node.cohort, levels + 2))
         elif isinstance(node, A.EventRef) and node.filter is not None:
             stack.append((node.filter, levels))
         elif isinstance(node, A.Sequence):
@@ -396,6 +400,15 @@ def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
             raise TypeError(f"not a user-property predicate: {e.predicate!r}")
     elif isinstance(e, A.InCohort):
         msg.in_cohort.name = e.name
+    elif isinstance(e, A.Accounts):
+        msg.accounts.group = e.group
+        _expr_to_proto(e.expr, msg.accounts.expr, binary)
+    elif isinstance(e, A.UserCount):
+        _expr_to_proto(e.cohort, msg.user_count.cohort, binary)
+        _comparison_to_proto(e.cmp, msg.user_count.cmp)
+    elif isinstance(e, A.AccountProp):
+        if not _predicate_to_proto(e.predicate, msg.account_prop.predicate):
+            raise TypeError(f"not an account-property predicate: {e.predicate!r}")
     elif isinstance(e, A.And | A.Or) and not binary:
         target = msg.and_chain if isinstance(e, A.And) else msg.or_chain
         for item in A.chain(e):
@@ -450,6 +463,14 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
         return A.UserProp(_predicate(pred, pred.WhichOneof("kind") or ""))
     if kind == "in_cohort":
         return A.InCohort(msg.in_cohort.name)
+    if kind == "accounts":
+        return A.Accounts(msg.accounts.group, expr_from_proto(msg.accounts.expr))
+    if kind == "user_count":
+        uc = msg.user_count
+        return A.UserCount(expr_from_proto(uc.cohort), _required_comparison(uc, "count of users"))
+    if kind == "account_prop":
+        pred = msg.account_prop.predicate
+        return A.AccountProp(_predicate(pred, pred.WhichOneof("kind") or ""))
     if kind == "and_expr":
         return A.And(expr_from_proto(msg.and_expr.left), expr_from_proto(msg.and_expr.right))
     if kind == "or_expr":
