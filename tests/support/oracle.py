@@ -17,6 +17,10 @@ Readings chosen where the spec leaves room (see also the test modules):
   definition time when the schema knows the type, so generated trees avoid it);
 * ``not in (...)`` on a missing property is false (it is a comparison);
 * ``distinct`` counts distinct non-missing values, ``0.0 == -0.0`` being one value;
+* accounts (``accounts(type): ...``): ``memberships`` lists ``(user, group type, key,
+  time)`` links in any order (a user belongs to the group from the earliest one on),
+  ``account_props`` maps ``(group type, key)`` to current account properties; an
+  account is known at ``T`` when a member known at ``T`` joined it before ``T``;
 * current user properties are given: ``current_user_properties`` turns a list
   of updates into them, latest update time winning, ties going to the update
   written later (the engine's documented rule: "user properties are not
@@ -153,9 +157,17 @@ def _is_number(v: Any) -> bool:
 class Oracle:
     """Evaluates cohort trees over raw events and current user properties."""
 
-    def __init__(self, events: Iterable[Event], user_props: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        events: Iterable[Event],
+        user_props: Mapping[str, Mapping[str, Any]],
+        memberships: Iterable[tuple[str, str, str, int]] = (),
+        account_props: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.events = [dict(e) for e in events]
         self.user_props = {u: dict(p) for u, p in user_props.items()}
+        self.memberships = list(memberships)
+        self.account_props = {k: dict(v) for k, v in (account_props or {}).items()}
 
     # -- basics
     def existing(self, T: int) -> list[dict[str, Any]]:
@@ -183,6 +195,8 @@ class Oracle:
         return sorted(self.evaluate(expr, T, resolve))
 
     def _eval(self, expr: A.Expr, T: int, resolve: Resolver | None, stack: tuple[str, ...]) -> set[str]:
+        if isinstance(expr, A.Accounts):
+            return self._accounts(expr, T, resolve, stack)
         known = self.known(T)
         if isinstance(expr, A.And):
             return self._eval(expr.left, T, resolve, stack) & self._eval(expr.right, T, resolve, stack)
@@ -200,6 +214,37 @@ class Oracle:
         if isinstance(expr, A.Top):
             return self._top(expr, T)
         return {u for u in known if self._user_in(expr, u, T)}
+
+    # -- accounts
+    def account_members(self, group_type: str, T: int) -> dict[str, set[str]]:
+        """Known accounts of one type at ``T`` -> their member users known at ``T``."""
+        known = self.known(T)
+        out: dict[str, set[str]] = {}
+        for user, gtype, key, t in self.memberships:
+            if gtype == group_type and t < T and user in known:
+                out.setdefault(key, set()).add(user)
+        return out
+
+    def _accounts(
+        self, expr: A.Accounts, T: int, resolve: Resolver | None, stack: tuple[str, ...]
+    ) -> set[str]:
+        members = self.account_members(expr.group, T)
+
+        def holds(node: A.Expr, key: str) -> bool:
+            if isinstance(node, A.And):
+                return holds(node.left, key) and holds(node.right, key)
+            if isinstance(node, A.Or):
+                return holds(node.left, key) or holds(node.right, key)
+            if isinstance(node, A.Not):
+                return not holds(node.item, key)
+            if isinstance(node, A.UserCount):
+                inside = self._eval(node.cohort, T, resolve, stack)
+                return compare(len(members[key] & inside), node.cmp)
+            if isinstance(node, A.AccountProp):
+                return predicate_holds(node.predicate, self.account_props.get((expr.group, key), {}))
+            raise TypeError(f"not an account condition: {node!r}")
+
+        return {key for key in members if holds(expr.expr, key)}
 
     # -- one user, one leaf condition
     def _user_in(self, cond: A.Expr, u: str, T: int) -> bool:

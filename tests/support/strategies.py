@@ -299,3 +299,28 @@ def exprs(
         st.builds(A.Or, sub, sub),
         st.builds(A.Not, sub),
     )
+
+
+def account_exprs(
+    group_types: list[str],
+    event_types: list[str] | None = None,
+    props: dict[str, str] | None = None,
+    string_values: list[str] | None = None,
+    user_props: dict[str, str] | None = None,
+    account_props: dict[str, str] | None = None,
+    max_depth: int = 2,
+    windows: st.SearchStrategy[A.Window] | None = None,
+) -> st.SearchStrategy[A.Accounts]:
+    """``accounts(type): ...`` trees: user counts over user-level trees and account-property predicates."""
+    users = exprs(event_types, props, string_values, user_props, (), 1, windows)
+    inner = st.deferred(lambda: users)  # a short repr: hypothesis prints strategies it builds from
+    leaf = st.one_of(
+        st.builds(A.UserCount, inner, _count_cmps()),
+        st.builds(A.AccountProp, _predicates(account_props, string_values)),
+    )
+
+    def combine(sub: st.SearchStrategy[A.Expr]) -> st.SearchStrategy[A.Expr]:
+        return st.one_of(st.builds(A.And, sub, sub), st.builds(A.Or, sub, sub), st.builds(A.Not, sub))
+
+    tree = st.recursive(leaf, combine, max_leaves=max(1, 2 * max_depth))
+    return st.builds(A.Accounts, st.sampled_from(group_types), tree)

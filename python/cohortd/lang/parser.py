@@ -362,9 +362,12 @@ class _Parser:
             inner = self.not_expr()
             self.nesting -= 1
             if not (self.tok.kind == "OP" or self.at_kw("between")):
+                bare = self.toks[self.i - 1].kind == "INT"  # `did(E) >= 5` with nothing after it
+                if bare and isinstance(inner, A.Did) and inner.cmp and isinstance(inner.window, A.Ever):
+                    return self.at(A.UserCount(A.Did(inner.event), inner.cmp), tok)  # the users' count
                 raise self.unexpected(
-                    "a comparison of the number of users (>= 5); a condition ending in a count "
-                    "or a comparison needs parentheses: count of users who (did(E)) >= 5"
+                    "a comparison of the number of users (>= 5); a condition ending in a comparison "
+                    "needs parentheses: count of users who (did(E) >= 3) >= 5"
                 )
             cmp = self.comparison(count=True, required=True)
             assert cmp is not None

@@ -189,10 +189,11 @@ def _condition(c: A.Condition) -> str:
 
 def _user_count_inner(e: A.Expr) -> str:
     """The X of ``count of users who X OP n``: bare when it is one condition whose text ends in a
-    window or cannot take a comparison, else parenthesised (``did(E)`` would read ``>= n`` as its count)."""
+    window or cannot take a comparison, or a bare ``did(E)``; else parenthesised."""
     closed = isinstance(e, A.UserProp | A.InCohort) or (
         not isinstance(e, A.And | A.Or | A.Not) and not isinstance(getattr(e, "window", A.Ever()), A.Ever)
     )
+    closed |= isinstance(e, A.Did) and e.cmp is None  # `did(E) >= 5`: the parser reads 5 as the users' count
     return _condition(e) if closed else f"({_expr(e, _PREC_OR)})"
 
 

@@ -80,7 +80,12 @@ class GroupMembership:
         users, groups, types, since = users[order], groups[order], types[order], since[order]
         first = np.ones(len(users), bool)
         first[1:] = (users[1:] != users[:-1]) | (groups[1:] != groups[:-1])
-        self.users, self.groups, self.types, self.since = users[first], groups[first], types[first], since[first]
+        self.users, self.groups, self.types, self.since = (
+            users[first],
+            groups[first],
+            types[first],
+            since[first],
+        )
         self.version += 1
 
     def fold(self, canon: np.ndarray, deleted: np.ndarray) -> None:

@@ -233,8 +233,13 @@ def _segment_row(obj: dict[str, Any]) -> dict[str, Any]:
     ids = {"user_id": obj.get("userId"), "anonymous_id": obj.get("anonymousId")}
     if obj["type"] == "group":  # an account: the user belongs to it, its traits are account properties
         group_type = str(obj.get("groupType") or SEGMENT_GROUP_TYPE)
-        return {**ids, "event_type": IDENTIFY, "time": obj.get("timestamp"),
-                "groups": {group_type: obj.get("groupId")}, "group_properties": _props(obj.get("traits"))}  # fmt: skip
+        return {
+            **ids,
+            "event_type": IDENTIFY,
+            "time": obj.get("timestamp"),
+            "groups": {group_type: obj.get("groupId")},
+            "group_properties": _props(obj.get("traits")),
+        }
     if obj["type"] in ("identify", "alias"):
         row: dict[str, Any] = {**ids, "event_type": IDENTIFY, "time": obj.get("timestamp")}
         if obj["type"] == "alias":

@@ -498,7 +498,9 @@ class EventStore:
                 if not set_here.any():
                     continue
                 if kind == "string":
-                    values = np.asarray(self._encode_prop(col, kind).fill_null(0).to_numpy(zero_copy_only=False))
+                    values = np.asarray(
+                        self._encode_prop(col, kind).fill_null(0).to_numpy(zero_copy_only=False)
+                    )
                 else:
                     values = col.fill_null(False if kind == "bool" else 0).to_numpy(zero_copy_only=False)
                 self.group_props.column(prop, kind).update(gids[set_here], times[set_here], values[set_here])

@@ -414,7 +414,9 @@ def _group_keys(table: pa.Table, name: str, reject: Any) -> pa.Array:
         return pa.nulls(n, pa.string())
     keys, bad_text = utf8_checked(col.cast(pa.string()))
     reject(bad_text, name, f"group key {group_type!r} is not valid UTF-8")
-    reject(too_long(keys, MAX_ID_BYTES), name, f"group key {group_type!r} is longer than {MAX_ID_BYTES} bytes")
+    reject(
+        too_long(keys, MAX_ID_BYTES), name, f"group key {group_type!r} is longer than {MAX_ID_BYTES} bytes"
+    )
     empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(keys), ""), True))
     return pc.if_else(pa.array(empty), pa.nulls(n, pa.string()), keys)
 

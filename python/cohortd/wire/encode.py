@@ -22,7 +22,8 @@ def _props_to_proto(props: Mapping[str, Any], out: Any) -> None:
 
 def rows_to_event_messages(rows: Iterable[Mapping[str, Any]]) -> list[pb.Event]:
     """Dicts (``user_id``, ``event_type``, ``time`` as epoch ms or datetime, other keys are
-    properties; optional ``user_properties``, ``groups`` and ``group_properties`` dicts) as ``Event`` messages."""
+    properties; optional ``user_properties``, ``groups`` and ``group_properties`` dicts) as
+    ``Event`` messages."""
     out: list[pb.Event] = []
     for row in rows:
         ev = pb.Event(event_type=str(row["event_type"]))
