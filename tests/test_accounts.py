@@ -26,8 +26,8 @@ from cohortd.lang import ast as A
 from cohortd.wire.tree import expr_from_proto, expr_to_proto
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle, current_user_properties
-from strategies import account_exprs
+from support.oracle import Oracle, current_user_properties
+from support.strategies import account_exprs
 
 DAY = 86_400_000
 T0 = int(dt.datetime(2026, 3, 10, 13, 0, tzinfo=dt.UTC).timestamp() * 1000)
@@ -392,7 +392,8 @@ def test_account_cohorts_over_a_real_server(tmp_path: Path) -> None:
     import grpc
     from cohortd import Client
     from cohortd.client.types import RemoteError
-    from test_server_support import ServerProcess, now_ms
+    from support.data import now_ms
+    from support.server import ServerProcess
 
     srv = ServerProcess(tmp_path / "data")
     try:
