@@ -599,3 +599,40 @@ def test_explain_schema_and_population_merge_to_the_one_process_answers(clusters
         assert got_pop == want_pop, n
         with pytest.raises(NotInClusterError, match="base count"):
             project.breakdown("a", by="user.plan")
+
+
+LINTED = [
+    'did("Z") >= 2 in last 7d',  # unknown event type
+    'did("A" where colour == "red")',  # unknown event property
+    'did("A" where tag == "zz") in last 9d',  # unknown value (with a suggestion)
+    'did("C" where tag in ("ab", "b")) in last 3d',
+    'user.plan == "gold"',  # unknown user value
+    "user.tier exists",  # unknown user property
+    'did("B") >= 3',  # count without a window
+    'did("A") >= 2',  # overlaps saved cohort "a"
+    "top 30% by count(any)",
+]
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(events=events_st, plans=plans_st)
+def test_lint_warnings_come_from_every_shard(clusters, events, plans) -> None:
+    """Evaluate answers' warnings and the lint on save (overlaps included) are the single-process
+    ones: the router lints against every shard's data merged, not a sample."""
+    single, made = clusters
+    name = f"l{next(_projects)}"
+    reference = single.project(name)
+    twice = [{"user_id": "l0", "event_type": "A", "time": T - k * DAY} for k in (1, 2)]  # "a" not empty
+    _load(reference, events, plans)
+    reference.ingest(twice)
+    want = [(reference.warnings(definition=d), reference.lint(d, "weekly buyers")) for d in LINTED]
+    want_saved = [reference.warnings(c) for c in SAVED]
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, plans)
+        project.ingest(twice)
+        got = [(project.warnings(definition=d), project.lint(d, "weekly buyers")) for d in LINTED]
+        assert got == want, n
+        assert [project.warnings(c) for c in SAVED] == want_saved, n
+    assert any(w.code == "overlaps-cohort" for _, lint in want for w in lint)
+    assert {w.code for ws, _ in want for w in ws} >= {"unknown-event-type", "unknown-user-property"}

@@ -40,6 +40,7 @@ from cohortd.audiences.project import AudienceMethods
 from cohortd.cluster.analyses import ClusterAnalyses
 from cohortd.cluster.audiences import ClusterMemberships, RouterIds, identifier_values
 from cohortd.cluster.know import ClusterKnow
+from cohortd.cluster.lint import ClusterLint
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
 from cohortd.cluster.partition import shard_of, shard_rows, split_table
@@ -138,7 +139,7 @@ class _Engine:
         self.identifier_values = lambda identifier, ids: identifier_values(project, identifier, ids)
 
 
-class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
+class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint):
     """One project spread over the cluster's shards (the part of ``Project`` the services use)."""
 
     def __init__(self, cluster: ClusterWorkspace, name: str) -> None:
@@ -158,6 +159,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
         self.max_active_cohorts: int | None = None
         self._write_lock = threading.RLock()
         self._parsed: dict[tuple[str, str], A.Expr] = {}
+        self._init_lint()
         self.shards.on_restart.append(self._resync)
         self._sync_catalog(partial=True)
         for events, users in self.shards.all("schema_names", name, partial=True).values():
@@ -235,7 +237,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
         with self._write_lock:
             if self._exists(name):
                 raise AlreadyExistsError(f"a cohort named {name!r} already exists")
-            warnings = self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
+            warnings = self.lint(definition, name)  # validated on every shard
             rec = self.catalog.create(
                 name, self._canonical(definition), description, note, governance.author()
             )
@@ -254,7 +256,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
             warnings: list[LintWarning] = []
             text = None
             if definition is not None:
-                warnings = self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
+                warnings = self.lint(definition, name)
                 text = self._canonical(definition)
             rec = self.catalog.update(name, text, description, note, governance.author())
             self._sync_catalog()
@@ -344,13 +346,6 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow):
     def cohort_changelog(self, name: str) -> list[governance.VersionChange]:
         """Every version with its author and diff, from the catalog of record."""
         return governance.history(self, name)
-
-    def lint(self, definition: str | A.Expr, name: str | None = None) -> list[LintWarning]:
-        return self.shards.call("check_definition", {0: (self.name, name, definition)})[0]
-
-    def warnings(self, name: str | None = None, definition: str | A.Expr | None = None) -> list[LintWarning]:
-        """Lint of the definition against shard 0's data (a sample of the users)."""
-        return self.shards.call("warnings", {0: (self.name, name, definition)})[0]
 
     # ------------------------------------------------------- percentiles
     def _resolve(self, name: str) -> A.Expr | None:

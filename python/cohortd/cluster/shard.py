@@ -64,13 +64,25 @@ class ShardActor:
         return list(store.schema), list(store.user_schema)
 
     # ------------------------------------------------------------- catalog
-    def check_definition(self, project: str, name: str | None, definition: Any) -> list[Any]:
-        """Validate a definition (raises like ``Project.lint``); the lint warnings on this shard."""
-        return self._p(project).lint(definition, name)
+    def vocabulary(self, project: str, known_version: int | None) -> Any:
+        """This shard's lint vocabulary, strings as text (None: unchanged since ``known_version``)."""
+        from cohortd.cluster.lint import shard_vocabulary
 
-    def warnings(self, project: str, name: str | None, definition: Any) -> list[Any]:
-        """The lint an evaluate answer carries, against this shard's data."""
-        return self._p(project).warnings(name, definition)
+        return shard_vocabulary(self._p(project), known_version)
+
+    def lint_counts(
+        self,
+        project: str,
+        name: str | None,
+        definition: Any,
+        ms: int,
+        thresholds: Thresholds | None,
+        percentiles: list[str],
+    ) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Validate a definition; its members here and their overlap with each saved cohort."""
+        from cohortd.cluster.lint import shard_lint_counts
+
+        return shard_lint_counts(self._p(project), name, definition, ms, thresholds, percentiles)
 
     def sync_catalog(self, project: str, entries: Sequence[CatalogEntry]) -> None:
         """Make this shard's catalog copy say what the catalog of record says (dependencies first)."""

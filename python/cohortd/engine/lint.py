@@ -86,6 +86,7 @@ __all__ = [
     "jaccard",
     "lint",
     "name_problems",
+    "overlap_warnings",
     "stale_event_types",
     "suggest",
 ]
@@ -442,9 +443,13 @@ def name_problems(name: str, expr: Expr) -> list[LintWarning]:
 
 
 def _overlaps(members: BitMap, others: Mapping[str, BitMap]) -> list[LintWarning]:
-    scored = sorted(
-        ((jaccard(members, bm), other) for other, bm in others.items()), key=lambda t: (-t[0], t[1])
-    )
+    return overlap_warnings({other: jaccard(members, bm) for other, bm in others.items()})
+
+
+def overlap_warnings(scores: Mapping[str, float]) -> list[LintWarning]:
+    """``overlaps-cohort`` for each saved cohort whose Jaccard with the members is >= the threshold
+    (a cluster computes the scores from its shards' summed counts)."""
+    scored = sorted(((score, other) for other, score in scores.items()), key=lambda t: (-t[0], t[1]))
     return [
         LintWarning(
             "overlaps-cohort",
