@@ -22,7 +22,7 @@ defaults to the router's clock, so every shard answers at one instant.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cohortd.analysis import funnel as fn
 from cohortd.analysis.results import (
@@ -38,10 +38,8 @@ from cohortd.analysis.results import (
     rate,
 )
 from cohortd.analysis.stats import two_proportions
+from cohortd.cluster.face import ProjectFace
 from cohortd.errors import DefinitionError, NotInClusterError
-
-if TYPE_CHECKING:
-    from cohortd.cluster.router import ClusterProject
 
 __all__ = ["ANALYSES", "ClusterAnalyses"]
 
@@ -52,15 +50,15 @@ ALL_PATHS = 2**31 - 1
 """``top`` sent to the shards for journeys: every distinct path, so the counts can add."""
 
 
-class ClusterAnalyses:
+class ClusterAnalyses(ProjectFace):
     """Backtest, retention, funnel and journeys of a cluster project (mixed into ``ClusterProject``)."""
 
-    def _on_shards(self: ClusterProject, method: str, args: tuple[Any, ...], kw: dict[str, Any]) -> list[Any]:
+    def _on_shards(self, method: str, args: tuple[Any, ...], kw: dict[str, Any]) -> list[Any]:
         """Run ``Project.<method>`` on every shard; the answers in shard order."""
         answers = self.shards.all("analysis", self.name, method, args, kw)
         return [answers[s] for s in range(self.shards.count)]
 
-    def _local_only(self: ClusterProject, *targets: tuple[str | None, Any]) -> None:
+    def _local_only(self, *targets: tuple[str | None, Any]) -> None:
         """Refuse populations with a percentile: their threshold is global, not per shard."""
         for name, definition in targets:
             if (name is not None or definition is not None) and self._tops(name, definition):
@@ -70,12 +68,12 @@ class ClusterAnalyses:
                     "each shard would apply its own percentile threshold (not mergeable yet)"
                 )
 
-    def _now(self: ClusterProject, as_of: Any) -> Any:
+    def _now(self, as_of: Any) -> Any:
         return self._clock() if as_of is None else as_of
 
     # ------------------------------------------------------------ backtest
     def backtest(
-        self: ClusterProject,
+        self,
         cohort: str | None = None,
         definition: Any = None,
         **kw: Any,
@@ -112,9 +110,7 @@ class ClusterAnalyses:
         return Backtest(runs)
 
     # ----------------------------------------------------------- retention
-    def retention(
-        self: ClusterProject, start_event: Any, return_event: Any, start: Any, end: Any, **kw: Any
-    ) -> Retention:
+    def retention(self, start_event: Any, return_event: Any, start: Any, end: Any, **kw: Any) -> Retention:
         """Per-shard curves; starting and retained users add per period."""
         self._local_only(
             (kw.get("cohort"), kw.get("definition")),
@@ -130,7 +126,7 @@ class ClusterAnalyses:
         return Retention(first.period, first.mode, population, baseline, first.as_of_ms)
 
     # -------------------------------------------------------------- funnel
-    def funnel(self: ClusterProject, steps: Sequence[Any], start: Any, end: Any, **kw: Any) -> Any:
+    def funnel(self, steps: Sequence[Any], start: Any, end: Any, **kw: Any) -> Any:
         """Per-shard entrant rows, concatenated, then summarised as in one process."""
         self._local_only(
             (kw.get("cohort"), kw.get("definition")), (kw.get("split_cohort"), kw.get("split_definition"))
@@ -143,7 +139,7 @@ class ClusterAnalyses:
         return fn.FunnelParts.merge(parts).summary()
 
     # ------------------------------------------------------------ journeys
-    def journeys(self: ClusterProject, anchor: Any, start: Any, end: Any, **kw: Any) -> Journeys:
+    def journeys(self, anchor: Any, start: Any, end: Any, **kw: Any) -> Journeys:
         """Per-shard path counts (every path), added; the top paths picked from the sums."""
         self._local_only((kw.get("cohort"), kw.get("definition")))
         kw["as_of"] = self._now(kw.get("as_of"))

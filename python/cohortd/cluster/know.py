@@ -14,13 +14,11 @@ counts of every value, including values no member has.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cohortd.analysis.population import Point, Population
+from cohortd.cluster.face import ProjectFace
 from cohortd.errors import NotInClusterError
-
-if TYPE_CHECKING:
-    from cohortd.cluster.router import ClusterProject
 
 __all__ = ["ClusterKnow", "merge_schemas"]
 
@@ -86,18 +84,16 @@ def merge_schemas(shards: list[tuple[dict[str, Any], int]], top: int) -> dict[st
     return {"event_types": event_types, "user_properties": user_properties}
 
 
-class ClusterKnow:
+class ClusterKnow(ProjectFace):
     """The know-your-data methods of a cluster project (mixed into ``ClusterProject``)."""
 
-    def schema(self: ClusterProject, top_values: int = 10) -> dict[str, Any]:
+    def schema(self, top_values: int = 10) -> dict[str, Any]:
         """The schema document of every shard's data, merged (counts add, top values from the sums)."""
         now = self._clock()
         answers = self.shards.all("schema_document", self.name, now, ALL_VALUES)
         return merge_schemas([answers[s] for s in range(self.shards.count)], int(top_values))
 
-    def population(
-        self: ClusterProject, name: str | None = None, definition: Any = None, **kw: Any
-    ) -> Population:
+    def population(self, name: str | None = None, definition: Any = None, **kw: Any) -> Population:
         """Size, entries and exits at every point, added over the shards."""
         self._check_target(name, definition)
         if self._tops(name, definition):
@@ -113,11 +109,11 @@ class ClusterKnow:
         ]
         return Population(series[0].cohort, points)
 
-    def breakdown(self: ClusterProject, *args: Any, **kw: Any) -> Any:
+    def breakdown(self, *args: Any, **kw: Any) -> Any:
         raise NotInClusterError(
             "breakdowns are not available on a cluster yet: the (other) row needs every shard's "
             "base count of every value (not built)"
         )
 
-    def audit(self: ClusterProject, *args: Any, **kw: Any) -> Any:
+    def audit(self, *args: Any, **kw: Any) -> Any:
         raise NotInClusterError("the catalog audit is not available on a cluster yet")

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd.cluster.face import ProjectFace
 from cohortd.engine.lint import lint, overlap_warnings
 from cohortd.engine.schema import PropertyStats, TypeStats, Vocabulary
 from cohortd.types import LintWarning
 
 if TYPE_CHECKING:
-    from cohortd.cluster.router import ClusterProject
     from cohortd.service import Project
 
 __all__ = ["ClusterLint", "shard_lint_counts", "shard_vocabulary"]
@@ -146,14 +146,14 @@ def merge_vocabularies(parts: list[ShardVocabulary]) -> Vocabulary:
         for prop, texts in shard_strings.items():
             user_codes.setdefault(prop, []).append(strings.encode(texts))
     users = {}
-    for prop, codes in user_codes.items():
-        values, counts = np.unique(np.concatenate(codes), return_counts=True)
+    for prop, shard_codes in user_codes.items():
+        values, counts = np.unique(np.concatenate(shard_codes), return_counts=True)
         users[prop] = (0, values, counts)
     latest = max((p[4] for p in parts if p[4] is not None), default=None)
     return Vocabulary(types, event_props, user_props, latest, strings, _UserValues(users))
 
 
-class ClusterLint:
+class ClusterLint(ProjectFace):
     """The lint of a cluster project (mixed into ``ClusterProject``); the vocabulary is cached."""
 
     _vocab_lock: threading.Lock
@@ -165,7 +165,7 @@ class ClusterLint:
         self._vocab_parts = {}
         self._vocab = None
 
-    def vocabulary(self: ClusterProject) -> Vocabulary:
+    def vocabulary(self) -> Vocabulary:
         """Every shard's vocabulary merged; only shards whose data moved send theirs again."""
         with self._vocab_lock:
             work = {
@@ -182,7 +182,7 @@ class ClusterLint:
                 self._vocab = (key, merge_vocabularies([self._vocab_parts[s] for s in have]))
             return self._vocab[1]
 
-    def warnings(self: ClusterProject, name: str | None = None, definition: Any = None) -> list[LintWarning]:
+    def warnings(self, name: str | None = None, definition: Any = None) -> list[LintWarning]:
         """The lint an evaluate or explain answer carries, against every shard's data."""
         from cohortd.lang import as_expr
 
@@ -191,7 +191,7 @@ class ClusterLint:
         assert expr is not None
         return lint(expr, vocabulary=self.vocabulary())
 
-    def lint(self: ClusterProject, definition: Any, name: str | None = None) -> list[LintWarning]:
+    def lint(self, definition: Any, name: str | None = None) -> list[LintWarning]:
         """Validate on every shard and lint as one process does: data rules and the overlap rule."""
         from cohortd.lang import as_expr
 

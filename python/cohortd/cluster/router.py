@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -61,6 +61,9 @@ from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 from cohortd.storage.validate import USER_PREFIX, rows_to_table
 from cohortd.times import Instant, parse_as_of, wall_ms
 from cohortd.types import Change, IngestReport, LintWarning, Overlap, PlanStep, Rejection
+
+if TYPE_CHECKING:
+    from cohortd.service import Project
 
 __all__ = ["ClusterProject", "ClusterResult", "ClusterWorkspace", "global_threshold"]
 
@@ -167,7 +170,8 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             self.engine.store.user_schema.update(dict.fromkeys(users, ""))
         from cohortd.audiences.delivery import AudienceService
 
-        self.audiences = AudienceService(self, cluster.deliver_audiences)  # delivered from the router
+        # delivered from the router; the service uses the Project face a ClusterProject has
+        self.audiences = AudienceService(cast("Project", self), cluster.deliver_audiences)
 
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> IngestReport:
@@ -314,7 +318,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             self.catalog.get(old)  # NOT_FOUND
             if new == old:
                 return self.catalog.get(old), []
-            audiences = governance.audiences_of(self, old)
+            audiences = governance.audiences_of(cast("Project", self), old)
             if audiences:
                 raise governance.ReferencedError(
                     f"cohort {old!r} cannot be renamed while audiences deliver it: {', '.join(audiences)}"
@@ -334,7 +338,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         """Delete from the catalog of record (refused while referenced, as in one process), then copies."""
         with self._write_lock:
             self.catalog.get(name)  # NOT_FOUND
-            cohorts, audiences = self._referrers(name), governance.audiences_of(self, name)
+            cohorts, audiences = self._referrers(name), governance.audiences_of(cast("Project", self), name)
             if cohorts or audiences:
                 who = [f"cohort {c!r}" for c in cohorts] + [f"audience {a!r}" for a in audiences]
                 raise governance.ReferencedError(
@@ -345,7 +349,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
 
     def cohort_changelog(self, name: str) -> list[governance.VersionChange]:
         """Every version with its author and diff, from the catalog of record."""
-        return governance.history(self, name)
+        return governance.history(cast("Project", self), name)
 
     # ------------------------------------------------------- percentiles
     def _resolve(self, name: str) -> A.Expr | None:
