@@ -203,6 +203,53 @@ def test_aggregate_sparse(data: tuple, start: int, end: int, func: str) -> None:
         assert_same(cnt, want_cnt[ids])
 
 
+def ref_nth_time(users: list, times: list, end: int, nth: int, n: int) -> np.ndarray:
+    per_user: list[list[int]] = [[] for _ in range(n)]
+    for u, t, _ in rows(users, times):
+        if t < end:
+            per_user[u].append(t)
+    return np.array([sorted(ts)[nth - 1] if len(ts) >= nth else I64_MAX for ts in per_user], np.int64)
+
+
+@KERNEL_SETTINGS
+@given(
+    data=events_st(),
+    start=bounds_st,
+    end=bounds_st,
+    origin=st.one_of(st.integers(-7, 7), st.sampled_from([I64_MIN, I64_MAX])),
+    period=st.one_of(st.integers(1, 4), st.sampled_from([86_400_000, I64_MAX])),
+)
+def test_distinct_buckets_sparse(data: tuple, start: int, end: int, origin: int, period: int) -> None:
+    """Sorted ids of the users with a row in the window and their distinct bucket counts."""
+    n, users, times, _ = data
+    want = ref_distinct_buckets(users, times, start, end, origin, period, n)
+    has_row = ref_count(users, times, start, end, n) > 0
+    ids = np.flatnonzero(has_row).astype(np.uint32)
+    for k in ALL_KERNELS:
+        got_ids, got = k.distinct_buckets_sparse(users, times, start, end, origin, period)
+        assert_same(got_ids, ids)
+        assert_same(got, want[ids])
+
+
+@KERNEL_SETTINGS
+@given(data=events_st(), end=bounds_st, nth=st.integers(1, 4))
+def test_first_and_nth_time_sparse(data: tuple, end: int, nth: int) -> None:
+    """The users that have a first / nth time before ``end``, and that time."""
+    n, users, times, _ = data
+    first = ref_first_time(users, times, end, n)
+    want = ref_nth_time(users, times, end, nth, n)
+    for k in ALL_KERNELS:
+        assert_same(k.nth_time(users, times, end, nth, n), want)
+        got_ids, got = k.first_time_sparse(users, times, end)
+        ids = np.flatnonzero(first != I64_MAX).astype(np.uint32)
+        assert_same(got_ids, ids)
+        assert_same(got, first[ids])
+        got_ids, got = k.nth_time_sparse(users, times, end, nth)
+        ids = np.flatnonzero(want != I64_MAX).astype(np.uint32)
+        assert_same(got_ids, ids)
+        assert_same(got, want[ids])
+
+
 @KERNEL_SETTINGS
 @given(data=events_st(ints_st), start=bounds_st, end=bounds_st)
 def test_distinct(data: tuple, start: int, end: int) -> None:
@@ -248,6 +295,51 @@ def test_sequence(data: tuple, start: int, end: int, within: int) -> None:
     want = ref_sequence(steps, start, end, within, n)
     for k in ALL_KERNELS:
         assert_same(k.sequence(steps, start, end, within, n), want)
+
+
+@KERNEL_SETTINGS
+@given(
+    data=sequence_st(),
+    start=bounds_st,
+    end=bounds_st,
+    within=st.one_of(st.sampled_from([-1, 0, I64_MAX]), st.integers(-3, 8)),
+)
+def test_sequence_sparse(data: tuple, start: int, end: int, within: int) -> None:
+    """Sorted ids of the users with a chain: the true positions of the dense sequence."""
+    n, steps = data
+    want = np.flatnonzero(ref_sequence(steps, start, end, within, n)).astype(np.uint32)
+    for k in ALL_KERNELS:
+        assert_same(k.sequence_sparse(steps, start, end, within), want)
+
+
+def test_sparse_kernels_on_sorted_runs_agree() -> None:
+    """Parts each sorted by (user, time), as a segment's type ranges are: the runs are merged
+    (the Rust kernel's parallel sort above 65,536 rows), results equal to the dense kernels."""
+    rng = np.random.default_rng(11)
+    n, users, times = 5000, [], []
+    for size in (90_000, 40_000, 1, 0, 30_000):
+        u = rng.integers(0, n, size, dtype=np.uint32)
+        t = rng.integers(0, 10_000, size, dtype=np.int64)
+        order = np.lexsort((t, u))
+        users.append(u[order])
+        times.append(t[order])
+    for k in ALL_KERNELS:
+        first = k.first_time(users, times, 5000, n)
+        ids, got = k.first_time_sparse(users, times, 5000)
+        assert_same(ids, np.flatnonzero(first != I64_MAX).astype(np.uint32))
+        assert_same(got, first[ids])
+        nth = k.nth_time(users, times, 5000, 7, n)
+        ids, got = k.nth_time_sparse(users, times, 5000, 7)
+        assert_same(ids, np.flatnonzero(nth != I64_MAX).astype(np.uint32))
+        assert_same(got, nth[ids])
+        days = k.distinct_buckets(users, times, 100, 9000, 3, 100, n)
+        ids, got = k.distinct_buckets_sparse(users, times, 100, 9000, 3, 100)
+        assert_same(ids, np.flatnonzero(days).astype(np.uint32))
+        assert_same(got, days[ids])
+        steps = [(users[:2], times[:2]), (users[1:], times[1:]), (users, times)]
+        dense = k.sequence(steps, 1000, 9000, 3, n)
+        assert 0 < dense.sum() < n
+        assert_same(k.sequence_sparse(steps, 1000, 9000, 3), np.flatnonzero(dense).astype(np.uint32))
 
 
 def test_large_input_agrees() -> None:
@@ -361,6 +453,11 @@ BAD_CALLS = {
     "no steps": lambda k: k.sequence([], 0, 9, -1, 2),
     "bad step": lambda k: k.sequence([(U, T), (U, [np.array([1], np.int64)])], 0, 9, -1, 2),
     "step user out of range": lambda k: k.sequence([(U, T)], 0, 9, -1, 1),
+    "sparse length mismatch": lambda k: k.first_time_sparse(U, [np.array([5], np.int64)], 9),
+    "sparse zero period": lambda k: k.distinct_buckets_sparse(U, T, 0, 9, 0, 0),
+    "sparse nth 0": lambda k: k.nth_time_sparse(U, T, 9, 0),
+    "sparse no steps": lambda k: k.sequence_sparse([], 0, 9, -1),
+    "sparse bad step": lambda k: k.sequence_sparse([(U, T), (U, [np.array([1], np.int64)])], 0, 9, -1),
 }
 
 

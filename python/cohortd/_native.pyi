@@ -14,14 +14,18 @@ __all__ = [
     "count_sparse",
     "distinct",
     "distinct_buckets",
+    "distinct_buckets_sparse",
     "first_in_window",
     "first_time",
+    "first_time_sparse",
     "funnel",
     "journeys",
     "next_after",
     "nth_time",
+    "nth_time_sparse",
     "retention_curve",
     "sequence",
+    "sequence_sparse",
     "user_type_counts",
 ]
 
@@ -67,6 +71,14 @@ def aggregate_sparse(
     end: int,
     func: str,
 ) -> tuple[_U32s, _F64s, _U32s]: ...
+def distinct_buckets_sparse(
+    users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, origin: int, period: int
+) -> tuple[_U32s, _U32s]: ...
+def first_time_sparse(users: Sequence[_U32s], times: Sequence[_I64s], end: int) -> tuple[_U32s, _I64s]: ...
+def nth_time_sparse(users: Sequence[_U32s], times: Sequence[_I64s], end: int, nth: int) -> tuple[_U32s, _I64s]: ...
+def sequence_sparse(
+    steps: Sequence[tuple[Sequence[_U32s], Sequence[_I64s]]], start: int, end: int, within: int
+) -> _U32s: ...
 def first_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, n_users: int) -> _I64s: ...
 def nth_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, nth: int, n_users: int) -> _I64s: ...
 def sequence(

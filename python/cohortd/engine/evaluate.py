@@ -4,11 +4,14 @@ Each condition becomes one kernel call over the parts of the segments it can
 touch (pruned by event type through the type index and by time through
 min/max bounds), yielding a dense per-user array that is compared and turned
 into a roaring bitmap.  ``did(E) >= k`` (k >= 1) and sum/avg/min/max aggregates,
-which only select users with rows, take a sparse path instead when they touch
-fewer rows than there are users: the kernels return the sorted ids of the users
+active days / periods (>= 1), ``first did`` / ``nth did`` of an event type and
+sequences, which only select users with rows, take a sparse path instead when they
+touch fewer rows than there are users: the kernels return the sorted ids of the users
 with rows (and their figures), so work and memory follow the rows touched.
 ``and``/``or``/``not`` are bitmap operations; ``not`` is the complement within
-the users known at ``T`` (first event before ``T``).
+the users known at ``T`` (first event before ``T``).  The operands of ``and`` run
+in order of their bound on members (rows in the indexes), so the next ones are
+evaluated for the first one's members only.
 Equal conditions are evaluated once per evaluation (memoised by tree value).
 """
 
@@ -170,6 +173,8 @@ class Evaluation:
         if isinstance(expr, ast.InCohort):
             return self._in_cohort(expr.name)
         if isinstance(expr, ast.UserProp):
+            if self.restrict is not None:  # the users asked about only, not a mask over everyone
+                return bitmap_from_ids(self._known_ids[self._user_prop(expr.predicate, self._known_ids)])
             return self._mask_to_bitmap(self._user_prop(expr.predicate))
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
@@ -198,6 +203,29 @@ class Evaluation:
                 return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
             ids, counts = k.count_sparse(p.users, p.times, start, end)
             return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
+        if isinstance(cond, ast.ActiveDays | ast.ActivePeriods) and needs_a_row(cond.cmp):
+            start, end = window_bounds(cond.window, T)
+            origin, period = (0, DAY_MS) if isinstance(cond, ast.ActiveDays) else (T, cond.period.ms)
+            p = self.parts(cond.event, start, end)
+            if not self._sparse_pays(p):
+                return self._mask_to_bitmap(
+                    compare(k.distinct_buckets(p.users, p.times, start, end, origin, period, n), cond.cmp)
+                )
+            ids, counts = k.distinct_buckets_sparse(p.users, p.times, start, end, origin, period)
+            return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
+        if isinstance(cond, ast.FirstDid | ast.NthDid) and not _is_any(cond.event):
+            start, end = window_bounds(cond.window, T)
+            p = self.parts(cond.event, MIN_TIME, T)
+            nth = cond.n if isinstance(cond, ast.NthDid) else 1
+            if not self._sparse_pays(p):
+                times = (
+                    k.first_time(p.users, p.times, T, n)
+                    if nth == 1
+                    else k.nth_time(p.users, p.times, T, nth, n)
+                )
+                return self._mask_to_bitmap((times >= start) & (times < end))
+            ids, times = k.nth_time_sparse(p.users, p.times, T, nth)
+            return self.known & bitmap_from_ids(ids[(times >= start) & (times < end)])
         if isinstance(cond, ast.Aggregate) and cond.func in ("sum", "avg", "min", "max"):
             start, end = window_bounds(cond.window, T)
             p = self.parts(cond.event, start, end, value_prop=cond.prop)
@@ -211,14 +239,19 @@ class Evaluation:
             return self.known & bitmap_from_ids(ids[compare(values, cond.cmp)])
         return None
 
-    def _sparse_pays(self, p: Parts) -> bool:
-        return sum(len(u) for u in p.users) * self.SPARSE_RATIO < self.n_users
+    def _sparse_pays(self, *parts: Parts) -> bool:
+        return sum(len(u) for p in parts for u in p.users) * self.SPARSE_RATIO < self.n_users
 
     #: ``a and b`` evaluates ``b`` only for a's members when a holds under 1/NARROW_RATIO of all users
     NARROW_RATIO = 32
 
     def _and(self, expr: ast.And) -> BitMap:
-        first, *rest = ast.chain(expr)  # a loop over the chain, like ``or``
+        items = ast.chain(expr)  # a loop over the chain, like ``or``
+        if self.steps is None:  # explain lists the conditions as written
+            # Cost-based order: the operand with the fewest possible members first, so the
+            # next ones are narrowed to its members (``_and_step``); ``and`` commutes.
+            items = sorted(items, key=self.members_bound)
+        first, *rest = items
         result = self.run(first)
         for right in rest:
             result = self._and_step(result, right)
@@ -245,6 +278,44 @@ class Evaluation:
         )
         sub.cohort_stack = list(self.cohort_stack)
         return left & sub.run(right)
+
+    def members_bound(self, expr: ast.Expr) -> int:
+        """An upper bound of the members of ``expr``, from row counts in the indexes alone (no scan).
+
+        A condition that needs a row of its event has at most that many members (and at most
+        the rows its window can touch); anything else is bounded by the number of users.
+        """
+        T, n = self.as_of, self.n_users
+        if isinstance(expr, ast.And):
+            return min(self.members_bound(item) for item in ast.chain(expr))
+        if isinstance(expr, ast.Or):
+            return min(n, sum(self.members_bound(item) for item in ast.chain(expr)))
+        if isinstance(expr, ast.Sequence):
+            start, end = window_bounds(expr.window, T)
+            return min(self._rows_bound(step, start, end) for step in expr.steps)
+        needs_row = (
+            (isinstance(expr, ast.Did) and needs_a_row(expr.cmp))
+            or (isinstance(expr, ast.Aggregate) and expr.func != "distinct")
+            or (isinstance(expr, ast.ActiveDays | ast.ActivePeriods) and needs_a_row(expr.cmp))
+        )
+        if needs_row:
+            start, end = window_bounds(expr.window, T)  # type: ignore[union-attr]
+            return self._rows_bound(expr.event, start, end)  # type: ignore[union-attr]
+        if isinstance(expr, ast.FirstDid | ast.NthDid):
+            start, end = window_bounds(expr.window, T)
+            return self._rows_bound(expr.event, MIN_TIME, T) if start < end else 0
+        return n
+
+    def _rows_bound(self, event: ast.EventRef, start: int, end: int) -> int:
+        """Rows of ``event``'s type ranges (whole segments for ``any``) overlapping ``[start, end)``."""
+        if start >= end:
+            return 0
+        type_id = None
+        if event.event_type is not None:
+            type_id = self.store.types.get(event.event_type)
+            if type_id is None:
+                return 0
+        return min(self.n_users, sum(e - s for _, s, e in self._ranges(type_id, start, end)))
 
     def _per_user(self, expr: ast.Expr) -> bool:
         """Whether ``expr`` (through in_cohort references) has no percentile, which needs every user."""
@@ -408,20 +479,24 @@ class Evaluation:
 
     def _sequence(self, cond: ast.Sequence) -> BitMap:
         start, end = window_bounds(cond.window, self.as_of)
-        steps = []
-        for step in cond.steps:
-            p = self.parts(step, start, end)
-            steps.append((p.users, p.times))
+        parts = [self.parts(step, start, end) for step in cond.steps]
+        steps = [(p.users, p.times) for p in parts]
         within = cond.within.ms if cond.within is not None else -1
+        if self._sparse_pays(*parts):
+            return self.known & bitmap_from_ids(self.kernel.sequence_sparse(steps, start, end, within))
         return self._mask_to_bitmap(
             np.asarray(self.kernel.sequence(steps, start, end, within, self.n_users), bool)
         )
 
-    def _user_prop(self, pred: ast.Predicate) -> np.ndarray:
+    def _user_prop(self, pred: ast.Predicate, ids: np.ndarray | None = None) -> np.ndarray:
+        """Mask of a user-property predicate over all users, or over ``ids`` (aligned with it)."""
         kind = self.store.user_schema.get(pred.prop)
         col = self.store.user_props.get(pred.prop, self.n_users)
         values, valid = col if col is not None else (None, None)
-        return predicate_mask(pred, values, valid, kind, self.n_users, self.lookups)
+        if ids is not None and values is not None and valid is not None:
+            values, valid = values[ids], valid[ids]
+        n = self.n_users if ids is None else len(ids)
+        return predicate_mask(pred, values, valid, kind, n, self.lookups)
 
     # --------------------------------------------------------------- parts
     def parts(
@@ -538,6 +613,11 @@ def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | Non
     offsets = np.repeat(lo - (np.cumsum(lens) - lens), lens)
     positions = np.arange(total, dtype=np.int64) + offsets
     return positions if order is None else order[positions]
+
+
+def _is_any(event: ast.EventRef) -> bool:
+    """``any`` without a filter: every user's first event time is kept by the store."""
+    return event.event_type is None and event.filter is None
 
 
 def _take(arr: np.ndarray, rows: np.ndarray | None) -> np.ndarray:

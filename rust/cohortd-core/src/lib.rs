@@ -29,8 +29,10 @@ pub use error::KernelError;
 pub use features::{user_type_counts, Csr};
 pub use first::first_time;
 pub use nth::nth_time;
-pub use sequence::sequence;
-pub use sparse::{aggregate_sparse, count_sparse};
+pub use sequence::{sequence, sequence_sparse};
+pub use sparse::{
+    aggregate_sparse, count_sparse, distinct_buckets_sparse, first_time_sparse, nth_time_sparse,
+};
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

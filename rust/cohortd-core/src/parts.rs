@@ -68,6 +68,38 @@ pub(crate) fn check_values<T>(times: &[&[i64]], values: &[&[T]]) -> Result<()> {
     Ok(())
 }
 
+/// Above this many rows, sorts run on all threads.
+const PAR_SORT_MIN: usize = 1 << 16;
+
+/// The `(user, time)` rows whose time passes `keep`, sorted by (user, time).
+///
+/// A part of one event type (a segment's type range) is already sorted, so the
+/// rows are a few sorted runs: a sorted input is returned as is and otherwise
+/// the stable sort finds the runs and merges them instead of sorting from scratch.
+pub(crate) fn sorted_rows(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    keep: impl Fn(i64) -> bool,
+) -> Vec<(u32, i64)> {
+    let mut rows = Vec::new();
+    for (u, t) in users.iter().zip(times) {
+        rows.extend(
+            u.iter()
+                .zip(t.iter())
+                .filter(|(_, &t)| keep(t))
+                .map(|(&u, &t)| (u, t)),
+        );
+    }
+    if !rows.windows(2).all(|w| w[0] <= w[1]) {
+        if rows.len() >= PAR_SORT_MIN {
+            rows.par_sort();
+        } else {
+            rows.sort();
+        }
+    }
+    rows
+}
+
 type Rows<'a> = (&'a [u32], &'a [i64]);
 
 /// Cuts all rows into `k` groups of about equal size (a part may be split).

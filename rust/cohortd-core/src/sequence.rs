@@ -2,10 +2,8 @@
 //! window, and `ek - e1 <= within`.
 
 use crate::error::{KernelError, Result};
-use crate::parts::check_parts;
+use crate::parts::{check_lengths, check_parts, sorted_rows};
 use rayon::prelude::*;
-
-const PAR_SORT_MIN: usize = 1 << 16;
 
 /// One step's parts: `(users, times)`.
 pub type StepParts<'a> = (&'a [&'a [u32]], &'a [&'a [i64]]);
@@ -28,14 +26,45 @@ pub fn sequence(
     for (users, times) in steps {
         check_parts(users, times, n_users)?;
     }
+    let mut out = vec![false; n_users];
+    for user in matching_users(steps, start, end, within) {
+        out[user as usize] = true;
+    }
+    Ok(out)
+}
+
+/// The sparse `sequence`: sorted ids of the users with a matching chain, in
+/// memory proportional to the steps' rows (no array over all users).
+pub fn sequence_sparse(
+    steps: &[StepParts<'_>],
+    start: i64,
+    end: i64,
+    within: i64,
+) -> Result<Vec<u32>> {
+    if steps.is_empty() {
+        return Err(KernelError::Argument(
+            "sequence needs at least one step".into(),
+        ));
+    }
+    for (users, times) in steps {
+        check_lengths(users, times)?;
+    }
+    Ok(matching_users(steps, start, end, within))
+}
+
+fn matching_users(steps: &[StepParts<'_>], start: i64, end: i64, within: i64) -> Vec<u32> {
     let sorted: Vec<(Vec<u32>, Vec<i64>)> = steps
         .par_iter()
-        .map(|&(u, t)| sorted_in_window(u, t, start, end))
+        .map(|&(u, t)| {
+            sorted_rows(u, t, |time| start <= time && time < end)
+                .into_iter()
+                .unzip()
+        })
         .collect();
 
     // Walk the users of step 1 in order; each other step keeps a cursor that
     // only moves forward, so every user's run in every step is found in one pass.
-    let mut out = vec![false; n_users];
+    let mut out = Vec::new();
     let mut cursor = vec![0usize; steps.len()];
     let mut lists: Vec<&[i64]> = Vec::with_capacity(steps.len());
     let mut scratch = vec![0usize; steps.len()];
@@ -49,11 +78,11 @@ pub fn sequence(
             cursor[j] = hi;
             lists.push(&times[lo..hi]);
         }
-        if lists.iter().all(|l| !l.is_empty()) {
-            out[user as usize] = user_matches(&lists, within, &mut scratch);
+        if lists.iter().all(|l| !l.is_empty()) && user_matches(&lists, within, &mut scratch) {
+            out.push(user);
         }
     }
-    Ok(out)
+    out
 }
 
 fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
@@ -61,29 +90,6 @@ fn advance(users: &[u32], mut pos: usize, keep: impl Fn(u32) -> bool) -> usize {
         pos += 1;
     }
     pos
-}
-
-/// The step's in-window rows sorted by (user, time), as two aligned columns.
-fn sorted_in_window(
-    users: &[&[u32]],
-    times: &[&[i64]],
-    start: i64,
-    end: i64,
-) -> (Vec<u32>, Vec<i64>) {
-    let mut pairs = Vec::new();
-    for (u, t) in users.iter().zip(times) {
-        for (&id, &time) in u.iter().zip(*t) {
-            if start <= time && time < end {
-                pairs.push((id, time));
-            }
-        }
-    }
-    if pairs.len() >= PAR_SORT_MIN {
-        pairs.par_sort_unstable();
-    } else {
-        pairs.sort_unstable();
-    }
-    pairs.into_iter().unzip()
 }
 
 /// One user's check over each step's sorted times.
@@ -174,10 +180,12 @@ mod tests {
             sequence(&steps, 10, 40, 10, 4).unwrap(),
             vec![true, false, true, false]
         );
+        assert_eq!(sequence_sparse(&steps, 10, 40, 10).unwrap(), vec![0, 2]);
     }
 
     #[test]
     fn rejects_no_steps() {
         assert!(sequence(&[], 0, 1, -1, 1).is_err());
+        assert!(sequence_sparse(&[], 0, 1, -1).is_err());
     }
 }

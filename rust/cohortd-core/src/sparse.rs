@@ -1,6 +1,8 @@
 //! Sparse counterparts of `count` and `aggregate`: only the users with a row in
 //! the window, as sorted ids with their figures, in memory proportional to the
-//! rows touched (never an array over all users).
+//! rows touched (never an array over all users): `count`, `aggregate`,
+//! `distinct_buckets` (active days / periods), `first_time`, `nth_time`
+//! (`sequence_sparse` lives beside `sequence`).
 //!
 //! Parts of one event type are each sorted by user (a segment's type range), so
 //! their concatenation is a few sorted runs: the stable sort below detects the
@@ -8,8 +10,83 @@
 //! is the order the dense `aggregate` adds in, so sums agree bit for bit.
 
 use crate::aggregate::AggFunc;
-use crate::error::Result;
-use crate::parts::{check_lengths, check_values};
+use crate::distinct::bucket_key;
+use crate::error::{KernelError, Result};
+use crate::parts::{check_lengths, check_values, sorted_rows};
+
+/// Sorted ids and one figure per user, from (user, time)-sorted rows.
+type Sparse<T> = (Vec<u32>, Vec<T>);
+
+/// Folds each user's run of sorted rows into one figure (`None`: not a member).
+fn per_user_runs<T>(
+    rows: &[(u32, i64)],
+    mut figure: impl FnMut(&[(u32, i64)]) -> Option<T>,
+) -> Sparse<T> {
+    let (mut ids, mut out) = (Vec::new(), Vec::new());
+    for run in rows.chunk_by(|a, b| a.0 == b.0) {
+        if let Some(f) = figure(run) {
+            ids.push(run[0].0);
+            out.push(f);
+        }
+    }
+    (ids, out)
+}
+
+/// Sorted ids of the users with a row in `[start, end)` and their number of
+/// distinct `floor((t - origin) / period)` (the sparse `distinct_buckets`).
+pub fn distinct_buckets_sparse(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    origin: i64,
+    period: i64,
+) -> Result<Sparse<u32>> {
+    check_lengths(users, times)?;
+    if period <= 0 {
+        return Err(KernelError::Argument(format!(
+            "period must be positive, got {period}"
+        )));
+    }
+    let rows = sorted_rows(users, times, |t| start <= t && t < end);
+    // The bucket key is a floor division, so it never decreases along a user's sorted times.
+    Ok(per_user_runs(&rows, |run| {
+        let keys = run.iter().map(|&(_, t)| bucket_key(t, origin, period));
+        let mut last = None;
+        let mut n = 0u32;
+        for k in keys {
+            if last != Some(k) {
+                n += 1;
+                last = Some(k);
+            }
+        }
+        Some(n)
+    }))
+}
+
+/// Sorted ids of the users with a row before `end` and their earliest time.
+pub fn first_time_sparse(users: &[&[u32]], times: &[&[i64]], end: i64) -> Result<Sparse<i64>> {
+    check_lengths(users, times)?;
+    let rows = sorted_rows(users, times, |t| t < end);
+    Ok(per_user_runs(&rows, |run| Some(run[0].1)))
+}
+
+/// Sorted ids of the users with at least `nth` rows before `end` and their
+/// `nth` smallest time (1-based, equal times counted once each).
+pub fn nth_time_sparse(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    end: i64,
+    nth: u64,
+) -> Result<Sparse<i64>> {
+    check_lengths(users, times)?;
+    if nth == 0 {
+        return Err(KernelError::Argument("nth must be at least 1".into()));
+    }
+    let nth = usize::try_from(nth).unwrap_or(usize::MAX);
+    let rows = sorted_rows(users, times, |t| t < end);
+    Ok(per_user_runs(&rows, |run| run.get(nth - 1).map(|r| r.1)))
+}
 
 /// Sorted ids of the users with a row in `[start, end)` and their row counts.
 pub fn count_sparse(
@@ -96,7 +173,45 @@ pub fn aggregate_sparse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{aggregate, count};
+    use crate::{aggregate, count, distinct_buckets, first_time, nth_time};
+
+    type Dense<T> = (Vec<u32>, Vec<T>);
+
+    fn nonzero<T: Copy + PartialEq>(dense: &[T], none: T) -> Dense<T> {
+        let ids: Vec<u32> = (0..dense.len() as u32)
+            .filter(|&u| dense[u as usize] != none)
+            .collect();
+        let vals = ids.iter().map(|&u| dense[u as usize]).collect();
+        (ids, vals)
+    }
+
+    #[test]
+    fn time_kernels_are_the_dense_ones_on_users_with_rows() {
+        let (u1, t1): (&[u32], &[i64]) = (&[4, 0, 2, 2, 5, 0], &[1, 9, 3, 2, 9, 9]);
+        let (u2, t2): (&[u32], &[i64]) = (&[1, 2, 7, 0], &[5, 5, 50, i64::MIN]);
+        let (u, t) = ([u1, u2], [t1, t2]);
+        assert_eq!(
+            first_time_sparse(&u, &t, 9).unwrap(),
+            nonzero(&first_time(&u, &t, 9, 8).unwrap(), i64::MAX)
+        );
+        for nth in 1..4 {
+            assert_eq!(
+                nth_time_sparse(&u, &t, 10, nth).unwrap(),
+                nonzero(&nth_time(&u, &t, 10, nth, 8).unwrap(), i64::MAX)
+            );
+        }
+        for (origin, period) in [(0, 2), (1, 3), (-7, 4)] {
+            assert_eq!(
+                distinct_buckets_sparse(&u, &t, 2, 10, origin, period).unwrap(),
+                nonzero(
+                    &distinct_buckets(&u, &t, 2, 10, origin, period, 8).unwrap(),
+                    0
+                )
+            );
+        }
+        assert!(nth_time_sparse(&u, &t, 10, 0).is_err());
+        assert!(distinct_buckets_sparse(&u, &t, 0, 9, 0, 0).is_err());
+    }
 
     #[test]
     fn count_sparse_is_the_nonzero_part_of_count() {

@@ -25,6 +25,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::aggregate_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::distinct_buckets_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::first_time_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::nth_time_sparse, m)?)?;
+    m.add_function(wrap_pyfunction!(sequence::sequence_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(aggregate::aggregate, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct, m)?)?;
     m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;

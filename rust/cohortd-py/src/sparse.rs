@@ -47,3 +47,52 @@ pub fn aggregate_sparse<'py>(
         n.into_pyarray(py),
     ))
 }
+
+/// Sorted ids of the users with a row in the window and their distinct bucket counts.
+#[pyfunction]
+pub fn distinct_buckets_sparse<'py>(
+    py: Python<'py>,
+    users: Vec<PyReadonlyArray1<'py, u32>>,
+    times: Vec<PyReadonlyArray1<'py, i64>>,
+    start: i64,
+    end: i64,
+    origin: i64,
+    period: i64,
+) -> PyResult<(Ids<'py>, Ids<'py>)> {
+    let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
+    let (ids, counts) = py
+        .allow_threads(|| cohortd_core::distinct_buckets_sparse(&u, &t, start, end, origin, period))
+        .map_err(kernel_err)?;
+    Ok((ids.into_pyarray(py), counts.into_pyarray(py)))
+}
+
+/// Sorted ids of the users with a row before `end` and their earliest time.
+#[pyfunction]
+pub fn first_time_sparse<'py>(
+    py: Python<'py>,
+    users: Vec<PyReadonlyArray1<'py, u32>>,
+    times: Vec<PyReadonlyArray1<'py, i64>>,
+    end: i64,
+) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<i64>>)> {
+    let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
+    let (ids, firsts) = py
+        .allow_threads(|| cohortd_core::first_time_sparse(&u, &t, end))
+        .map_err(kernel_err)?;
+    Ok((ids.into_pyarray(py), firsts.into_pyarray(py)))
+}
+
+/// Sorted ids of the users with `nth` rows before `end` and their `nth` time.
+#[pyfunction]
+pub fn nth_time_sparse<'py>(
+    py: Python<'py>,
+    users: Vec<PyReadonlyArray1<'py, u32>>,
+    times: Vec<PyReadonlyArray1<'py, i64>>,
+    end: i64,
+    nth: u64,
+) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<i64>>)> {
+    let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
+    let (ids, nths) = py
+        .allow_threads(|| cohortd_core::nth_time_sparse(&u, &t, end, nth))
+        .map_err(kernel_err)?;
+    Ok((ids.into_pyarray(py), nths.into_pyarray(py)))
+}

@@ -38,6 +38,14 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
 ``aggregate_sparse(users, times, values, start, end, func) -> (uint32[m], float64[m], uint32[m])``
     the sparse ``aggregate``: sorted ids, the aggregate (bit for bit the dense one:
     same row order), the counts.
+``distinct_buckets_sparse(users, times, start, end, origin, period) -> (uint32[m], uint32[m])``
+    the sparse ``distinct_buckets``: sorted ids of the users with a row in the window and
+    their distinct bucket counts.
+``first_time_sparse(users, times, end) -> (uint32[m], int64[m])`` and
+``nth_time_sparse(users, times, end, nth) -> (uint32[m], int64[m])``
+    the sparse ``first_time`` / ``nth_time``: the users that have such a time, and it.
+``sequence_sparse(steps, start, end, within) -> uint32[m]``
+    the sparse ``sequence``: sorted ids of the users with a matching chain.
 
 Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
 

@@ -157,7 +157,11 @@ def _user_matches(times, lo, hi, within, ptr):  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True)
 def _sequence_sorted(users, times, offsets, within, out):  # type: ignore[no-untyped-def]
-    """Step j's rows, sorted by (user, time), are ``offsets[j]:offsets[j + 1]``."""
+    """Step j's rows, sorted by (user, time), are ``offsets[j]:offsets[j + 1]``.
+
+    Writes the matching users' ids, ascending, to ``out`` and returns how many.
+    """
+    m = 0
     k = offsets.shape[0] - 1
     cursor = offsets[:-1].copy()
     lo = np.empty(k, np.int64)
@@ -181,8 +185,10 @@ def _sequence_sorted(users, times, offsets, within, out):  # type: ignore[no-unt
             if a == b:
                 present = False
         i = cursor[0]
-        if present:
-            out[user] = _user_matches(times, lo, hi, within, ptr)
+        if present and _user_matches(times, lo, hi, within, ptr):
+            out[m] = user
+            m += 1
+    return m
 
 
 # ---------------------------------------------------------------- the contract
@@ -229,17 +235,20 @@ def distinct(
     return _distinct_pairs(us, ts, _concat(vs, np.int64), start, end, n)
 
 
+def _bucket_keys(t: Array, origin: int, period: int) -> Array:
+    p = np.int64(period)
+    # floor((t - origin) / p) + floor(origin / p), which cannot overflow (see cohortd-core
+    # distinct::bucket_key); a constant shift leaves the distinct counts unchanged.
+    return t // p - (t % p < np.int64(origin) % p)
+
+
 def distinct_buckets(
     users: Parts, times: Parts, start: int, end: int, origin: int, period: int, n_users: int
 ) -> npt.NDArray[np.uint32]:
     us, ts, n = _rows(users, times, n_users)
     if period <= 0:
         raise KernelError(f"period must be positive, got {period}")
-    t = _concat(ts, np.int64)
-    p = np.int64(period)
-    # floor((t - origin) / p) + floor(origin / p), which cannot overflow (see cohortd-core
-    # distinct::bucket_key); a constant shift leaves the distinct counts unchanged.
-    keys = t // p - (t % p < np.int64(origin) % p)
+    keys = _bucket_keys(_concat(ts, np.int64), origin, period)
     return _distinct_pairs(us, ts, keys, start, end, n)
 
 
@@ -290,11 +299,18 @@ def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: 
         u_sorted, t_sorted = _sort_by_user(u, t, n)
         sorted_u.append(u_sorted)
         sorted_t.append(t_sorted)
-    offsets = np.zeros(len(steps) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(u) for u in sorted_u])
     out = np.zeros(n, dtype=np.bool_)
-    _sequence_sorted(np.concatenate(sorted_u), np.concatenate(sorted_t), offsets, np.int64(within), out)
+    out[_matching_users(sorted_u, sorted_t, within)] = True
     return out
+
+
+def _matching_users(sorted_u: list[Array], sorted_t: list[Array], within: int) -> npt.NDArray[np.uint32]:
+    """Sorted ids of the users with a chain, from each step's (user, time)-sorted rows."""
+    offsets = np.zeros(len(sorted_u) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(u) for u in sorted_u])
+    ids = np.empty(len(sorted_u[0]), np.uint32)
+    m = _sequence_sorted(np.concatenate(sorted_u), np.concatenate(sorted_t), offsets, np.int64(within), ids)
+    return ids[:m]
 
 
 # ------------------------------------------------------------------ analyses (retention, funnels, journeys)
@@ -590,16 +606,36 @@ def next_after(after: npt.ArrayLike, users: Parts, times: Parts, end: int) -> np
 # ---------------------------------------------------------------- sparse
 
 
-def _in_window(
-    users: Parts, times: Parts, values: Parts | None, start: int, end: int
-) -> tuple[Array, Array | None]:
-    """The users (and values) of rows in ``[start, end)``, in user order, stable (part then row order)."""
-    us, ts = as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times")
+def _aligned(users: Parts, times: Parts, what: str = "") -> tuple[list[Array], list[Array]]:
+    """Validated user and time parts of aligned lengths (no user-id range: no ``n_users``)."""
+    us, ts = as_parts(users, np.uint32, what + "users"), as_parts(times, np.int64, what + "times")
     if len(us) != len(ts):
         raise KernelError(f"{len(us)} user parts but {len(ts)} time parts")
     for i, (u, t) in enumerate(zip(us, ts, strict=True)):
         if len(u) != len(t):
             raise KernelError(f"part {i}: {len(u)} users but {len(t)} times")
+    return us, ts
+
+
+def _by_user_time(users: Parts, times: Parts, start: int, end: int, what: str = "") -> tuple[Array, Array]:
+    """Rows with ``start <= t < end`` sorted by (user, time); sorted input is kept as is."""
+    us, ts = _aligned(users, times, what)
+    keep = [(t >= start) & (t < end) for t in ts]
+    u = _concat([a[k] for a, k in zip(us, keep, strict=True)], np.uint32)
+    t = _concat([a[k] for a, k in zip(ts, keep, strict=True)], np.int64)
+    if len(u) > 1:
+        step = u[1:].astype(np.int64) - u[:-1]
+        if not bool(np.all((step > 0) | ((step == 0) & (t[1:] >= t[:-1])))):
+            order = np.lexsort((t, u))
+            u, t = u[order], t[order]
+    return u, t
+
+
+def _in_window(
+    users: Parts, times: Parts, values: Parts | None, start: int, end: int
+) -> tuple[Array, Array | None]:
+    """The users (and values) of rows in ``[start, end)``, in user order, stable (part then row order)."""
+    us, ts = _aligned(users, times)
     vs = _values(values, ts, np.float64) if values is not None else None
     keep = [(t >= start) & (t < end) for t in ts]
     sel = _concat([u[k] for u, k in zip(us, keep, strict=True)], np.uint32)
@@ -653,3 +689,76 @@ def aggregate_sparse(
     cnt = np.empty(len(sel), np.uint32)
     m = _fold_runs(sel, vals, _AGG_FUNCS[func], ids, acc, cnt) if len(sel) else 0
     return ids[:m], acc[:m], cnt[:m]
+
+
+@numba.njit(cache=True)
+def _distinct_runs(users, keys, ids, out):  # type: ignore[no-untyped-def]
+    """Per user run of non-decreasing keys: the number of distinct keys."""
+    m = -1
+    for i in range(users.shape[0]):
+        if i == 0 or users[i] != users[i - 1]:
+            m += 1
+            ids[m] = users[i]
+            out[m] = 1
+        elif keys[i] != keys[i - 1]:
+            out[m] += 1
+    return m + 1
+
+
+@numba.njit(cache=True)
+def _nth_runs(users, times, nth, ids, out):  # type: ignore[no-untyped-def]
+    """Per user run of sorted times: the nth one, for the users that have it."""
+    m = 0
+    i = 0
+    n = users.shape[0]
+    while i < n:
+        j = i
+        while j < n and users[j] == users[i]:
+            j += 1
+        if j - i >= nth:
+            ids[m] = users[i]
+            out[m] = times[i + nth - 1]
+            m += 1
+        i = j
+    return m
+
+
+def distinct_buckets_sparse(
+    users: Parts, times: Parts, start: int, end: int, origin: int, period: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    u, t = _by_user_time(users, times, start, end)
+    if period <= 0:
+        raise KernelError(f"period must be positive, got {period}")
+    ids = np.empty(len(u), np.uint32)
+    counts = np.empty(len(u), np.uint32)
+    m = _distinct_runs(u, _bucket_keys(t, origin, period), ids, counts) if len(u) else 0
+    return ids[:m], counts[:m]
+
+
+def _nth_sparse(users: Parts, times: Parts, end: int, nth: int) -> tuple[Array, Array]:
+    u, t = _by_user_time(users, times, np.iinfo(np.int64).min, end)
+    ids = np.empty(len(u), np.uint32)
+    out = np.empty(len(u), np.int64)
+    m = _nth_runs(u, t, np.int64(nth), ids, out) if len(u) else 0
+    return ids[:m], out[:m]
+
+
+def first_time_sparse(
+    users: Parts, times: Parts, end: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    return _nth_sparse(users, times, end, 1)
+
+
+def nth_time_sparse(
+    users: Parts, times: Parts, end: int, nth: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    if int(nth) < 1:
+        raise KernelError(f"nth must be at least 1, got {nth}")
+    return _nth_sparse(users, times, end, int(nth))
+
+
+def sequence_sparse(steps: Sequence[Step], start: int, end: int, within: int) -> npt.NDArray[np.uint32]:
+    if len(steps) == 0:
+        raise KernelError("sequence needs at least one step")
+    sorted_steps = [_by_user_time(u, t, start, end, f"step {j} ") for j, (u, t) in enumerate(steps)]
+    return _matching_users([u for u, _ in sorted_steps], [t for _, t in sorted_steps], within)

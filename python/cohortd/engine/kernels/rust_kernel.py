@@ -84,12 +84,15 @@ def nth_time(users: Parts, times: Parts, end: int, nth: int, n_users: int) -> np
     )
 
 
-def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
-    native_steps = [
+def _steps(steps: Sequence[Step]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    return [
         (as_parts(u, np.uint32, f"step {j} users"), as_parts(t, np.int64, f"step {j} times"))
         for j, (u, t) in enumerate(steps)
     ]
-    return _native.sequence(native_steps, start, end, within, _n(n_users))
+
+
+def sequence(steps: Sequence[Step], start: int, end: int, within: int, n_users: int) -> npt.NDArray[np.bool_]:
+    return _native.sequence(_steps(steps), start, end, within, _n(n_users))
 
 
 def user_type_counts(
@@ -213,3 +216,33 @@ def aggregate_sparse(
         end,
         func,
     )
+
+
+def distinct_buckets_sparse(
+    users: Parts, times: Parts, start: int, end: int, origin: int, period: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    return _native.distinct_buckets_sparse(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), start, end, origin, period
+    )
+
+
+def first_time_sparse(
+    users: Parts, times: Parts, end: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    return _native.first_time_sparse(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end
+    )
+
+
+def nth_time_sparse(
+    users: Parts, times: Parts, end: int, nth: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    if int(nth) < 1:
+        raise KernelError(f"nth must be at least 1, got {nth}")
+    return _native.nth_time_sparse(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), end, int(nth)
+    )
+
+
+def sequence_sparse(steps: Sequence[Step], start: int, end: int, within: int) -> npt.NDArray[np.uint32]:
+    return _native.sequence_sparse(_steps(steps), start, end, within)
