@@ -534,6 +534,11 @@ def test_analyses_add_up_to_the_one_process_answers(clusters, events, plans) -> 
     name = f"an{next(_projects)}"
     reference = single.project(name)
     _load(reference, events, plans)
+    import time
+
+    now = int(time.time() * 1000)  # entries into "b" now (after T: the other analyses do not see them)
+    recent = [{"user_id": f"u{u}", "event_type": "B", "time": now - DAY} for u in range(0, 25, 3)]
+    reference.ingest(recent)
     lo, hi = T - 40 * DAY, T - DAY
     calls = {
         "backtest": lambda p: p.backtest(
@@ -554,17 +559,49 @@ def test_analyses_add_up_to_the_one_process_answers(clusters, events, plans) -> 
             '"A"', lo, hi, after="10d", before="10d", depth=2, top=3, as_of=T, returned_within="5d",
             did=['"C"'],
         ),
+        "migration": lambda p: Matrices(p.migration(["a", "b", 'did("C") in last 10d'], lo, T, "9d")),
+        "entries": lambda p: Entries(p.migration_entries(["a"], "b")),
     }  # fmt: skip
     if not plans:
         del calls["funnel by plan"]  # no such property: an error everywhere
+    reference.evaluate("b")
     want = {what: call(reference).to_json() for what, call in calls.items()}
+    assert want["entries"]["entries"] == len(recent)
     for n, cluster in made.items():
         project = cluster.project(name)
         _load(project, events, plans)
+        project.ingest(recent)
+        project.evaluate("b")  # every shard folds the batch in (the reference did on ingest)
         for what, call in calls.items():
             assert call(project).to_json() == want[what], (n, what)
         with pytest.raises(NotInClusterError, match="top P%"):
             project.retention('"A"', "any", lo, hi, as_of=T, cohort="pct")
+        with pytest.raises(NotInClusterError, match="top P%"):
+            project.migration(["a", "pct"], lo, T)
+        with pytest.raises(NotInClusterError, match="k-means"):
+            project.personas()
+
+
+class Matrices:
+    """Transition matrices as JSON (the analyses' results have ``to_json``; these ``to_dict``)."""
+
+    def __init__(self, matrices: list) -> None:
+        self.matrices = matrices
+
+    def to_json(self) -> list:
+        return [m.to_dict(str) for m in self.matrices]
+
+
+class Entries:
+    def __init__(self, entries) -> None:
+        self.entries = entries
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        out = asdict(self.entries)
+        assert out.pop("log_from_ms") > 0  # where each process's log starts (its open time)
+        return out
 
 
 @settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)

@@ -12,6 +12,13 @@ Every analysis is per user (a user's events are all on one shard), so:
 * **journeys**: each shard counts every distinct path (not only its top ones);
   the counts add, and the router takes the top paths with the same tie-break
   (path text).  The "returned" and "did" shares add their users.
+* **migration**: transition cells, sizes and overlaps add (a user's cohorts at
+  both instants are decided on its shard); shares come from the sums.  Entries
+  into a cohort (from the change logs) add, read from the latest point every
+  shard's log reaches back to.
+
+Not mergeable: personas (k-means is fitted over every user's features at
+once), refused naming why.
 
 Not mergeable: a population, outcome, baseline or split that involves a
 ``top P%`` percentile (the shards would each apply their local threshold, at
@@ -25,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cohortd.analysis import funnel as fn
+from cohortd.analysis.migration import Cell, MigrationEntries, TransitionMatrix
 from cohortd.analysis.results import (
     Backtest,
     BacktestRun,
@@ -43,7 +51,7 @@ from cohortd.errors import DefinitionError, NotInClusterError
 
 __all__ = ["ANALYSES", "ClusterAnalyses"]
 
-ANALYSES = ("backtest", "retention", "funnel_parts", "journeys")
+ANALYSES = ("backtest", "retention", "funnel_parts", "journeys", "migration", "migration_entries")
 """The ``Project`` methods a shard runs for the router (``ShardActor.analysis``)."""
 
 ALL_PATHS = 2**31 - 1
@@ -160,6 +168,63 @@ class ClusterAnalyses(ProjectFace):
             returned,
             did,
         )
+
+    # ----------------------------------------------------------- migration
+    def _saved_or_definition(self, cohorts: Sequence[str]) -> None:
+        for c in cohorts:
+            saved = c in {r.name for r in self.catalog.list(True)}
+            self._local_only((c, None) if saved else (None, c))
+
+    def migration(
+        self, cohorts: Sequence[str], from_ms: int, to_ms: int, step: str | None = None
+    ) -> list[TransitionMatrix]:
+        """Per-shard transition matrices; cells, sizes and overlaps add, shares from the sums."""
+        self._saved_or_definition(cohorts)
+        parts: list[list[TransitionMatrix]] = self._on_shards(
+            "migration", (list(cohorts), from_ms, to_ms, step), {}
+        )
+        return [_matrix_sum(list(ms)) for ms in zip(*parts, strict=True)]
+
+    def migration_entries(
+        self, cohorts: Sequence[str], into: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> MigrationEntries:
+        """Entries into ``into`` by where each user came from, added over the shards' change logs."""
+        self._saved_or_definition([*cohorts, into])
+        parts: list[MigrationEntries] = self._on_shards(
+            "migration_entries", (list(cohorts), into, since_ms, until_ms), {}
+        )
+        reach = max(p.log_from_ms for p in parts)
+        if any(p.log_from_ms != reach for p in parts):  # count only what every shard's log holds
+            since = reach if since_ms is None else max(since_ms, reach)
+            parts = self._on_shards("migration_entries", (list(cohorts), into, since, until_ms), {})
+        came_from = {c: sum(p.came_from.get(c, 0) for p in parts) for c in parts[0].came_from}
+        first = parts[0]
+        return MigrationEntries(
+            first.cohort, first.cohorts, since_ms, until_ms, sum(p.entries for p in parts), came_from, reach
+        )
+
+    # ------------------------------------------------------------ personas
+    def personas(self, *args: Any, **kw: Any) -> Any:
+        raise NotInClusterError(
+            "personas are not available on a cluster: the k-means groups are fitted over every "
+            "user's features at once, which per-shard answers cannot add up to (not mergeable)"
+        )
+
+
+def _matrix_sum(matrices: Sequence[TransitionMatrix]) -> TransitionMatrix:
+    first = matrices[0]
+    sizes_from = {k: sum(m.sizes_from[k] for m in matrices) for k in first.sizes_from}
+    sizes_to = {k: sum(m.sizes_to[k] for m in matrices) for k in first.sizes_to}
+    cells = []
+    for shard_cells in zip(*(m.cells for m in matrices), strict=True):
+        c = shard_cells[0]
+        users = sum(x.users for x in shard_cells)
+        n = sizes_from[c.source]
+        cells.append(Cell(c.source, c.target, users, users / n if n else None))
+    return TransitionMatrix(
+        first.cohorts, first.from_ms, first.to_ms, cells, sizes_from, sizes_to,
+        sum(m.overlap_from for m in matrices), sum(m.overlap_to for m in matrices),
+    )  # fmt: skip
 
 
 def _group_sum(groups: Sequence[Group]) -> Group:
