@@ -19,8 +19,9 @@ import pytest
 from cohortd.audiences.delivery import RETRY_BASE_S, RETRY_CAP_S, backoff_delay
 from cohortd.audiences.destinations import Batch, MetaCustomAudienceDestination
 from cohortd.audiences.identifiers import hash_value
-from cohortd.audiences.model import AudienceError, parse_mode
+from cohortd.audiences.model import parse_mode
 from cohortd.audiences.receiver import Receiver
+from cohortd.errors import AudienceError
 from cohortd.service import Project, Workspace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -19,9 +19,9 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 from cohortd import Client
-from cohortd.audiences.model import AudienceError
 from cohortd.audiences.receiver import Receiver
 from cohortd.client import RemoteAlreadyExistsError, RemoteDefinitionError, RemoteNotFoundError
+from cohortd.errors import AudienceError
 from cohortd.v1 import audiences_pb2 as apb
 from cohortd.v1 import audiences_pb2_grpc as apb_grpc
 from support.data import now_ms

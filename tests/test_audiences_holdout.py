@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from cohortd.audiences.holdout import holdout_score
-from cohortd.audiences.model import AudienceError, parse_share
+from cohortd.audiences.model import parse_share
 from cohortd.audiences.receiver import Receiver
+from cohortd.errors import AudienceError
 from cohortd.service import Project, Workspace
 
 T0 = 1_790_000_000_000

@@ -477,8 +477,7 @@ def test_audience_delivery_on_a_cluster_equals_one_process(clusters, tmp_path: P
 def test_rename_and_delete_through_the_catalog_of_record(clusters) -> None:
     """Rename (references follow) and delete (refused while referenced) give the single-process
     catalog, history and members; a shard that missed a rename catches up from the record."""
-    from cohortd.errors import NotFoundError
-    from cohortd.governance import ReferencedError
+    from cohortd.errors import NotFoundError, ReferencedError
 
     single, made = clusters
     name = f"g{next(_projects)}"

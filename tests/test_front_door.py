@@ -139,6 +139,15 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1 and "cannot listen" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_bad_server_configuration_is_one_line(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("[1, 2]")
+    for args in (("--auth-keys", str(keys)), ("--http", "nocolon")):
+        r = cli("serve", "--data", str(tmp_path / "d"), "--listen", "127.0.0.1:0", *args, ok=False)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("cohortd: error: ")
+
+
 def test_both_transports_implement_the_protocol_and_the_sdk_stays_light(tmp_path: Path) -> None:
     with cohortd.open(tmp_path / "d", create=True) as project:
         assert isinstance(project, CohortService)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from cohortd import governance
-from cohortd.errors import AlreadyExistsError, LimitExceededError, NotFoundError
-from cohortd.governance import ReferencedError
+from cohortd.errors import AlreadyExistsError, LimitExceededError, NotFoundError, ReferencedError
 from cohortd.lang import parse
 from cohortd.lang.ast import InCohort
 from cohortd.service import Project, Workspace

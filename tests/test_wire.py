@@ -36,6 +36,18 @@ def test_expr_round_trip_through_text() -> None:
     assert to_text(back) == to_text(expr)
 
 
+@pytest.mark.parametrize("leaf", ["did", "count_compare"])
+def test_deep_event_filters_survive_the_wire(leaf: str) -> None:
+    """A filter nested past protobuf's recursion limit is sent as chains, under any leaf kind."""
+    flt: A.Filter = A.PropCmp("p", "==", 0)
+    for i in range(1, 60):
+        flt = A.FAnd(flt, A.PropCmp("p", "==", i))
+    ref = A.EventRef("E", flt)
+    expr = A.Did(ref) if leaf == "did" else A.CountCompare(ref, ">=", 2, A.EventRef("F"))
+    back = wire.expr_from_proto(epb.CohortExpr.FromString(wire.expr_to_proto(expr).SerializeToString()))
+    assert back == expr
+
+
 def test_defaults_are_explicit_in_the_tree() -> None:
     msg = wire.expr_to_proto(A.Did(A.EventRef(None)))
     assert msg.did.window.WhichOneof("kind") == "ever"

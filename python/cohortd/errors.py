@@ -10,6 +10,11 @@ so that callers catching the built-in keep working.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the SDK's errors carry a gRPC status; this module imports nothing at run time
+    from grpc import StatusCode
+
 
 class CohortError(Exception):
     """Base class of every cohortd error."""
@@ -131,3 +136,72 @@ class ShardUnavailableError(CohortError):
 
 class NotInClusterError(CohortError):
     """The operation is not available when the project is served by a cluster (yet)."""
+
+
+class ReferencedError(CohortError):
+    """A cohort cannot be deleted or renamed while something refers to it (``cohortd.governance``)."""
+
+
+class AudienceError(CohortError, ValueError):
+    """A destination or audience request that cannot be accepted (bad option, bad name)."""
+
+
+# ------------------------------------------------------------ the SDK's errors
+# A status code from the server arrives as one of these (``cohortd.client`` maps the codes): each is
+# the embedded error of the same meaning too, so a caller handles embedded and remote failures alike.
+class RemoteError(CohortError):
+    """A call that failed on the server or on the way; ``code`` is the gRPC status."""
+
+    def __init__(self, code: StatusCode, details: str) -> None:
+        self.code = code
+        self.details = details
+        super().__init__(f"{code.name}: {details}")
+
+
+class RemoteParseError(ParseError, RemoteError):
+    """INVALID_ARGUMENT for a definition that does not parse; ``line``/``column`` point at it."""
+
+    def __init__(
+        self, code: StatusCode, details: str, message: str, line: int, column: int, expected: str | None
+    ) -> None:
+        # ParseError's attributes, RemoteError's attributes, the server's text as the message
+        self.message, self.line, self.column, self.expected = message, line, column, expected
+        self.code, self.details = code, details
+        Exception.__init__(self, details)
+
+
+class RemoteDefinitionError(RemoteError, DefinitionError):
+    """INVALID_ARGUMENT: a definition or argument the server rejected."""
+
+
+class RemoteNotFoundError(RemoteError, NotFoundError):
+    """NOT_FOUND."""
+
+
+class RemoteAlreadyExistsError(RemoteError, AlreadyExistsError):
+    """ALREADY_EXISTS."""
+
+
+class RemoteLimitError(RemoteError, LimitExceededError):
+    """RESOURCE_EXHAUSTED: past a server limit (the details name it)."""
+
+
+class RemoteUnauthenticatedError(RemoteError):
+    """UNAUTHENTICATED: no or an unknown API key."""
+
+
+class RemotePermissionError(RemoteError, PermissionError):
+    """PERMISSION_DENIED: the API key may not use this project."""
+
+
+class RemoteDeadlineError(RemoteError, TimeoutError):
+    """DEADLINE_EXCEEDED."""
+
+
+class RemoteUnavailableError(RemoteError, ConnectionError):
+    """UNAVAILABLE after every retry."""
+
+
+class RemoteResyncRequired(RemoteError, ResyncRequired):
+    """OUT_OF_RANGE from Watch/Changes: the change log no longer reaches back to the version;
+    read the members again (``member_snapshot``) and watch from their version."""

@@ -35,8 +35,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cohortd.errors import CohortError, LimitExceededError
+from cohortd.errors import LimitExceededError, ReferencedError
 from cohortd.lang import ast as A
+from cohortd.lang import walk
 from cohortd.lang.printer import to_text
 
 if TYPE_CHECKING:
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
 
 AUTHOR: ContextVar[str] = ContextVar("cohortd_author", default="")
 """Who is making catalog changes in this context (the API key's name over gRPC)."""
-
-
-class ReferencedError(CohortError):
-    """A cohort cannot be deleted or renamed while something refers to it."""
 
 
 @dataclass(frozen=True)
@@ -83,19 +80,6 @@ def check_cap(project: Project, adding: int = 1) -> None:
         )
 
 
-def _references(expr: A.Expr, name: str) -> bool:
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (A.And, A.Or)):
-            stack += [node.left, node.right]
-        elif isinstance(node, A.Not):
-            stack.append(node.item)
-        elif isinstance(node, A.InCohort) and node.name == name:
-            return True
-    return False
-
-
 def renamed(expr: A.Expr, old: str, new: str) -> A.Expr:
     """``expr`` with every ``in_cohort(old)`` turned into ``in_cohort(new)``."""
     if isinstance(expr, (A.And, A.Or)):
@@ -117,7 +101,7 @@ def referrers(project: Project, name: str) -> list[str]:
     return sorted(
         other
         for other in list(project._saved)
-        if other != name and _references(project._saved_expr(other), name)
+        if other != name and name in walk.cohort_refs(project._saved_expr(other))
     )
 
 

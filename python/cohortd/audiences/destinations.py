@@ -28,7 +28,8 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
-from cohortd.audiences.model import FORMATS, AudienceError, DestinationInfo
+from cohortd.audiences.model import FORMATS, DestinationInfo
+from cohortd.errors import AudienceError
 from cohortd.storage.files import atomic_write
 
 __all__ = [

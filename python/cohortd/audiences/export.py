@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cohortd.audiences.model import FORMATS, AudienceError
+from cohortd.audiences.model import FORMATS
+from cohortd.errors import AudienceError
 
 if TYPE_CHECKING:
     from cohortd.service import Project

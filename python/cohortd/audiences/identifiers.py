@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyroaring import BitMap
 
-from cohortd.audiences.model import HASHES, AudienceError
+from cohortd.audiences.model import HASHES
+from cohortd.errors import AudienceError
 from cohortd.storage.segment import bitmap_from_ids
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from pyroaring import BitMap
 
 from cohortd.analysis.stats import two_proportions
-from cohortd.audiences.model import Arm, AudienceError, LiftResult, parse_duration_ms
+from cohortd.audiences.model import Arm, LiftResult, parse_duration_ms
+from cohortd.errors import AudienceError
 
 if TYPE_CHECKING:
     from cohortd.service import Project

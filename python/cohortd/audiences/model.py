@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from cohortd.errors import CohortError
+from cohortd.errors import AudienceError
 
 __all__ = [
     "FORMATS",
@@ -35,10 +35,6 @@ FAILING_AFTER = 3
 _DURATION = re.compile(r"\s*(\d+)\s*(ms|s|m|h|d|w)\s*")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}")
-
-
-class AudienceError(CohortError, ValueError):
-    """A destination or audience request that cannot be accepted (bad option, bad name)."""
 
 
 def parse_duration_ms(text: str) -> int:

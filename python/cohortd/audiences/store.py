@@ -252,7 +252,7 @@ class AudienceStore:
         self.destination(name)
         users = self._rows("SELECT name FROM audiences WHERE destination = ? ORDER BY name", (name,))
         if users:
-            from cohortd.audiences.model import AudienceError
+            from cohortd.errors import AudienceError
 
             names = ", ".join(repr(r[0]) for r in users)
             raise AudienceError(f"destination {name!r} is used by audience(s) {names}; delete them first")

@@ -14,6 +14,7 @@ from typing import Any
 from cohortd import wire
 from cohortd.analysis import messages as msg
 from cohortd.analysis.results import Backtest, Funnel, Journeys, Retention
+from cohortd.errors import InvalidArgumentError
 from cohortd.v1 import analysis_pb2 as apb
 from cohortd.v1 import analysis_pb2_grpc as apb_grpc
 
@@ -58,7 +59,7 @@ class AnalysisClient:
         """The cohort at ``as_of`` (or every ``every`` from ``start`` to ``end``) against a baseline."""
         req = apb.BacktestRequest(project=self.project, horizon=horizon, baseline=baseline, every=every or "")
         if not msg.target_to_proto(req.cohort, cohort, definition):
-            raise ValueError("give a saved cohort name or a definition")
+            raise InvalidArgumentError("give a saved cohort name or a definition")
         msg.target_to_proto(req.outcome, None, outcome)
         msg.target_to_proto(req.baseline_cohort, baseline_cohort, baseline_definition)
         _ts(req.as_of, as_of)

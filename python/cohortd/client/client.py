@@ -69,6 +69,7 @@ from cohortd.client.types import (
     RemoteError,
     RemoteParseError,
 )
+from cohortd.errors import InvalidArgumentError
 from cohortd.lang.ast import Expr
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
@@ -109,7 +110,7 @@ def _ts(out: Any, as_of: AsOf) -> None:
 
 def _target(out: pb.Target, cohort: str | None, definition: Definition | None) -> None:
     if (cohort is None) == (definition is None):
-        raise ValueError("give exactly one of a saved cohort name or a definition")
+        raise InvalidArgumentError("give exactly one of a saved cohort name or a definition")
     if cohort is not None:
         out.cohort = cohort
     else:

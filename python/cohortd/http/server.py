@@ -14,6 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
+from cohortd.errors import InvalidArgumentError
 from cohortd.http.app import build_app
 from cohortd.service import Workspace
 
@@ -25,7 +26,7 @@ GRACE_S = 3.0
 def _bind(address: str) -> socket.socket:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"HTTP address {address!r} must be HOST:PORT")
+        raise InvalidArgumentError(f"HTTP address {address!r} must be HOST:PORT")
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -35,7 +35,7 @@ from grpc_health.v1 import _async as aio_health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cohortd.errors import ListenError
+from cohortd.errors import InvalidArgumentError, ListenError
 from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
@@ -171,7 +171,7 @@ class CohortdServer:
 def _split_listen(listen: str) -> str:
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"listen address {listen!r} must be HOST:PORT")
+        raise InvalidArgumentError(f"listen address {listen!r} must be HOST:PORT")
     return host.strip("[]")
 
 
@@ -194,7 +194,7 @@ def build_server(
     """
     limits = limits or Limits()
     if (tls_cert is None) != (tls_key is None):
-        raise ValueError("TLS needs both a certificate and a key")
+        raise InvalidArgumentError("TLS needs both a certificate and a key")
     keys = None
     if auth_keys is not None:
         keys = load_keys(auth_keys) if isinstance(auth_keys, str | Path) else auth_keys

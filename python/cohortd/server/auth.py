@@ -36,6 +36,7 @@ from typing import Any
 
 import grpc
 
+from cohortd.errors import InvalidArgumentError
 from cohortd.governance import AUTHOR
 
 __all__ = [
@@ -80,29 +81,32 @@ def key_name(key: str, projects: Any = None) -> str:
 
 def load_keys(path: str | Path) -> dict[str, frozenset[str]]:
     """Read a keys file (JSON, or TOML when it does not parse as JSON)."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(f"{path}: cannot read the keys file ({exc.strerror or exc})") from None
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: neither JSON nor TOML ({exc})") from None
+            raise InvalidArgumentError(f"{path}: neither JSON nor TOML ({exc})") from None
     if isinstance(data, dict) and isinstance(data.get("keys"), dict):
         data = data["keys"]
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of API key to a list of projects")
+        raise InvalidArgumentError(f"{path}: expected a mapping of API key to a list of projects")
     keys: dict[str, frozenset[str]] = {}
     for key, projects in data.items():
         name = None
         if isinstance(projects, dict):
             name, projects = projects.get("name"), projects.get("projects", [])
             if name is not None and (not isinstance(name, str) or not name.strip()):
-                raise ValueError(f"{path}: key {key[:4]!r}...: name must be non-empty text")
+                raise InvalidArgumentError(f"{path}: key {key[:4]!r}...: name must be non-empty text")
         if isinstance(projects, str):
             projects = [projects]
         if not key or not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
-            raise ValueError(f"{path}: key {key[:4]!r}...: expected a list of project names")
+            raise InvalidArgumentError(f"{path}: key {key[:4]!r}...: expected a list of project names")
         keys[key] = KeyProjects(projects, name)
     return keys
 

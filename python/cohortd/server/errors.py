@@ -17,10 +17,10 @@ from typing import Any
 
 import grpc
 
-from cohortd.audiences.model import AudienceError
 from cohortd.errors import (
     AlreadyExistsError,
     ArchivedCohortError,
+    AudienceError,
     BrokenCohortError,
     CancelledError,
     CohortError,
@@ -33,6 +33,7 @@ from cohortd.errors import (
     NotFoundError,
     NotInClusterError,
     ParseError,
+    ReferencedError,
     ResyncRequired,
     ShardUnavailableError,
     ShuttingDown,
@@ -66,6 +67,7 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (CancelledError, grpc.StatusCode.CANCELLED),
     (BrokenCohortError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by updating the definition
     (ArchivedCohortError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by unarchiving it
+    (ReferencedError, grpc.StatusCode.FAILED_PRECONDITION),  # fixed by removing the references first
     (StorageFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # disk full: nothing stored, retry later
     (CorruptionError, grpc.StatusCode.DATA_LOSS),  # a damaged file: the project refuses to open
     (StorageError, grpc.StatusCode.UNAVAILABLE),  # an I/O failure: nothing stored, retryable

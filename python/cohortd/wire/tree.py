@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cohortd import times
 from cohortd.errors import WireFormatError
 from cohortd.lang import ast as A
+from cohortd.lang import walk
 from cohortd.v1 import expr_pb2 as epb
 
 __all__ = [
@@ -202,26 +203,30 @@ BINARY_LEVELS = 48
 def _binary_levels(expr: A.Expr) -> int:
     """Message nesting of the binary form (2 per and/or/not, plus a leaf's own ~8), capped."""
     deepest = 0
-    stack: list[tuple[Any, int]] = [(expr, 8)]
+    stack: list[tuple[A.Expr, int]] = [(expr, 8)]
     while stack and deepest <= BINARY_LEVELS:
         node, levels = stack.pop()
         deepest = max(deepest, levels)
-        if isinstance(node, A.And | A.Or | A.FAnd | A.FOr):
-            stack += [(node.left, levels + 2), (node.right, levels + 2)]
-        elif isinstance(node, A.Not | A.FNot):
-            stack.append((node.item, levels + 2))
-        elif isinstance(node, A.Accounts):
-            stack.append((node.expr, levels + 2))
-        elif isinstance(node, A.UserCount):
-            stack.append((node.cohort, levels + 2))
-        elif isinstance(node, A.EventRef) and node.filter is not None:
-            stack.append((node.filter, levels))
-        elif isinstance(node, A.Sequence):
-            stack += [(step, levels) for step in node.steps]
-        elif isinstance(node, A.Top) and node.metric is not None:
-            stack.append((node.metric.event, levels))
-        elif hasattr(node, "event"):
-            stack.append((node.event, levels))
+        below = walk.children(node)
+        stack += [(child, levels + 2) for child in below]
+        if not below:  # a leaf: its events' filters nest inside it
+            for ref in walk.event_refs(node):
+                if ref.filter is not None:
+                    deepest = max(deepest, _filter_levels(ref.filter, levels))
+    return deepest
+
+
+def _filter_levels(flt: A.Filter, levels: int) -> int:
+    """Message nesting of a property filter's binary form below ``levels`` (2 per and/or/not)."""
+    deepest = levels
+    stack = [(flt, levels)]
+    while stack and deepest <= BINARY_LEVELS:
+        node, at = stack.pop()
+        deepest = max(deepest, at)
+        if isinstance(node, A.FAnd | A.FOr):
+            stack += [(node.left, at + 2), (node.right, at + 2)]
+        elif isinstance(node, A.FNot):
+            stack.append((node.item, at + 2))
     return deepest
 
 
