@@ -348,6 +348,9 @@ def test_bad_input_is_the_single_process_error(clusters) -> None:
         project.create_cohort("one", 'did("A")')
     from cohortd.errors import NotInClusterError
 
+    project.create_cohort("top", "top 10% by count(any)")
+    with pytest.raises(NotInClusterError, match="top P%"):  # the shards' logs follow local thresholds
+        project.changes(["one", "top"], project.maintainer.version)
     with pytest.raises(NotInClusterError, match="anonymous_id"):  # not merged across shards: refused
         project.ingest([{"user_id": "e3", "anonymous_id": "d1", "event_type": "A", "time": T - DAY}])
     report = project.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])

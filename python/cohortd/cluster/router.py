@@ -543,6 +543,12 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         """
         for c in cohorts:
             self.catalog.get(c)
+            if self._tops(c, None):
+                raise NotInClusterError(
+                    f"cohort {c!r} has a top P% condition: Watch and Changes are not available for it "
+                    "on a cluster yet (each shard's change log follows its own percentile threshold, "
+                    "not the global one); read its members with Evaluate or Members"
+                )
         upto = self.maintainer.version if upto is None else upto
         start, end = self.maintainer.vector(after_version), self.maintainer.vector(upto)
         if upto <= after_version:
