@@ -85,6 +85,7 @@ class AudienceService:
     def __init__(self, project: Project, deliver: bool = False) -> None:
         self.project = project
         self.store = AudienceStore(project.directory / "audiences.sqlite", project._clock)
+        project.engine.store.purge_listeners.append(self.store.forget_users)  # user deletion's purge
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
         self._delivering = False

@@ -413,6 +413,38 @@ class AudienceStore:
         sql = "INSERT INTO entries (audience, user, entered_ms, held_out) VALUES (?, ?, ?, ?)"
         return [(sql, (name, int(u), time_ms, int(held_out))) for u in users]
 
+    def forget_users(self, users: BitMap) -> None:
+        """Remove purged (deleted) users from every audience's state, then rewrite the file.
+
+        Called at the purge of a user deletion (``EventStore.purge_listeners``): the
+        acknowledged, held-out and pending sets and the entry log lose them, and VACUUM plus a
+        truncating WAL checkpoint leave no page of the old state in the file or its log.
+        """
+        if not users:
+            return
+        ids = sorted(int(u) for u in users)
+        statements: list[tuple[str, tuple]] = []
+        columns = ("acked_members", "holdout_members", "pending_added", "pending_removed")
+        for row in self._rows(f"SELECT name, {', '.join(columns)} FROM audiences"):
+            name, blobs = row[0], row[1:]
+            for column, blob in zip(columns, blobs, strict=True):
+                if blob is not None and _bitmap(blob).intersection_cardinality(users):
+                    kept = _bitmap(blob) - users
+                    statements.append(
+                        (f"UPDATE audiences SET {column} = ? WHERE name = ?", (kept.serialize(), name))
+                    )
+        for lo in range(0, len(ids), 500):
+            chunk = ids[lo : lo + 500]
+            marks = ", ".join("?" * len(chunk))
+            statements.append((f"DELETE FROM entries WHERE user IN ({marks})", tuple(chunk)))
+        self._tx(statements)
+        with self._lock:
+            try:
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error as exc:
+                raise StorageError(f"audience store {self.path}: {exc}") from exc
+
     def held_out(self, name: str) -> BitMap:
         """The held-out users currently in the cohort (as of the last sync)."""
         rows = self._rows("SELECT holdout_members FROM audiences WHERE name = ?", (name,))

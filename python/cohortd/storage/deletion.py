@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 
 from cohortd.errors import InvalidArgumentError
 from cohortd.storage.dictionary import StringDictionary
-from cohortd.storage.files import fsync_dir, make_dirs
+from cohortd.storage.files import atomic_write, fsync_dir, make_dirs
 
 DELETE = "$delete"  # event type of deletion rows (reserved: refused from clients)
 DELETED_PREFIX = "$deleted:"  # what a freed dictionary entry becomes
@@ -65,6 +68,68 @@ def free_entries(users: StringDictionary, dense: np.ndarray) -> None:
     """Rename the dictionary entries of ``dense`` so their strings are gone and the ids reusable."""
     for i in dense.tolist():
         users.forget(int(i), f"{DELETED_PREFIX}{i}")
+
+
+def purge_quarantine(qdir: Path, names: list[str]) -> int:
+    """Remove deleted users from the quarantined log records (``quarantine/*.rec``); returns the
+    number of records changed.
+
+    A record that still decodes as a batch is rewritten without their rows (dropped when
+    nothing else is left); one that does not decode cannot be filtered, so it is dropped
+    (with its ``.reason``) when its bytes hold one of their ids.  ``names`` are dictionary
+    names: anonymous ids (``$anon:<id>``) are matched with and without the prefix.
+    """
+    if not names or not qdir.is_dir():
+        return 0
+    from cohortd.storage.validate import ANON_PREFIX
+
+    ids = set(names) | {n[len(ANON_PREFIX) :] for n in names if n.startswith(ANON_PREFIX)}
+    needles = [i.encode("utf-8", "surrogatepass") for i in ids]
+    changed = 0
+    for rec in sorted(qdir.glob("*.rec")):
+        payload = rec.read_bytes()
+        try:
+            batch = ipc.open_stream(pa.py_buffer(payload)).read_all()
+        except Exception:  # noqa: BLE001 - an undecodable record: only its bytes can be searched
+            batch = None
+        if batch is None:
+            if any(n in payload for n in needles):
+                rec.unlink()
+                rec.with_suffix(".reason").unlink(missing_ok=True)
+                changed += 1
+            continue
+        theirs = np.zeros(batch.num_rows, bool)
+        for column in ("user_id", "anonymous_id", "previous_id"):
+            if column in batch.column_names:
+                theirs |= _is_one_of(batch.column(column).combine_chunks(), needles)
+        if not theirs.any():
+            continue
+        changed += 1
+        if theirs.all():
+            rec.unlink()
+            rec.with_suffix(".reason").unlink(missing_ok=True)
+            continue
+        kept = batch.filter(pa.array(~theirs))
+        atomic_write(rec, lambda fh, kept=kept: _write_stream(fh, kept))
+    return changed
+
+
+def _is_one_of(col: pa.Array, needles: list[bytes]) -> np.ndarray:
+    """Rows of an id column equal to one of ``needles``, compared as bytes (invalid UTF-8 too)."""
+    try:
+        if pa.types.is_string(col.type):
+            col = col.view(pa.binary())
+        elif not pa.types.is_binary(col.type):
+            col = col.cast(pa.string()).view(pa.binary())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return np.zeros(len(col), bool)
+    hit = pc.is_in(col, value_set=pa.array(needles, pa.binary()))
+    return np.asarray(hit.fill_null(False))
+
+
+def _write_stream(fh: Any, table: pa.Table) -> None:
+    with ipc.new_stream(fh, table.schema) as writer:
+        writer.write_table(table)
 
 
 def append_audit(path: Path, entry: dict[str, object]) -> None:

@@ -41,6 +41,7 @@ import re
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+from pyroaring import BitMap
 
 from cohortd.errors import CorruptionError, IngestError, StorageError, StorageFullError
 from cohortd.storage import files
-from cohortd.storage.deletion import DELETE, DeletionReport, free_entries
+from cohortd.storage.deletion import DELETE, DeletionReport, free_entries, purge_quarantine
 from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX, GroupMembership, entity_name
@@ -149,6 +151,8 @@ class EventStore:
         self._wal: WriteAheadLog | None = None
         self._sums: dict[str, FileSum] = {}  # live file (relative path) -> size and CRC-32
         self.health = StorageHealth()
+        self.purge_listeners: list[Callable[[BitMap], None]] = []
+        """Called with the dense ids a deletion's purge forgot (other copies: audiences.sqlite)."""
         self._retry_at = 0.0  # monotonic time before which a failed background seal is not retried
         self._consecutive_failures = 0
 
@@ -665,6 +669,10 @@ class EventStore:
             if self.identity.deleted:  # every row of theirs is rewritten away: forget them
                 deleted = np.fromiter(sorted(self.identity.deleted), np.uint32)
                 self.groups.fold(self.identity.canon(len(self.users)), deleted)
+                names = [self.users.value(int(d)) for d in deleted]
+                purge_quarantine(self.path / "quarantine", names)
+                for listener in self.purge_listeners:
+                    listener(BitMap(deleted.tolist()))
                 free_entries(self.users, np.fromiter(sorted(self.identity.deleted), np.uint32))
                 self.identity.deleted = set()
                 self.identity.version += 1
