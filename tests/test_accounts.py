@@ -442,3 +442,47 @@ def test_account_cohorts_over_a_real_server(tmp_path: Path) -> None:
             assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         assert srv.terminate() == 0, srv.output
+
+
+def test_an_audience_of_an_account_cohort_delivers_the_keys(tmp_path: Path) -> None:
+    import time
+
+    from cohortd.service import Workspace
+
+    now = T0
+    ws = Workspace(tmp_path / "data", clock=lambda: now, deliver_audiences=True)
+    try:
+        p = ws.project()
+        p.ingest([{"user_id": f"u{i}", "event_type": "view", "time": now - 1000,
+                   "groups": {"company": "acme" if i < 2 else "globex"}} for i in range(3)])  # fmt: skip
+        p.create_cohort("Two users", "accounts(company): count of users who did(any) >= 2")
+        p.create_destination("files", directory=str(tmp_path / "out"), fmt="jsonl")
+        p.create_audience("Accounts sync", "Two users", "files")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            p.maintainer.step()
+            m = p.maintainer.membership("Two users")
+            if m is not None and p.get_audience("Accounts sync").acknowledged_version == m.version:
+                break
+            time.sleep(0.01)
+        delivered = b"".join(f.read_bytes() for f in (tmp_path / "out").rglob("*") if f.is_file())
+        assert b'"acme"' in delivered and b"globex" not in delivered and b"$group:" not in delivered
+    finally:
+        ws.close()
+
+
+def test_lint_names_unknown_group_types_and_account_properties(tmp_path: Path) -> None:
+    import cohortd
+
+    project = cohortd.open(tmp_path / "data", "p", create=True)
+    try:
+        svc = project.service
+        svc.ingest([{"user_id": "u1", "event_type": "view", "time": svc._clock() - 1000,
+                     "groups": {"company": "acme"}, "group_properties": {"tier": "pro"}}])  # fmt: skip
+        warnings = {w.code: w.message for w in svc.lint('accounts(compnay): account.teir == "pro"')}
+        assert "did you mean 'company'" in warnings["unknown-group-type"]
+        assert "did you mean 'tier'" in warnings["unknown-account-property"]
+        clean = {w.code for w in svc.lint('accounts(company): account.tier == "pro"')}
+        assert not clean & {"unknown-group-type", "unknown-account-property"}
+    finally:
+        project.close()

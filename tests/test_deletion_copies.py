@@ -33,7 +33,9 @@ def _rows() -> list[dict[str, object]]:
         rows.append({"user_id": u, "event_type": "Purchase", "time": NOW - DAY, "page": page,
                      "groups": {"company": "acme"}, "user_properties": {"email": email}})  # fmt: skip
     rows.append({"anonymous_id": "victim-device-7", "event_type": "Purchase", "time": NOW - 2 * DAY})
-    rows.append({"user_id": VICTIM, "anonymous_id": "victim-device-7", "event_type": "Login", "time": NOW - 1})
+    rows.append(
+        {"user_id": VICTIM, "anonymous_id": "victim-device-7", "event_type": "Login", "time": NOW - 1}
+    )
     return rows
 
 
@@ -62,8 +64,14 @@ def test_deletion_purges_audience_state_quarantine_and_memberships(tmp_path: Pat
     p.schema()  # the schema figures are saved beside the project too
     # two log records a replay cannot apply: one decodable (a property of the wrong type) holding
     # the victim's and a keeper's rows, one that is not a batch at all but names the victim
-    poison = pa.table({"user_id": [VICTIM, "keeper-9"], "event_type": ["Purchase"] * 2,
-                       "time": pa.array([NOW - 5] * 2, pa.int64()), "page": pa.array([1, 2], pa.int64())})  # fmt: skip
+    poison = pa.table(
+        {
+            "user_id": [VICTIM, "keeper-9"],
+            "event_type": ["Purchase"] * 2,
+            "time": pa.array([NOW - 5] * 2, pa.int64()),
+            "page": pa.array([1, 2], pa.int64()),
+        }
+    )
     p.engine.store._wal.append(_encode(poison))
     p.engine.store._wal.append(b"\xff\xff\xff\xff " + VICTIM.encode() + b" not a batch")
     ws.close()

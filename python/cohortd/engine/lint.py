@@ -49,6 +49,8 @@ from pyroaring import BitMap
 
 from cohortd.lang import walk
 from cohortd.lang.ast import (
+    AccountProp,
+    Accounts,
     ActiveDays,
     ActivePeriods,
     Aggregate,
@@ -311,9 +313,29 @@ def _frequent(vocab: Vocabulary, parts: list[tuple[Any, Any]]) -> list[str]:
     return [vocab.decode(int(c)) for c in values[order]]
 
 
+def _unknown_account_names(expr: Expr, vocab: Vocabulary) -> list[LintWarning]:
+    """An account cohort naming a group type or account property the project never received."""
+    store = getattr(vocab.index, "store", None)
+    if not isinstance(expr, Accounts) or store is None:
+        return []
+    out = []
+    types = store.groups.type_names
+    if expr.group not in types:
+        out.append(LintWarning("unknown-group-type", f"group type {expr.group!r} has never been received "
+                               f"(matches no account){suggest(expr.group, types)}"))  # fmt: skip
+    for cond, _ in walk.leaves(expr):
+        if isinstance(cond, AccountProp) and cond.predicate.prop not in store.group_schema:
+            name = cond.predicate.prop
+            hint = suggest(name, store.group_schema)
+            out.append(
+                LintWarning("unknown-account-property", f"account property {name!r} has never been set{hint}")
+            )
+    return out
+
+
 def data_problems(expr: Expr, vocab: Vocabulary, stale_days: int = STALE_DAYS) -> list[LintWarning]:
     """Unknown event types, properties and values, and stale event types (see the module docstring)."""
-    out = _unknown_event_types(expr, vocab.types)
+    out = _unknown_event_types(expr, vocab.types) + _unknown_account_names(expr, vocab)
     rules = _DataRules(vocab, stale_days)
     for cond, _ in walk.leaves(expr):
         if isinstance(cond, UserProp):
