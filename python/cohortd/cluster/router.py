@@ -52,6 +52,7 @@ from cohortd.errors import (
     InvalidArgumentError,
     NotFoundError,
     NotInClusterError,
+    ReferencedError,
     ShardUnavailableError,
 )
 from cohortd.lang import ast as A
@@ -320,7 +321,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 return self.catalog.get(old), []
             audiences = governance.audiences_of(cast("Project", self), old)
             if audiences:
-                raise governance.ReferencedError(
+                raise ReferencedError(
                     f"cohort {old!r} cannot be renamed while audiences deliver it: {', '.join(audiences)}"
                 )
             follow = self._referrers(old)
@@ -341,7 +342,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             cohorts, audiences = self._referrers(name), governance.audiences_of(cast("Project", self), name)
             if cohorts or audiences:
                 who = [f"cohort {c!r}" for c in cohorts] + [f"audience {a!r}" for a in audiences]
-                raise governance.ReferencedError(
+                raise ReferencedError(
                     f"cohort {name!r} cannot be deleted while referenced by {', '.join(who)}"
                 )
             self.catalog.delete(name)
