@@ -348,6 +348,8 @@ def test_bad_input_is_the_single_process_error(clusters) -> None:
         project.create_cohort("one", 'did("A")')
     from cohortd.errors import NotInClusterError
 
+    with pytest.raises(NotInClusterError, match="account cohorts"):  # an account spans shards
+        project.create_cohort("teams", 'accounts(team): count of users who did("A") >= 2 in last 30d >= 1')
     project.create_cohort("top", "top 10% by count(any)")
     with pytest.raises(NotInClusterError, match="top P%"):  # the shards' logs follow local thresholds
         project.changes(["one", "top"], project.maintainer.version)

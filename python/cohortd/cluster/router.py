@@ -366,6 +366,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         return self._parsed[key]
 
     def _tops(self, name: str | None, definition: Any) -> list[A.Top]:
+        """The percentile conditions a query involves (every query's definition passes here)."""
         from cohortd.lang import as_expr
 
         if name is not None:
@@ -374,6 +375,11 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 raise NotFoundError(f"no cohort named {name!r}")
         else:
             expr = as_expr(definition)
+        if isinstance(expr, A.Accounts):
+            raise NotInClusterError(
+                "account cohorts (accounts(...)) are not available on a cluster yet: an account's users "
+                "are spread over the shards, so its user counts would need adding across them"
+            )
         return list(dict.fromkeys(n for n in walk.expand(expr, self._resolve) if isinstance(n, A.Top)))
 
     def _thresholds(self, tops: Sequence[A.Top], ms: int, partial: bool) -> Thresholds:
