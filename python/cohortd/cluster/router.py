@@ -132,6 +132,9 @@ class _Schemas:
     def __init__(self) -> None:
         self.schema: dict[str, str] = {}
         self.user_schema: dict[str, str] = {}
+        self.purge_listeners: list[Callable[..., Any]] = []
+        """Where the audience store registers for user deletion's purge; deleting users is not
+        routed on a cluster yet, so nothing calls them."""
 
 
 class _Engine:
