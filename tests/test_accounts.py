@@ -346,6 +346,11 @@ def test_memberships_survive_reopen_follow_merges_and_deletions(tmp_path: Path) 
         engine.compact()
         assert engine.evaluate(count, as_of=T0).members() == []
         assert 3 not in set(engine.store.groups.users.tolist()) or engine.store.users.value(3) != "u3"
+    from cohortd.storage.verify import verify_store
+
+    findings = verify_store(tmp_path)  # `cohortd verify` checks the account files like the others
+    assert {f.kind for f in findings if f.status == "ok"} >= {"groups"}
+    assert all(f.status == "ok" for f in findings if f.kind != "log"), findings
     with Engine.open(tmp_path, clock=lambda: CLOCK) as engine:
         one = "accounts(company): count of users who did(any) >= 1"
         assert engine.evaluate(one, as_of=T0).members() == ["acme"]

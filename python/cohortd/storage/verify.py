@@ -33,7 +33,7 @@ class Finding:
     """One checked file: ``status`` is ok, damaged, missing, torn, quarantined, unverified or debris."""
 
     path: str
-    kind: str  # manifest, segment, index, dictionary, userprops, identity, log, quarantine, catalog, debris
+    kind: str  # manifest, segment, index, dictionary, userprops, identity, groups, log, quarantine, catalog, debris
     status: str
     detail: str = ""
 
@@ -80,6 +80,8 @@ def _kind(name: str) -> str:
         return "index" if name.endswith(".index.arrow") else "segment"
     if name.startswith("identity"):
         return "identity"
+    if name.startswith("group"):
+        return "groups"
     return "userprops" if name.startswith("userprops") else "dictionary"
 
 
@@ -97,8 +99,9 @@ def verify_store(path: Path) -> list[Finding]:
             names += [f"dict-{k}-{gen:08d}.arrow" for k in ("users", "types", "values")]
             names.append(f"userprops-{gen:08d}.arrow")
             sums = manifest.get("files", {})
-            if f"identity-{gen:08d}.arrow" in sums:  # the identity map (checkpoints since issue #16)
-                names.append(f"identity-{gen:08d}.arrow")
+            for optional in ("identity", "groups", "groupprops"):  # identity map, accounts (issue #16)
+                if f"{optional}-{gen:08d}.arrow" in sums:
+                    names.append(f"{optional}-{gen:08d}.arrow")
             for name in names:
                 listed.add(name)
                 out.append(_check_file(path / name, _kind(name), sums.get(name)))
