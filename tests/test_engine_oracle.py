@@ -301,6 +301,7 @@ def build(scenario: dict[str, Any], path: str) -> tuple[Engine, Oracle]:
 def _apply(eng: Engine, scenario: dict[str, Any]) -> Oracle:
     events: list[dict[str, Any]] = []
     updates: list[tuple[str, int, dict[str, Any]]] = []
+    history: list[tuple[str, int, dict[str, Any], bool]] = []  # dated: time given (time-travelled)
     for op, payload in scenario["ops"]:
         if op == "ingest":
             rep = eng.ingest(payload)
@@ -309,15 +310,17 @@ def _apply(eng: Engine, scenario: dict[str, Any]) -> Oracle:
                 events.append({k: v for k, v in e.items() if k != "user_properties"})
                 if "user_properties" in e:
                     updates.append((e["user_id"], e["time"], e["user_properties"]))
+                    history.append((e["user_id"], e["time"], e["user_properties"], True))
         elif op == "upsert":
             rep = eng.upsert_user_properties(payload)
             assert rep.rejected == []
             for r in payload:
                 props = {k: v for k, v in r.items() if k not in ("user_id", "time")}
                 updates.append((r["user_id"], r.get("time", CLOCK), props))
+                history.append((r["user_id"], r.get("time", CLOCK), props, "time" in r))
         else:
             eng.seal()
-    return Oracle(events, current_user_properties(updates))
+    return Oracle(events, current_user_properties(updates), history=history)
 
 
 def check(

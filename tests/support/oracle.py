@@ -4,7 +4,11 @@ It reads ``/work/shared/COHORT_LANGUAGE.md`` literally over plain Python data:
 
 * ``events``: a list of dicts ``{"user_id": str, "event_type": str, "time": int ms, <prop>: value}``;
   a property that is absent (or ``None``) is missing on that event;
-* ``user_props``: external user id → ``{property: current value}``.
+* ``user_props``: external user id → ``{property: current value}``;
+* ``history`` (optional): every user-property change in write order,
+  ``(user_id, time, {prop: value}, dated)``; with it, ``user.`` conditions read
+  the value as of ``T`` and ``had user.`` conditions the values of the window
+  (the rule of docs/cohort-language.md, "User properties as they were").
 
 No indexes, no bitmaps, no vectorisation: every condition is a loop over the
 known users and, per user, over every event.  Everything numeric that is
@@ -163,11 +167,45 @@ class Oracle:
         user_props: Mapping[str, Mapping[str, Any]],
         memberships: Iterable[tuple[str, str, str, int]] = (),
         account_props: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+        history: Iterable[tuple[str, int, Mapping[str, Any], bool]] | None = None,
     ) -> None:
         self.events = [dict(e) for e in events]
         self.user_props = {u: dict(p) for u, p in user_props.items()}
         self.memberships = list(memberships)
         self.account_props = {k: dict(v) for k, v in (account_props or {}).items()}
+        # (user, prop) -> [(time, write order, value, dated)]
+        self.changes: dict[tuple[str, str], list[tuple[int, int, Any, bool]]] = {}
+        for order, (user, time, props, dated) in enumerate(history or ()):
+            for prop, value in props.items():
+                if value is not None:
+                    self.changes.setdefault((user, prop), []).append((time, order, value, dated))
+
+    def _time_travelled(self, u: str, prop: str) -> bool:
+        """A property is time-travelled for a user once one of its changes is dated."""
+        return any(dated for *_, dated in self.changes.get((u, prop), ()))
+
+    def value_at(self, u: str, prop: str, t: float) -> Any:
+        """The value at instant ``t``: the last change at or before ``t`` (None: no value yet)."""
+        best = None
+        for time, order, value, _ in self.changes.get((u, prop), ()):
+            if time <= t and (best is None or (time, order) >= best[:2]):
+                best = (time, order, value)
+        return None if best is None else best[2]
+
+    def user_prop_holds(self, pred: A.Predicate, u: str, T: int) -> bool:
+        if not self._time_travelled(u, pred.prop):
+            return predicate_holds(pred, self.user_props.get(u, {}))
+        return predicate_holds(pred, {pred.prop: self.value_at(u, pred.prop, T - 1)})
+
+    def had_holds(self, cond: A.HadUserProp, u: str, T: int) -> bool:
+        start, end = window_bounds(cond.window, T)
+        if start >= end:
+            return False
+        prop = cond.predicate.prop
+        if not self._time_travelled(u, prop):
+            return predicate_holds(cond.predicate, self.user_props.get(u, {}))
+        instants = [start] + [c[0] for c in self.changes[(u, prop)] if start < c[0] < end]
+        return any(predicate_holds(cond.predicate, {prop: self.value_at(u, prop, t)}) for t in instants)
 
     # -- basics
     def existing(self, T: int) -> list[dict[str, Any]]:
@@ -296,7 +334,9 @@ class Oracle:
             start, end = window_bounds(cond.window, T)
             return start <= ever[cond.n - 1] < end
         if isinstance(cond, A.UserProp):
-            return predicate_holds(cond.predicate, self.user_props.get(u, {}))
+            return self.user_prop_holds(cond.predicate, u, T)
+        if isinstance(cond, A.HadUserProp):
+            return self.had_holds(cond, u, T)
         raise TypeError(f"not a condition: {cond!r}")
 
     def _sequence(self, cond: A.Sequence, u: str, T: int) -> bool:

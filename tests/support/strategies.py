@@ -271,6 +271,7 @@ def conditions(
     ]
     if user_props is None or user_props:
         options.append(st.builds(A.UserProp, _predicates(user_props, string_values)))
+        options.append(st.builds(A.HadUserProp, _predicates(user_props, string_values), win))
     if cohort_names is None:
         options.append(st.builds(A.InCohort, _any_text()))
     elif cohort_names:

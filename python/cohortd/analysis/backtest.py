@@ -32,7 +32,7 @@ def uses_user_properties(expr: ast.Expr, resolve: Callable[[str], ast.Expr | Non
     stack, seen = [expr], set()
     while stack:
         for cond, _ in conditions(stack.pop()):
-            if isinstance(cond, ast.UserProp):
+            if isinstance(cond, ast.UserProp | ast.HadUserProp):
                 return True
             if isinstance(cond, ast.InCohort) and cond.name not in seen:
                 seen.add(cond.name)

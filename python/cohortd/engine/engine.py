@@ -323,7 +323,7 @@ class Engine:
     def check(self, expr: ast.Expr, positions: Mapping[object, tuple[int, int]] | None = None) -> None:
         """Reject comparisons whose literal type contradicts the known property type."""
         for leaf, _ in walk.leaves(expr):
-            if isinstance(leaf, ast.UserProp):
+            if isinstance(leaf, ast.UserProp | ast.HadUserProp):
                 _checked(leaf.predicate, self.store.user_schema, "user property", positions)
             if isinstance(leaf, ast.AccountProp):
                 _checked(leaf.predicate, self.store.group_schema, "account property", positions)

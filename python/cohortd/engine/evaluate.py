@@ -30,6 +30,7 @@ from pyroaring import BitMap
 
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
+from cohortd.engine.user_history import had_mask, values_as_of
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
@@ -176,6 +177,11 @@ class Evaluation:
             if self.restrict is not None:  # the users asked about only, not a mask over everyone
                 return bitmap_from_ids(self._known_ids[self._user_prop(expr.predicate, self._known_ids)])
             return self._mask_to_bitmap(self._user_prop(expr.predicate))
+        if isinstance(expr, ast.HadUserProp):
+            start, end = window_bounds(expr.window, self.as_of)
+            return self._mask_to_bitmap(
+                had_mask(self.store, expr.predicate, start, end, self.n_users, self.lookups)
+            )
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
         if isinstance(expr, ast.Accounts):
@@ -491,7 +497,7 @@ class Evaluation:
     def _user_prop(self, pred: ast.Predicate, ids: np.ndarray | None = None) -> np.ndarray:
         """Mask of a user-property predicate over all users, or over ``ids`` (aligned with it)."""
         kind = self.store.user_schema.get(pred.prop)
-        col = self.store.user_props.get(pred.prop, self.n_users)
+        col = values_as_of(self.store, pred.prop, self.as_of, self.n_users)  # as they were at T
         values, valid = col if col is not None else (None, None)
         if ids is not None and values is not None and valid is not None:
             values, valid = values[ids], valid[ids]

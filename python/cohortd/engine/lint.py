@@ -61,6 +61,7 @@ from cohortd.lang.ast import (
     Expr,
     Filter,
     FirstDid,
+    HadUserProp,
     InCohort,
     MetricActiveDays,
     MetricCount,
@@ -338,7 +339,7 @@ def data_problems(expr: Expr, vocab: Vocabulary, stale_days: int = STALE_DAYS) -
     out = _unknown_event_types(expr, vocab.types) + _unknown_account_names(expr, vocab)
     rules = _DataRules(vocab, stale_days)
     for cond, _ in walk.leaves(expr):
-        if isinstance(cond, UserProp):
+        if isinstance(cond, UserProp | HadUserProp):
             rules.user_prop(cond.predicate)
             continue
         extra: list[str] = []
@@ -410,7 +411,7 @@ def _definition_words(expr: Expr) -> set[str]:
             words.update(_KIND_WORDS["aggregate"])
         if isinstance(cond, Top) and isinstance(cond.metric, MetricSum):
             texts.append(cond.metric.prop)
-        if isinstance(cond, UserProp):
+        if isinstance(cond, UserProp | HadUserProp):
             texts.extend(_filter_words(cond.predicate))
         if isinstance(cond, InCohort):
             texts.append(cond.name)

@@ -33,6 +33,7 @@ from pyroaring import BitMap
 
 from cohortd.engine.engine import Engine
 from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare
+from cohortd.engine.user_history import change_runs
 from cohortd.errors import CohortError, ResyncRequired
 from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
@@ -63,11 +64,13 @@ class ChangeSet:
 @dataclass(frozen=True)
 class Edge:
     """An event type (None: any) whose events change a cohort when ``t + offset`` is crossed,
-    or, with ``period``, whenever ``T - t`` crosses a multiple of it."""
+    or, with ``period``, whenever ``T - t`` crosses a multiple of it.  With ``user_prop``, the
+    times are those of the dated changes of that user property instead of events."""
 
     event_type: str | None
     offset: int = 0
     period: int | None = None
+    user_prop: str | None = None
 
 
 @dataclass
@@ -113,7 +116,7 @@ class Maintainer:
         self._pending_user_props = False
         self._batches_seen = 0  # batches acknowledged so far (read-your-writes)
         self._batches_applied = 0  # ... and folded into the members
-        self._time_index: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._time_index: dict[tuple[str, int | str, int], tuple[np.ndarray, np.ndarray]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
         engine.add_listener(self.on_ingest)
@@ -355,6 +358,13 @@ class Maintainer:
 
     def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """Per segment, the edge's event times sorted, with their users (built once per segment)."""
+        if edge.user_prop is not None:
+            key = ("$userhist", edge.user_prop, len(self.engine.store.prop_history))
+            run = self._time_index.get(key)
+            if run is None:
+                run = self._time_index[key] = change_runs(self.engine.store, edge.user_prop)
+            yield run
+            return
         type_id = None
         if edge.event_type is not None:
             type_id = self.engine.store.types.get(edge.event_type)
@@ -464,6 +474,14 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
             continue
         if isinstance(leaf, ast.UserProp):
             uses_user_props = zero_sensitive = True  # holds for a user as soon as they are known
+            edges.add(Edge(None, 0, user_prop=leaf.predicate.prop))  # a dated change applies after its time
+            continue
+        if isinstance(leaf, ast.HadUserProp):
+            uses_user_props = zero_sensitive = True
+            # a change enters at its time; the value it replaced leaves one ms before the window start
+            # passes it (the value at the start is the one set at or before it)
+            for off in _window_offsets(leaf.window):
+                edges |= {Edge(None, o, user_prop=leaf.predicate.prop) for o in (off, max(off - 1, 0))}
             continue
         if isinstance(leaf, ast.Top):
             full_only = True

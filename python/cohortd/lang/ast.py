@@ -308,9 +308,17 @@ class Top:
 
 @dataclass(frozen=True)
 class UserProp:
-    """``user.<prop> ...``: a predicate over current user properties."""
+    """``user.<prop> ...``: a predicate over user properties as of ``T`` (their history)."""
 
     predicate: Predicate
+
+
+@dataclass(frozen=True)
+class HadUserProp:
+    """``had user.<prop> ... [window]``: the predicate held at some instant of the window."""
+
+    predicate: Predicate
+    window: Window = Ever()
 
 
 @dataclass(frozen=True)
@@ -372,6 +380,7 @@ Condition = (
     | CountCompare
     | Top
     | UserProp
+    | HadUserProp
     | InCohort
     | UserCount
     | AccountProp
@@ -387,6 +396,7 @@ Expr = (
     | CountCompare
     | Top
     | UserProp
+    | HadUserProp
     | InCohort
     | UserCount
     | AccountProp

@@ -160,10 +160,16 @@ def prop(name: str) -> _PropRef:
 
 
 class _User:
-    """``user("plan") == "free"`` or ``user.plan == "free"``: a user-property condition."""
+    """``user("plan") == "free"`` or ``user.plan == "free"``: a user-property condition.
+
+    ``had_user.plan == "trial"`` is ``had user.plan == "trial"`` (add a window with ``.in_last``).
+    """
+
+    def __init__(self, node: type = A.UserProp) -> None:
+        self._node = node
 
     def __call__(self, name: str) -> _PropRef:
-        return _PropRef(name, lambda p: Condition(A.UserProp(p)))
+        return _PropRef(name, lambda p: Condition(self._node(p)))
 
     def __getattr__(self, name: str) -> _PropRef:
         if name.startswith("__"):
@@ -172,6 +178,7 @@ class _User:
 
 
 user = _User()
+had_user = _User(A.HadUserProp)
 
 
 # ------------------------------------------------------------------- events
@@ -502,7 +509,7 @@ def accounts(group: str, condition: Cohort | A.Expr) -> Cohort:
 
 _EXPR_TYPES = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.And, A.Or, A.Not, A.Accounts,
+    A.CountCompare, A.Top, A.UserProp, A.HadUserProp, A.InCohort, A.And, A.Or, A.Not, A.Accounts,
 )  # fmt: skip
 
 

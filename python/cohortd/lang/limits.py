@@ -50,7 +50,7 @@ MAX_TEXT_CHARS = 256 * 1024
 
 _CONDITIONS = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.InCohort, A.UserCount, A.AccountProp,
+    A.CountCompare, A.Top, A.UserProp, A.HadUserProp, A.InCohort, A.UserCount, A.AccountProp,
 )  # fmt: skip
 _PREDICATES = (A.PropCmp, A.PropIn, A.PropExists, A.PropContains)
 
@@ -71,7 +71,7 @@ def _children(node: object) -> Iterator[object]:
     elif isinstance(node, A.Top):
         if node.metric is not None:
             yield node.metric.event
-    elif isinstance(node, A.UserProp | A.AccountProp):
+    elif isinstance(node, A.UserProp | A.HadUserProp | A.AccountProp):
         yield node.predicate
     elif isinstance(node, A.Accounts):
         yield node.expr

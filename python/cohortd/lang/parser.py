@@ -435,6 +435,14 @@ class _Parser:
             self.expect_punct(".", "'.' and a user property name")
             prop = self.prop_name(any_word=True)
             return A.UserProp(self.predicate_tail(prop))
+        if kw == "had":
+            self.advance()
+            if not self.at_kw("user"):
+                raise self.unexpected('user.<property> (had user.plan == "trial" in last 30d)')
+            self.advance()
+            self.expect_punct(".", "'.' and a user property name")
+            prop = self.prop_name(any_word=True)
+            return A.HadUserProp(self.predicate_tail(prop), self.window())
         if kw == "in_cohort":
             self.advance()
             self.expect_punct("(")

@@ -21,7 +21,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Every word the grammar gives a meaning to; property names spelled like one are quoted.
 KEYWORDS = frozenset(
     "and or not in where any did first nth top by count sum avg min max distinct active_days "
-    "active_periods sequence within user in_cohort last between ago since ever exists contains "
+    "active_periods sequence within user in_cohort last between ago since ever exists contains had "
     "true false".split()
 )
 
@@ -178,6 +178,8 @@ def _condition(c: A.Condition) -> str:
         return _join(f"top {_percent(c.percent)}% by {_metric(c.metric)}", _window(c.window))
     if isinstance(c, A.UserProp):
         return f"user.{_predicate(c.predicate)}"
+    if isinstance(c, A.HadUserProp):
+        return _join(f"had user.{_predicate(c.predicate)}", _window(c.window))
     if isinstance(c, A.InCohort):
         return f"in_cohort({quote(c.name)})"
     if isinstance(c, A.UserCount):

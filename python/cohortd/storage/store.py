@@ -9,6 +9,7 @@ Layout of a data directory::
     userprops-<gen>.arrow       user properties at the checkpoint
     groups-<gen>.arrow          user -> group membership (storage/groups.py)
     groupprops-<gen>.arrow      account (group) properties
+    userhist-<gen>.arrow        every user-property change with its time (storage/prophistory.py)
 
     quarantine/                 log records that could not be applied on replay (kept, reported)
 
@@ -59,6 +60,7 @@ from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX, GroupMembership, entity_name
 from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
+from cohortd.storage.prophistory import UNDATED, PropertyHistory
 from cohortd.storage.readers import IDENTIFY
 from cohortd.storage.segment import PROP_PREFIX, Segment
 from cohortd.storage.userprops import UserProperties
@@ -135,6 +137,7 @@ class EventStore:
         self.group_schema: dict[str, str] = {}  # account properties (storage/groups.py)
         self.groups = GroupMembership()
         self.group_props = UserProperties()  # keyed by the group's dense id
+        self.prop_history = PropertyHistory()  # user properties as they were (storage/prophistory.py)
         self.identity = IdentityMap()  # anonymous ids and aliases -> canonical user (storage/identity.py)
         self._views: dict[str, tuple[int, Segment]] = {}  # segments seen through the identity map
         self._canon: tuple[int, int, np.ndarray] | None = None  # (identity version, n, root of every id)
@@ -188,6 +191,8 @@ class EventStore:
             self.groups = GroupMembership.load(self.path / f"groups-{gen:08d}.arrow")
             if (self.path / f"groupprops-{gen:08d}.arrow").exists():
                 self.group_props = UserProperties.load(self.path / f"groupprops-{gen:08d}.arrow")
+            if f"userhist-{gen:08d}.arrow" in self._sums:  # checkpoints from before the history have none
+                self.prop_history = PropertyHistory.load(self.path / f"userhist-{gen:08d}.arrow")
             self.sealed = [Segment.open(self.segments_dir, name) for name in manifest["segments"]]
         self._remove_debris(manifest is not None)
         self.first_seen = np.full(max(len(self.users), 1024), NEVER, dtype=np.int64)
@@ -209,7 +214,8 @@ class EventStore:
             data_files += [
                 p.name
                 for p in self.path.iterdir()
-                if re.match(r"(dict-\w+|userprops)-\d+\.arrow$", p.name) or re.match(r"wal-\d+\.log$", p.name)
+                if re.match(r"(dict-\w+|userprops|userhist)-\d+\.arrow$", p.name)
+                or re.match(r"wal-\d+\.log$", p.name)
             ]
             if self._wal_path(0).exists() or not data_files:
                 return None  # never checkpointed: whatever else is here is a failed first checkpoint
@@ -303,7 +309,9 @@ class EventStore:
             if p.name.endswith(".tmp") or p.name.split(".")[0] not in live:
                 _unlink(p)
         for p in self.path.iterdir():
-            m = re.match(r"(dict-\w+|userprops|identity|groups|groupprops|wal)-(\d+)\.(arrow|log)$", p.name)
+            m = re.match(
+                r"(dict-\w+|userprops|userhist|identity|groups|groupprops|wal)-(\d+)\.(arrow|log)$", p.name
+            )
             if p.name.endswith(".tmp"):
                 _unlink(p)
             elif m and m.group(1) != "wal" and not checkpointed:
@@ -428,7 +436,7 @@ class EventStore:
             "time": pa.array(times, pa.int64()),
         }
         for name in batch.column_names:
-            if name in ("user_id", "event_type", "time", *LINK_COLUMNS) or name.startswith(
+            if name in ("user_id", "event_type", "time", UNDATED, *LINK_COLUMNS) or name.startswith(
                 (USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX)
             ):
                 continue
@@ -462,6 +470,11 @@ class EventStore:
         return pa.array(codes, pa.uint32(), mask=np.asarray(idx.is_null()))
 
     def _apply_user_props(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
+        undated = (
+            np.asarray(batch.column(UNDATED).combine_chunks())
+            if UNDATED in batch.column_names
+            else np.zeros(batch.num_rows, bool)
+        )
         for name in batch.column_names:
             if not name.startswith(USER_PREFIX):
                 continue
@@ -477,6 +490,7 @@ class EventStore:
                 fill = False if kind == "bool" else 0
                 values = col.fill_null(fill).to_numpy(zero_copy_only=False)
             self.user_props.column(prop, kind).update(users[has], times[has], values[has])
+            self.prop_history.record(prop, kind, users[has], times[has], values[has], ~undated[has])
 
     def _apply_groups(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
         """Memberships of the rows' users in the groups they name; account properties of those groups."""
@@ -567,6 +581,7 @@ class EventStore:
     def _checkpoint_files(self, gen: int) -> list[Path]:
         names = [f"dict-{kind}-{gen:08d}.arrow" for kind in DICT_KINDS] + [f"userprops-{gen:08d}.arrow"]
         names += [f"identity-{gen:08d}.arrow", f"groups-{gen:08d}.arrow", f"groupprops-{gen:08d}.arrow"]
+        names.append(f"userhist-{gen:08d}.arrow")
         return [self.path / n for n in names]
 
     def _write_checkpoint(self, gen: int, sealed: list[Segment]) -> None:
@@ -577,6 +592,8 @@ class EventStore:
         self._sums[name] = self.user_props.save(self.path / name, len(self.users))
         name = f"identity-{gen:08d}.arrow"
         self._sums[name] = self.identity.save(self.path / name)
+        name = f"userhist-{gen:08d}.arrow"
+        self._sums[name] = self.prop_history.save(self.path / name)
         if self.groups.type_names or self.group_props.columns:  # only projects with groups have the files
             name = f"groups-{gen:08d}.arrow"
             self._sums[name] = self.groups.save(self.path / name)
@@ -736,6 +753,7 @@ class EventStore:
         if len(dense) == 0:
             return dense
         self.first_seen[dense] = NEVER
+        self.prop_history.drop_users(dense)
         for column in self.user_props.columns.values():
             column.grow(len(self.users))
             if column.kind == "string":

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from cohortd import times
 from cohortd.errors import InvalidArgumentError
 from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_ID_PREFIX, GROUP_PREFIX
+from cohortd.storage.prophistory import UNDATED
 from cohortd.times import DAY_MS
 from cohortd.types import IngestReport, Rejection
 
@@ -361,6 +362,10 @@ def canonical_problem(
             if name.startswith(GROUP_PREFIX) and group_type_problem(name[len(GROUP_PREFIX) :]):
                 return group_type_problem(name[len(GROUP_PREFIX) :])
             continue
+        if name == UNDATED:
+            if col.type != pa.bool_() or col.null_count:
+                return f"column {name} is {col.type} with {col.null_count} nulls"
+            continue
         target, prop = _target(name, schema, user_schema, group_schema or {})
         problem = name_problem(prop)
         if problem:
@@ -589,11 +594,19 @@ def normalize_user_properties(
             renamed[USER_PREFIX + name] = table.column(name)
     n = table.num_rows
     if "time" not in renamed:
+        undated = np.ones(n, dtype=bool)
         renamed["time"] = pa.chunked_array([pa.array(np.full(n, now_ms, dtype=np.int64))])
     else:
-        renamed["time"] = _default_time(renamed["time"].combine_chunks(), now_ms)
+        given = renamed["time"].combine_chunks()
+        undated = np.asarray(given.is_null()) if given.null_count else np.zeros(n, dtype=bool)
+        renamed["time"] = _default_time(given, now_ms)
     renamed["event_type"] = pa.chunked_array([pa.array(["$identify"] * n, pa.string())])
-    return normalize_events(pa.table(renamed), {}, user_schema, now_ms)
+    normalized, report = normalize_events(pa.table(renamed), {}, user_schema, now_ms)
+    if undated.any():  # rows without a time: set "now", but not time-travelled (storage/prophistory.py)
+        kept = np.ones(n, dtype=bool)
+        kept[[r.row for r in report.rejected]] = False
+        normalized = normalized.append_column(UNDATED, pa.array(undated[kept], pa.bool_()))
+    return normalized, report
 
 
 def _default_time(col: pa.Array, now_ms: int) -> pa.Array:

@@ -82,7 +82,7 @@ def _kind(name: str) -> str:
         return "identity"
     if name.startswith("group"):
         return "groups"
-    return "userprops" if name.startswith("userprops") else "dictionary"
+    return "userprops" if name.startswith(("userprops", "userhist")) else "dictionary"
 
 
 def verify_store(path: Path) -> list[Finding]:
@@ -99,7 +99,7 @@ def verify_store(path: Path) -> list[Finding]:
             names += [f"dict-{k}-{gen:08d}.arrow" for k in ("users", "types", "values")]
             names.append(f"userprops-{gen:08d}.arrow")
             sums = manifest.get("files", {})
-            for optional in ("identity", "groups", "groupprops"):  # identity map, accounts (issue #16)
+            for optional in ("identity", "groups", "groupprops", "userhist"):  # identity, accounts (#16), history (#15)
                 if f"{optional}-{gen:08d}.arrow" in sums:
                     names.append(f"{optional}-{gen:08d}.arrow")
             for name in names:

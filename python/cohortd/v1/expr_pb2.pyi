@@ -395,6 +395,14 @@ class UserProp(_message.Message):
     predicate: Predicate
     def __init__(self, predicate: _Optional[_Union[Predicate, _Mapping]] = ...) -> None: ...
 
+class HadUserProp(_message.Message):
+    __slots__ = ("predicate", "window")
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    predicate: Predicate
+    window: Window
+    def __init__(self, predicate: _Optional[_Union[Predicate, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+
 class InCohort(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -458,7 +466,7 @@ class OrChain(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
 
 class CohortExpr(_message.Message):
-    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare", "accounts", "user_count", "account_prop")
+    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare", "accounts", "user_count", "account_prop", "had_user_prop")
     DID_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -478,6 +486,7 @@ class CohortExpr(_message.Message):
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     USER_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_PROP_FIELD_NUMBER: _ClassVar[int]
+    HAD_USER_PROP_FIELD_NUMBER: _ClassVar[int]
     did: Did
     aggregate: Aggregate
     active_days: ActiveDays
@@ -497,7 +506,8 @@ class CohortExpr(_message.Message):
     accounts: Accounts
     user_count: UserCount
     account_prop: AccountProp
-    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ..., accounts: _Optional[_Union[Accounts, _Mapping]] = ..., user_count: _Optional[_Union[UserCount, _Mapping]] = ..., account_prop: _Optional[_Union[AccountProp, _Mapping]] = ...) -> None: ...
+    had_user_prop: HadUserProp
+    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ..., accounts: _Optional[_Union[Accounts, _Mapping]] = ..., user_count: _Optional[_Union[UserCount, _Mapping]] = ..., account_prop: _Optional[_Union[AccountProp, _Mapping]] = ..., had_user_prop: _Optional[_Union[HadUserProp, _Mapping]] = ...) -> None: ...
 
 class Definition(_message.Message):
     __slots__ = ("text", "expr")

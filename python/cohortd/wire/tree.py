@@ -403,6 +403,10 @@ def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
     elif isinstance(e, A.UserProp):
         if not _predicate_to_proto(e.predicate, msg.user_prop.predicate):
             raise TypeError(f"not a user-property predicate: {e.predicate!r}")
+    elif isinstance(e, A.HadUserProp):
+        if not _predicate_to_proto(e.predicate, msg.had_user_prop.predicate):
+            raise TypeError(f"not a user-property predicate: {e.predicate!r}")
+        _window_to_proto(e.window, msg.had_user_prop.window)
     elif isinstance(e, A.InCohort):
         msg.in_cohort.name = e.name
     elif isinstance(e, A.Accounts):
@@ -466,6 +470,11 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
     if kind == "user_prop":
         pred = msg.user_prop.predicate
         return A.UserProp(_predicate(pred, pred.WhichOneof("kind") or ""))
+    if kind == "had_user_prop":
+        pred = msg.had_user_prop.predicate
+        return A.HadUserProp(
+            _predicate(pred, pred.WhichOneof("kind") or ""), _window(msg.had_user_prop.window)
+        )
     if kind == "in_cohort":
         return A.InCohort(msg.in_cohort.name)
     if kind == "accounts":
