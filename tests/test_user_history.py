@@ -24,8 +24,10 @@ from cohortd.lang import ast as A
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import Oracle
-from strategies import _predicates
+from support.data import DAY_MS, now_ms
+from support.oracle import Oracle
+from support.server import ServerProcess
+from support.strategies import _predicates
 from test_engine_oracle import (
     LEAN_USER_PROPS,
     STRING_VALUES,
@@ -37,7 +39,6 @@ from test_engine_oracle import (
     scenarios,
     windows,
 )
-from test_server_support import DAY_MS, ServerProcess, now_ms
 
 FEW = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 D = 86_400_000
