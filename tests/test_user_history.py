@@ -303,9 +303,8 @@ def test_over_the_server(client: Client) -> None:
 def test_oracle_reads_the_rule_literally() -> None:
     """The oracle's own reading on a hand example (so a wrong oracle cannot hide a wrong engine)."""
     events = [{"user_id": "a", "event_type": "x", "time": 0}]
-    o = Oracle(
-        events, {"a": {"plan": "y"}}, [("a", 10, {"plan": "x"}, True), ("a", 20, {"plan": "y"}, False)]
-    )
+    changes = [("a", 10, {"plan": "x"}, True), ("a", 20, {"plan": "y"}, False)]
+    o = Oracle(events, {"a": {"plan": "y"}}, history=changes)
     assert o.members(A.UserProp(A.PropCmp("plan", "==", "x")), 15) == ["a"]
     assert o.members(A.UserProp(A.PropCmp("plan", "==", "x")), 21) == []
     assert o.members(A.UserProp(A.PropExists("plan")), 10) == []
