@@ -99,7 +99,7 @@ def verify_store(path: Path) -> list[Finding]:
             names += [f"dict-{k}-{gen:08d}.arrow" for k in ("users", "types", "values")]
             names.append(f"userprops-{gen:08d}.arrow")
             sums = manifest.get("files", {})
-            for optional in ("identity", "groups", "groupprops", "userhist"):  # identity, accounts (#16), history (#15)
+            for optional in ("identity", "groups", "groupprops", "userhist"):  # since issues #16 and #15
                 if f"{optional}-{gen:08d}.arrow" in sums:
                     names.append(f"{optional}-{gen:08d}.arrow")
             for name in names:
