@@ -151,7 +151,7 @@ def _percent(p: float) -> str:
     return str(int(p)) if float(p).is_integer() else _number(float(p))
 
 
-def _condition(c: A.Condition) -> str:
+def _condition(c: A.Expr) -> str:
     if isinstance(c, A.Did):
         return _join(f"did({_event(c.event)})", _comparison(c.cmp), _window(c.window))
     if isinstance(c, A.Aggregate):

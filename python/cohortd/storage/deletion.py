@@ -109,8 +109,7 @@ def purge_quarantine(qdir: Path, names: list[str]) -> int:
             rec.unlink()
             rec.with_suffix(".reason").unlink(missing_ok=True)
             continue
-        kept = batch.filter(pa.array(~theirs))
-        atomic_write(rec, lambda fh, kept=kept: _write_stream(fh, kept))
+        _rewrite(rec, batch.filter(pa.array(~theirs)))
     return changed
 
 
@@ -127,9 +126,14 @@ def _is_one_of(col: pa.Array, needles: list[bytes]) -> np.ndarray:
     return np.asarray(hit.fill_null(False))
 
 
-def _write_stream(fh: Any, table: pa.Table) -> None:
-    with ipc.new_stream(fh, table.schema) as writer:
-        writer.write_table(table)
+def _rewrite(path: Path, table: pa.Table) -> None:
+    """Replace a quarantined record by ``table`` as an Arrow IPC stream (atomically)."""
+
+    def write(fh: Any) -> None:
+        with ipc.new_stream(fh, table.schema) as writer:
+            writer.write_table(table)
+
+    atomic_write(path, write)
 
 
 def append_audit(path: Path, entry: dict[str, object]) -> None:

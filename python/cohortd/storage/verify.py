@@ -33,7 +33,8 @@ class Finding:
     """One checked file: ``status`` is ok, damaged, missing, torn, quarantined, unverified or debris."""
 
     path: str
-    kind: str  # manifest, segment, index, dictionary, userprops, identity, groups, log, quarantine, catalog, debris
+    # manifest, segment, index, dictionary, userprops, identity, groups, log, quarantine, catalog, debris
+    kind: str
     status: str
     detail: str = ""
 
