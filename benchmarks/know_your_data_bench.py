@@ -368,7 +368,7 @@ def check(task: str, answers: dict[str, Any], type_names: list[str]) -> bool:
             continue
         if task == "schema":
             got = sorted((type_names[r[0]], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows[0])
-            from cohortd.engine.schema import iso_ms
+            from cohortd.times import iso_ms
 
             want = sorted((t["name"], t["events"], t["users"], t["first_seen"], t["last_seen"], t["last_7d"],
                            t["last_30d"]) for t in mine["event_types"])  # fmt: skip

@@ -122,9 +122,9 @@ def test_cli_json_is_the_same_remote_and_embedded(
 
 
 def _iso(ms: int) -> str:
-    from cohortd.analysis.results import iso
+    from cohortd.times import iso_ms
 
-    return iso(ms)
+    return iso_ms(ms)
 
 
 def test_bad_input_is_invalid_argument_or_not_found(dirs: tuple[ServerProcess, Path]) -> None:

@@ -18,6 +18,8 @@ import pytest
 from cohortd.api import CohortService
 from cohortd.errors import DataDirectoryLockedError, NotFoundError, StorageError
 from cohortd.types import Evaluation, Overlap
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.server import ServerProcess
 
 QUERY = "top 20% by count(any) in last 30d"
@@ -163,3 +165,17 @@ def test_both_transports_implement_the_protocol_and_the_sdk_stays_light(tmp_path
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-(10**13), max_value=10**14))
+def test_one_iso_spelling_of_an_instant(ms: int) -> None:
+    """``times.iso_ms`` (every JSON document's instant) against the obvious datetime arithmetic."""
+    from datetime import UTC, datetime, timedelta
+
+    from cohortd.times import iso_ms, to_ms
+
+    want = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    text = iso_ms(ms)
+    assert text == want.strftime("%Y-%m-%dT%H:%M:%S.") + f"{want.microsecond // 1000:03d}Z"
+    assert to_ms(text) == ms and iso_ms(None) is None

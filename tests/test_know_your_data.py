@@ -20,10 +20,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 from cohortd.analysis.breakdown import NONE, OTHER
-from cohortd.engine.schema import iso_ms
 from cohortd.errors import DefinitionError
 from cohortd.lang import parse
 from cohortd.service import Workspace
+from cohortd.times import iso_ms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.oracle import Oracle

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from cohortd.errors import ArgumentTypeError, InvalidArgumentError
 
@@ -20,6 +21,7 @@ __all__ = [
     "Instant",
     "format_instant",
     "from_ms",
+    "iso_ms",
     "parse_as_of",
     "to_ms",
     "wall_ms",
@@ -75,6 +77,22 @@ def parse_as_of(as_of: Instant | None) -> int | None:
 def from_ms(ms: int) -> datetime:
     """The UTC datetime of an epoch-ms instant (millisecond precision)."""
     return EPOCH + timedelta(milliseconds=ms)
+
+
+@overload
+def iso_ms(ms: int) -> str: ...
+@overload
+def iso_ms(ms: None) -> None: ...
+@overload
+def iso_ms(ms: int | None) -> str | None: ...
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Epoch ms → ISO-8601 UTC with milliseconds (``2026-01-31T00:00:00.000Z``): every JSON document's
+    and the CLI's spelling of an instant.  None stays None."""
+    if ms is None:
+        return None
+    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def format_instant(ms: int) -> str:

@@ -27,11 +27,10 @@ from typing import Any
 from pyroaring import BitMap
 
 from cohortd.engine.lint import JACCARD_THRESHOLD, jaccard
-from cohortd.engine.schema import iso_ms
 from cohortd.lang.ast import Expr, InCohort
 from cohortd.lang.walk import event_refs
 from cohortd.lang.walk import leaves as conditions
-from cohortd.times import DAY_MS
+from cohortd.times import DAY_MS, iso_ms
 
 __all__ = ["SHRINK_DAYS", "AuditCohort", "audit_report"]
 

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
-from cohortd.engine.schema import iso_ms
 from cohortd.errors import DefinitionError
+from cohortd.times import iso_ms
 
 __all__ = ["OTHER", "NONE", "Breakdown", "BreakdownRow", "assign_by_events", "parse_by", "rows_from"]
 

@@ -27,9 +27,9 @@ import numpy as np
 
 from cohortd.engine.evaluate import MIN_TIME, Evaluation, compare, window_bounds
 from cohortd.engine.kernels import get_kernel
-from cohortd.engine.schema import iso_ms
 from cohortd.errors import DefinitionError, NotFoundError
 from cohortd.lang import ast
+from cohortd.times import iso_ms
 
 __all__ = ["MAX_POINTS", "Point", "Population", "population", "step_points"]
 

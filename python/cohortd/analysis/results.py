@@ -8,8 +8,9 @@ Rates and shares are ``None`` when their denominator is zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from cohortd.times import iso_ms
 
 TWO_PROPORTION_TEST = (
     "two-sided two-proportion z-test (pooled variance); 95% CI of the difference: Wald (unpooled variance)"
@@ -20,11 +21,6 @@ USER_PROPERTY_NOTE = (
     "with a time, $user. properties on events); undated values are current values, so a definition with "
     "user. conditions is only exact when the properties it reads have dated history"
 )
-
-
-def iso(ms: int) -> str:
-    """Epoch ms → ISO-8601 UTC with milliseconds (``2026-01-31T00:00:00.000Z``)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -65,7 +61,7 @@ class BacktestRun:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "as_of": iso(self.as_of_ms),
+            "as_of": iso_ms(self.as_of_ms),
             "horizon": self.horizon,
             "cohort": self.cohort.to_json(),
             "baseline": self.baseline.to_json(),
@@ -130,7 +126,7 @@ class Retention:
         return {
             "period": self.period,
             "mode": self.mode,
-            "as_of": iso(self.as_of_ms),
+            "as_of": iso_ms(self.as_of_ms),
             "population": self.population.to_json(),
             "baseline": self.baseline.to_json() if self.baseline is not None else None,
         }
@@ -185,7 +181,7 @@ class Funnel:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "as_of": iso(self.as_of_ms),
+            "as_of": iso_ms(self.as_of_ms),
             "steps": [s.to_json() for s in self.steps],
             "split": self.split.to_json() if self.split is not None else None,
         }
@@ -230,7 +226,7 @@ class Journeys:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "anchor": self.anchor,
-            "as_of": iso(self.as_of_ms),
+            "as_of": iso_ms(self.as_of_ms),
             "users": self.users,
             "after": [p.to_json() for p in self.after],
             "before": [p.to_json() for p in self.before],

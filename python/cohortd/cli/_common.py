@@ -13,7 +13,6 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -79,14 +78,6 @@ def backend(args: argparse.Namespace) -> Iterator[Backend]:
 def read_definition(text: str) -> str:
     """The definition argument; ``-`` reads it from standard input."""
     return sys.stdin.read() if text == "-" else text
-
-
-def iso(ms: int | None) -> str | None:
-    """Epoch ms → ISO-8601 UTC text with millisecond precision (None stays None)."""
-    if ms is None:
-        return None
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def emit_json(obj: Any) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cohortd.audiences.model import FORMATS, parse_share
-from cohortd.cli._common import UsageError, add_json, add_target, backend, console, emit_json, iso, table
-from cohortd.times import parse_as_of
+from cohortd.cli._common import UsageError, add_json, add_target, backend, console, emit_json, table
+from cohortd.times import iso_ms, parse_as_of
 
 
 def _api(b: Any) -> Any:
@@ -132,14 +132,14 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ commands
 def _dest_dict(d: Any) -> dict[str, Any]:
     out = asdict(d)
-    out["created"] = iso(out.pop("created_ms"))
+    out["created"] = iso_ms(out.pop("created_ms"))
     return out
 
 
 def _aud_dict(a: Any) -> dict[str, Any]:
     out = asdict(a)
-    out["created"] = iso(out.pop("created_ms"))
-    out["last_success"] = iso(out.pop("last_success_ms"))
+    out["created"] = iso_ms(out.pop("created_ms"))
+    out["last_success"] = iso_ms(out.pop("last_success_ms"))
     return out
 
 
@@ -169,7 +169,7 @@ def cmd_destination_list(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"destinations": [_dest_dict(d) for d in dests]})
         return 0
-    rows = [[d.name, d.kind, d.url or d.path, d.format or d.shape, iso(d.created_ms)] for d in dests]
+    rows = [[d.name, d.kind, d.url or d.path, d.format or d.shape, iso_ms(d.created_ms)] for d in dests]
     table(["name", "kind", "target", "format", "created"], rows)
     return 0
 
@@ -211,7 +211,7 @@ def cmd_audience_lift(args: argparse.Namespace) -> int:
         r = _api(b).audience_lift(args.name, args.outcome, args.horizon, since, until)
     if args.json:
         doc = asdict(r)
-        doc["since"], doc["until"] = iso(doc.pop("since_ms")), iso(doc.pop("until_ms"))
+        doc["since"], doc["until"] = iso_ms(doc.pop("since_ms")), iso_ms(doc.pop("until_ms"))
         for arm in ("delivered", "held_out"):
             doc[arm]["rate"] = getattr(r, arm).rate
         doc["ci95"] = list(r.ci95) if r.ci95 else None
@@ -246,8 +246,8 @@ def cmd_audience_list(args: argparse.Namespace) -> int:
         emit_json({"audiences": [_aud_dict(a) for a in auds]})
         return 0
     rows = [
-        [a.name, a.cohort, a.destination, a.mode, a.status, iso(a.last_success_ms) or "never", _lag(a.lag_ms),
-         a.failing, f"{a.acknowledged_members:,}", a.last_error[:60]]
+        [a.name, a.cohort, a.destination, a.mode, a.status, iso_ms(a.last_success_ms) or "never",
+         _lag(a.lag_ms), a.failing, f"{a.acknowledged_members:,}", a.last_error[:60]]
         for a in auds
     ]  # fmt: skip
     table(
@@ -276,12 +276,12 @@ def cmd_audience_log(args: argparse.Namespace) -> int:
         docs = []
         for s in attempts:
             d = asdict(s)
-            d["time"] = iso(d.pop("time_ms"))
+            d["time"] = iso_ms(d.pop("time_ms"))
             docs.append(d)
         emit_json({"audience": args.name, "attempts": docs})
         return 0
     rows = [
-        [iso(s.time_ms), f"{s.from_version}->{s.to_version}", "full" if s.full else "delta",
+        [iso_ms(s.time_ms), f"{s.from_version}->{s.to_version}", "full" if s.full else "delta",
          f"{s.seq}/{s.of}", s.added, s.removed, f"{s.skipped} ({s.skip_reason})" if s.skipped else 0,
          s.status, s.http_status or "", s.error[:60], f"{s.latency_ms:.1f}"]
         for s in attempts

@@ -10,26 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cohortd.api import CohortService
-from cohortd.times import from_ms
+from cohortd.times import iso_ms, to_ms
 from cohortd.types import Change, Cohort, CohortVersion, LintWarning, PlanStep
 
 __all__ = ["Backend", "EmbeddedBackend", "RemoteBackend", "cohort_dict", "record_dict", "warning_dicts"]
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _as_of_dt(ms: int | None) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+    """A datetime (naive = UTC) in the JSON documents' spelling."""
+    return None if value is None else iso_ms(to_ms(value))
 
 
 def cohort_dict(r: Cohort) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def record_dict(r: Any) -> dict[str, Any]:
         "description": r.description,
         "definition": r.definition,
         "version": int(r.version),
-        **{k: None if v is None else _iso(from_ms(v)) for k, v in ms.items()},
+        **{k: iso_ms(v) for k, v in ms.items()},
         "archived": bool(r.archived),
     }
 
@@ -127,7 +120,7 @@ class Backend:
             "sizes": [int(x) for x in ov.sizes],
             "intersections": [[int(x) for x in row] for row in ov.intersections],
             "jaccard": [[float(x) for x in row] for row in ov.jaccard],
-            "as_of": _iso(ov.as_of if ov.as_of is not None else _as_of_dt(as_of_ms)),
+            "as_of": iso_ms(ov.as_of_ms if ov.as_of_ms is not None else as_of_ms),
         }
 
     def user_cohorts(self, user_id: str, as_of_ms: int | None) -> list[str]:

@@ -19,7 +19,8 @@ from rich.markup import escape
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from cohortd.cli._common import add_json, add_target, console, emit_json, err_console, iso, table
+from cohortd.cli._common import add_json, add_target, console, emit_json, err_console, table
+from cohortd.times import iso_ms
 
 MAX_SHOWN_REJECTIONS = 50
 
@@ -71,8 +72,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "users_path": str(summary.users_path),
         "users": summary.users,
         "events": summary.events,
-        "start": iso(summary.start_ms),
-        "end": iso(summary.end_ms),
+        "start": iso_ms(summary.start_ms),
+        "end": iso_ms(summary.end_ms),
         "seed": summary.seed,
         "seconds": round(summary.seconds, 3),
     }
@@ -81,7 +82,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         console.print(
             f"wrote {summary.events:,} events for {summary.users:,} users "
-            f"({iso(summary.start_ms)} .. {iso(summary.end_ms)}) in {summary.seconds:.1f}s"
+            f"({iso_ms(summary.start_ms)} .. {iso_ms(summary.end_ms)}) in {summary.seconds:.1f}s"
         )
         console.print(f"  events: {summary.events_path}\n  users:  {summary.users_path}")
     return 0

@@ -12,8 +12,9 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
-from cohortd.cli._common import add_json, add_target, backend, console, emit_json, iso
+from cohortd.cli._common import add_json, add_target, backend, console, emit_json
 from cohortd.cli.backend import EmbeddedBackend, cohort_dict, record_dict
+from cohortd.times import iso_ms
 
 
 def register(csub: argparse._SubParsersAction) -> None:
@@ -84,7 +85,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     """Every version: who, when, note, and what changed (diff of the canonical text)."""
     with backend(args) as b:
         target, _ = _on(b)
-        versions = [{**asdict(v), "time": iso(v.time_ms)} for v in target.cohort_changelog(args.name)]
+        versions = [{**asdict(v), "time": iso_ms(v.time_ms)} for v in target.cohort_changelog(args.name)]
     if args.json:
         emit_json({"name": args.name, "versions": versions})
         return 0

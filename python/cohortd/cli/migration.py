@@ -16,7 +16,8 @@ import argparse
 import sys
 from typing import Any
 
-from cohortd.cli._common import UsageError, add_json, add_target, backend, emit_json, iso, table
+from cohortd.cli._common import UsageError, add_json, add_target, backend, emit_json, table
+from cohortd.times import iso_ms
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,11 +62,12 @@ def cmd_migration(args: argparse.Namespace) -> int:
         if not m.exclusive:
             sys.stderr.write(
                 f"cohortd: warning: the cohorts overlap ({m.overlap_from:,} users in several at "
-                f"{iso(m.from_ms)}, {m.overlap_to:,} at {iso(m.to_ms)}); such users are counted in each\n"
+                f"{iso_ms(m.from_ms)}, {m.overlap_to:,} at {iso_ms(m.to_ms)}); "
+                "such users are counted in each\n"
             )
             break
     if args.json:
-        docs = [m.to_dict(iso) for m in matrices]
+        docs = [m.to_dict(iso_ms) for m in matrices]
         emit_json(docs if args.step else docs[0])
         return 0
     for m in matrices:
@@ -76,7 +78,7 @@ def cmd_migration(args: argparse.Namespace) -> int:
             return f"{c.users:,}" + ("" if c.share is None else f" ({c.share:.0%})")
 
         rows = [[s, f"{m.sizes_from[s]:,}", *(fmt(cells[(s, t)]) for t in targets)] for s in m.sizes_from]
-        table(["from \\ to", "users", *targets], rows, title=f"{iso(m.from_ms)} -> {iso(m.to_ms)}")
+        table(["from \\ to", "users", *targets], rows, title=f"{iso_ms(m.from_ms)} -> {iso_ms(m.to_ms)}")
     return 0
 
 
@@ -84,11 +86,11 @@ def _print_entries(args: argparse.Namespace, r: Any) -> int:
     doc = {
         "cohort": r.cohort,
         "cohorts": r.cohorts,
-        "since": iso(r.since_ms),
-        "until": iso(r.until_ms),
+        "since": iso_ms(r.since_ms),
+        "until": iso_ms(r.until_ms),
         "entries": r.entries,
         "from": r.came_from,
-        "log_from": iso(r.log_from_ms),
+        "log_from": iso_ms(r.log_from_ms),
     }
     if args.json:
         emit_json(doc)

@@ -20,7 +20,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from cohortd.cli._common import add_target, backend, err_console, iso
+from cohortd.cli._common import add_target, backend, err_console
+from cohortd.times import iso_ms
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _lines(change: dict[str, Any]) -> Iterator[str]:
-    when = iso(change["time_ms"])
+    when = iso_ms(change["time_ms"])
     for kind in ("entered", "exited"):
         for user in change[kind]:
             yield f"{when}\t{change['version']}\t{kind}\t{change['cohort']}\t{user}\n"
@@ -54,7 +55,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
         for change in b.watch(list(args.cohorts), args.from_version, started):
             if args.json:
-                doc = {**change, "time": iso(change["time_ms"])}
+                doc = {**change, "time": iso_ms(change["time_ms"])}
                 out.write(json.dumps(doc, ensure_ascii=False) + "\n")
             else:
                 out.writelines(_lines(change))

@@ -216,7 +216,7 @@ class _DataRules:
             self.out.append(w)
 
     def event_ref(self, ref: EventRef, extra_props: Iterable[str] = ()) -> None:
-        from cohortd.engine.schema import iso_ms
+        from cohortd.times import iso_ms
 
         et = ref.event_type
         if et is not None and et not in self.vocab.types:

@@ -39,20 +39,11 @@ from pyroaring import BitMap
 
 from cohortd.storage.segment import Segment
 from cohortd.storage.store import EventStore, Snapshot
-from cohortd.times import DAY_MS
+from cohortd.times import DAY_MS, iso_ms
 
-__all__ = ["TOP_VALUES", "PropertyStats", "SchemaIndex", "TypeStats", "Vocabulary", "iso_ms"]
+__all__ = ["TOP_VALUES", "PropertyStats", "SchemaIndex", "TypeStats", "Vocabulary"]
 
 TOP_VALUES = 10
-
-
-def iso_ms(ms: int | None) -> str | None:
-    """Epoch ms → ISO-8601 UTC with millisecond precision (the CLI's and the JSON shape's format)."""
-    from datetime import UTC, datetime
-
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -94,12 +94,11 @@ class PersonaReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``cohortd personas --json`` (without the assignments)."""
-        from datetime import UTC, datetime
+        from cohortd.times import iso_ms
 
         out = asdict(self)
         out.pop("assignments")
         out.pop("as_of_ms")
-        as_of = datetime.fromtimestamp(self.as_of_ms / 1000, tz=UTC)
-        out = {"as_of": as_of.isoformat(timespec="milliseconds").replace("+00:00", "Z"), **out}
+        out = {"as_of": iso_ms(self.as_of_ms), **out}
         out["silhouette"] = {str(k): v for k, v in self.silhouette.items()}
         return out
