@@ -18,7 +18,6 @@ import pyarrow as pa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cohortd.errors import WireFormatError
-from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX
 from cohortd.types import Rejection
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import expr_pb2 as epb
@@ -165,6 +164,8 @@ def events_to_table(events: Sequence[pb.Event], first_row: int = 0) -> RowBatch:
         for group_type, keys in groups.items():
             keys.append(ev.groups.get(group_type))
         rows.append(row)
+    from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX  # here: the SDK imports wire, not storage
+
     table = pa.table(
         {
             "user_id": pa.array(user_ids, type=pa.string()),
