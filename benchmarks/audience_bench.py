@@ -48,10 +48,12 @@ import grpc
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from cohortd import Client  # noqa: E402
 from cohortd.audiences.receiver import Receiver  # noqa: E402
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc  # noqa: E402
-from freshness_bench import COHORTS, Ingester, Server, Subscriber, build_dataset  # noqa: E402
+from freshness_bench import COHORTS, Ingester, Subscriber, build_dataset  # noqa: E402
+from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
 
 RESULTS = Path(__file__).resolve().parent / "results" / "audience_bench.json"
 SECRET = "bench-secret"
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         build_dataset(data, a.users)
         results["setup_s"] = time.perf_counter() - t0
-        server = Server(data, None)
+        server = ServerProcess(data, startup_timeout=600)
         with Client(server.address, timeout=600) as client:
             client.wait_ready(120)
             client.create_destination("bench-hook", webhook=rx.url, secret=SECRET)
