@@ -73,6 +73,95 @@ def constructs(T: int) -> dict[str, dict[str, Any]]:
                 f"HAVING countIf(et = {{et0}}) > 2 * countIf(et = {{et1}})",
             ],
         },
+        **_newer_conditions(T),
+    }
+
+
+def _newer_conditions(T: int) -> dict[str, dict[str, Any]]:
+    """Per-period counts, a window anchored at a first event, the lifecycle shorthands."""
+    d30, d60, d28, W = T - 30 * DAY, T - 60 * DAY, T - 28 * DAY, 7 * DAY
+    session = ["Session Start"]
+    in30 = f"et = {{et0}} AND ts >= {d30} AND ts < {T}"
+    return {
+        "count_on_days": {
+            "text": 'did("Session Start") >= 2 on 3 days in last 30d',
+            "types": session,
+            "duckdb": [
+                f"SELECT uid FROM (SELECT uid FROM {{ev}} WHERE {in30} GROUP BY uid, ts // {DAY} "
+                f"HAVING count(*) >= 2) GROUP BY uid HAVING count(*) >= 3",
+            ],
+            "chdb": [
+                f"SELECT uid FROM (SELECT uid FROM {{ev}} WHERE {in30} GROUP BY uid, intDiv(ts, {DAY}) "
+                f"HAVING count() >= 2) GROUP BY uid HAVING count() >= 3",
+            ],
+        },
+        "count_on_periods": {
+            "text": 'did("Session Start") >= 2 on 2 periods of 1w in last 30d',
+            "types": session,
+            "duckdb": [
+                f"SELECT uid FROM (SELECT uid FROM {{ev}} WHERE {in30} GROUP BY uid, ({T - 1} - ts) // {W} "
+                f"HAVING count(*) >= 2) GROUP BY uid HAVING count(*) >= 2",
+            ],
+            "chdb": [
+                f"SELECT uid FROM (SELECT uid FROM {{ev}} WHERE {in30} "
+                f"GROUP BY uid, intDiv({T - 1} - ts, {W}) HAVING count() >= 2) "
+                f"GROUP BY uid HAVING count() >= 2",
+            ],
+        },
+        "within_of_first": {
+            "text": 'did("Feature Used") >= 3 within 7d of first did("Signup Submitted")',
+            "types": ["Feature Used", "Signup Submitted"],
+            "duckdb": [
+                f"WITH a AS (SELECT uid, min(ts) AS a FROM {{ev}} WHERE et = {{et1}} AND ts < {T} "
+                f"GROUP BY uid) "
+                f"SELECT a.uid FROM a JOIN {{ev}} e ON e.uid = a.uid AND e.et = {{et0}} "
+                f"AND e.ts >= a.a AND e.ts < least(a.a + {7 * DAY}, {T}) GROUP BY a.uid HAVING count(*) >= 3",
+            ],
+            "chdb": [
+                f"SELECT a.uid AS uid FROM (SELECT uid, min(ts) AS a FROM {{ev}} "
+                f"WHERE et = {{et1}} AND ts < {T} GROUP BY uid) AS a INNER JOIN "
+                f"(SELECT uid, ts FROM {{ev}} WHERE et = {{et0}} AND ts < {T}) AS e "
+                f"ON e.uid = a.uid WHERE e.ts >= a.a AND e.ts < a.a + {7 * DAY} GROUP BY a.uid "
+                f"HAVING count() >= 3",
+            ],
+        },
+        "stopped": {
+            "text": 'stopped("Session Start", 30d)',
+            "types": session,
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {d60} AND ts < {T} GROUP BY uid "
+                f"HAVING max(ts) < {d30}",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {d60} AND ts < {T} GROUP BY uid "
+                f"HAVING max(ts) < {d30}",
+            ],
+        },
+        "restarted": {
+            "text": 'restarted("Session Start", 30d)',
+            "types": session,
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts < {T} GROUP BY uid "
+                f"HAVING max(ts) >= {d30} AND min(ts) < {d60} "
+                f"AND count(*) FILTER (WHERE ts >= {d60} AND ts < {d30}) = 0",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts < {T} GROUP BY uid "
+                f"HAVING max(ts) >= {d30} AND min(ts) < {d60} AND countIf(ts >= {d60} AND ts < {d30}) = 0",
+            ],
+        },
+        "regularly": {
+            "text": 'regularly("Session Start", 1w, 3 of 4)',
+            "types": session,
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {d28} AND ts < {T} GROUP BY uid "
+                f"HAVING count(DISTINCT ({T - 1} - ts) // {W}) >= 3",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {d28} AND ts < {T} GROUP BY uid "
+                f"HAVING uniqExact(intDiv({T - 1} - ts, {W})) >= 3",
+            ],
+        },
     }
 
 

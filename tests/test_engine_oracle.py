@@ -183,9 +183,11 @@ def adapt(expr: A.Expr, draw: Any, pool: tuple[int, ...] = ()) -> A.Expr:
             changes[f.name] = dataclasses.replace(value, event=_event(value.event, draw))
     if isinstance(expr, A.ActivePeriods):
         changes["period"] = draw(durations(pool, pairwise=True))
-    if isinstance(expr, A.Sequence) and expr.within is not None:
+    if isinstance(expr, A.Sequence | A.DidWithinOfFirst) and expr.within is not None:
         changes["within"] = draw(durations(pool, pairwise=True))
-    is_count = isinstance(expr, (A.Did, A.ActiveDays, A.ActivePeriods)) or (
+    if isinstance(expr, A.DidOnPeriods | A.Stopped | A.Restarted | A.Regularly) and expr.period is not None:
+        changes["period"] = draw(durations(pool, pairwise=True))
+    is_count = isinstance(expr, (A.Did, A.ActiveDays, A.ActivePeriods, A.DidWithinOfFirst)) or (
         isinstance(expr, A.Aggregate) and expr.func == "distinct"
     )
     if is_count and isinstance(expr.cmp, A.Compare):

@@ -447,3 +447,47 @@ def test_first_did_looks_before_the_window(world: Any) -> None:
     w.check('first did("E") in last 7d', ["edge", "new"])
     w.check('first did("E" where plan == "pro") in last 7d', ["filtered"])
     w.check('first did("E") between 30d ago and 7d ago', ["filtered", "old"])
+
+
+FREE_TRIAL_AT_RISK = (
+    'did("Session Start") < 2 within 7d of first did("Trial Started") in last 14d\n'
+    'and not did("Subscription Started") in last 14d'
+)
+
+
+def test_seed_free_trial_at_risk(world: Any) -> None:
+    """In the trial period (a 14-day trial started in the last 14 days, not converted), < 2 sessions
+    in the trial's first 7 days (so far, for a trial younger than 7 days)."""
+    TS, SS, P = "Trial Started", "Session Start", "Subscription Started"
+    w = world(
+        [
+            ev("a", TS, T - 3 * D),  # trial 3 days old, 1 session → in
+            ev("a", SS, T - 2 * D),
+            ev("b", TS, T - 3 * D),  # 2 sessions → out
+            ev("b", SS, T - 2 * D),
+            ev("b", SS, T - 1 * D),
+            ev("c", TS, T - 10 * D),  # 1 session in trial days 0-7, 3 after → in
+            ev("c", SS, T - 9 * D),
+            ev("c", SS, T - 2 * D),
+            ev("c", SS, T - 2 * D + 1),
+            ev("c", SS, T - 1 * D),
+            ev("d", TS, T - 10 * D),  # the 2nd session exactly 7d after the start: not counted → in
+            ev("d", SS, T - 10 * D),
+            ev("d", SS, T - 3 * D),
+            ev("e", TS, T - 15 * D),  # trial started before the last 14 days → out
+            ev("f", TS, T - 14 * D),  # started exactly at the window start, no session → in
+            ev("g", TS, T - 5 * D),  # converted → out
+            ev("g", P, T - 1 * D),
+            ev("h", SS, T - 2 * D),  # no trial at all → out
+            ev("i", TS, T - 40 * D),  # first trial long ago, a second one recently → out (first counts)
+            ev("i", TS, T - 2 * D),
+            ev("j", TS, T - 1 * D),  # session at T does not exist yet → in
+            ev("j", SS, T - 1 * H),
+            ev("j", SS, T),
+            ev("k", TS, T),  # trial starts at T → out
+        ]
+    )
+    w.check(FREE_TRIAL_AT_RISK, ["a", "c", "d", "f", "j"])
+    # a day later: f's trial start leaves the 14 days, j's session at T counts (2 sessions),
+    # k's trial (started at T) exists, without a session
+    w.check(FREE_TRIAL_AT_RISK, ["a", "c", "d", "k"], as_of=T + 1 * D)

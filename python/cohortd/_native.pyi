@@ -10,7 +10,9 @@ __all__ = [
     "__version__",
     "aggregate",
     "aggregate_sparse",
+    "bucket_counts_reaching",
     "count",
+    "count_per_user_window",
     "count_sparse",
     "distinct",
     "distinct_buckets",
@@ -83,6 +85,20 @@ def sequence_sparse(
 ) -> _U32s: ...
 def first_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, n_users: int) -> _I64s: ...
 def nth_time(users: Sequence[_U32s], times: Sequence[_I64s], end: int, nth: int, n_users: int) -> _I64s: ...
+def bucket_counts_reaching(
+    users: Sequence[_U32s],
+    times: Sequence[_I64s],
+    start: int,
+    end: int,
+    origin: int,
+    period: int,
+    lo: int,
+    hi: int,
+    n_users: int,
+) -> _U32s: ...
+def count_per_user_window(
+    users: Sequence[_U32s], times: Sequence[_I64s], starts: _I64s, ends: _I64s, n_users: int
+) -> _U32s: ...
 def sequence(
     steps: Sequence[tuple[Sequence[_U32s], Sequence[_I64s]]], start: int, end: int, within: int, n_users: int
 ) -> npt.NDArray[np.bool_]: ...

@@ -52,6 +52,19 @@ STANDARD_COHORTS: dict[str, tuple[str, str]] = {
         'user.plan == "trial" and did("Session Start") < 2 in last 7d',
         "on a trial with fewer than 2 sessions this week",
     ),
+    "Free-Trial At-Risk trial L7": (
+        'did("Session Start") < 2 within 7d of first did("Trial Started") in last 14d '
+        'and not did("Subscription Started") in last 14d',
+        "in the 14-day trial period, fewer than 2 sessions in the trial's first 7 days",
+    ),
+    "Stopped Sessions 30d": (
+        'stopped("Session Start", 30d)',
+        "had sessions 30-60 days ago, none in the last 30",
+    ),
+    "Regular Weekly Users 6w": (
+        'regularly("Session Start", 1w, 4 of 6) and did("Feature Used") >= 2 on 3 days in last 30d',
+        "sessions in 4 of the last 6 weeks, features twice a day on 3 days of the last 30",
+    ),
     "Upgrade-Ready 14d": (
         'did("paywall_modal_viewed") >= 3 in last 14d and user.plan == "free" and user.projects_created > 4',
         "free users hitting the paywall who have built several projects",

@@ -333,11 +333,44 @@ class Oracle:
                 return False
             start, end = window_bounds(cond.window, T)
             return start <= ever[cond.n - 1] < end
+        if isinstance(cond, A.DidOnPeriods):
+            per: dict[int, int] = {}
+            for e in self.in_window(u, cond.event, cond.window, T):
+                t = e["time"]
+                p = utc_day(t) if cond.period is None else period_back_from(T, cond.period.ms, t)
+                per[p] = per.get(p, 0) + 1
+            return sum(1 for n in per.values() if compare(n, cond.cmp)) >= cond.periods
+        if isinstance(cond, A.DidWithinOfFirst):
+            anchors = [e["time"] for e in self.in_window(u, cond.anchor, A.Ever(), T)]
+            if not anchors:
+                return False
+            a = min(anchors)
+            start, end = window_bounds(cond.window, T)
+            if not start <= a < end:
+                return False
+            evs = self.in_window(u, cond.event, A.Ever(), T)
+            n = sum(1 for e in evs if a <= e["time"] < a + cond.within.ms)
+            return compare(n, cond.cmp)
+        if isinstance(cond, A.Stopped | A.Restarted | A.Regularly):
+            return self._lifecycle(cond, u, T)
         if isinstance(cond, A.UserProp):
             return self.user_prop_holds(cond.predicate, u, T)
         if isinstance(cond, A.HadUserProp):
             return self.had_holds(cond, u, T)
         raise TypeError(f"not a condition: {cond!r}")
+
+    def _lifecycle(self, cond: A.Stopped | A.Restarted | A.Regularly, u: str, T: int) -> bool:
+        """The shorthands read from their definitions, not from the engine's expansion."""
+        times = [e["time"] for e in self.in_window(u, cond.event, A.Ever(), T)]
+        D = cond.period.ms
+        recent = any(T - D <= t for t in times)
+        before = any(T - 2 * D <= t < T - D for t in times)
+        if isinstance(cond, A.Stopped):
+            return before and not recent
+        if isinstance(cond, A.Restarted):
+            return recent and not before and any(t < T - 2 * D for t in times)
+        active = {period_back_from(T, D, t) for t in times if T - cond.periods * D <= t}
+        return len(active) >= cond.times
 
     def _sequence(self, cond: A.Sequence, u: str, T: int) -> bool:
         candidates = [sorted(e["time"] for e in self.in_window(u, s, cond.window, T)) for s in cond.steps]

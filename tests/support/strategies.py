@@ -226,6 +226,18 @@ def _number_cmps(arbitrary: bool) -> st.SearchStrategy[A.Comparison]:
     )
 
 
+def period_counts() -> st.SearchStrategy[A.Comparison | None]:
+    """Per-period count comparisons of ``did(E) CMP on N days``: every one rejects 0."""
+    return st.one_of(
+        st.none(),
+        st.builds(A.Compare, st.just(">="), st.integers(1, 4)),
+        st.builds(A.Compare, st.just(">"), st.integers(0, 3)),
+        st.builds(A.Compare, st.just("=="), st.integers(1, 3)),
+        st.just(A.Compare("!=", 0)),
+        st.integers(1, 3).flatmap(lambda lo: st.builds(A.Range, st.just(lo), st.integers(lo, lo + 3))),
+    )
+
+
 # -------------------------------------------------------------- conditions
 def conditions(
     event_types: list[str] | None = None,
@@ -267,6 +279,15 @@ def conditions(
         st.builds(A.FirstDid, ev, win),
         st.builds(A.NthDid, ev, st.integers(1, 4), win),
         st.builds(A.CountCompare, ev, st.sampled_from(A.CMP_OPS), st.sampled_from([1, 1, 2, 3]), ev, win),
+        st.builds(
+            A.DidOnPeriods, ev, period_counts(), st.integers(1, 3), st.one_of(st.none(), durations()), win
+        ),
+        st.builds(A.DidWithinOfFirst, ev, st.one_of(st.none(), counts), durations(), ev, win),
+        st.builds(A.Stopped, ev, durations()),
+        st.builds(A.Restarted, ev, durations()),
+        st.integers(1, 4).flatmap(
+            lambda n: st.builds(A.Regularly, ev, durations(), st.integers(1, n), st.just(n))
+        ),
         st.builds(A.Top, percent, metric, win),
     ]
     if user_props is None or user_props:

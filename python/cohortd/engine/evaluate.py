@@ -33,6 +33,8 @@ from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, pred
 from cohortd.engine.user_history import had_mask, values_as_of
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast, walk
+from cohortd.lang.shorthand import SHORTHANDS
+from cohortd.lang.shorthand import expand as expand_shorthand
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
 from cohortd.times import DAY_MS, MIN_TIME
@@ -88,6 +90,27 @@ def compare(values: np.ndarray, cmp: ast.Comparison | None) -> np.ndarray:
 def needs_a_row(cmp: ast.Comparison | None) -> bool:
     """Whether a count comparison is false at 0 (so only users with rows can satisfy it)."""
     return not bool(compare(np.zeros(1, np.uint32), cmp)[0])
+
+
+_NO_BOUND = 2**63 - 1
+
+
+def count_bounds(cmp: ast.Comparison | None) -> tuple[int, int]:
+    """The inclusive count range ``[lo, hi]`` (``lo >= 1``) of a per-period comparison that rejects 0."""
+    if cmp is None:
+        return 1, _NO_BOUND
+    if isinstance(cmp, ast.Range):
+        return int(math.ceil(cmp.lo)), int(math.floor(cmp.hi))
+    v = cmp.value
+    if cmp.op == ">=":
+        return int(math.ceil(v)), _NO_BOUND
+    if cmp.op == ">":
+        return int(math.floor(v)) + 1, _NO_BOUND
+    if cmp.op == "==":
+        return int(v), int(v)
+    if cmp.op == "!=" and v == 0:
+        return 1, _NO_BOUND
+    raise DefinitionError(f"a per-period count must reject 0, got {cmp.op} {v}")
 
 
 def percentile_threshold_rank(percent: float, n: int) -> int:
@@ -184,6 +207,8 @@ class Evaluation:
             )
         if isinstance(expr, ast.Sequence):
             return self._sequence(expr)
+        if isinstance(expr, SHORTHANDS):  # exactly its expansion (cohortd.lang.shorthand)
+            return self.run(expand_shorthand(expr))
         if isinstance(expr, ast.Accounts):
             return self._accounts(expr)
         sparse = self._sparse_condition(expr)
@@ -411,17 +436,16 @@ class Evaluation:
             return compare(k.distinct_buckets(p.users, p.times, start, end, T, cond.period.ms, n), cond.cmp)
         if isinstance(cond, ast.FirstDid):
             start, end = window_bounds(cond.window, T)
-            if cond.event.event_type is None and cond.event.filter is None:
-                # the store keeps every user's first event time: no scan needed
-                first = np.where(self.snap.first_seen < T, self.snap.first_seen, np.iinfo(np.int64).max)
-            else:
-                p = self.parts(cond.event, MIN_TIME, T)
-                first = k.first_time(p.users, p.times, T, n)
+            first = self._first_times(cond.event)
             return (first >= start) & (first < end)
         if isinstance(cond, ast.NthDid):
             return self._nth_did(cond)
         if isinstance(cond, ast.CountCompare):
             return self._count_compare(cond)
+        if isinstance(cond, ast.DidOnPeriods):
+            return self._did_on_periods(cond)
+        if isinstance(cond, ast.DidWithinOfFirst):
+            return self._did_within_of_first(cond)
         if isinstance(cond, ast.Top):
             return self._top(cond)
         raise TypeError(f"not a condition: {cond!r}")
@@ -441,6 +465,40 @@ class Evaluation:
         left = k.count(a.users, a.times, start, end, n).astype(np.int64)
         right = k.count(b.users, b.times, start, end, n).astype(np.int64) * cond.factor
         return compare(left - right, ast.Compare(cond.op, 0))
+
+    def _did_on_periods(self, cond: ast.DidOnPeriods) -> np.ndarray:
+        """At least ``periods`` days (as ``active_days``) or periods (as ``active_periods``) whose count
+        satisfies ``cmp``."""
+        T = self.as_of
+        start, end = window_bounds(cond.window, T)
+        p = self.parts(cond.event, start, end)
+        origin, period = (0, DAY_MS) if cond.period is None else (T, cond.period.ms)
+        lo, hi = count_bounds(cond.cmp)
+        reached = self.kernel.bucket_counts_reaching(
+            p.users, p.times, start, end, origin, period, lo, hi, self.n_users
+        )
+        return reached >= cond.periods
+
+    def _did_within_of_first(self, cond: ast.DidWithinOfFirst) -> np.ndarray:
+        """Users whose first anchor event ``a`` is in the window, with E counted in ``[a, min(a + D, T))``."""
+        k, n, T = self.kernel, self.n_users, self.as_of
+        start, end = window_bounds(cond.window, T)
+        first = self._first_times(cond.anchor)
+        anchored = (first >= start) & (first < end)
+        starts = np.where(anchored, first, 0)
+        ends = np.where(anchored, np.minimum(np.where(anchored, first, 0) + cond.within.ms, T), 0)
+        p = self.parts(cond.event, start, T)
+        counts = k.count_per_user_window(p.users, p.times, starts, ends, n)
+        return anchored & compare(counts, cond.cmp)
+
+    def _first_times(self, event: ast.EventRef) -> np.ndarray:
+        """Each user's first matching event before ``T`` (``2**63 - 1`` when none)."""
+        T = self.as_of
+        if event.event_type is None and event.filter is None:
+            # the store keeps every user's first event time: no scan needed
+            return np.where(self.snap.first_seen < T, self.snap.first_seen, np.iinfo(np.int64).max)
+        p = self.parts(event, MIN_TIME, T)
+        return self.kernel.first_time(p.users, p.times, T, self.n_users)
 
     def aggregate_metric(
         self, func: str, prop: str, event: ast.EventRef, start: int, end: int, p: Parts | None = None

@@ -56,6 +56,8 @@ from cohortd.lang.ast import (
     Aggregate,
     CountCompare,
     Did,
+    DidOnPeriods,
+    DidWithinOfFirst,
     EventRef,
     Ever,
     Expr,
@@ -71,10 +73,14 @@ from cohortd.lang.ast import (
     PropContains,
     PropExists,
     PropIn,
+    Regularly,
+    Restarted,
     Sequence,
+    Stopped,
     Top,
     UserProp,
 )
+from cohortd.lang.shorthand import SHORTHANDS
 from cohortd.times import DAY_MS
 from cohortd.types import LintWarning
 
@@ -122,6 +128,8 @@ def jaccard(a: BitMap, b: BitMap) -> float:
 
 # ---------------------------------------------------------------- the rules
 def _has_window(cond: Expr) -> bool:
+    if isinstance(cond, SHORTHANDS):  # stopped(E, 30d) ... carry their windows in the period
+        return True
     return not isinstance(getattr(cond, "window", Ever()), Ever)
 
 
@@ -139,6 +147,8 @@ def _count_without_window(expr: Expr) -> list[LintWarning]:
             kind = "active_periods count"
         elif isinstance(cond, CountCompare):
             kind = "relative count"
+        elif isinstance(cond, DidOnPeriods):
+            kind = "per-period count"
         elif isinstance(cond, Top):
             kind = "percentile metric"
         if kind is not None and not _has_window(cond):
@@ -383,6 +393,7 @@ _KIND_WORDS: dict[str, tuple[str, ...]] = {
     "active": ("active", "activity", "engaged", "engagement", "returning", "retained", "regular"),
     "sequence": ("funnel", "sequence", "then", "converted", "conversion", "activated", "activation",
                  "journey"),
+    "restarted": ("restarted", "resurrected", "reactivated", "returning", "returned", "back", "won"),
     "aggregate": ("spend", "spenders", "spent", "high", "low", "value", "big", "revenue", "paying"),
 }  # fmt: skip
 
@@ -419,6 +430,14 @@ def _definition_words(expr: Expr) -> set[str]:
             words.update(_KIND_WORDS["first"])
         if isinstance(cond, NthDid | CountCompare):
             words.update(_KIND_WORDS["count"])
+        if isinstance(cond, DidOnPeriods | Regularly):
+            words.update(_KIND_WORDS["count"] + _KIND_WORDS["active"])
+        if isinstance(cond, DidWithinOfFirst):
+            words.update(_KIND_WORDS["count"] + _KIND_WORDS["first"])
+        if isinstance(cond, Stopped):
+            words.update(_KIND_WORDS["negated"])
+        if isinstance(cond, Restarted):
+            words.update(_KIND_WORDS["restarted"])
         if isinstance(cond, Top):
             words.update(_KIND_WORDS["top"])
             if isinstance(cond.metric, (MetricCount, MetricActiveDays)):

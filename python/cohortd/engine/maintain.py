@@ -492,6 +492,8 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
         elif isinstance(leaf, ast.CountCompare):
             refs = [leaf.left, leaf.right]
             zero_sensitive |= leaf.op in ("==", "<=", ">=")  # 0 OP 0: holds for users without events
+        elif isinstance(leaf, ast.DidWithinOfFirst):
+            refs = [leaf.event, leaf.anchor]  # never holds without an anchor event
         else:
             refs = [leaf.event]  # type: ignore[union-attr]
         offsets = _window_offsets(leaf.window)  # type: ignore[union-attr]
@@ -502,8 +504,9 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
         for ref in refs:
             types.add(ref.event_type)
             edges |= {Edge(ref.event_type, off) for off in offsets}
-            if isinstance(leaf, ast.ActivePeriods):
-                edges.add(Edge(ref.event_type, 0, leaf.period.ms))
+            period = leaf.period if isinstance(leaf, ast.ActivePeriods | ast.DidOnPeriods) else None
+            if period is not None:  # aligned back from T: an event changes period as T - t crosses a multiple
+                edges.add(Edge(ref.event_type, 0, period.ms))
     return full_only, zero_sensitive, types, uses_user_props, edges
 
 

@@ -278,6 +278,66 @@ class NthDid:
     window: Window = Ever()
 
 
+MAX_PERIODS = 2**31 - 1  # the largest N of ``on N days`` / ``on N periods of D``
+
+
+@dataclass(frozen=True)
+class DidOnPeriods:
+    """``did(E) CMP on N days`` / ``on N periods of D``: at least N periods whose count satisfies CMP.
+
+    ``period`` None means days (aligned like ``active_days``); a duration means
+    periods aligned back from ``T`` (like ``active_periods``).  ``cmp`` None is
+    "at least one"; a comparison that accepts 0 is rejected (empty periods are never counted).
+    """
+
+    event: EventRef
+    cmp: Comparison | None
+    periods: int
+    period: Duration | None = None
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class DidWithinOfFirst:
+    """``did(E) [CMP] within D of first did(A) [window]``: E counted in ``[a, a + D)``, ``a`` the user's
+    first-ever matching ``A`` event (which must fall in the window), cut at ``T``."""
+
+    event: EventRef
+    cmp: Comparison | None
+    within: Duration
+    anchor: EventRef
+    window: Window = Ever()
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """``stopped(E, D)``: did E between 2D ago and D ago, and not in the last D."""
+
+    event: EventRef
+    period: Duration
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """``restarted(E, D)``: did E in the last D, not between 2D ago and D ago, and before 2D ago."""
+
+    event: EventRef
+    period: Duration
+
+
+@dataclass(frozen=True)
+class Regularly:
+    """``regularly(E, P, K of N)``: did E in at least K of the last N periods P (aligned back from T)."""
+
+    event: EventRef
+    period: Duration
+    times: int
+    periods: int
+
+
+Shorthand = Stopped | Restarted | Regularly
+
+
 @dataclass(frozen=True)
 class MetricCount:
     event: EventRef
@@ -378,6 +438,11 @@ Condition = (
     | FirstDid
     | NthDid
     | CountCompare
+    | DidOnPeriods
+    | DidWithinOfFirst
+    | Stopped
+    | Restarted
+    | Regularly
     | Top
     | UserProp
     | HadUserProp
@@ -394,6 +459,11 @@ Expr = (
     | FirstDid
     | NthDid
     | CountCompare
+    | DidOnPeriods
+    | DidWithinOfFirst
+    | Stopped
+    | Restarted
+    | Regularly
     | Top
     | UserProp
     | HadUserProp

@@ -40,6 +40,9 @@ __all__ = [
     "event",
     "first_did",
     "nth_did",
+    "regularly",
+    "restarted",
+    "stopped",
     "in_cohort",
     "max_of",
     "min_of",
@@ -271,7 +274,8 @@ class Condition(Cohort):
     @property
     def expr(self) -> A.Expr:
         node = self._node
-        if "cmp" in self._fields() and not isinstance(node, A.Did) and node.cmp is None:
+        optional_cmp = A.Did | A.DidOnPeriods | A.DidWithinOfFirst
+        if "cmp" in self._fields() and not isinstance(node, optional_cmp) and node.cmp is None:
             raise ValueError(f"{type(node).__name__} needs a comparison, e.g. .at_least(3)")
         if isinstance(node, A.Top) and node.metric is None:
             raise ValueError("top(...) needs a metric: .by_count(E), .by_sum(prop, E) or .by_active_days(E)")
@@ -358,6 +362,31 @@ class Condition(Cohort):
     def ever(self) -> Condition:
         return self._with("window", A.Ever(), "window")
 
+    # per-period counts / anchored at a first event (after did(...) and its comparison)
+    def on_days(self, n: int) -> Condition:
+        """``did(E) >= 3 on N days``: at least N days on which the count holds."""
+        event, cmp = self._did_head("on_days")
+        return Condition(A.DidOnPeriods(event, cmp, n, None, self._node.window))
+
+    def on_periods(self, n: int, spec: str | A.Duration | None = None, **units: int) -> Condition:
+        """``did(E) >= 3 on N periods of D`` (periods aligned back from ``T``)."""
+        event, cmp = self._did_head("on_periods")
+        return Condition(A.DidOnPeriods(event, cmp, n, _duration(spec, **units), self._node.window))
+
+    def within_of_first(
+        self, anchor: str | None | EventBuilder, spec: str | A.Duration | None = None, **units: int
+    ) -> Condition:
+        """``did(E) >= 3 within D of first did(anchor)``; a later window applies to the anchor."""
+        event, cmp = self._did_head("within_of_first")
+        within = _duration(spec, **units)
+        return Condition(A.DidWithinOfFirst(event, cmp, within, _ref(anchor), self._node.window))
+
+    def _did_head(self, what: str) -> tuple[A.EventRef, A.Comparison | None]:
+        node = self._node
+        if not isinstance(node, A.Did):
+            raise TypeError(f".{what}(...) goes after did(...) and its comparison")
+        return node.event, node.cmp
+
     # sequence / top
     def within(self, spec: str | A.Duration | None = None, **units: int) -> Condition:
         return self._with("within", _duration(spec, **units), "'within' (only sequence has one)")
@@ -387,6 +416,21 @@ def nth_did(e: str | None | EventBuilder, n: int) -> Condition:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"nth_did position must be an int, got {n!r}")
     return Condition(A.NthDid(_ref(e), n))
+
+
+def stopped(e: str | None | EventBuilder, spec: str | A.Duration | None = None, **units: int) -> Condition:
+    """``stopped(E, D)``: did E between 2D ago and D ago, not in the last D."""
+    return Condition(A.Stopped(_ref(e), _duration(spec, **units)))
+
+
+def restarted(e: str | None | EventBuilder, spec: str | A.Duration | None = None, **units: int) -> Condition:
+    """``restarted(E, D)``: did E in the last D, not between 2D ago and D ago, and before that."""
+    return Condition(A.Restarted(_ref(e), _duration(spec, **units)))
+
+
+def regularly(e: str | None | EventBuilder, period: str | A.Duration, times: int, of: int) -> Condition:
+    """``regularly(E, P, times of N)``: did E in at least ``times`` of the last ``of`` periods P."""
+    return Condition(A.Regularly(_ref(e), _duration(period), times, of))
 
 
 def _aggregate(func: str):
@@ -509,7 +553,8 @@ def accounts(group: str, condition: Cohort | A.Expr) -> Cohort:
 
 _EXPR_TYPES = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.HadUserProp, A.InCohort, A.And, A.Or, A.Not, A.Accounts,
+    A.CountCompare, A.DidOnPeriods, A.DidWithinOfFirst, A.Stopped, A.Restarted, A.Regularly, A.Top,
+    A.UserProp, A.HadUserProp, A.InCohort, A.And, A.Or, A.Not, A.Accounts,
 )  # fmt: skip
 
 

@@ -50,7 +50,8 @@ MAX_TEXT_CHARS = 256 * 1024
 
 _CONDITIONS = (
     A.Did, A.Aggregate, A.ActiveDays, A.ActivePeriods, A.Sequence, A.FirstDid, A.NthDid,
-    A.CountCompare, A.Top, A.UserProp, A.HadUserProp, A.InCohort, A.UserCount, A.AccountProp,
+    A.CountCompare, A.DidOnPeriods, A.DidWithinOfFirst, A.Stopped, A.Restarted, A.Regularly, A.Top,
+    A.UserProp, A.HadUserProp, A.InCohort, A.UserCount, A.AccountProp,
 )  # fmt: skip
 _PREDICATES = (A.PropCmp, A.PropIn, A.PropExists, A.PropContains)
 
@@ -77,6 +78,8 @@ def _children(node: object) -> Iterator[object]:
         yield node.expr
     elif isinstance(node, A.UserCount):
         yield node.cohort
+    elif isinstance(node, A.DidWithinOfFirst):
+        yield from (node.event, node.anchor)
     elif isinstance(node, A.EventRef):
         if node.filter is not None:
             yield node.filter

@@ -21,6 +21,7 @@ from typing import TypeVar
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
 from cohortd.lang import limits as L
+from cohortd.lang.shorthand import MAX_REGULAR_PERIODS
 from cohortd.times import DAY_MS
 
 __all__ = ["parse", "parse_instant", "parse_duration"]
@@ -51,6 +52,14 @@ class Token:
     value: object
     line: int
     column: int
+
+
+def _accepts_zero(cmp: A.Comparison) -> bool:
+    """Whether a count of 0 satisfies ``cmp`` (``< 3``, ``>= 0``, ``between 0 and 2``, ``!= 1``)."""
+    if isinstance(cmp, A.Range):
+        return cmp.lo <= 0 <= cmp.hi
+    return {"==": 0 == cmp.value, "!=": 0 != cmp.value, "<": 0 < cmp.value, "<=": 0 <= cmp.value,
+            ">": 0 > cmp.value, ">=": 0 >= cmp.value}[cmp.op]  # fmt: skip
 
 
 def _describe(tok: Token) -> str:
@@ -393,7 +402,12 @@ class _Parser:
                 or (self.peek().kind == "INT" and self.peek(2).kind == "PUNCT" and self.peek(2).value == "*")
             ):
                 return self.count_compare(event)
+            cmp_tok = self.tok
             cmp = self.comparison(count=True, required=False)
+            if self.at_kw("on"):
+                return self.did_on_periods(event, cmp, cmp_tok)
+            if self.at_kw("within"):
+                return self.did_within_of_first(event, cmp)
             return A.Did(event, cmp, self.window())
         if kw in _AGG_FUNCS:
             self.advance()
@@ -428,6 +442,8 @@ class _Parser:
             return A.FirstDid(event, self.window())
         if kw == "nth":
             return self.nth_did()
+        if kw in ("stopped", "restarted", "regularly"):
+            return self.shorthand(kw)
         if kw == "top":
             return self.top()
         if kw == "user":
@@ -486,6 +502,67 @@ class _Parser:
         self.expect_kw("did")
         right = self.paren_event()
         return A.CountCompare(left, str(op), factor, right, self.window())
+
+    def positive_int(self, what: str, limit: int) -> int:
+        tok = self.tok
+        if tok.kind != "INT":
+            raise self.unexpected(f"{what}: an integer >= 1")
+        self.advance()
+        if not 1 <= tok.value <= limit:
+            raise self.fail(tok, f"{what} {tok.text} is outside 1..{limit:,}", "an integer >= 1")
+        return int(tok.value)
+
+    def did_on_periods(self, event: A.EventRef, cmp: A.Comparison | None, cmp_tok: Token) -> A.DidOnPeriods:
+        if cmp is not None and _accepts_zero(cmp):
+            raise self.fail(
+                cmp_tok,
+                "a per-period count that accepts 0 (periods without events are never counted)",
+                "a count of at least 1, like '>= 3' or 'between 1 and 5'",
+            )
+        self.advance()  # on
+        periods = self.positive_int("number of periods", A.MAX_PERIODS)
+        period = None
+        if self.at_kw("days", "day"):
+            self.advance()
+        elif self.at_kw("periods", "period"):
+            self.advance()
+            self.expect_kw("of")
+            period = self.duration()
+        else:
+            raise self.unexpected("'days' or 'periods of' and a duration (on 4 days, on 2 periods of 1w)")
+        return A.DidOnPeriods(event, cmp, periods, period, self.window())
+
+    def did_within_of_first(self, event: A.EventRef, cmp: A.Comparison | None) -> A.DidWithinOfFirst:
+        self.advance()  # within
+        within = self.duration()
+        self.expect_kw("of")
+        self.expect_kw("first")
+        self.expect_kw("did")
+        anchor = self.paren_event()
+        return A.DidWithinOfFirst(event, cmp, within, anchor, self.window())
+
+    def shorthand(self, kw: str) -> A.Shorthand:
+        self.advance()
+        self.expect_punct("(")
+        event = self.event_ref()
+        self.expect_punct(",", f"',' and a period ({kw}(E, 30d))")
+        period = self.duration()
+        if kw == "stopped":
+            self.expect_punct(")")
+            return A.Stopped(event, period)
+        if kw == "restarted":
+            self.expect_punct(")")
+            return A.Restarted(event, period)
+        self.expect_punct(",", "',' and 'K of N' (regularly(E, 1w, 4 of 6))")
+        times = self.positive_int("number of active periods", MAX_REGULAR_PERIODS)
+        self.expect_kw("of")
+        of_tok = self.tok
+        periods = self.positive_int("number of periods", MAX_REGULAR_PERIODS)
+        if times > periods:
+            raise self.fail(of_tok, f"{times} of {periods}: more active periods than periods",
+                            f"a number of periods >= {times}")  # fmt: skip
+        self.expect_punct(")")
+        return A.Regularly(event, period, times, periods)
 
     def nth_did(self) -> A.NthDid:
         self.advance()

@@ -174,6 +174,18 @@ def _condition(c: A.Expr) -> str:
         return _join(head, _window(c.window))
     if isinstance(c, A.NthDid):
         return _join(f"nth did({_event(c.event)}, {c.n})", _window(c.window))
+    if isinstance(c, A.DidOnPeriods):
+        one = c.periods == 1
+        unit = ("day" if one else "days") if c.period is None else f"{'period' if one else 'periods'} of"
+        on = _join(f"on {c.periods} {unit}", _duration(c.period) if c.period is not None else "")
+        return _join(f"did({_event(c.event)})", _comparison(c.cmp), on, _window(c.window))
+    if isinstance(c, A.DidWithinOfFirst):
+        of = f"within {_duration(c.within)} of first did({_event(c.anchor)})"
+        return _join(f"did({_event(c.event)})", _comparison(c.cmp), of, _window(c.window))
+    if isinstance(c, A.Stopped | A.Restarted):
+        return f"{type(c).__name__.lower()}({_event(c.event)}, {_duration(c.period)})"
+    if isinstance(c, A.Regularly):
+        return f"regularly({_event(c.event)}, {_duration(c.period)}, {c.times} of {c.periods})"
     if isinstance(c, A.Top):
         return _join(f"top {_percent(c.percent)}% by {_metric(c.metric)}", _window(c.window))
     if isinstance(c, A.UserProp):

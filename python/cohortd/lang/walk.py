@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from cohortd.lang import ast as A
+from cohortd.lang.shorthand import SHORTHANDS
+from cohortd.lang.shorthand import expand as expand_shorthand
 
 __all__ = [
     "Resolver",
@@ -82,6 +84,10 @@ def event_refs(leaf: A.Expr) -> list[A.EventRef]:
         return list(leaf.steps)
     if isinstance(leaf, A.CountCompare):
         return [leaf.left, leaf.right]
+    if isinstance(leaf, A.DidOnPeriods | A.Stopped | A.Restarted | A.Regularly):
+        return [leaf.event]
+    if isinstance(leaf, A.DidWithinOfFirst):
+        return [leaf.event, leaf.anchor]
     if isinstance(leaf, A.Top):
         return [leaf.metric.event]
     return []
@@ -122,13 +128,16 @@ def referenced_cohorts(expr: A.Expr, resolve: Resolver) -> set[str]:
 
 
 def expand(expr: A.Expr, resolve: Resolver | None, seen: frozenset[str] = frozenset()) -> Iterator[A.Expr]:
-    """Leaf conditions and ``not`` nodes, with in_cohort replaced by the referenced definition.
+    """Leaf conditions and ``not`` nodes, with in_cohort replaced by the referenced definition
+    and a lifecycle shorthand (``stopped``, ...) by its expansion.
 
     A reference that does not resolve (or with no resolver), or that points back
     into the chain being expanded, contributes nothing.
     """
     for node in nodes(expr):
-        if isinstance(node, A.InCohort):
+        if isinstance(node, SHORTHANDS):
+            yield from expand(expand_shorthand(node), resolve, seen)
+        elif isinstance(node, A.InCohort):
             target = None if resolve is None or node.name in seen else resolve(node.name)
             if target is not None:
                 yield from expand(target, resolve, seen | {node.name})

@@ -349,6 +349,54 @@ class NthDid(_message.Message):
     window: Window
     def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., n: _Optional[int] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
 
+class DidOnPeriods(_message.Message):
+    __slots__ = ("event", "cmp", "periods", "period", "window")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CMP_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    event: EventRef
+    cmp: Comparison
+    periods: int
+    period: Duration
+    window: Window
+    def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., cmp: _Optional[_Union[Comparison, _Mapping]] = ..., periods: _Optional[int] = ..., period: _Optional[_Union[Duration, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+
+class DidWithinOfFirst(_message.Message):
+    __slots__ = ("event", "cmp", "within", "anchor", "window")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    CMP_FIELD_NUMBER: _ClassVar[int]
+    WITHIN_FIELD_NUMBER: _ClassVar[int]
+    ANCHOR_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    event: EventRef
+    cmp: Comparison
+    within: Duration
+    anchor: EventRef
+    window: Window
+    def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., cmp: _Optional[_Union[Comparison, _Mapping]] = ..., within: _Optional[_Union[Duration, _Mapping]] = ..., anchor: _Optional[_Union[EventRef, _Mapping]] = ..., window: _Optional[_Union[Window, _Mapping]] = ...) -> None: ...
+
+class Lifecycle(_message.Message):
+    __slots__ = ("event", "period")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    event: EventRef
+    period: Duration
+    def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., period: _Optional[_Union[Duration, _Mapping]] = ...) -> None: ...
+
+class Regularly(_message.Message):
+    __slots__ = ("event", "period", "times", "periods")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_FIELD_NUMBER: _ClassVar[int]
+    event: EventRef
+    period: Duration
+    times: int
+    periods: int
+    def __init__(self, event: _Optional[_Union[EventRef, _Mapping]] = ..., period: _Optional[_Union[Duration, _Mapping]] = ..., times: _Optional[int] = ..., periods: _Optional[int] = ...) -> None: ...
+
 class MetricCount(_message.Message):
     __slots__ = ("event",)
     EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -466,7 +514,7 @@ class OrChain(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[CohortExpr, _Mapping]]] = ...) -> None: ...
 
 class CohortExpr(_message.Message):
-    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare", "accounts", "user_count", "account_prop", "had_user_prop")
+    __slots__ = ("did", "aggregate", "active_days", "active_periods", "sequence", "first_did", "top", "user_prop", "in_cohort", "and_expr", "or_expr", "not_expr", "and_chain", "or_chain", "nth_did", "count_compare", "accounts", "user_count", "account_prop", "had_user_prop", "did_on_periods", "did_within_of_first", "stopped", "restarted", "regularly")
     DID_FIELD_NUMBER: _ClassVar[int]
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_DAYS_FIELD_NUMBER: _ClassVar[int]
@@ -487,6 +535,11 @@ class CohortExpr(_message.Message):
     USER_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_PROP_FIELD_NUMBER: _ClassVar[int]
     HAD_USER_PROP_FIELD_NUMBER: _ClassVar[int]
+    DID_ON_PERIODS_FIELD_NUMBER: _ClassVar[int]
+    DID_WITHIN_OF_FIRST_FIELD_NUMBER: _ClassVar[int]
+    STOPPED_FIELD_NUMBER: _ClassVar[int]
+    RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    REGULARLY_FIELD_NUMBER: _ClassVar[int]
     did: Did
     aggregate: Aggregate
     active_days: ActiveDays
@@ -507,7 +560,12 @@ class CohortExpr(_message.Message):
     user_count: UserCount
     account_prop: AccountProp
     had_user_prop: HadUserProp
-    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ..., accounts: _Optional[_Union[Accounts, _Mapping]] = ..., user_count: _Optional[_Union[UserCount, _Mapping]] = ..., account_prop: _Optional[_Union[AccountProp, _Mapping]] = ..., had_user_prop: _Optional[_Union[HadUserProp, _Mapping]] = ...) -> None: ...
+    did_on_periods: DidOnPeriods
+    did_within_of_first: DidWithinOfFirst
+    stopped: Lifecycle
+    restarted: Lifecycle
+    regularly: Regularly
+    def __init__(self, did: _Optional[_Union[Did, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., active_days: _Optional[_Union[ActiveDays, _Mapping]] = ..., active_periods: _Optional[_Union[ActivePeriods, _Mapping]] = ..., sequence: _Optional[_Union[Sequence, _Mapping]] = ..., first_did: _Optional[_Union[FirstDid, _Mapping]] = ..., top: _Optional[_Union[Top, _Mapping]] = ..., user_prop: _Optional[_Union[UserProp, _Mapping]] = ..., in_cohort: _Optional[_Union[InCohort, _Mapping]] = ..., and_expr: _Optional[_Union[AndExpr, _Mapping]] = ..., or_expr: _Optional[_Union[OrExpr, _Mapping]] = ..., not_expr: _Optional[_Union[NotExpr, _Mapping]] = ..., and_chain: _Optional[_Union[AndChain, _Mapping]] = ..., or_chain: _Optional[_Union[OrChain, _Mapping]] = ..., nth_did: _Optional[_Union[NthDid, _Mapping]] = ..., count_compare: _Optional[_Union[CountCompare, _Mapping]] = ..., accounts: _Optional[_Union[Accounts, _Mapping]] = ..., user_count: _Optional[_Union[UserCount, _Mapping]] = ..., account_prop: _Optional[_Union[AccountProp, _Mapping]] = ..., had_user_prop: _Optional[_Union[HadUserProp, _Mapping]] = ..., did_on_periods: _Optional[_Union[DidOnPeriods, _Mapping]] = ..., did_within_of_first: _Optional[_Union[DidWithinOfFirst, _Mapping]] = ..., stopped: _Optional[_Union[Lifecycle, _Mapping]] = ..., restarted: _Optional[_Union[Lifecycle, _Mapping]] = ..., regularly: _Optional[_Union[Regularly, _Mapping]] = ...) -> None: ...
 
 class Definition(_message.Message):
     __slots__ = ("text", "expr")

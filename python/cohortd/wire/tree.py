@@ -396,6 +396,32 @@ def _expr_to_proto(expr: A.Expr, msg: epb.CohortExpr, binary: bool) -> None:
         _event_to_proto(e.event, msg.nth_did.event, binary)
         msg.nth_did.n = e.n
         _window_to_proto(e.window, msg.nth_did.window)
+    elif isinstance(e, A.DidOnPeriods):
+        o = msg.did_on_periods
+        _event_to_proto(e.event, o.event, binary)
+        if e.cmp is not None:
+            _comparison_to_proto(e.cmp, o.cmp)
+        o.periods = e.periods
+        if e.period is not None:
+            _duration_to_proto(e.period, o.period)
+        _window_to_proto(e.window, o.window)
+    elif isinstance(e, A.DidWithinOfFirst):
+        w = msg.did_within_of_first
+        _event_to_proto(e.event, w.event, binary)
+        if e.cmp is not None:
+            _comparison_to_proto(e.cmp, w.cmp)
+        _duration_to_proto(e.within, w.within)
+        _event_to_proto(e.anchor, w.anchor, binary)
+        _window_to_proto(e.window, w.window)
+    elif isinstance(e, A.Stopped | A.Restarted):
+        lc = msg.stopped if isinstance(e, A.Stopped) else msg.restarted
+        _event_to_proto(e.event, lc.event, binary)
+        _duration_to_proto(e.period, lc.period)
+    elif isinstance(e, A.Regularly):
+        r = msg.regularly
+        _event_to_proto(e.event, r.event, binary)
+        _duration_to_proto(e.period, r.period)
+        r.times, r.periods = e.times, e.periods
     elif isinstance(e, A.Top):
         msg.top.percent = float(e.percent)
         _metric_to_proto(e.metric, msg.top.metric, binary)
@@ -464,6 +490,29 @@ def expr_from_proto(msg: epb.CohortExpr) -> A.Expr:
         return A.CountCompare(_event(cc.left), op, cc.factor, _event(cc.right), _window(cc.window))
     if kind == "nth_did":
         return A.NthDid(_event(msg.nth_did.event), msg.nth_did.n, _window(msg.nth_did.window))
+    if kind == "did_on_periods":
+        o = msg.did_on_periods
+        cmp = _comparison(o.cmp) if o.HasField("cmp") else None
+        period = _duration(o.period) if o.HasField("period") else None
+        return A.DidOnPeriods(_event(o.event), cmp, o.periods, period, _window(o.window))
+    if kind == "did_within_of_first":
+        w = msg.did_within_of_first
+        cmp = _comparison(w.cmp) if w.HasField("cmp") else None
+        if not w.HasField("within"):
+            raise WireFormatError("did_within_of_first needs a within duration")
+        return A.DidWithinOfFirst(
+            _event(w.event), cmp, _duration(w.within), _event(w.anchor), _window(w.window)
+        )
+    if kind in ("stopped", "restarted"):
+        lc = getattr(msg, kind)
+        if not lc.HasField("period"):
+            raise WireFormatError(f"{kind} needs a period")
+        return (A.Stopped if kind == "stopped" else A.Restarted)(_event(lc.event), _duration(lc.period))
+    if kind == "regularly":
+        r = msg.regularly
+        if not r.HasField("period"):
+            raise WireFormatError("regularly needs a period")
+        return A.Regularly(_event(r.event), _duration(r.period), r.times, r.periods)
     if kind == "top":
         t = msg.top
         return A.Top(t.percent, _metric(t.metric), _window(t.window))

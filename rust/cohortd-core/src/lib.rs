@@ -17,6 +17,7 @@ pub mod funnel;
 pub mod journeys;
 pub mod nth;
 mod parts;
+pub mod periods;
 pub mod retention;
 pub mod sequence;
 pub mod sparse;
@@ -29,6 +30,7 @@ pub use error::KernelError;
 pub use features::{user_type_counts, Csr};
 pub use first::first_time;
 pub use nth::nth_time;
+pub use periods::{bucket_counts_reaching, count_per_user_window};
 pub use sequence::{sequence, sequence_sparse};
 pub use sparse::{
     aggregate_sparse, count_sparse, distinct_buckets_sparse, first_time_sparse, nth_time_sparse,

@@ -15,6 +15,7 @@ mod first;
 mod funnel;
 mod journeys;
 mod nth;
+mod periods;
 mod retention;
 mod sequence;
 mod sparse;
@@ -34,6 +35,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(distinct::distinct_buckets, m)?)?;
     m.add_function(wrap_pyfunction!(first::first_time, m)?)?;
     m.add_function(wrap_pyfunction!(nth::nth_time, m)?)?;
+    m.add_function(wrap_pyfunction!(periods::bucket_counts_reaching, m)?)?;
+    m.add_function(wrap_pyfunction!(periods::count_per_user_window, m)?)?;
     m.add_function(wrap_pyfunction!(features::user_type_counts, m)?)?;
     m.add_function(wrap_pyfunction!(sequence::sequence, m)?)?;
     m.add_function(wrap_pyfunction!(retention::first_in_window, m)?)?;

@@ -26,6 +26,12 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
 ``nth_time(users, times, end, nth, n_users) -> int64[n]``
     the ``nth`` smallest ``t < end`` per user (1-based, each row counts once, equal
     times included), ``2**63 - 1`` when the user has fewer such rows (``nth did``).
+``bucket_counts_reaching(users, times, start, end, origin, period, lo, hi, n_users) -> uint32[n]``
+    number of buckets ``floor((t - origin) / period)`` per user whose count of rows
+    in the window is in ``[lo, hi]``, ``lo >= 1`` (``did(E) >= 3 on 4 days``).
+``count_per_user_window(users, times, starts, ends, n_users) -> uint32[n]``
+    number of rows with ``starts[u] <= t < ends[u]`` per user (int64 arrays of
+    length ``n_users``; ``did(E) within D of first did(A)``).
 ``sequence(steps, start, end, within, n_users) -> bool[n]``
     ``steps`` is a list (one entry per step) of ``(users_list, times_list)``;
     true where the user has events e1..ek, one per step in order, with strictly

@@ -252,6 +252,61 @@ def distinct_buckets(
     return _distinct_pairs(us, ts, keys, start, end, n)
 
 
+@numba.njit(cache=True)
+def _count_runs_reaching(users, keys, lo, hi, out):  # type: ignore[no-untyped-def]
+    """``out[u]`` += 1 for each run of equal (user, key) whose length is in ``[lo, hi]``."""
+    i = 0
+    n = users.shape[0]
+    while i < n:
+        j = i
+        while j < n and users[j] == users[i] and keys[j] == keys[i]:
+            j += 1
+        if lo <= j - i <= hi:
+            out[users[i]] += 1
+        i = j
+
+
+def bucket_counts_reaching(
+    users: Parts, times: Parts, start: int, end: int, origin: int, period: int, lo: int, hi: int, n_users: int
+) -> npt.NDArray[np.uint32]:
+    us, ts, n = _rows(users, times, n_users)
+    if period <= 0:
+        raise KernelError(f"period must be positive, got {period}")
+    if lo < 1:
+        raise KernelError("lo must be at least 1 (empty buckets are not counted)")
+    u, t = _concat(us, np.uint32), _concat(ts, np.int64)
+    inside = (t >= start) & (t < end)
+    u, t = u[inside], t[inside]
+    p = np.int64(period)
+    keys = t // p - (t % p < np.int64(origin) % p)  # the bucket, shifted as in distinct_buckets
+    out = np.zeros(n, dtype=np.uint32)
+    hi = min(int(hi), 2**63 - 1)
+    _count_runs_reaching(*_sort_by_user(u, keys, n), np.int64(lo), np.int64(hi), out)
+    return out
+
+
+@numba.njit(cache=True)
+def _count_per_user_part(users, times, starts, ends, out):  # type: ignore[no-untyped-def]
+    for i in range(users.shape[0]):
+        u = users[i]
+        t = times[i]
+        if starts[u] <= t and t < ends[u]:
+            out[u] += 1
+
+
+def count_per_user_window(
+    users: Parts, times: Parts, starts: Array, ends: Array, n_users: int
+) -> npt.NDArray[np.uint32]:
+    us, ts, n = _rows(users, times, n_users)
+    starts, ends = np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64)
+    if len(starts) != n or len(ends) != n:
+        raise KernelError(f"{len(starts)} starts and {len(ends)} ends for {n} users")
+    out = np.zeros(n, dtype=np.uint32)
+    for u, t in zip(us, ts, strict=True):
+        _count_per_user_part(u, t, starts, ends, out)
+    return out
+
+
 def first_time(users: Parts, times: Parts, end: int, n_users: int) -> npt.NDArray[np.int64]:
     us, ts, n = _rows(users, times, n_users)
     out = np.full(n, _NO_TIME, dtype=np.int64)

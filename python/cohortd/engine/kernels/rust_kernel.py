@@ -84,6 +84,28 @@ def nth_time(users: Parts, times: Parts, end: int, nth: int, n_users: int) -> np
     )
 
 
+def bucket_counts_reaching(
+    users: Parts, times: Parts, start: int, end: int, origin: int, period: int, lo: int, hi: int, n_users: int
+) -> npt.NDArray[np.uint32]:
+    if period <= 0:
+        raise KernelError(f"period must be positive, got {period}")
+    if lo < 1:
+        raise KernelError("lo must be at least 1 (empty buckets are not counted)")
+    return _native.bucket_counts_reaching(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"),
+        start, end, origin, period, int(lo), min(int(hi), 2**63 - 1), _n(n_users),
+    )  # fmt: skip
+
+
+def count_per_user_window(
+    users: Parts, times: Parts, starts: np.ndarray, ends: np.ndarray, n_users: int
+) -> npt.NDArray[np.uint32]:
+    return _native.count_per_user_window(
+        as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"),
+        np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64), _n(n_users),
+    )  # fmt: skip
+
+
 def _steps(steps: Sequence[Step]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
     return [
         (as_parts(u, np.uint32, f"step {j} users"), as_parts(t, np.int64, f"step {j} times"))
