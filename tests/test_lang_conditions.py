@@ -25,7 +25,9 @@ from cohortd.lang.shorthand import expand
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import event_refs, period_counts
+from support.data import DAY_MS, now_ms
+from support.server import ServerProcess
+from support.strategies import event_refs, period_counts
 from test_engine_oracle import (
     STRING_VALUES,
     T0,
@@ -39,7 +41,6 @@ from test_engine_oracle import (
     windows,
 )
 from test_maintain import START, TYPES, _run_plan, _windows, steps
-from test_server_support import DAY_MS, ServerProcess, now_ms
 
 FEW = settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
 E = A.EventRef("E")
