@@ -328,6 +328,7 @@ class Evaluation:
             (isinstance(expr, ast.Did) and needs_a_row(expr.cmp))
             or (isinstance(expr, ast.Aggregate) and expr.func != "distinct")
             or (isinstance(expr, ast.ActiveDays | ast.ActivePeriods) and needs_a_row(expr.cmp))
+            or isinstance(expr, ast.DidOnPeriods)  # at least one period with at least one row
         )
         if needs_row:
             start, end = window_bounds(expr.window, T)  # type: ignore[union-attr]
@@ -335,6 +336,8 @@ class Evaluation:
         if isinstance(expr, ast.FirstDid | ast.NthDid):
             start, end = window_bounds(expr.window, T)
             return self._rows_bound(expr.event, MIN_TIME, T) if start < end else 0
+        if isinstance(expr, ast.DidWithinOfFirst):  # needs an anchor event
+            return self._rows_bound(expr.anchor, MIN_TIME, T)
         return n
 
     def _rows_bound(self, event: ast.EventRef, start: int, end: int) -> int:
