@@ -48,10 +48,6 @@ STANDARD_COHORTS: dict[str, tuple[str, str]] = {
         'did("Subscription Started") in last 90d and user.plan == "paid"',
         "started a subscription in the last 90 days and are paying now",
     ),
-    "Free-Trial At-Risk 7d": (
-        'user.plan == "trial" and did("Session Start") < 2 in last 7d',
-        "on a trial with fewer than 2 sessions this week",
-    ),
     "Free-Trial At-Risk trial L7": (
         'did("Session Start") < 2 within 7d of first did("Trial Started") in last 14d '
         'and not did("Subscription Started") in last 14d',
