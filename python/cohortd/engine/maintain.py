@@ -359,10 +359,10 @@ class Maintainer:
     def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """Per segment, the edge's event times sorted, with their users (built once per segment)."""
         if edge.user_prop is not None:
-            key = ("$userhist", edge.user_prop, len(self.engine.store.prop_history))
-            run = self._time_index.get(key)
+            hist_key = ("$userhist", edge.user_prop, len(self.engine.store.prop_history))
+            run = self._time_index.get(hist_key)
             if run is None:
-                run = self._time_index[key] = change_runs(self.engine.store, edge.user_prop)
+                run = self._time_index[hist_key] = change_runs(self.engine.store, edge.user_prop)
             yield run
             return
         type_id = None

@@ -38,7 +38,7 @@ def _changes(store: EventStore, prop: str, n: int) -> tuple[Changes, np.ndarray]
     return ch, np.unique(ch.users[ch.dated])
 
 
-def _current(store: EventStore, prop: str, n: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+def _current(store: EventStore, prop: str, n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     col = store.user_props.get(prop, n)
     if col is None:
         return np.zeros(n, dtype), np.zeros(n, bool)
