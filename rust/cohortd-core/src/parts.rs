@@ -81,14 +81,43 @@ pub(crate) fn sorted_rows(
     times: &[&[i64]],
     keep: impl Fn(i64) -> bool,
 ) -> Vec<(u32, i64)> {
+    sorted_rows_among(users, times, keep, None)
+}
+
+/// `sorted_rows` keeping only the users in `among` (sorted, unique) when given: a
+/// semi-join before the sort, by a merge walk over a part sorted by user and by
+/// binary search otherwise.
+pub(crate) fn sorted_rows_among(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    keep: impl Fn(i64) -> bool,
+    among: Option<&[u32]>,
+) -> Vec<(u32, i64)> {
     let mut rows = Vec::new();
     for (u, t) in users.iter().zip(times) {
-        rows.extend(
-            u.iter()
-                .zip(t.iter())
-                .filter(|(_, &t)| keep(t))
-                .map(|(&u, &t)| (u, t)),
-        );
+        let rows_in_window = u.iter().zip(t.iter()).filter(|(_, &t)| keep(t));
+        match among {
+            None => rows.extend(rows_in_window.map(|(&u, &t)| (u, t))),
+            Some(wanted) if u.windows(2).all(|w| w[0] <= w[1]) => {
+                let mut c = 0;
+                for (&id, &time) in u.iter().zip(t.iter()) {
+                    while c < wanted.len() && wanted[c] < id {
+                        c += 1;
+                    }
+                    if c == wanted.len() {
+                        break;
+                    }
+                    if wanted[c] == id && keep(time) {
+                        rows.push((id, time));
+                    }
+                }
+            }
+            Some(wanted) => rows.extend(
+                rows_in_window
+                    .filter(|(u, _)| wanted.binary_search(u).is_ok())
+                    .map(|(&u, &t)| (u, t)),
+            ),
+        }
     }
     if !rows.windows(2).all(|w| w[0] <= w[1]) {
         if rows.len() >= PAR_SORT_MIN {

@@ -2,7 +2,7 @@
 //! window, and `ek - e1 <= within`.
 
 use crate::error::{KernelError, Result};
-use crate::parts::{check_lengths, check_parts, sorted_rows};
+use crate::parts::{check_lengths, check_parts, sorted_rows, sorted_rows_among};
 use rayon::prelude::*;
 
 /// One step's parts: `(users, times)`.
@@ -53,12 +53,26 @@ pub fn sequence_sparse(
 }
 
 fn matching_users(steps: &[StepParts<'_>], start: i64, end: i64, within: i64) -> Vec<u32> {
+    let in_window = |time: i64| start <= time && time < end;
+    // Only the users of the step with the fewest rows can match: the other steps keep just
+    // their rows (a semi-join before the sort), so a rare step makes a common one cheap.
+    let rows = |(u, _): &StepParts<'_>| u.iter().map(|p| p.len()).sum::<usize>();
+    let rarest = (0..steps.len())
+        .min_by_key(|&j| rows(&steps[j]))
+        .unwrap_or(0);
+    let seed = sorted_rows(steps[rarest].0, steps[rarest].1, in_window);
+    let mut candidates: Vec<u32> = seed.iter().map(|r| r.0).collect();
+    candidates.dedup();
     let sorted: Vec<(Vec<u32>, Vec<i64>)> = steps
         .par_iter()
-        .map(|&(u, t)| {
-            sorted_rows(u, t, |time| start <= time && time < end)
-                .into_iter()
-                .unzip()
+        .enumerate()
+        .map(|(j, &(u, t))| {
+            let rows = if j == rarest {
+                seed.clone()
+            } else {
+                sorted_rows_among(u, t, in_window, Some(&candidates))
+            };
+            rows.into_iter().unzip()
         })
         .collect();
 
@@ -181,6 +195,21 @@ mod tests {
             vec![true, false, true, false]
         );
         assert_eq!(sequence_sparse(&steps, 10, 40, 10).unwrap(), vec![0, 2]);
+    }
+
+    #[test]
+    fn rare_step_narrows_sorted_and_unsorted_parts() {
+        // Step 1 is common (one sorted part, one unsorted), step 2 rare: only users 3 and 9.
+        let (u1a, t1a): (&[u32], &[i64]) = (&[1, 3, 3, 5, 9], &[1, 2, 8, 1, 1]);
+        let (u1b, t1b): (&[u32], &[i64]) = (&[9, 2, 3, 1], &[7, 1, 1, 1]);
+        let (u2, t2): (&[u32], &[i64]) = (&[9, 3], &[8, 5]);
+        let steps: [StepParts<'_>; 2] = [(&[u1a, u1b], &[t1a, t1b]), (&[u2], &[t2])];
+        assert_eq!(sequence_sparse(&steps, 0, 100, -1).unwrap(), vec![3, 9]);
+        assert_eq!(sequence_sparse(&steps, 0, 100, 2).unwrap(), vec![9]);
+        let mut dense = vec![false; 10];
+        dense[3] = true;
+        dense[9] = true;
+        assert_eq!(sequence(&steps, 0, 100, -1, 10).unwrap(), dense);
     }
 
     #[test]
