@@ -37,11 +37,33 @@ sys.path.insert(0, str(HERE))
 from compare_engines import end_ms_of, ensure_data, time_round_robin  # noqa: E402
 
 DAY = 86_400_000
+ZONE = "America/New_York"  # the project time zone of the calendar rows (the others do not depend on it)
+PLANS = ("free", "trial", "pro")
+
+
+def plan_history(users: list[str], T: int, seed: int) -> pa.Table:
+    """Dated plan changes for a third of the users: 1-3 each at distinct times in the 120 days before T."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chosen = np.flatnonzero(rng.random(len(users)) < 1 / 3)
+    per = rng.integers(1, 4, len(chosen))
+    uid = np.repeat(chosen, per)
+    ts = T - rng.integers(1, 120 * DAY, len(uid))
+    plan = np.array(PLANS)[rng.integers(0, len(PLANS), len(uid))]
+    ts = ts + np.arange(len(uid)) % 1000  # distinct times per user: "the last change" is unambiguous
+    return pa.table({"uid": uid.astype(np.uint32), "ts": ts.astype(np.int64), "plan": plan})
 
 
 def constructs(T: int) -> dict[str, dict[str, Any]]:
     """name -> cohortd text and SQL spellings (``{ev}`` is the table, ``{et}`` a type's dense code)."""
     d30 = T - 30 * DAY
+    from cohortd import times
+
+    this_start = times.calendar_start(T, "month", ZONE)
+    last_start = times.add_calendar(this_start, "month", -1, ZONE)
+    dst_end = times.to_ms("2025-11-02T06:00Z")  # New York's clocks went back inside last calendar month
+    local_day = f"(ts - CASE WHEN ts < {dst_end} THEN {4 * 3_600_000} ELSE {5 * 3_600_000} END) // {DAY}"
     return {
         "nth_did": {
             "text": 'nth did("Session Start", 3) in last 30d',
@@ -71,6 +93,56 @@ def constructs(T: int) -> dict[str, dict[str, Any]]:
                 f"SELECT uid FROM {{ev}} WHERE et IN ({{et0}}, {{et1}}) AND ts >= {d30} AND ts < {T} "
                 f"GROUP BY uid "
                 f"HAVING countIf(et = {{et0}}) > 2 * countIf(et = {{et1}})",
+            ],
+        },
+        "user_prop_as_of": {
+            "text": 'user.plan == "trial"',
+            "types": [],
+            "duckdb": [
+                f"SELECT uid FROM {{up}} WHERE ts < {T} GROUP BY uid HAVING arg_max(plan, ts) = 'trial'",
+            ],
+            "chdb": [f"SELECT uid FROM {{up}} WHERE ts < {T} GROUP BY uid HAVING argMax(plan, ts) = 'trial'"],
+        },
+        "had_user_prop": {
+            "text": 'had user.plan == "trial" in last 30d',
+            "types": [],
+            "duckdb": [
+                f"SELECT uid FROM {{up}} WHERE ts < {T} GROUP BY uid "
+                f"HAVING bool_or(plan = 'trial' AND ts > {d30}) "
+                f"OR arg_max(plan, ts) FILTER (WHERE ts <= {d30}) = 'trial'",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{up}} WHERE ts < {T} GROUP BY uid "
+                f"HAVING countIf(plan = 'trial' AND ts > {d30}) > 0 "
+                f"OR argMaxIf(plan, ts, ts <= {d30}) = 'trial'",
+            ],
+        },
+        "calendar_this_month": {
+            "text": 'did("Session Start") >= 3 in this month',
+            "types": ["Session Start"],
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {this_start} AND ts < {T} "
+                "GROUP BY uid HAVING count(*) >= 3",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE et = {{et0}} AND ts >= {this_start} AND ts < {T} "
+                "GROUP BY uid HAVING count() >= 3",
+            ],
+        },
+        "calendar_active_days": {
+            "text": "active_days(any) >= 5 in last calendar month",
+            "types": [],
+            "duckdb": [
+                f"SELECT uid FROM {{ev}} WHERE ts >= {last_start} AND ts < {this_start} GROUP BY uid "
+                f"HAVING count(DISTINCT {local_day}) >= 5",
+                f"SELECT uid FROM {{ev}} WHERE ts >= {last_start} AND ts < {this_start} GROUP BY uid "
+                f"HAVING count(DISTINCT CAST(timezone('{ZONE}', to_timestamp(ts / 1000)) AS DATE)) >= 5",
+            ],
+            "chdb": [
+                f"SELECT uid FROM {{ev}} WHERE ts >= {last_start} AND ts < {this_start} GROUP BY uid "
+                f"HAVING uniqExact({local_day.replace('//', 'DIV')}) >= 5",
+                f"SELECT uid FROM {{ev}} WHERE ts >= {last_start} AND ts < {this_start} GROUP BY uid "
+                f"HAVING uniqExact(toDate(fromUnixTimestamp64Milli(ts), '{ZONE}')) >= 5",
             ],
         },
         **_newer_conditions(T),
@@ -180,12 +252,17 @@ def dense_layout(events: Path, out: Path) -> tuple[list[str], list[str]]:
 class Cohortd:
     name = "cohortd"
 
-    def __init__(self, events: Path, workdir: Path, T: int) -> None:
+    def __init__(self, events: Path, workdir: Path, T: int, history: pa.Table, users: list[str]) -> None:
         from cohortd.engine.engine import Engine
 
         self.engine = Engine.open(workdir / "cohortd", clock=lambda: T)
+        self.engine.set_time_zone(ZONE)
         for batch in pq.ParquetFile(events).iter_batches(batch_size=1 << 20):
             self.engine.ingest(pa.Table.from_batches([batch]))
+        ids = pa.array(users).take(history.column("uid"))
+        self.engine.upsert_user_properties(
+            pa.table({"user_id": ids, "plan": history.column("plan"), "time": history.column("ts")})
+        )
         self.engine.seal()
         self.T = T
         self.version = "rust kernel"
@@ -201,7 +278,9 @@ class Cohortd:
 
 
 class SQL:
-    def __init__(self, name: str, dense: Path, workdir: Path, types: list[str], users: list[str]) -> None:
+    def __init__(
+        self, name: str, dense: Path, workdir: Path, types: list[str], users: list[str], history: Path
+    ) -> None:
         self.name, self.types, self.users = name, types, users
         if name == "duckdb":
             import duckdb
@@ -209,7 +288,8 @@ class SQL:
             self.version = duckdb.__version__
             self.con = duckdb.connect()
             self.con.sql(f"CREATE TABLE ev AS SELECT * FROM read_parquet('{dense}') ORDER BY et, uid, ts")
-            self.table = "ev"
+            self.con.sql(f"CREATE TABLE up AS SELECT * FROM read_parquet('{history}') ORDER BY uid, ts")
+            self.table, self.props = "ev", "up"
         else:
             import chdb
             from chdb import session
@@ -224,13 +304,18 @@ class SQL:
             )
             self.sess.query(f"INSERT INTO b.ev SELECT et, uid, ts FROM file('{dense}', Parquet)")
             self.sess.query("OPTIMIZE TABLE b.ev FINAL")
-            self.table = "b.ev"
+            self.sess.query("DROP TABLE IF EXISTS b.up")
+            self.sess.query(
+                "CREATE TABLE b.up (uid UInt32, ts Int64, plan String) ENGINE = MergeTree ORDER BY (uid, ts)"
+            )
+            self.sess.query(f"INSERT INTO b.up SELECT uid, ts, plan FROM file('{history}', Parquet)")
+            self.table, self.props = "b.ev", "b.up"
 
     def statement(self, c: dict[str, Any], i: int) -> str:
         codes = {
             f"et{k}": self.types.index(t) if t in self.types else 65535 for k, t in enumerate(c["types"])
         }
-        return c[self.name][i].format(ev=self.table, **codes)
+        return c[self.name][i].format(ev=self.table, up=self.props, **codes)
 
     def uids(self, sql: str) -> list[int]:
         if self.name == "duckdb":
@@ -277,10 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="language-bench-"))
     engines: dict[str, Any] = {}
     try:
-        engines["cohortd"] = Cohortd(events, workdir, T)
         types, users = dense_layout(events, workdir / "dense.parquet")
+        history = plan_history(users, T, args.seed)
+        pq.write_table(history, workdir / "history.parquet")
+        engines["cohortd"] = Cohortd(events, workdir, T, history, users)
         for name in ("duckdb", "chdb"):
-            engines[name] = SQL(name, workdir / "dense.parquet", workdir, types, users)
+            engines[name] = SQL(
+                name, workdir / "dense.parquet", workdir, types, users, workdir / "history.parquet"
+            )
         results: dict[str, Any] = {}
         all_agree = True
         for cname, c in constructs(T).items():

@@ -23,5 +23,16 @@ def test_tiny_language_bench_agrees_and_writes_json(tmp_path: Path) -> None:
     nth = data["constructs"]["nth_did"]
     assert nth["members"] > 0 and set(nth["median_ms"]) == {"cohortd", "duckdb", "chdb"}
     assert data["constructs"]["relative_count"]["members"] > 0
-    for name in ("count_on_days", "count_on_periods", "within_of_first", "stopped", "restarted", "regularly"):
+    for name in (
+        "count_on_days",
+        "count_on_periods",
+        "within_of_first",
+        "stopped",
+        "restarted",
+        "regularly",
+        "user_prop_as_of",
+        "had_user_prop",
+        "calendar_this_month",
+        "calendar_active_days",
+    ):
         assert data["constructs"][name]["members"] > 0, name

@@ -61,6 +61,11 @@ STANDARD_COHORTS: dict[str, tuple[str, str]] = {
         'regularly("Session Start", 1w, 4 of 6) and did("Feature Used") >= 2 on 3 days in last 30d',
         "sessions in 4 of the last 6 weeks, features twice a day on 3 days of the last 30",
     ),
+    "Free-Trial At-Risk plan L7": (
+        'not had user.plan != "trial" in last 7d and user.plan == "trial" '
+        'and did("Session Start") < 2 in last 7d',
+        "in the trial period for all of the last 7 days (plan history), fewer than 2 sessions in them",
+    ),
     "Upgrade-Ready 14d": (
         'did("paywall_modal_viewed") >= 3 in last 14d and user.plan == "free" and user.projects_created > 4',
         "free users hitting the paywall who have built several projects",

@@ -33,15 +33,19 @@ Readings chosen where the spec leaves room (see also the test modules):
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cohortd.lang import ast as A
 
 DAY_MS = 86_400_000
 NEG_INF = -math.inf
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 Event = Mapping[str, Any]
 Resolver = Callable[[str], "A.Expr | None"]
@@ -128,8 +132,10 @@ def event_matches(ref: A.EventRef, e: Event) -> bool:
 
 
 # ------------------------------------------------------------------ windows
-def window_bounds(window: A.Window, T: int) -> tuple[float, int]:
-    """``[start, end)`` of a window at as-of ``T`` (end never past ``T``)."""
+def window_bounds(window: A.Window, T: int, zone: str = "UTC") -> tuple[float, int]:
+    """``[start, end)`` of a window at as-of ``T`` (end never past ``T``; calendar windows in ``zone``)."""
+    if isinstance(window, A.ThisPeriod | A.LastCalendar | A.LastSpan):
+        return calendar_bounds(window, T, zone)
     if isinstance(window, A.Ever):
         return NEG_INF, T
     if isinstance(window, A.Last):
@@ -141,6 +147,75 @@ def window_bounds(window: A.Window, T: int) -> tuple[float, int]:
     if isinstance(window, A.Since):
         return window.start_ms, T
     raise TypeError(f"not a window: {window!r}")
+
+
+# ---------------------------------------------------------------- calendar
+def _tz(zone: str) -> Any:
+    return dt.UTC if zone == "UTC" else ZoneInfo(zone)
+
+
+def local_date(t: int, zone: str) -> dt.date:
+    """The calendar date of instant ``t`` (epoch ms) in ``zone``."""
+    return (_EPOCH + dt.timedelta(milliseconds=t)).astimezone(_tz(zone)).date()
+
+
+def first_instant(day: dt.date, zone: str) -> int:
+    """The first instant (epoch ms) whose local date is ``day`` or later: a search, no offsets."""
+    lo = (dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(milliseconds=1)
+    lo, hi = lo - 2 * DAY_MS, lo + 2 * DAY_MS
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if local_date(mid, zone) >= day:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def _unit_start(day: dt.date, unit: str) -> dt.date:
+    if unit == "week":
+        return day - dt.timedelta(days=day.weekday())  # Monday
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def _units_before(day: dt.date, unit: str, n: int) -> dt.date:
+    if unit == "day":
+        return day - dt.timedelta(days=n)
+    if unit == "week":
+        return day - dt.timedelta(weeks=n)
+    if unit == "month":
+        for _ in range(n):
+            day = (day - dt.timedelta(days=1)).replace(day=1)
+        return day
+    return day.replace(year=day.year - n)
+
+
+def calendar_bounds(window: A.Window, T: int, zone: str) -> tuple[int, int]:
+    """``[start, end)`` of a calendar window at ``T`` in ``zone``, read literally from the rules."""
+    today = local_date(T, zone)
+    if isinstance(window, A.ThisPeriod):
+        return first_instant(_unit_start(today, window.unit), zone), T
+    if isinstance(window, A.LastCalendar):
+        current = _unit_start(today, window.unit)
+        return first_instant(_units_before(current, window.unit, window.count), zone), first_instant(
+            current, zone
+        )
+    if isinstance(window, A.LastSpan):
+        wall = (_EPOCH + dt.timedelta(milliseconds=T)).astimezone(_tz(zone))
+        months = window.count * (12 if window.unit == "year" else 1)
+        year, month = wall.year, wall.month
+        for _ in range(months):
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        day = min(wall.day, calendar.monthrange(year, month)[1])
+        moved = wall.replace(tzinfo=None).replace(year=year, month=month, day=day)
+        # a wall time skipped or repeated by a DST change: the standard library's reading (fold=0)
+        start = moved.replace(tzinfo=_tz(zone), fold=0).astimezone(dt.UTC)
+        return (start - _EPOCH) // dt.timedelta(milliseconds=1), T
+    raise TypeError(f"not a calendar window: {window!r}")
 
 
 def compare(x: Any, cmp: A.Comparison | None) -> bool:
@@ -171,6 +246,7 @@ class Oracle:
     ) -> None:
         self.events = [dict(e) for e in events]
         self.user_props = {u: dict(p) for u, p in user_props.items()}
+        self.zone = "UTC"  # the project time zone: calendar windows and active_days
         self.memberships = list(memberships)
         self.account_props = {k: dict(v) for k, v in (account_props or {}).items()}
         # (user, prop) -> [(time, write order, value, dated)]
@@ -198,7 +274,7 @@ class Oracle:
         return predicate_holds(pred, {pred.prop: self.value_at(u, pred.prop, T - 1)})
 
     def had_holds(self, cond: A.HadUserProp, u: str, T: int) -> bool:
-        start, end = window_bounds(cond.window, T)
+        start, end = window_bounds(cond.window, T, self.zone)
         if start >= end:
             return False
         prop = cond.predicate.prop
@@ -218,7 +294,7 @@ class Oracle:
 
     def in_window(self, user: str, ref: A.EventRef, window: A.Window, T: int) -> list[dict[str, Any]]:
         """Events of ``user`` matching ``ref`` inside the window, all before ``T``."""
-        start, end = window_bounds(window, T)
+        start, end = window_bounds(window, T, self.zone)
         return [
             e
             for e in self.existing(T)
@@ -309,7 +385,7 @@ class Oracle:
             return compare(metric, cond.cmp)
         if isinstance(cond, A.ActiveDays):
             evs = self.in_window(u, cond.event, cond.window, T)
-            return compare(len({utc_day(e["time"]) for e in evs}), cond.cmp)
+            return compare(len({local_date(e["time"], self.zone) for e in evs}), cond.cmp)
         if isinstance(cond, A.ActivePeriods):
             evs = self.in_window(u, cond.event, cond.window, T)
             P = cond.period.ms
@@ -321,7 +397,7 @@ class Oracle:
             if not ever:
                 return False
             first = min(e["time"] for e in ever)
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             return start <= first < end
         if isinstance(cond, A.CountCompare):
             a = len(self.in_window(u, cond.left, cond.window, T))
@@ -331,7 +407,7 @@ class Oracle:
             ever = sorted(e["time"] for e in self.in_window(u, cond.event, A.Ever(), T))
             if len(ever) < cond.n:
                 return False
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             return start <= ever[cond.n - 1] < end
         if isinstance(cond, A.DidOnPeriods):
             per: dict[int, int] = {}
@@ -402,7 +478,7 @@ class Oracle:
         if isinstance(m, A.MetricCount):
             return Fraction(len(evs))
         if isinstance(m, A.MetricActiveDays):
-            return Fraction(len({utc_day(e["time"]) for e in evs}))
+            return Fraction(len({local_date(e["time"], self.zone) for e in evs}))
         if isinstance(m, A.MetricSum):
             return sum((Fraction(e[m.prop]) for e in evs if _is_number(_get(e, m.prop))), Fraction(0))
         raise TypeError(f"not a metric: {m!r}")

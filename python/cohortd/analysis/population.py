@@ -138,7 +138,8 @@ class _Count(_Node):
 
     def __init__(self, series: _Series, event: ast.EventRef, window: ast.Window, accept: Any) -> None:
         super().__init__(series)
-        bounds = [window_bounds(window, t) for t in series.points]
+        zone = series.evaluation(len(series.points) - 1).zone
+        bounds = [window_bounds(window, t, zone) for t in series.points]
         his = np.array([hi for _, hi in bounds], np.int64)
         los = np.array([min(max(lo, MIN_TIME), hi) for lo, hi in bounds], np.int64)
         parts = series.evaluation(len(series.points) - 1).parts(event, int(los.min()), int(his.max()))

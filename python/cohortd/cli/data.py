@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("init", help="create a data directory (and a project in it)")
     p.add_argument("dir", metavar="DIR", help="data directory to create")
     p.add_argument("--project", default="default", help="project to create in it (default: default)")
+    p.add_argument(
+        "--time-zone", help="the project's IANA time zone (calendar windows, active_days; default UTC)"
+    )
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("generate", help="write a synthetic SaaS event stream (Parquet) and its user table")
@@ -125,7 +128,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from cohortd.service import Workspace
 
     with Workspace(args.dir) as ws:
-        ws.project(args.project)
+        project = ws.project(args.project)
+        if args.time_zone:
+            project.set_time_zone(args.time_zone)
     console.print(f"data directory {args.dir} ready (project {args.project!r})")
     return 0
 

@@ -17,6 +17,7 @@ from cohortd import __version__
 from cohortd.cli import (
     analysis,
     audiences,
+    calendar,
     cohort,
     data,
     membership,
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.register(sub)
     verify.register(sub)
     users.register(sub)
+    calendar.register(sub)
     return parser
 
 

@@ -47,6 +47,7 @@ import pyarrow as pa
 from cohortd import wire
 from cohortd.client.analysis import AnalysisClient
 from cohortd.client.audiences import AudiencesClient
+from cohortd.client.calendar import CalendarClient
 from cohortd.client.governance import GovernanceClient
 from cohortd.client.identity import IdentityClient
 from cohortd.client.migration import MigrationClient
@@ -174,6 +175,7 @@ class Client(
     StorageClient,
     GovernanceClient,
     IdentityClient,
+    CalendarClient,
 ):
     """A connection to a cohortd server, scoped to one project.
 

@@ -37,6 +37,7 @@ from cohortd.storage.groups import entity_name
 from cohortd.storage.lock import LOCK_FILE, WriterLock
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
+from cohortd.storage.settings import ProjectSettings
 from cohortd.storage.store import EventStore, Ingested, Snapshot
 from cohortd.storage.validate import USER_PREFIX, IngestReport, rows_to_table
 
@@ -133,7 +134,22 @@ class Engine:
                 writer.release()
             raise
         engine._writer_lock, engine._held_by = writer, held_by
+        engine.store.time_zone = ProjectSettings.load(path).time_zone
         return engine
+
+    @property
+    def time_zone(self) -> str:
+        """The IANA zone of calendar windows and ``active_days`` (``storage/settings.py``)."""
+        return self.store.time_zone
+
+    def set_time_zone(self, name: str) -> None:
+        """Store a new time zone (durably) and use it from the next evaluation on."""
+        self.require_writer()
+        name = times.check_zone(name)
+        with self.store.lock:
+            ProjectSettings(time_zone=name).save(self.store.path)
+            self.store.time_zone = name
+            self.store.version += 1  # answers cached for the old zone are stale
 
     def require_writer(self) -> None:
         """Raise ``DataDirectoryLockedError`` unless this process holds the writer lock (retaken if free)."""

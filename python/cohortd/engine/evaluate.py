@@ -37,7 +37,15 @@ from cohortd.lang.shorthand import SHORTHANDS
 from cohortd.lang.shorthand import expand as expand_shorthand
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
-from cohortd.times import DAY_MS, MIN_TIME
+from cohortd.times import (
+    DAY_MS,
+    MIN_TIME,
+    UTC_ZONE,
+    add_calendar,
+    calendar_start,
+    local_day_numbers,
+    months_before,
+)
 from cohortd.types import PlanStep
 
 Resolver = Callable[[str], "ast.Expr | None"]
@@ -52,8 +60,8 @@ class Parts:
     values: list[np.ndarray] = field(default_factory=list)
 
 
-def window_bounds(window: ast.Window, as_of: int) -> tuple[int, int]:
-    """Half-open ``[start, end)`` in epoch ms, cut at the as-of time."""
+def window_bounds(window: ast.Window, as_of: int, zone: str = UTC_ZONE) -> tuple[int, int]:
+    """Half-open ``[start, end)`` in epoch ms, cut at the as-of time (calendar windows in ``zone``)."""
     if isinstance(window, ast.Ever):
         return MIN_TIME, as_of
     if isinstance(window, ast.Last):
@@ -64,6 +72,14 @@ def window_bounds(window: ast.Window, as_of: int) -> tuple[int, int]:
         return window.start_ms, min(window.end_ms, as_of)
     if isinstance(window, ast.Since):
         return window.start_ms, as_of
+    if isinstance(window, ast.ThisPeriod):
+        return calendar_start(as_of, window.unit, zone), as_of
+    if isinstance(window, ast.LastCalendar):
+        current = calendar_start(as_of, window.unit, zone)
+        return add_calendar(current, window.unit, -window.count, zone), current
+    if isinstance(window, ast.LastSpan):
+        months = window.count * (12 if window.unit == "year" else 1)
+        return months_before(as_of, months, zone), as_of
     raise TypeError(f"not a window: {window!r}")
 
 
@@ -135,6 +151,7 @@ class Evaluation:
         self.store = store
         self.snap = snap
         self.as_of = as_of
+        self.zone = store.time_zone  # the project's, for calendar windows and active_days
         self.kernel = kernel
         self.resolve = resolve
         self.n_users = len(snap.first_seen)
@@ -201,7 +218,7 @@ class Evaluation:
                 return bitmap_from_ids(self._known_ids[self._user_prop(expr.predicate, self._known_ids)])
             return self._mask_to_bitmap(self._user_prop(expr.predicate))
         if isinstance(expr, ast.HadUserProp):
-            start, end = window_bounds(expr.window, self.as_of)
+            start, end = window_bounds(expr.window, self.as_of, self.zone)
             return self._mask_to_bitmap(
                 had_mask(self.store, expr.predicate, start, end, self.n_users, self.lookups)
             )
@@ -228,14 +245,15 @@ class Evaluation:
         """
         k, T, n = self.kernel, self.as_of, self.n_users
         if isinstance(cond, ast.Did) and needs_a_row(cond.cmp):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             p = self.parts(cond.event, start, end)
             if not self._sparse_pays(p):
                 return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
             ids, counts = k.count_sparse(p.users, p.times, start, end)
             return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
-        if isinstance(cond, ast.ActiveDays | ast.ActivePeriods) and needs_a_row(cond.cmp):
-            start, end = window_bounds(cond.window, T)
+        local_days = isinstance(cond, ast.ActiveDays) and self.zone != UTC_ZONE  # see active_days
+        if isinstance(cond, ast.ActiveDays | ast.ActivePeriods) and needs_a_row(cond.cmp) and not local_days:
+            start, end = window_bounds(cond.window, T, self.zone)
             origin, period = (0, DAY_MS) if isinstance(cond, ast.ActiveDays) else (T, cond.period.ms)
             p = self.parts(cond.event, start, end)
             if not self._sparse_pays(p):
@@ -245,7 +263,7 @@ class Evaluation:
             ids, counts = k.distinct_buckets_sparse(p.users, p.times, start, end, origin, period)
             return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
         if isinstance(cond, ast.FirstDid | ast.NthDid) and not _is_any(cond.event):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             p = self.parts(cond.event, MIN_TIME, T)
             nth = cond.n if isinstance(cond, ast.NthDid) else 1
             if not self._sparse_pays(p):
@@ -258,7 +276,7 @@ class Evaluation:
             ids, times = k.nth_time_sparse(p.users, p.times, T, nth)
             return self.known & bitmap_from_ids(ids[(times >= start) & (times < end)])
         if isinstance(cond, ast.Aggregate) and cond.func in ("sum", "avg", "min", "max"):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             p = self.parts(cond.event, start, end, value_prop=cond.prop)
             if not self._sparse_pays(p):
                 metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
@@ -322,7 +340,7 @@ class Evaluation:
         if isinstance(expr, ast.Or):
             return min(n, sum(self.members_bound(item) for item in ast.chain(expr)))
         if isinstance(expr, ast.Sequence):
-            start, end = window_bounds(expr.window, T)
+            start, end = window_bounds(expr.window, T, self.zone)
             return min(self._rows_bound(step, start, end) for step in expr.steps)
         needs_row = (
             (isinstance(expr, ast.Did) and needs_a_row(expr.cmp))
@@ -331,10 +349,10 @@ class Evaluation:
             or isinstance(expr, ast.DidOnPeriods)  # at least one period with at least one row
         )
         if needs_row:
-            start, end = window_bounds(expr.window, T)  # type: ignore[union-attr]
+            start, end = window_bounds(expr.window, T, self.zone)  # type: ignore[union-attr]
             return self._rows_bound(expr.event, start, end)  # type: ignore[union-attr]
         if isinstance(expr, ast.FirstDid | ast.NthDid):
-            start, end = window_bounds(expr.window, T)
+            start, end = window_bounds(expr.window, T, self.zone)
             return self._rows_bound(expr.event, MIN_TIME, T) if start < end else 0
         if isinstance(expr, ast.DidWithinOfFirst):  # needs an anchor event
             return self._rows_bound(expr.anchor, MIN_TIME, T)
@@ -421,24 +439,23 @@ class Evaluation:
         """Dense boolean mask (over all user ids) of a leaf condition, before ``known``."""
         k, n, T = self.kernel, self.n_users, self.as_of
         if isinstance(cond, ast.Did):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             p = self.parts(cond.event, start, end)
             return compare(k.count(p.users, p.times, start, end, n), cond.cmp)
         if isinstance(cond, ast.Aggregate):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             return compare_metric(
                 self.aggregate_metric(cond.func, cond.prop, cond.event, start, end), cond.cmp
             )
         if isinstance(cond, ast.ActiveDays):
-            start, end = window_bounds(cond.window, T)
-            p = self.parts(cond.event, start, end)
-            return compare(k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n), cond.cmp)
+            start, end = window_bounds(cond.window, T, self.zone)
+            return compare(self.active_days(cond.event, start, end), cond.cmp)
         if isinstance(cond, ast.ActivePeriods):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             p = self.parts(cond.event, start, end)
             return compare(k.distinct_buckets(p.users, p.times, start, end, T, cond.period.ms, n), cond.cmp)
         if isinstance(cond, ast.FirstDid):
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             first = self._first_times(cond.event)
             return (first >= start) & (first < end)
         if isinstance(cond, ast.NthDid):
@@ -453,16 +470,31 @@ class Evaluation:
             return self._top(cond)
         raise TypeError(f"not a condition: {cond!r}")
 
+    def active_days(self, event: ast.EventRef, start: int, end: int) -> np.ndarray:
+        """Distinct calendar days (in the project time zone) with a matching event in ``[start, end)``."""
+        k, n = self.kernel, self.n_users
+        p = self.parts(event, start, end)
+        if self.zone == UTC_ZONE:
+            return k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n)
+        users, days = [], []
+        for u, t in zip(p.users, p.times, strict=True):
+            inside = (t >= start) & (t < end)
+            users.append(u[inside])
+            days.append(local_day_numbers(t[inside], self.zone) * DAY_MS)  # local midnights
+        lo = min((int(d.min()) for d in days if len(d)), default=0)
+        hi = max((int(d.max()) for d in days if len(d)), default=0) + DAY_MS
+        return k.distinct_buckets(users, days, lo, hi, 0, DAY_MS, n)
+
     def _nth_did(self, cond: ast.NthDid) -> np.ndarray:
         """Users whose ``n``-th matching event of all data before ``T`` falls in the window."""
-        start, end = window_bounds(cond.window, self.as_of)
+        start, end = window_bounds(cond.window, self.as_of, self.zone)
         p = self.parts(cond.event, MIN_TIME, self.as_of)
         nth = self.kernel.nth_time(p.users, p.times, self.as_of, cond.n, self.n_users)
         return (nth >= start) & (nth < end)
 
     def _count_compare(self, cond: ast.CountCompare) -> np.ndarray:
         """``count_A OP factor * count_B`` per user over one window, in int64 (exact)."""
-        start, end = window_bounds(cond.window, self.as_of)
+        start, end = window_bounds(cond.window, self.as_of, self.zone)
         k, n = self.kernel, self.n_users
         a, b = (self.parts(ref, start, end) for ref in (cond.left, cond.right))
         left = k.count(a.users, a.times, start, end, n).astype(np.int64)
@@ -532,20 +564,19 @@ class Evaluation:
         """The metric of a percentile condition for every user (float64)."""
         if self.restrict is not None:
             raise ValueError("a percentile depends on every user: it cannot be evaluated for a subset")
-        start, end = window_bounds(cond.window, self.as_of)
+        start, end = window_bounds(cond.window, self.as_of, self.zone)
         m = cond.metric
         k, n = self.kernel, self.n_users
         if isinstance(m, ast.MetricCount):
             p = self.parts(m.event, start, end)
             return k.count(p.users, p.times, start, end, n).astype(np.float64)
         if isinstance(m, ast.MetricActiveDays):
-            p = self.parts(m.event, start, end)
-            return k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n).astype(np.float64)
+            return self.active_days(m.event, start, end).astype(np.float64)
         metric, _ = self.aggregate_metric("sum", m.prop, m.event, start, end)
         return metric
 
     def _sequence(self, cond: ast.Sequence) -> BitMap:
-        start, end = window_bounds(cond.window, self.as_of)
+        start, end = window_bounds(cond.window, self.as_of, self.zone)
         parts = [self.parts(step, start, end) for step in cond.steps]
         steps = [(p.users, p.times) for p in parts]
         within = cond.within.ms if cond.within is not None else -1

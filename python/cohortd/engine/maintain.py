@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pyroaring import BitMap
 
+from cohortd import times
 from cohortd.engine.engine import Engine
-from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare
+from cohortd.engine.evaluate import Evaluation, Resolver, UserSubset, compare, window_bounds
 from cohortd.engine.user_history import change_runs
 from cohortd.errors import CohortError, ResyncRequired
 from cohortd.lang import ast, walk
@@ -71,6 +72,7 @@ class Edge:
     offset: int = 0
     period: int | None = None
     user_prop: str | None = None
+    window: ast.Window | None = None  # a calendar window: its bounds move with T and the calendar
 
 
 @dataclass
@@ -264,6 +266,9 @@ class Maintainer:
                 else:
                     edges |= {e for e in t.edges if e.period is None}  # periodic edges: checked every step
             for edge in edges:
+                if edge.window is not None:
+                    candidates.append(self._calendar_deadline(edge.window, snap.segments, edge))
+                    continue
                 for sorted_times, _ in self._edge_runs(edge, snap.segments):
                     i = np.searchsorted(sorted_times, self.as_of - edge.offset, "left")
                     if i < len(sorted_times):
@@ -342,6 +347,17 @@ class Maintainer:
 
     def _crossed_edge(self, edge: Edge, segments: Iterable[Segment], prev: int, now: int) -> BitMap:
         found = []
+        if edge.window is not None:  # a calendar window: the times between its bounds at prev and now
+            zone = self.engine.store.time_zone
+            (s0, e0), (s1, e1) = window_bounds(edge.window, prev, zone), window_bounds(edge.window, now, zone)
+            pad = 1 if edge.user_prop is not None else 0  # a value set at the start still held there
+            for sorted_times, users in self._edge_runs(edge, segments):
+                for a, b in ((s0, s1), (e0, e1)):
+                    lo = np.searchsorted(sorted_times, a - pad, "left")
+                    hi = np.searchsorted(sorted_times, b + pad, "left")
+                    if hi > lo:
+                        found.append(users[lo:hi])
+            return bitmap_from_ids(np.unique(np.concatenate(found))) if found else BitMap()
         for sorted_times, users in self._edge_runs(edge, segments):
             if edge.period is not None:
                 p = edge.period
@@ -355,6 +371,21 @@ class Maintainer:
         if not found:
             return BitMap()
         return bitmap_from_ids(np.unique(np.concatenate(found)))
+
+    def _calendar_deadline(self, window: ast.Window, segments: Iterable[Segment], edge: Edge) -> int:
+        """When a calendar window's start next passes something: the next calendar boundary, or
+        (``in last N months``, whose start moves with T) an estimate from the next time it reaches."""
+        zone = self.engine.store.time_zone
+        if isinstance(window, ast.ThisPeriod | ast.LastCalendar):
+            current = times.calendar_start(self.as_of, window.unit, zone)
+            return times.add_calendar(current, window.unit, 1, zone)
+        start, end = window_bounds(window, self.as_of, zone)
+        ahead = [
+            int(t[i])
+            for t, _ in self._edge_runs(edge, segments)
+            if (i := int(np.searchsorted(t, start, "left"))) < len(t)
+        ]
+        return min(ahead, default=end) + (end - start) + 1  # early by the months' lengths at most
 
     def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         """Per segment, the edge's event times sorted, with their users (built once per segment)."""
@@ -457,6 +488,10 @@ def _window_offsets(window: ast.Window) -> set[int]:
     return {0}
 
 
+def _is_calendar(window: ast.Window) -> bool:
+    return isinstance(window, ast.ThisPeriod | ast.LastCalendar | ast.LastSpan)
+
+
 def _accepts_zero(cmp: ast.Comparison | None) -> bool:
     return bool(compare(np.zeros(1), cmp)[0]) if cmp is not None else False
 
@@ -482,6 +517,8 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
             # passes it (the value at the start is the one set at or before it)
             for off in _window_offsets(leaf.window):
                 edges |= {Edge(None, o, user_prop=leaf.predicate.prop) for o in (off, max(off - 1, 0))}
+            if _is_calendar(leaf.window):
+                edges.add(Edge(None, 0, user_prop=leaf.predicate.prop, window=leaf.window))
             continue
         if isinstance(leaf, ast.Top):
             full_only = True
@@ -507,6 +544,8 @@ def _analyse(expr: ast.Expr, resolve: Resolver) -> tuple[bool, bool, set[str | N
             period = leaf.period if isinstance(leaf, ast.ActivePeriods | ast.DidOnPeriods) else None
             if period is not None:  # aligned back from T: an event changes period as T - t crosses a multiple
                 edges.add(Edge(ref.event_type, 0, period.ms))
+            if _is_calendar(leaf.window):  # type: ignore[union-attr]
+                edges.add(Edge(ref.event_type, 0, window=leaf.window))  # type: ignore[union-attr]
     return full_only, zero_sensitive, types, uses_user_props, edges
 
 

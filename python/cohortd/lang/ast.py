@@ -76,7 +76,35 @@ class Since:
     start_ms: int
 
 
-Window = Ever | Last | Ago | Dates | Since
+CALENDAR_UNITS = ("day", "week", "month", "year")  # weeks start on Monday
+SPAN_UNITS = ("month", "year")
+MAX_CALENDAR_COUNT = 10_000  # the largest N of ``in last N calendar weeks`` / ``in last N months``
+
+
+@dataclass(frozen=True)
+class ThisPeriod:
+    """``in this month``: ``[start of the calendar unit holding T, T)`` in the project time zone."""
+
+    unit: str  # one of CALENDAR_UNITS
+
+
+@dataclass(frozen=True)
+class LastCalendar:
+    """``in last calendar week``, ``in last 3 calendar months``: ``count`` whole units before the current."""
+
+    count: int
+    unit: str  # one of CALENDAR_UNITS
+
+
+@dataclass(frozen=True)
+class LastSpan:
+    """``in last 2 months``: ``[T moved back count months/years (same local time, day clamped), T)``."""
+
+    count: int
+    unit: str  # one of SPAN_UNITS
+
+
+Window = Ever | Last | Ago | Dates | Since | ThisPeriod | LastCalendar | LastSpan
 
 
 # ------------------------------------------------------------ long chains

@@ -352,6 +352,21 @@ class Condition(Cohort):
     def in_last(self, spec: str | A.Duration | None = None, **units: int) -> Condition:
         return self._with("window", A.Last(_duration(spec, **units)), "window")
 
+    def in_this(self, unit: str) -> Condition:
+        """``in this day|week|month|year`` (the project's time zone)."""
+        return self._with("window", A.ThisPeriod(unit), "window")
+
+    def in_last_calendar(self, unit: str, count: int = 1) -> Condition:
+        """``in last calendar week`` / ``in last 3 calendar days``: whole units before the current one."""
+        return self._with("window", A.LastCalendar(count, unit), "window")
+
+    def in_last_months(self, count: int) -> Condition:
+        """``in last 2 months``: back ``count`` calendar months from the as-of time."""
+        return self._with("window", A.LastSpan(count, "month"), "window")
+
+    def in_last_years(self, count: int) -> Condition:
+        return self._with("window", A.LastSpan(count, "year"), "window")
+
     def ago(self, start: str | A.Duration, end: str | A.Duration) -> Condition:
         """``between START ago and END ago``, e.g. ``.ago("90d", "60d")``."""
         return self._with("window", A.Ago(_duration(start), _duration(end)), "window")

@@ -668,10 +668,14 @@ class _Parser:
         if self.is_kw(tok, "ever"):
             self.advance()
             return A.Ever()
+        if self.is_kw(tok, "in") and self.is_kw(self.peek(), "this"):
+            self.advance()
+            self.advance()
+            return A.ThisPeriod(self.calendar_unit(A.CALENDAR_UNITS, plural=False))
         if self.is_kw(tok, "in") and self.is_kw(self.peek(), "last"):
             self.advance()
             self.advance()
-            return A.Last(self.duration())
+            return self.last_window()
         if self.is_kw(tok, "since"):
             self.advance()
             return A.Since(self.instant()[0])
@@ -698,6 +702,34 @@ class _Parser:
                 raise self.fail(start_tok, "empty window: the start is not before the end", "start < end")
             return A.Dates(start_ms, end_ms)
         return A.Ever()
+
+    def last_window(self) -> A.Window:
+        """After ``in last``: a duration, ``[N] calendar <unit>[s]`` or ``N month[s]|year[s]``."""
+        if self.at_kw("calendar"):
+            self.advance()
+            return A.LastCalendar(1, self.calendar_unit(A.CALENDAR_UNITS, plural=False))
+        if self.tok.kind != "INT":
+            return A.Last(self.duration())
+        tok = self.advance()
+        if not 1 <= tok.value <= A.MAX_CALENDAR_COUNT:
+            raise self.fail(
+                tok, f"count {tok.text} is outside 1..{A.MAX_CALENDAR_COUNT:,}", "a whole number >= 1"
+            )
+        if self.at_kw("calendar"):
+            self.advance()
+            return A.LastCalendar(tok.value, self.calendar_unit(A.CALENDAR_UNITS, plural=True))
+        return A.LastSpan(tok.value, self.calendar_unit(A.SPAN_UNITS, plural=True))
+
+    def calendar_unit(self, units: tuple[str, ...], plural: bool) -> str:
+        """A calendar unit word (``month``; with ``plural``, ``months`` too), case-insensitive."""
+        tok = self.tok
+        word = tok.value.lower() if tok.kind == "IDENT" else ""
+        unit = word[:-1] if plural and word.endswith("s") and word[:-1] in units else word
+        if unit not in units:
+            names = ", ".join(units)
+            raise self.unexpected(f"a calendar unit ({names}{'; plural allowed' if plural else ''})")
+        self.advance()
+        return unit
 
     # ---------------------------------------------------- events, filters
     def paren_event(self) -> A.EventRef:

@@ -21,8 +21,8 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 # Every word the grammar gives a meaning to; property names spelled like one are quoted.
 KEYWORDS = frozenset(
     "and or not in where any did first nth top by count sum avg min max distinct active_days "
-    "active_periods sequence within user in_cohort last between ago since ever exists contains had "
-    "true false".split()
+    "active_periods sequence within user in_cohort last between ago since ever exists contains had this "
+    "calendar true false".split()
 )
 
 _PREC_OR, _PREC_AND, _PREC_NOT, _PREC_ATOM = 1, 2, 3, 4
@@ -75,6 +75,12 @@ def _window(w: A.Window) -> str:
         return f"between {format_instant(w.start_ms)} and {format_instant(w.end_ms)}"
     if isinstance(w, A.Since):
         return f"since {format_instant(w.start_ms)}"
+    if isinstance(w, A.ThisPeriod):
+        return f"in this {w.unit}"
+    if isinstance(w, A.LastCalendar):
+        return f"in last calendar {w.unit}" if w.count == 1 else f"in last {w.count} calendar {w.unit}s"
+    if isinstance(w, A.LastSpan):
+        return f"in last {w.count} {w.unit}" + ("s" if w.count != 1 else "")
     raise TypeError(f"not a window: {w!r}")
 
 

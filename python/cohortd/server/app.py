@@ -39,6 +39,7 @@ from cohortd.errors import InvalidArgumentError, ListenError
 from cohortd.server.analysis_servicer import AnalysisServicer
 from cohortd.server.audiences import AUDIENCES_SERVICE, AudiencesServicer
 from cohortd.server.auth import AuthInterceptor, load_keys
+from cohortd.server.calendar import CALENDAR_SERVICE, CalendarServicer
 from cohortd.server.dispatch import Dispatcher
 from cohortd.server.errors import ErrorInterceptor
 from cohortd.server.governance import GOVERNANCE_SERVICE, GovernanceServicer
@@ -54,6 +55,7 @@ from cohortd.v1 import (
     analysis_pb2,
     analysis_pb2_grpc,
     audiences_pb2_grpc,
+    calendar_pb2_grpc,
     cohortd_pb2,
     cohortd_pb2_grpc,
     governance_pb2_grpc,
@@ -246,11 +248,12 @@ async def _build(
     storage_pb2_grpc.add_StorageServicer_to_server(StorageServicer(workspace), server)
     governance_pb2_grpc.add_GovernanceServicer_to_server(GovernanceServicer(workspace), server)
     identity_pb2_grpc.add_IdentityServicer_to_server(IdentityServicer(workspace), server)
+    calendar_pb2_grpc.add_CalendarServicer_to_server(CalendarServicer(workspace), server)
     health_servicer = aio_health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", SERVICE_NAME, AUDIENCES_SERVICE, PERSONAS_SERVICE, ANALYSIS_SERVICE_NAME,
                  DATA_CATALOG_SERVICE, MIGRATION_SERVICE, STORAGE_SERVICE, GOVERNANCE_SERVICE,
-                 IDENTITY_SERVICE):  # fmt: skip
+                 IDENTITY_SERVICE, CALENDAR_SERVICE):  # fmt: skip
         await health_servicer.set(name, SERVING)
     reflection.enable_server_reflection(
         (
@@ -263,6 +266,7 @@ async def _build(
             STORAGE_SERVICE,
             GOVERNANCE_SERVICE,
             IDENTITY_SERVICE,
+            CALENDAR_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),

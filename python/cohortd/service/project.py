@@ -115,6 +115,19 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
             self.registry.broken[cohort] = str(error)
             log.warning("project %s: cohort %r is broken: %s", self.name, cohort, error)
 
+    # ------------------------------------------------------------ settings
+    @property
+    def time_zone(self) -> str:
+        """The IANA zone of calendar windows and ``active_days`` (UTC unless set)."""
+        return self.engine.time_zone
+
+    def set_time_zone(self, name: str) -> str:
+        """Store the project's time zone and re-evaluate every saved cohort in it (Watch sees changes)."""
+        with self._write_lock:
+            self.engine.set_time_zone(name)
+            self._track_saved(self.registry.dependencies_first(sorted(self.registry.saved)))
+        return self.engine.time_zone
+
     # ------------------------------------------------------------- data in
     def ingest(self, table: Any) -> Any:
         """Append events (pyarrow table/batch or list of dicts); returns the engine's report."""

@@ -138,6 +138,7 @@ class EventStore:
         self.groups = GroupMembership()
         self.group_props = UserProperties()  # keyed by the group's dense id
         self.prop_history = PropertyHistory()  # user properties as they were (storage/prophistory.py)
+        self.time_zone = "UTC"  # the project's IANA zone (set by the engine from storage/settings.py)
         self.identity = IdentityMap()  # anonymous ids and aliases -> canonical user (storage/identity.py)
         self._views: dict[str, tuple[int, Segment]] = {}  # segments seen through the identity map
         self._canon: tuple[int, int, np.ndarray] | None = None  # (identity version, n, root of every id)

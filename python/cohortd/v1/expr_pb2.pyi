@@ -27,6 +27,14 @@ class CmpOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CMP_OP_GT: _ClassVar[CmpOp]
     CMP_OP_GE: _ClassVar[CmpOp]
 
+class CalendarUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CALENDAR_UNIT_UNSPECIFIED: _ClassVar[CalendarUnit]
+    CALENDAR_UNIT_DAY: _ClassVar[CalendarUnit]
+    CALENDAR_UNIT_WEEK: _ClassVar[CalendarUnit]
+    CALENDAR_UNIT_MONTH: _ClassVar[CalendarUnit]
+    CALENDAR_UNIT_YEAR: _ClassVar[CalendarUnit]
+
 class AggregateFunc(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AGGREGATE_FUNC_UNSPECIFIED: _ClassVar[AggregateFunc]
@@ -49,6 +57,11 @@ CMP_OP_LT: CmpOp
 CMP_OP_LE: CmpOp
 CMP_OP_GT: CmpOp
 CMP_OP_GE: CmpOp
+CALENDAR_UNIT_UNSPECIFIED: CalendarUnit
+CALENDAR_UNIT_DAY: CalendarUnit
+CALENDAR_UNIT_WEEK: CalendarUnit
+CALENDAR_UNIT_MONTH: CalendarUnit
+CALENDAR_UNIT_YEAR: CalendarUnit
 AGGREGATE_FUNC_UNSPECIFIED: AggregateFunc
 AGGREGATE_FUNC_SUM: AggregateFunc
 AGGREGATE_FUNC_AVG: AggregateFunc
@@ -85,7 +98,7 @@ class Duration(_message.Message):
     def __init__(self, value: _Optional[int] = ..., unit: _Optional[_Union[DurationUnit, str]] = ...) -> None: ...
 
 class Window(_message.Message):
-    __slots__ = ("ever", "last", "ago", "dates", "since")
+    __slots__ = ("ever", "last", "ago", "dates", "since", "this_period", "last_calendar", "last_span")
     class Ever(_message.Message):
         __slots__ = ()
         def __init__(self) -> None: ...
@@ -113,17 +126,42 @@ class Window(_message.Message):
         START_MS_FIELD_NUMBER: _ClassVar[int]
         start_ms: int
         def __init__(self, start_ms: _Optional[int] = ...) -> None: ...
+    class ThisPeriod(_message.Message):
+        __slots__ = ("unit",)
+        UNIT_FIELD_NUMBER: _ClassVar[int]
+        unit: CalendarUnit
+        def __init__(self, unit: _Optional[_Union[CalendarUnit, str]] = ...) -> None: ...
+    class LastCalendar(_message.Message):
+        __slots__ = ("count", "unit")
+        COUNT_FIELD_NUMBER: _ClassVar[int]
+        UNIT_FIELD_NUMBER: _ClassVar[int]
+        count: int
+        unit: CalendarUnit
+        def __init__(self, count: _Optional[int] = ..., unit: _Optional[_Union[CalendarUnit, str]] = ...) -> None: ...
+    class LastSpan(_message.Message):
+        __slots__ = ("count", "unit")
+        COUNT_FIELD_NUMBER: _ClassVar[int]
+        UNIT_FIELD_NUMBER: _ClassVar[int]
+        count: int
+        unit: CalendarUnit
+        def __init__(self, count: _Optional[int] = ..., unit: _Optional[_Union[CalendarUnit, str]] = ...) -> None: ...
     EVER_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
     AGO_FIELD_NUMBER: _ClassVar[int]
     DATES_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
+    THIS_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    LAST_CALENDAR_FIELD_NUMBER: _ClassVar[int]
+    LAST_SPAN_FIELD_NUMBER: _ClassVar[int]
     ever: Window.Ever
     last: Window.Last
     ago: Window.Ago
     dates: Window.Dates
     since: Window.Since
-    def __init__(self, ever: _Optional[_Union[Window.Ever, _Mapping]] = ..., last: _Optional[_Union[Window.Last, _Mapping]] = ..., ago: _Optional[_Union[Window.Ago, _Mapping]] = ..., dates: _Optional[_Union[Window.Dates, _Mapping]] = ..., since: _Optional[_Union[Window.Since, _Mapping]] = ...) -> None: ...
+    this_period: Window.ThisPeriod
+    last_calendar: Window.LastCalendar
+    last_span: Window.LastSpan
+    def __init__(self, ever: _Optional[_Union[Window.Ever, _Mapping]] = ..., last: _Optional[_Union[Window.Last, _Mapping]] = ..., ago: _Optional[_Union[Window.Ago, _Mapping]] = ..., dates: _Optional[_Union[Window.Dates, _Mapping]] = ..., since: _Optional[_Union[Window.Since, _Mapping]] = ..., this_period: _Optional[_Union[Window.ThisPeriod, _Mapping]] = ..., last_calendar: _Optional[_Union[Window.LastCalendar, _Mapping]] = ..., last_span: _Optional[_Union[Window.LastSpan, _Mapping]] = ...) -> None: ...
 
 class PropCmp(_message.Message):
     __slots__ = ("prop", "op", "value")

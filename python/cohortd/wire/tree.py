@@ -70,6 +70,14 @@ _FUNCS = {
 }
 _FUNC_NAMES = {v: k for k, v in _FUNCS.items()}
 
+_CALENDAR = {
+    "day": epb.CALENDAR_UNIT_DAY,
+    "week": epb.CALENDAR_UNIT_WEEK,
+    "month": epb.CALENDAR_UNIT_MONTH,
+    "year": epb.CALENDAR_UNIT_YEAR,
+}
+_CALENDAR_NAMES = {v: k for k, v in _CALENDAR.items()}
+
 
 def _lookup(table: Mapping[Any, str], key: int, what: str) -> str:
     try:
@@ -142,6 +150,14 @@ def _window_to_proto(w: A.Window, out: epb.Window) -> None:
         out.dates.end_ms = w.end_ms
     elif isinstance(w, A.Since):
         out.since.start_ms = w.start_ms
+    elif isinstance(w, A.ThisPeriod):
+        out.this_period.unit = _CALENDAR[w.unit]
+    elif isinstance(w, A.LastCalendar):
+        out.last_calendar.count = w.count
+        out.last_calendar.unit = _CALENDAR[w.unit]
+    elif isinstance(w, A.LastSpan):
+        out.last_span.count = w.count
+        out.last_span.unit = _CALENDAR[w.unit]
     else:
         raise TypeError(f"not a window: {w!r}")
 
@@ -156,6 +172,14 @@ def _window(msg: epb.Window) -> A.Window:
         return A.Ago(_duration(msg.ago.start), _duration(msg.ago.end))
     if kind == "dates":
         return A.Dates(msg.dates.start_ms, msg.dates.end_ms)
+    if kind == "this_period":
+        return A.ThisPeriod(_lookup(_CALENDAR_NAMES, msg.this_period.unit, "calendar unit"))
+    if kind == "last_calendar":
+        c = msg.last_calendar
+        return A.LastCalendar(c.count, _lookup(_CALENDAR_NAMES, c.unit, "calendar unit"))
+    if kind == "last_span":
+        c = msg.last_span
+        return A.LastSpan(c.count, _lookup(_CALENDAR_NAMES, c.unit, "calendar unit"))
     return A.Since(msg.since.start_ms)
 
 
