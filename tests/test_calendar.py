@@ -221,6 +221,14 @@ def _calendar_leaves(pool: tuple[int, ...]) -> st.SearchStrategy[A.Expr]:
         st.builds(A.ActiveDays, ev, counts, windows),
         st.builds(A.Top, st.sampled_from([20.0, 50.0]), st.builds(A.MetricActiveDays, ev), windows),
         st.builds(A.FirstDid, ev, _calendar_windows),
+        st.builds(
+            A.DidOnPeriods,
+            ev,
+            st.one_of(st.none(), st.builds(A.Compare, st.just(">="), st.integers(1, 3))),
+            st.integers(1, 3),
+            st.none(),
+            windows,
+        ),
         st.builds(A.HadUserProp, _predicates({"plan": "string"}, STRING_VALUES), _calendar_windows),
     )
 

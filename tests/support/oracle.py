@@ -413,7 +413,11 @@ class Oracle:
             per: dict[int, int] = {}
             for e in self.in_window(u, cond.event, cond.window, T):
                 t = e["time"]
-                p = utc_day(t) if cond.period is None else period_back_from(T, cond.period.ms, t)
+                p = (
+                    local_date(t, self.zone)
+                    if cond.period is None
+                    else period_back_from(T, cond.period.ms, t)
+                )
                 per[p] = per.get(p, 0) + 1
             return sum(1 for n in per.values() if compare(n, cond.cmp)) >= cond.periods
         if isinstance(cond, A.DidWithinOfFirst):
@@ -421,7 +425,7 @@ class Oracle:
             if not anchors:
                 return False
             a = min(anchors)
-            start, end = window_bounds(cond.window, T)
+            start, end = window_bounds(cond.window, T, self.zone)
             if not start <= a < end:
                 return False
             evs = self.in_window(u, cond.event, A.Ever(), T)

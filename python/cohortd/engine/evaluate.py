@@ -476,14 +476,22 @@ class Evaluation:
         p = self.parts(event, start, end)
         if self.zone == UTC_ZONE:
             return k.distinct_buckets(p.users, p.times, start, end, 0, DAY_MS, n)
+        users, days, lo, hi = self._local_days(p, start, end)
+        return k.distinct_buckets(users, days, lo, hi, 0, DAY_MS, n)
+
+    def _local_days(
+        self, p: Parts, start: int, end: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray], int, int]:
+        """The rows of ``p`` in ``[start, end)`` with times replaced by their local midnight (as if UTC),
+        and bounds holding them: UTC-day bucketing of these is day bucketing in the project zone."""
         users, days = [], []
         for u, t in zip(p.users, p.times, strict=True):
             inside = (t >= start) & (t < end)
             users.append(u[inside])
-            days.append(local_day_numbers(t[inside], self.zone) * DAY_MS)  # local midnights
+            days.append(local_day_numbers(t[inside], self.zone) * DAY_MS)
         lo = min((int(d.min()) for d in days if len(d)), default=0)
         hi = max((int(d.max()) for d in days if len(d)), default=0) + DAY_MS
-        return k.distinct_buckets(users, days, lo, hi, 0, DAY_MS, n)
+        return users, days, lo, hi
 
     def _nth_did(self, cond: ast.NthDid) -> np.ndarray:
         """Users whose ``n``-th matching event of all data before ``T`` falls in the window."""
@@ -505,19 +513,22 @@ class Evaluation:
         """At least ``periods`` days (as ``active_days``) or periods (as ``active_periods``) whose count
         satisfies ``cmp``."""
         T = self.as_of
-        start, end = window_bounds(cond.window, T)
+        start, end = window_bounds(cond.window, T, self.zone)
         p = self.parts(cond.event, start, end)
         origin, period = (0, DAY_MS) if cond.period is None else (T, cond.period.ms)
         lo, hi = count_bounds(cond.cmp)
+        users, times = p.users, p.times
+        if cond.period is None and self.zone != UTC_ZONE:  # days of the project time zone
+            users, times, start, end = self._local_days(p, start, end)
         reached = self.kernel.bucket_counts_reaching(
-            p.users, p.times, start, end, origin, period, lo, hi, self.n_users
+            users, times, start, end, origin, period, lo, hi, self.n_users
         )
         return reached >= cond.periods
 
     def _did_within_of_first(self, cond: ast.DidWithinOfFirst) -> np.ndarray:
         """Users whose first anchor event ``a`` is in the window, with E counted in ``[a, min(a + D, T))``."""
         k, n, T = self.kernel, self.n_users, self.as_of
-        start, end = window_bounds(cond.window, T)
+        start, end = window_bounds(cond.window, T, self.zone)
         first = self._first_times(cond.anchor)
         anchored = (first >= start) & (first < end)
         starts = np.where(anchored, first, 0)
