@@ -310,3 +310,22 @@ def test_oracle_reads_the_rule_literally() -> None:
     assert o.members(A.UserProp(A.PropExists("plan")), 10) == []
     had = A.HadUserProp(A.PropCmp("plan", "==", "x"), A.Last(A.Duration(5, "ms")))
     assert o.members(had, 24) == ["a"] and o.members(had, 25) == []  # x held during [10, 20)
+
+
+def test_cli_ingest_users_with_time_and_lint_knows_past_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cohortd.cli.main import main as cli_main
+
+    (tmp_path / "ev.csv").write_text("user_id,event_type,time\nu1,A,2026-10-01T00:00:00Z\n")
+    (tmp_path / "users.csv").write_text(
+        "user_id,plan,time\nu1,trial,2026-11-01T00:00:00Z\nu1,paid,2026-11-20T00:00:00Z\n"
+    )
+    data = str(tmp_path / "d")
+    assert cli_main(["ingest", "--data", data, "--quiet", str(tmp_path / "ev.csv")]) == 0
+    assert cli_main(["ingest-users", "--data", data, "--quiet", str(tmp_path / "users.csv")]) == 0
+    capsys.readouterr()
+    for as_of, want in (("2026-11-10T00:00Z", "size 1"), ("2026-11-25T00:00Z", "size 0")):
+        assert cli_main(["query", "--data", data, "--as-of", as_of, 'user.plan == "trial"']) == 0
+        out = capsys.readouterr()
+        assert want in out.out and "never had the value" not in out.err + out.out  # a past value

@@ -193,7 +193,11 @@ class Vocabulary:
         if self.user_props.get(prop) != "string" or self.index is None:
             return None
         found = self.index.user_stats().get(prop)
-        return None if found is None else found[1]
+        codes = None if found is None else found[1]
+        past = self.index.store.prop_history.changes(prop)  # values it had before: "had the value"
+        if past is not None and len(past.values):
+            codes = np.unique(past.values) if codes is None else np.union1d(codes, past.values)
+        return codes
 
 
 class SchemaIndex:
