@@ -35,7 +35,9 @@ def _changes(store: EventStore, prop: str, n: int) -> tuple[Changes, np.ndarray]
     if len(ch.users) and int(ch.users[-1]) >= n:  # rows of users newer than the snapshot
         keep = ch.users < n
         ch = Changes(ch.users[keep], ch.times[keep], ch.values[keep], ch.dated[keep])
-    return ch, np.unique(ch.users[ch.dated])
+    is_dated = np.zeros(n, bool)  # a mask, not np.unique: no sort of every change per evaluation
+    is_dated[ch.users[ch.dated]] = True
+    return ch, np.flatnonzero(is_dated)
 
 
 def _current(store: EventStore, prop: str, n: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +118,8 @@ def change_runs(store: EventStore, prop: str) -> tuple[np.ndarray, np.ndarray]:
     if found is None:
         return np.empty(0, np.int64), np.empty(0, np.uint32)
     ch, dated_users = found
-    rows = np.isin(ch.users, dated_users)
+    is_dated = np.zeros(n, bool)
+    is_dated[dated_users] = True
+    rows = is_dated[ch.users]
     order = np.argsort(ch.times[rows], kind="stable")
     return ch.times[rows][order], ch.users[rows][order]
