@@ -383,3 +383,21 @@ def test_over_the_server(client: Client) -> None:
     with pytest.raises(RemoteError, match="unknown time zone") as info:
         client.set_time_zone("Mars/Olympus")
     assert info.value.code.name == "INVALID_ARGUMENT"
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    zone=st.sampled_from([*ZONES, "Australia/Lord_Howe"]),
+    around=st.sampled_from(["2025-11-02T06:00+00:00", "2026-03-08T07:00+00:00", "2026-10-25T01:00+00:00"]),
+    offsets=st.lists(st.integers(-30 * H, 30 * H), min_size=1, max_size=50),
+)
+def test_local_days_equal_zoneinfo_per_instant(zone: str, around: str, offsets: list[int]) -> None:
+    """Across DST changes: the vectorised day numbers are each instant's local date in the zone."""
+    import numpy as np
+    from cohortd.times import local_day_numbers
+    from support.oracle import local_date
+
+    t = np.array([ms(around) + o for o in offsets], np.int64)
+    epoch = datetime(1970, 1, 1).date().toordinal()
+    want = [local_date(int(x), zone).toordinal() - epoch for x in t]
+    assert local_day_numbers(t, zone).tolist() == want

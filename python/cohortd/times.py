@@ -195,8 +195,8 @@ def months_before(ms: int, months: int, zone_name: str = UTC_ZONE) -> int:
 def local_day_numbers(times_ms: Any, zone_name: str = UTC_ZONE) -> Any:
     """Per instant (a numpy int64 array), the number of its calendar day in the zone (days since 1970-01-01).
 
-    Offsets are looked up once per distinct UTC day (twice on a day with a transition, then per
-    instant), so a long range costs a few thousand zone look-ups, not one per event.
+    Offsets are looked up twice per distinct UTC day (and the instant of a transition found by
+    bisection), so a long range costs a few thousand zone look-ups, not one per event.
     """
     import numpy as np
 
@@ -212,7 +212,14 @@ def local_day_numbers(times_ms: Any, zone_name: str = UTC_ZONE) -> Any:
     first = np.array([offset(int(d) * DAY_MS) for d in days], np.int64)
     last = np.array([offset(int(d) * DAY_MS + DAY_MS - 1) for d in days], np.int64)
     offsets = first[inverse]
-    mixed = np.flatnonzero((first != last)[inverse])
-    for i in mixed.tolist():
-        offsets[i] = offset(int(t[i]))
+    for k in np.flatnonzero(first != last).tolist():  # a day with a transition: find its instant
+        lo, hi = int(days[k]) * DAY_MS, int(days[k]) * DAY_MS + DAY_MS - 1
+        while lo < hi:  # the first instant with the day's last offset (one transition a day)
+            mid = (lo + hi) // 2
+            if offset(mid) == last[k]:
+                hi = mid
+            else:
+                lo = mid + 1
+        on_day = inverse == k
+        offsets[on_day] = np.where(t[on_day] >= lo, last[k], first[k])
     return (t + offsets) // DAY_MS
