@@ -24,7 +24,7 @@ from types import TracebackType
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 
-_SERVING = re.compile(r"serving .* on (127\.0\.0\.1:\d+)")
+_SERVING = re.compile(r"serving (?:.* )?on (127\.0\.0\.1:\d+)")
 _CONSOLE = re.compile(r"console on (http://\S+)/console/")
 
 
