@@ -189,7 +189,8 @@ def test_analyst_path(server, browser):
     browser.find_element(By.NAME, "anchor").send_keys('"Signup Submitted"')
     date = browser.find_element(By.NAME, "backtest_date")
     date.clear()
-    date.send_keys(time.strftime("%Y-%m-%d", time.gmtime(time.time() - 2 * 86_400)))
+    # yesterday (UTC): every seeded session (now - 3d + up to 6h) is before its midnight, at any time of day
+    date.send_keys(time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400)))
     horizon = browser.find_element(By.NAME, "horizon")
     horizon.clear()
     horizon.send_keys("1d")
