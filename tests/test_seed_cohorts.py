@@ -37,14 +37,16 @@ class World:
         rep = self.eng.ingest(events)
         assert rep.rejected == [], rep.rejected
         updates = [(e["user_id"], e["time"], e["user_properties"]) for e in events if "user_properties" in e]
+        history = [(*u, True) for u in updates]  # properties on events are dated by the event
         if upserts:
             rep = self.eng.upsert_user_properties(upserts)
             assert rep.rejected == [], rep.rejected
             for r in upserts:
                 props = {k: v for k, v in r.items() if k not in ("user_id", "time")}
                 updates.append((r["user_id"], r.get("time", CLOCK), props))
+                history.append((r["user_id"], r.get("time", CLOCK), props, "time" in r))
         plain = [{k: v for k, v in e.items() if k != "user_properties"} for e in events]
-        self.oracle = Oracle(plain, current_user_properties(updates))
+        self.oracle = Oracle(plain, current_user_properties(updates), history=history)
 
     def members(self, text: str, as_of: int = T, kernel: str = "rust") -> list[str]:
         return self.eng.evaluate(text, as_of=as_of, kernel=kernel).members()
@@ -178,8 +180,8 @@ def test_seed_upgrade_ready(world: Any) -> None:
         + paywalls("e", [T - 1 * D, T - 2 * D, T - 14 * D])  # 3rd view exactly at the start → in
         + paywalls("f", three)  # projects_created missing → out
         + paywalls("g", [*three, T])  # 4th view at T does not count; still 3 → in
-        + paywalls("h", three)  # was free, now pro (later upsert) → out
-        + paywalls("i", three)  # properties set by an event after T: current values → in
+        + paywalls("h", three)  # free since an event at T - 5d; the undated upsert to pro came after T → in
+        + paywalls("i", three)  # properties first set by an event after T: none as of T → out
         + [ev("j", "Page View", T - 1 * D)]  # free with projects but no paywall → out
     )
     events.append(
@@ -198,7 +200,8 @@ def test_seed_upgrade_ready(world: Any) -> None:
         {"user_id": "j", "plan": "free", "projects_created": 8},
     ]
     w = world(events, upserts)
-    w.check(UPGRADE_READY, ["a", "e", "g", "i"])
+    # as of T, as the properties were (docs/cohort-language.md, "User properties as they were")
+    w.check(UPGRADE_READY, ["a", "e", "g", "h"])
 
 
 ACTIVATION = (

@@ -17,9 +17,9 @@ TWO_PROPORTION_TEST = (
 )
 
 USER_PROPERTY_NOTE = (
-    "user properties are as of the backtest date only where their changes are dated (ingest-users rows "
-    "with a time, $user. properties on events); undated values are current values, so a definition with "
-    "user. conditions is only exact when the properties it reads have dated history"
+    "user properties are current values unless their changes are dated (ingest-users rows with a time, "
+    "$user. properties on events), which are read as of the backtest date; a definition with user. "
+    "conditions is only exact when the properties it reads have dated history"
 )
 
 
