@@ -56,11 +56,11 @@ def shard_vocabulary(p: Project, known_version: int | None) -> ShardVocabulary |
             for prop, ps in st.props.items()
         }
         types[name] = TypeStats(st.events, st.first_seen, st.last_seen, BitMap(), props)
-    strings = {
-        prop: text(values).tolist()
-        for prop, (_, values, _) in vocab.index.user_stats().items()
-        if vocab.user_props.get(prop) == "string"
-    }
+    strings = {}
+    for prop in vocab.user_props:
+        codes = vocab.user_values(prop)  # current and past values (None unless a string property)
+        if codes is not None:
+            strings[prop] = text(codes).tolist()
     return version, types, vocab.event_props, vocab.user_props, vocab.latest_event_ms, strings
 
 
@@ -121,6 +121,10 @@ class _UserValues:
 
     def user_stats(self) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
         return self.stats
+
+    def past_user_values(self, prop: str) -> None:
+        """None: each shard's strings already hold the values its users had before."""
+        return None
 
 
 def merge_vocabularies(parts: list[ShardVocabulary]) -> Vocabulary:

@@ -194,9 +194,9 @@ class Vocabulary:
             return None
         found = self.index.user_stats().get(prop)
         codes = None if found is None else found[1]
-        past = self.index.store.prop_history.changes(prop)  # values it had before: "had the value"
-        if past is not None and len(past.values):
-            codes = np.unique(past.values) if codes is None else np.union1d(codes, past.values)
+        past = self.index.past_user_values(prop)  # values it had before: "had the value"
+        if past is not None and len(past):
+            codes = np.unique(past) if codes is None else np.union1d(codes, past)
         return codes
 
 
@@ -216,6 +216,12 @@ class SchemaIndex:
         self._vocabulary: tuple[int, Vocabulary] | None = None
 
     # ------------------------------------------------------------ figures
+
+    def past_user_values(self, prop: str) -> np.ndarray | None:
+        """Codes ``prop`` took in its change history (None when it has none)."""
+        past = self.store.prop_history.changes(prop)
+        return None if past is None else past.values
+
     def type_stats(self, snap: Snapshot | None = None) -> dict[int, TypeStats]:
         """Figures per event type id over every segment of ``snap`` (default: now)."""
         snap = snap or self.store.snapshot()
