@@ -478,28 +478,4 @@ Condition = (
     | UserCount
     | AccountProp
 )
-Expr = (
-    Did
-    | Aggregate
-    | ActiveDays
-    | ActivePeriods
-    | Sequence
-    | FirstDid
-    | NthDid
-    | CountCompare
-    | DidOnPeriods
-    | DidWithinOfFirst
-    | Stopped
-    | Restarted
-    | Regularly
-    | Top
-    | UserProp
-    | HadUserProp
-    | InCohort
-    | UserCount
-    | AccountProp
-    | Accounts
-    | And
-    | Or
-    | Not
-)
+Expr = Condition | Accounts | And | Or | Not
