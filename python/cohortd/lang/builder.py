@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime
+from typing import Protocol, TypeGuard
 
 from cohortd.errors import DefinitionError, ParseError
 from cohortd.lang import ast as A
@@ -224,6 +225,28 @@ def _ref(e: str | None | EventBuilder | A.EventRef) -> A.EventRef:
 
 
 # ------------------------------------------------------------------ cohorts
+class _Counted(Protocol):
+    """A condition with a ``cmp`` field (did, aggregates, active_days, count of users, ...)."""
+
+    @property
+    def cmp(self) -> A.Comparison | None: ...
+
+
+class _OneEvent(Protocol):
+    """A condition about a single event (did, aggregates, first/nth did, shorthands, ...)."""
+
+    @property
+    def event(self) -> A.EventRef: ...
+
+
+def _has_cmp(node: A.Expr) -> TypeGuard[_Counted]:
+    return "cmp" in {f.name for f in dataclasses.fields(node)}
+
+
+def _has_event(node: A.Expr) -> TypeGuard[_OneEvent]:
+    return "event" in {f.name for f in dataclasses.fields(node)}
+
+
 class Cohort:
     """A whole cohort expression; combine with ``&``, ``|`` and ``~``."""
 
@@ -275,7 +298,7 @@ class Condition(Cohort):
     def expr(self) -> A.Expr:
         node = self._node
         optional_cmp = A.Did | A.DidOnPeriods | A.DidWithinOfFirst
-        if "cmp" in self._fields() and not isinstance(node, optional_cmp) and node.cmp is None:
+        if _has_cmp(node) and not isinstance(node, optional_cmp) and node.cmp is None:
             raise ValueError(f"{type(node).__name__} needs a comparison, e.g. .at_least(3)")
         if isinstance(node, A.Top) and node.metric is None:
             raise ValueError("top(...) needs a metric: .by_count(E), .by_sum(prop, E) or .by_active_days(E)")
@@ -298,7 +321,7 @@ class Condition(Cohort):
             ev = node.metric.event
             new = dataclasses.replace(ev, filter=_and_filters(ev.filter, filters, equals))
             return Condition(dataclasses.replace(node, metric=dataclasses.replace(node.metric, event=new)))
-        if "event" not in self._fields():
+        if not _has_event(node):
             raise TypeError(f"{type(node).__name__} has no single event; filter each step with event(...)")
         ev = node.event
         return self._with(
@@ -380,27 +403,27 @@ class Condition(Cohort):
     # per-period counts / anchored at a first event (after did(...) and its comparison)
     def on_days(self, n: int) -> Condition:
         """``did(E) >= 3 on N days``: at least N days on which the count holds."""
-        event, cmp = self._did_head("on_days")
-        return Condition(A.DidOnPeriods(event, cmp, n, None, self._node.window))
+        head = self._did_head("on_days")
+        return Condition(A.DidOnPeriods(head.event, head.cmp, n, None, head.window))
 
     def on_periods(self, n: int, spec: str | A.Duration | None = None, **units: int) -> Condition:
         """``did(E) >= 3 on N periods of D`` (periods aligned back from ``T``)."""
-        event, cmp = self._did_head("on_periods")
-        return Condition(A.DidOnPeriods(event, cmp, n, _duration(spec, **units), self._node.window))
+        head = self._did_head("on_periods")
+        return Condition(A.DidOnPeriods(head.event, head.cmp, n, _duration(spec, **units), head.window))
 
     def within_of_first(
         self, anchor: str | None | EventBuilder, spec: str | A.Duration | None = None, **units: int
     ) -> Condition:
         """``did(E) >= 3 within D of first did(anchor)``; a later window applies to the anchor."""
-        event, cmp = self._did_head("within_of_first")
+        head = self._did_head("within_of_first")
         within = _duration(spec, **units)
-        return Condition(A.DidWithinOfFirst(event, cmp, within, _ref(anchor), self._node.window))
+        return Condition(A.DidWithinOfFirst(head.event, head.cmp, within, _ref(anchor), head.window))
 
-    def _did_head(self, what: str) -> tuple[A.EventRef, A.Comparison | None]:
+    def _did_head(self, what: str) -> A.Did:
         node = self._node
         if not isinstance(node, A.Did):
             raise TypeError(f".{what}(...) goes after did(...) and its comparison")
-        return node.event, node.cmp
+        return node
 
     # sequence / top
     def within(self, spec: str | A.Duration | None = None, **units: int) -> Condition:
@@ -532,7 +555,7 @@ class _AccountCohort(Cohort):
         return to_text(A.Accounts("group", self.expr)).split(": ", 1)[1]
 
 
-def as_account_expr(x: Cohort | A.Expr) -> A.Expr:
+def as_account_expr(x: Cohort | A.Expr | str) -> A.Expr:
     if isinstance(x, Cohort):
         return x.expr
     if isinstance(x, A.UserCount | A.AccountProp | A.And | A.Or | A.Not):

@@ -16,7 +16,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import TypeVar
+from typing import Literal, TypeVar, overload
 
 from cohortd.errors import ParseError
 from cohortd.lang import ast as A
@@ -45,13 +45,43 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 _AGG_FUNCS = ("sum", "avg", "min", "max", "distinct")
 
 
+# What a token's value is, by kind: IDENT (lower-cased word), STRING, OP and PUNCT -> str;
+# INT and DATE (epoch ms) -> int; FLOAT -> float; DURATION -> Duration; EOF -> None.
+TokenValue = str | int | float | A.Duration | None
+
+
 @dataclass(frozen=True)
 class Token:
     kind: str  # IDENT STRING INT FLOAT DURATION DATE OP PUNCT EOF
     text: str  # source text (for messages)
-    value: object
+    value: TokenValue
     line: int
     column: int
+
+    # Typed views of ``value`` for a token whose kind the parser has already checked.
+    @property
+    def str_value(self) -> str:
+        """The value of an IDENT, STRING, OP or PUNCT token."""
+        assert isinstance(self.value, str), self.kind
+        return self.value
+
+    @property
+    def int_value(self) -> int:
+        """The value of an INT token, or a DATE token's epoch ms."""
+        assert isinstance(self.value, int), self.kind
+        return self.value
+
+    @property
+    def number_value(self) -> int | float:
+        """The value of an INT or FLOAT token."""
+        assert isinstance(self.value, int | float), self.kind
+        return self.value
+
+    @property
+    def duration_value(self) -> A.Duration:
+        """The value of a DURATION token."""
+        assert isinstance(self.value, A.Duration), self.kind
+        return self.value
 
 
 def _accepts_zero(cmp: A.Comparison) -> bool:
@@ -109,7 +139,7 @@ class _Lexer:
             kind, tok_text, value = self._one(start)
             out.append(Token(kind, tok_text, value, self.line, column))
 
-    def _one(self, start: int) -> tuple[str, str, object]:
+    def _one(self, start: int) -> tuple[str, str, TokenValue]:
         text = self.text
         c = text[start]
         if c == '"':
@@ -135,7 +165,7 @@ class _Lexer:
             raise self.error(f"unexpected '{c}'", start, "'==' or '!='")
         raise self.error(f"unexpected character {c!r}", start)
 
-    def _string(self, start: int) -> tuple[str, str, object]:
+    def _string(self, start: int) -> tuple[str, str, TokenValue]:
         text = self.text
         i = start + 1
         parts: list[str] = []
@@ -156,7 +186,7 @@ class _Lexer:
                 parts.append(c)
                 i += 1
 
-    def _number(self, start: int) -> tuple[str, str, object]:
+    def _number(self, start: int) -> tuple[str, str, TokenValue]:
         m = _NUMBER.match(self.text, start)
         assert m is not None  # caller saw a digit
         end = m.end()
@@ -393,7 +423,7 @@ class _Parser:
         tok = self.tok
         if tok.kind != "IDENT":
             raise self.unexpected("a condition")
-        kw = tok.value
+        kw = tok.str_value
         if kw == "did":
             self.advance()
             event = self.paren_event()
@@ -464,7 +494,7 @@ class _Parser:
             self.expect_punct("(")
             if self.tok.kind != "STRING":
                 raise self.unexpected("a quoted cohort name")
-            name = self.advance().value
+            name = self.advance().str_value
             self.expect_punct(")")
             return A.InCohort(name)
         raise self.unexpected("a condition")
@@ -493,11 +523,11 @@ class _Parser:
         factor = 1
         if self.tok.kind == "INT":
             tok = self.advance()
-            if not 1 <= tok.value <= A.MAX_FACTOR:
+            if not 1 <= tok.int_value <= A.MAX_FACTOR:
                 raise self.fail(
                     tok, f"factor {tok.text} is outside 1..{A.MAX_FACTOR:,}", "a whole number >= 1"
                 )
-            factor = tok.value
+            factor = tok.int_value
             self.expect_punct("*")
         self.expect_kw("did")
         right = self.paren_event()
@@ -508,9 +538,9 @@ class _Parser:
         if tok.kind != "INT":
             raise self.unexpected(f"{what}: an integer >= 1")
         self.advance()
-        if not 1 <= tok.value <= limit:
+        if not 1 <= tok.int_value <= limit:
             raise self.fail(tok, f"{what} {tok.text} is outside 1..{limit:,}", "an integer >= 1")
-        return int(tok.value)
+        return int(tok.int_value)
 
     def did_on_periods(self, event: A.EventRef, cmp: A.Comparison | None, cmp_tok: Token) -> A.DidOnPeriods:
         if cmp is not None and _accepts_zero(cmp):
@@ -574,12 +604,12 @@ class _Parser:
         if tok.kind != "INT":
             raise self.unexpected("a position: an integer >= 1")
         self.advance()
-        if tok.value < 1:
+        if tok.int_value < 1:
             raise self.fail(tok, f"position {tok.text} is below 1", "an integer >= 1 (1 is the first event)")
-        if tok.value > A.MAX_NTH:
+        if tok.int_value > A.MAX_NTH:
             raise self.fail(tok, f"position {tok.text} is too large", f"an integer <= {A.MAX_NTH:,}")
         self.expect_punct(")")
-        return A.NthDid(event, tok.value, self.window())
+        return A.NthDid(event, tok.int_value, self.window())
 
     def top(self) -> A.Top:
         self.advance()
@@ -587,9 +617,9 @@ class _Parser:
         if tok.kind not in ("INT", "FLOAT"):
             raise self.unexpected("a percentage")
         self.advance()
-        if not 0 < tok.value <= 100:
+        if not 0 < tok.number_value <= 100:
             raise self.fail(tok, f"percentage {tok.text} is outside (0, 100]", "a number in (0, 100]")
-        percent = float(tok.value)
+        percent = float(tok.number_value)
         self.expect_punct("%")
         self.expect_kw("by")
         mtok = self.tok
@@ -623,16 +653,22 @@ class _Parser:
                 raise self.fail(
                     tok, f"a count must be a whole number, not {tok.text}", "a non-negative integer"
                 )
-            if tok.value < 0:
+            if tok.number_value < 0:
                 raise self.fail(tok, f"negative count {tok.text}", "a non-negative integer")
-        return tok.value, tok
+        return tok.number_value, tok
+
+    @overload
+    def comparison(self, count: bool, required: Literal[True]) -> A.Comparison: ...
+
+    @overload
+    def comparison(self, count: bool, required: bool) -> A.Comparison | None: ...
 
     def comparison(self, count: bool, required: bool) -> A.Comparison | None:
         tok = self.tok
         if tok.kind == "OP":
             self.advance()
             value, _ = self.number(count)
-            return A.Compare(tok.value, value)
+            return A.Compare(tok.str_value, value)
         if self.is_kw(tok, "between") and self.peek().kind in ("INT", "FLOAT"):
             self.advance()
             lo, _ = self.number(count)
@@ -652,16 +688,16 @@ class _Parser:
         if tok.kind != "DURATION":
             raise self.unexpected("a duration like 30d")
         self.advance()
-        if tok.value.value <= 0:
+        if tok.duration_value.value <= 0:
             raise self.fail(tok, f"duration {tok.text} must be positive", "a duration greater than zero")
-        return tok.value
+        return tok.duration_value
 
     def instant(self) -> tuple[int, Token]:
         tok = self.tok
         if tok.kind != "DATE":
             raise self.unexpected("a date like 2026-01-01 or an instant like 2026-01-01T12:00:00Z")
         self.advance()
-        return tok.value, tok
+        return tok.int_value, tok
 
     def window(self) -> A.Window:
         tok = self.tok
@@ -711,19 +747,19 @@ class _Parser:
         if self.tok.kind != "INT":
             return A.Last(self.duration())
         tok = self.advance()
-        if not 1 <= tok.value <= A.MAX_CALENDAR_COUNT:
+        if not 1 <= tok.int_value <= A.MAX_CALENDAR_COUNT:
             raise self.fail(
                 tok, f"count {tok.text} is outside 1..{A.MAX_CALENDAR_COUNT:,}", "a whole number >= 1"
             )
         if self.at_kw("calendar"):
             self.advance()
-            return A.LastCalendar(tok.value, self.calendar_unit(A.CALENDAR_UNITS, plural=True))
-        return A.LastSpan(tok.value, self.calendar_unit(A.SPAN_UNITS, plural=True))
+            return A.LastCalendar(tok.int_value, self.calendar_unit(A.CALENDAR_UNITS, plural=True))
+        return A.LastSpan(tok.int_value, self.calendar_unit(A.SPAN_UNITS, plural=True))
 
     def calendar_unit(self, units: tuple[str, ...], plural: bool) -> str:
         """A calendar unit word (``month``; with ``plural``, ``months`` too), case-insensitive."""
         tok = self.tok
-        word = tok.value.lower() if tok.kind == "IDENT" else ""
+        word = tok.str_value.lower() if tok.kind == "IDENT" else ""
         unit = word[:-1] if plural and word.endswith("s") and word[:-1] in units else word
         if unit not in units:
             names = ", ".join(units)
@@ -741,7 +777,7 @@ class _Parser:
     def event_ref(self) -> A.EventRef:
         tok = self.tok
         if tok.kind == "STRING":
-            event_type: str | None = tok.value
+            event_type: str | None = tok.str_value
         elif self.is_kw(tok, "any"):
             event_type = None
         else:
@@ -789,7 +825,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "STRING" or (tok.kind == "IDENT" and (any_word or tok.value != "not")):
             self.advance()
-            return tok.value if tok.kind == "STRING" else tok.text
+            return tok.str_value if tok.kind == "STRING" else tok.text
         raise self.unexpected("a property name")
 
     def predicate_tail(self, prop: str) -> A.Predicate:
@@ -800,7 +836,7 @@ class _Parser:
         if tok.kind == "OP":
             self.advance()
             literal = self.tok
-            return self.at(A.PropCmp(prop, tok.value, self.value()), literal)
+            return self.at(A.PropCmp(prop, tok.str_value, self.value()), literal)
         negated = False
         if self.is_kw(tok, "not"):
             self.advance()
@@ -828,14 +864,17 @@ class _Parser:
             if self.tok.kind != "STRING":
                 raise self.unexpected("a quoted string after 'contains'")
             literal = self.tok
-            return self.at(A.PropContains(prop, self.advance().value), literal)
+            return self.at(A.PropContains(prop, self.advance().str_value), literal)
         raise self.unexpected("a filter operator (== != < <= > >= in, not in, exists, not exists, contains)")
 
     def value(self) -> A.Value:
         tok = self.tok
-        if tok.kind in ("STRING", "INT", "FLOAT"):
+        if tok.kind == "STRING":
             self.advance()
-            return tok.value
+            return tok.str_value
+        if tok.kind in ("INT", "FLOAT"):
+            self.advance()
+            return tok.number_value
         if self.is_kw(tok, "true", "false"):
             self.advance()
             return tok.value == "true"
@@ -868,7 +907,7 @@ def parse_instant(text: str) -> int:
     if tokens[0].kind != "DATE" or tokens[1].kind != "EOF":
         bad = tokens[0] if tokens[0].kind != "DATE" else tokens[1]
         raise ParseError(f"unexpected {_describe(bad)}", bad.line, bad.column, "one date or instant")
-    return tokens[0].value
+    return tokens[0].int_value
 
 
 def parse_duration(text: str) -> A.Duration:
