@@ -677,3 +677,95 @@ def test_lint_warnings_come_from_every_shard(clusters, events, plans) -> None:
         assert [project.warnings(c) for c in SAVED] == want_saved, n
     assert any(w.code == "overlaps-cohort" for _, lint in want for w in lint)
     assert {w.code for ws, _ in want for w in ws} >= {"unknown-event-type", "unknown-user-property"}
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(events=events_st, plans=plans_st, doomed=st.sets(st.integers(0, 27), min_size=1, max_size=8))
+def test_delete_users_routed_to_the_owning_shards(clusters, events, plans, doomed) -> None:
+    """delete_users on a cluster: the report, the audit entry, the answers and the exits Changes
+    reports are the single-process ones; after the purge the router forgets the ids too."""
+    import json
+
+    single, made = clusters
+    name = f"d{next(_projects)}"
+    ids = [f"u{i}" for i in sorted(doomed)]  # u25.. are unknown everywhere
+    reference = single.project(name)
+    _load(reference, events, plans)
+    checked = ["b", "a"]
+
+    def answers(p) -> dict:
+        return {text: p.members(definition=text, as_of=T) for text in DEFINITIONS[::3]} | {
+            c: p.members(c) for c in checked
+        }
+
+    def audit(p) -> dict:
+        entry = json.loads((p.directory / "audit" / "deletions.jsonl").read_text().splitlines()[-1])
+        assert entry.pop("at_ms") > 0
+        return entry
+
+    start = reference.maintainer.version
+    want = reference.delete_users(ids + ids[:1])  # a repeated id is reported once
+    want_changes = [(c.cohort, c.entered, c.exited) for c in reference.changes(checked, start)]
+    want_answers, want_audit = answers(reference), audit(reference)
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, plans)
+        before = project.evaluate("b").version
+        got = project.delete_users(ids + ids[:1])
+        assert got.as_json() | {"audit": {}} == want.as_json() | {"audit": {}}, n
+        assert audit(project) == want_audit, n
+        after = project.evaluate("b").version
+        got_changes = [(c.cohort, c.entered, c.exited) for c in project.changes(checked, before, after)]
+        assert sorted(got_changes) == sorted(want_changes), n
+        assert answers(project) == want_answers, n
+    reference.delete_users(ids[:1], compact=True)
+    for n, cluster in made.items():  # the purge: shards compact, the router renames its ids
+        project = cluster.project(name)
+        seen = project.router_ids.dense(want.found)  # as an audience would have seen them
+        report = project.delete_users(ids[:1], compact=True)
+        assert report.purged and not project.router_ids.forget(want.found), n  # already forgotten
+        assert not set(want.found) & set(project.router_ids.external_ids(seen)), n
+        assert answers(project) == answers(reference), n
+
+
+CALENDAR = [
+    'did("A") in this month',
+    'did("B") >= 2 in last calendar week',
+    "active_days(any) >= 2 in last 2 calendar weeks",
+    'did("C") in this day or did("A") in last 3 calendar days',
+    "active_days(any) >= 3",
+    'did(any) in this year and not did("B") in this week',
+]
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(events=events_st, zone=st.sampled_from(["America/New_York", "Asia/Kolkata", "Pacific/Auckland"]))
+def test_time_zone_applies_to_every_shard(clusters, events, zone) -> None:
+    """Calendar windows and active_days in the project zone set through the router are the
+    single-process answers; a shard that missed the change takes the recorded zone on resync."""
+    from cohortd.errors import InvalidArgumentError
+
+    single, made = clusters
+    name = f"z{next(_projects)}"
+    reference = single.project(name)
+    _load(reference, events, {})
+    reference.create_cohort("month", CALENDAR[0])
+    assert reference.set_time_zone(zone) == zone
+    want = {text: reference.members(definition=text, as_of=T) for text in CALENDAR}
+    want_saved = reference.members("month", as_of=T)
+    for n, cluster in made.items():
+        project = cluster.project(name)
+        _load(project, events, {})
+        project.create_cohort("month", CALENDAR[0])
+        with pytest.raises(InvalidArgumentError):
+            project.set_time_zone("Mars/Olympus")
+        assert project.time_zone == "UTC"
+        assert project.set_time_zone(zone) == zone and project.time_zone == zone
+        got = {text: project.members(definition=text, as_of=T) for text in CALENDAR}
+        assert got == want, n
+        assert project.members("month", as_of=T) == want_saved, n
+        if n > 1:  # shard 1 misses the change (back to UTC behind the router), then catches up
+            cluster.shards.call("set_time_zone", {1: (name, "UTC")})
+            project._resync(1)
+            assert {text: project.members(definition=text, as_of=T) for text in CALENDAR} == want, n
+        assert cluster.project(name).time_zone == zone

@@ -99,6 +99,19 @@ def test_cluster_server_same_answers_and_watch_resume(tmp_path: Path) -> None:
             rows = [json.loads(line) for line in delivery.read_text().splitlines()]
             assert sorted(r["id"] for r in rows) == reference.members("paid_or_dash")
             assert {(r["change"], r["full"]) for r in rows} == {("added", True)}
+
+            # Identity/DeleteUsers and Calendar/SetTimeZone are routed to the shards.
+            gone = reference.members("active")[:3] + ["nobody"]
+            deleted, want_deleted = c.delete_users(gone), reference.delete_users(gone)
+            fields = ("found", "not_found", "ids_deleted", "events_before", "events_visible_after")
+            assert [deleted[f] for f in fields] == [getattr(want_deleted, f) for f in fields]
+            assert c.set_time_zone("America/New_York") == reference.set_time_zone("America/New_York")
+            assert c.time_zone() == "America/New_York"
+            for text in ("active_days(any) >= 2 in last calendar week", 'did("Session Start") in this day'):
+                assert sorted(c.members(definition=text, as_of=as_of)) == reference.members(
+                    definition=text, as_of=as_of
+                )
+            assert sorted(c.members("active")) == reference.members("active")
     finally:
         srv.terminate()
         reference.close()

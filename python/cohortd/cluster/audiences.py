@@ -84,6 +84,27 @@ class RouterIds:
         with self._lock:
             return [self._names[int(i)] for i in arr]
 
+    def forget(self, users: Sequence[str]) -> BitMap:
+        """Purge deleted users: their entries become ``$deleted:<id>`` (the strings leave the file);
+        returns their ids (for the audience store's purge)."""
+        from cohortd.storage.deletion import DELETED_PREFIX
+
+        with self._lock:
+            ids = sorted({self._ids[u] for u in users if u in self._ids})
+            if ids:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "UPDATE users SET user = ? WHERE id = ?", [(f"{DELETED_PREFIX}{i}", i) for i in ids]
+                )
+                self._db.execute("COMMIT")
+                self._db.execute("VACUUM")
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                for i in ids:
+                    del self._ids[self._names[i]]
+                    self._names[i] = f"{DELETED_PREFIX}{i}"
+                    self._ids[self._names[i]] = i
+        return BitMap(ids)
+
     def close(self) -> None:
         self._db.close()
 

@@ -59,8 +59,10 @@ from cohortd.lang import ast as A
 from cohortd.lang import walk
 from cohortd.service.workspace import PROJECT_NAME
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
+from cohortd.storage.deletion import DeletionReport, audit_deletion
+from cohortd.storage.settings import ProjectSettings
 from cohortd.storage.validate import USER_PREFIX, rows_to_table
-from cohortd.times import Instant, parse_as_of, wall_ms
+from cohortd.times import Instant, check_zone, parse_as_of, wall_ms
 from cohortd.types import Change, IngestReport, LintWarning, Overlap, PlanStep, Rejection
 
 if TYPE_CHECKING:
@@ -133,8 +135,8 @@ class _Schemas:
         self.schema: dict[str, str] = {}
         self.user_schema: dict[str, str] = {}
         self.purge_listeners: list[Callable[..., Any]] = []
-        """Where the audience store registers for user deletion's purge; deleting users is not
-        routed on a cluster yet, so nothing calls them."""
+        """Where the audience store registers for user deletion's purge (router ids of the purged
+        users; ``ClusterProject.delete_users`` calls them)."""
 
 
 class _Engine:
@@ -168,6 +170,8 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         self._parsed: dict[tuple[str, str], A.Expr] = {}
         self._init_lint()
         self.shards.on_restart.append(self._resync)
+        self._settings = ProjectSettings.load(self.directory)
+        self.shards.all("set_time_zone", name, self._settings.time_zone, partial=True)
         self._sync_catalog(partial=True)
         for events, users in self.shards.all("schema_names", name, partial=True).values():
             self.engine.store.schema.update(dict.fromkeys(events, ""))
@@ -221,6 +225,68 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 target.setdefault(c, "")
         return report
 
+    def delete_users(self, user_ids: list[str], compact: bool = False) -> DeletionReport:
+        """Delete users on the shards that hold them; one report and one audit entry, as in one process.
+
+        Every shard must answer (a down one fails the call UNAVAILABLE naming it; the
+        ids on the other shards were deleted, and deleting again is harmless).  With
+        ``compact`` every shard purges now and the router purges its own copies: the
+        router ids of the purged users and the audiences' state (``purge_listeners``).
+        """
+        if not user_ids:
+            raise InvalidArgumentError("no user id to delete")
+        asked = list(dict.fromkeys(str(u) for u in user_ids))
+        owner = self._owners(asked)
+        shards = range(self.shards.count) if compact else np.unique(owner)  # compact: purge everywhere
+        work = {int(s): (self.name, [asked[i] for i in np.flatnonzero(owner == s)], compact) for s in shards}
+        with self._write_lock:
+            try:
+                answers = self.shards.call("delete_users", work)
+            except ShardUnavailableError as exc:
+                raise ShardUnavailableError(
+                    f"{exc}; the ids held by the other shards were deleted (deleting again is harmless)"
+                ) from exc
+            found = {u for rep, _ in answers.values() for u in rep.found}
+            reports = [rep for rep, _ in answers.values()]
+            report = DeletionReport(
+                [str(u) for u in user_ids],
+                [u for u in asked if u in found],
+                [u for u in asked if u not in found],
+                sum(r.ids_deleted for r in reports),
+                sum(r.events_before for r in reports),
+                sum(r.events_visible_after for r in reports),
+                purged=compact,
+            )
+            if compact:
+                gone = self.router_ids.forget([u for _, purged in answers.values() for u in purged])
+                for listener in self.engine.store.purge_listeners:
+                    listener(gone)
+            audit_deletion(self.directory / "audit" / "deletions.jsonl", report)
+        return report
+
+    def _owners(self, user_ids: Sequence[str]) -> np.ndarray:
+        """The shard holding each external id."""
+        return shard_rows(user_ids, self.shards.count)
+
+    # ------------------------------------------------------------ settings
+    @property
+    def time_zone(self) -> str:
+        """The project zone of calendar windows and ``active_days``, from the router's record."""
+        return self._settings.time_zone
+
+    def set_time_zone(self, name: str) -> str:
+        """Record the zone (the router's ``settings.json``), then set it on every shard.
+
+        A shard that is down fails the call UNAVAILABLE; it takes the recorded zone
+        when it is back (``_resync``), before it answers again.
+        """
+        name = check_zone(name)
+        with self._write_lock:
+            self._settings = ProjectSettings(time_zone=name)
+            self._settings.save(self.directory)
+            self.shards.all("set_time_zone", self.name, name)
+        return name
+
     # ------------------------------------------------------------- catalog
     def _entries(self) -> list[tuple[str, str, str, bool]]:
         return [(r.name, r.definition, r.description, bool(r.archived)) for r in self.catalog.list(True)]
@@ -230,7 +296,8 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         self.shards.call("sync_catalog", {s: (self.name, entries) for s in range(self.shards.count)}, partial)
 
     def _resync(self, shard: int) -> None:
-        """A restarted shard: replay the catalog of record onto its copy (it may have missed a change)."""
+        """A restarted shard: replay the recorded zone and catalog onto it (it may have missed a change)."""
+        self.shards.call("set_time_zone", {shard: (self.name, self.time_zone)}, include_down=True)
         self.shards.call("sync_catalog", {shard: (self.name, self._entries())}, include_down=True)
 
     def _canonical(self, definition: str | A.Expr) -> str:

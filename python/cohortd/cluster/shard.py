@@ -58,6 +58,31 @@ class ShardActor:
     def upsert_user_properties(self, project: str, table: pa.Table) -> Any:
         return self._p(project).upsert_user_properties(table)
 
+    def delete_users(self, project: str, user_ids: Sequence[str], compact: bool) -> tuple[Any, list[str]]:
+        """Tombstone this shard's users (and ids merged into them); with ``compact`` purge now.
+
+        Returns (the engine's report, the names the purge forgot): the router
+        writes the one audit entry and purges its own copies (router ids, audiences).
+        """
+        from cohortd.storage.deletion import DeletionReport
+
+        engine = self._p(project).engine
+        report = engine.delete_users(list(user_ids)) if user_ids else DeletionReport([], [], [], 0, 0, 0)
+        purged: list[str] = []
+        if compact:
+            store = engine.store
+            with store.lock:
+                purged = [store.users.value(int(d)) for d in sorted(store.identity.deleted)]
+            engine.compact()
+            report.purged = True
+        return report, purged
+
+    def set_time_zone(self, project: str, name: str) -> None:
+        """The project zone of the record (re-evaluates the saved cohorts when it changes)."""
+        p = self._p(project)
+        if p.time_zone != name:
+            p.set_time_zone(name)
+
     def schema_names(self, project: str) -> tuple[list[str], list[str]]:
         """Event and user property names this shard has seen (for the router's property limits)."""
         store = self._p(project).engine.store

@@ -150,14 +150,20 @@ def append_audit(path: Path, entry: dict[str, object]) -> None:
 
 def delete_and_audit(engine: Any, audit_path: Path, user_ids: list[str], compact: bool) -> DeletionReport:
     """Delete through ``engine``, optionally compact (purge now), and append the audit entry."""
-    from cohortd import governance
-
     if not user_ids:
         raise InvalidArgumentError("no user id to delete")
     report: DeletionReport = engine.delete_users(user_ids)
     if compact:
         engine.compact()
         report.purged = True
+    audit_deletion(audit_path, report)
+    return report
+
+
+def audit_deletion(audit_path: Path, report: DeletionReport) -> None:
+    """Append a deletion's audit entry (who, when, hashes of the ids found, counts); set ``report.audit``."""
+    from cohortd import governance
+
     entry: dict[str, object] = {
         "at_ms": int(time.time() * 1000),
         "by": governance.author() or "(unknown)",
@@ -170,7 +176,6 @@ def delete_and_audit(engine: Any, audit_path: Path, user_ids: list[str], compact
     }
     append_audit(audit_path, entry)
     report.audit = entry
-    return report
 
 
 __all__ = [
@@ -178,6 +183,7 @@ __all__ = [
     "DELETED_PREFIX",
     "DeletionReport",
     "append_audit",
+    "audit_deletion",
     "delete_and_audit",
     "free_entries",
     "id_digest",
