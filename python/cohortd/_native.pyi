@@ -11,6 +11,7 @@ __all__ = [
     "aggregate",
     "aggregate_sparse",
     "bucket_counts_reaching",
+    "contains_matrix",
     "count",
     "count_per_user_window",
     "count_sparse",
@@ -140,3 +141,4 @@ def journeys(
     as_of: int,
 ) -> tuple[_U32s, _U32s, _U32s]: ...
 def next_after(after: _I64s, users: Sequence[_U32s], times: Sequence[_I64s], end: int) -> _I64s: ...
+def contains_matrix(bitmaps: Sequence[bytes], ids: _I64s) -> npt.NDArray[np.bool_]: ...

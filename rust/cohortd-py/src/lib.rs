@@ -14,6 +14,7 @@ mod features;
 mod first;
 mod funnel;
 mod journeys;
+mod membership;
 mod nth;
 mod periods;
 mod retention;
@@ -44,5 +45,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(funnel::funnel, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::journeys, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::next_after, m)?)?;
+    m.add_function(wrap_pyfunction!(membership::contains_matrix, m)?)?;
     Ok(())
 }

@@ -268,3 +268,8 @@ def nth_time_sparse(
 
 def sequence_sparse(steps: Sequence[Step], start: int, end: int, within: int) -> npt.NDArray[np.uint32]:
     return _native.sequence_sparse(_steps(steps), start, end, within)
+
+
+def contains_matrix(bitmaps: Sequence[bytes], ids: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Row-major ``len(ids) x len(bitmaps)`` membership of dense ids (-1: unknown) in serialized bitmaps."""
+    return _native.contains_matrix(list(bitmaps), np.ascontiguousarray(ids, dtype=np.int64))
