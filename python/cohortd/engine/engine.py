@@ -361,8 +361,7 @@ class Engine:
 
     def dense_ids(self, external_user_ids: Iterable[str | int]) -> np.ndarray:
         """Dense ids (int64) of many users at once; -1 for users never seen."""
-        get = self.store.users.get
-        return np.array([-1 if (i := get(str(u))) is None else i for u in external_user_ids], dtype=np.int64)
+        return self.store.users.ids(list(map(str, external_user_ids)))
 
     def external_ids(self, ids: BitMap | Iterable[int]) -> list[str]:
         """External ids; accounts (members of account cohorts) by their group key (storage/groups.py)."""

@@ -7,6 +7,8 @@ file at every checkpoint.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,10 @@ class StringDictionary:
 
     def get(self, value: str) -> int | None:
         return self._ids.get(value)
+
+    def ids(self, values: Sequence[str]) -> np.ndarray:
+        """Ids (int64) of many values at once, -1 for values not in the dictionary (one C-level pass)."""
+        return np.fromiter(map(self._ids.get, values, itertools.repeat(-1)), np.int64, len(values))
 
     def value(self, idx: int) -> str:
         return self._values[idx]
