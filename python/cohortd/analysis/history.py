@@ -95,8 +95,9 @@ class CohortStats:
         """Stamp a user read of ``name`` at wall time ``ms`` (persisted at most once a minute)."""
         if ms <= self._viewed.get(name, -1):
             return
+        due = self.view_write_due(name, ms)
         self._viewed[name] = ms
-        if ms - self._written.get(name, -VIEW_WRITE_INTERVAL_MS) >= VIEW_WRITE_INTERVAL_MS:
+        if due:
             self._written[name] = ms
             with self._lock:
                 self._db.execute(
@@ -104,6 +105,14 @@ class CohortStats:
                     " last_viewed_ms = MAX(last_viewed_ms, excluded.last_viewed_ms)",
                     (name, ms),
                 )
+
+    def view_write_due(self, name: str, ms: int) -> bool:
+        """Whether stamping a read of ``name`` at ``ms`` would write to SQLite (the membership fast path
+        answers only reads that write nothing)."""
+        return (
+            ms > self._viewed.get(name, -1)
+            and ms - self._written.get(name, -VIEW_WRITE_INTERVAL_MS) >= VIEW_WRITE_INTERVAL_MS
+        )
 
     def last_viewed(self, name: str) -> int | None:
         return self._viewed.get(name)

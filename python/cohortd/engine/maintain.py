@@ -192,6 +192,12 @@ class Maintainer:
                     self.step()
         return self.membership(name)
 
+    def settled(self) -> bool:
+        """Whether every acknowledged batch is folded in, so ``membership`` answers what ``current``
+        would without waiting.  Read without locks: a step publishes the members before it counts
+        the batches applied."""
+        return self._batches_applied >= self._batches_seen
+
     def describe(self, name: str) -> str:
         """How the cohort is kept current (shown by the API and the CLI)."""
         t = self.cohorts[name]

@@ -12,6 +12,7 @@ per cohort; Jaccard of two empty sets is 0.0.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,13 +22,16 @@ from pyroaring import BitMap
 
 from cohortd.engine.engine import CohortResult, Engine
 from cohortd.engine.maintain import ChangeSet, Maintainer
-from cohortd.errors import InvalidArgumentError
+from cohortd.errors import CohortError, InvalidArgumentError
 from cohortd.lang.ast import Accounts, Expr
 from cohortd.service.cache import ResultCache
+from cohortd.service.membership import SerializedMembers, contains_matrix
 from cohortd.service.registry import Registry
 from cohortd.storage.catalog import Catalog
 from cohortd.times import Instant, parse_as_of, wall_ms
 from cohortd.types import Change, Overlap
+
+log = logging.getLogger("cohortd.service")
 
 if TYPE_CHECKING:
     from cohortd.analysis.know import KnowYourData
@@ -58,7 +62,9 @@ class Queries:
     def _init_queries(self) -> None:
         self._cache = ResultCache()
         self._touched: dict[str, int] = {}
-        self._masks: dict[str, tuple[BitMap, np.ndarray]] = {}
+        self._serialized = SerializedMembers()
+        self.reads_to_stamp: set[str] = set()
+        """Cohorts read without waiting whose read stamps are due for writing (``write_read_stamps``)."""
 
     # ------------------------------------------------------------ saved
     def _evaluate_saved(
@@ -89,13 +95,16 @@ class Queries:
     def forget_results(self) -> None:
         """Drop every cached result (after a rename or delete changes what names mean)."""
         self._cache.clear()
-        self._masks.clear()
+        self._serialized.clear()
 
     def _touch(self, name: str, ms: int) -> None:
         """Record the last evaluation, at most once a second per cohort (keeps SQLite off the hot path)."""
-        if ms - self._touched.get(name, -TOUCH_INTERVAL_MS) >= TOUCH_INTERVAL_MS:
+        if self._touch_due(name, ms):
             self._touched[name] = ms
             self.catalog.touch_evaluated(name, ms)
+
+    def _touch_due(self, name: str, ms: int) -> bool:
+        return ms - self._touched.get(name, -TOUCH_INTERVAL_MS) >= TOUCH_INTERVAL_MS
 
     # ------------------------------------------------------------- changes
     def changes(self, cohorts: Sequence[str], after_version: int, upto: int | None = None) -> list[Change]:
@@ -188,33 +197,89 @@ class Queries:
     def membership_matrix(
         self, user_ids: Sequence[str], cohorts: Sequence[str], as_of: AsOf = None
     ) -> np.ndarray:
-        """``check_membership`` as a bool array, vectorised: one id lookup per user, one gather per cohort."""
+        """``check_membership`` as a bool array: one id lookup per user, one native call per batch."""
         ms = parse_as_of(as_of)
         if ms is None and any(self.maintainer.membership(c) is None for c in cohorts):
             ms = self._clock()  # an archived cohort is evaluated: one instant for all of them
-        dense: dict[str, np.ndarray] = {}  # per kind of member: account cohorts take group keys
-        out = np.zeros((len(user_ids), len(cohorts)), bool)
+        members = [self._evaluate_saved(c, ms).bitmap for c in cohorts]
+        return self._matrix(user_ids, cohorts, members)
+
+    # ------------------------------------------- membership without waiting
+    def is_member_now(self, user_id: str, cohort: str) -> bool | None:
+        """``is_member`` now, or None when answering would wait (see ``_members_now``)."""
+        members = self._members_now((cohort,))
+        if members is None:
+            return None
+        (entity,) = self.engine.entity_ids(self.registry.expr(cohort), [user_id])
+        dense = self.engine.dense_id(entity)
+        return dense is not None and dense in members[0]
+
+    def membership_matrix_now(self, user_ids: Sequence[str], cohorts: Sequence[str]) -> np.ndarray | None:
+        """``membership_matrix`` now, or None when answering would wait (see ``_members_now``)."""
+        members = self._members_now(cohorts)
+        return None if members is None else self._matrix(user_ids, cohorts, members)
+
+    def _members_now(self, cohorts: Sequence[str]) -> list[BitMap] | None:
+        """The maintained members of saved cohorts when getting them waits for nothing: no
+        batch left to fold in (that takes the maintenance lock).  None sends the caller to the
+        waiting path, which also gives the errors (unknown, broken or archived cohorts).
+
+        The reads are stamped as ``_evaluate_saved`` stamps them, in memory; a stamp due for
+        writing to SQLite is left in ``reads_to_stamp`` for :meth:`write_read_stamps`.
+        """
+        maintainer, registry, stats = self.maintainer, self.registry, self.know.stats
+        if not maintainer.settled():
+            return None
+        ms = self._clock()
+        members = []
+        for name in cohorts:
+            m = maintainer.membership(name)
+            if m is None or name not in registry or name in registry.broken:
+                return None
+            members.append(m.members)
+            if stats.view_write_due(name, ms) or self._touch_due(name, m.as_of_ms):
+                self.reads_to_stamp.add(name)
+            else:
+                stats.viewed(name, ms)
+        return members
+
+    def write_read_stamps(self) -> None:
+        """Write the read stamps the non-waiting answers left due (on a worker, never the event loop)."""
+        while self.reads_to_stamp:
+            try:
+                name = self.reads_to_stamp.pop()
+            except KeyError:  # another worker took the last one
+                return
+            m = self.maintainer.membership(name)
+            try:
+                self.know.viewed(name)
+                if m is not None:
+                    self._touch(name, m.as_of_ms)
+            except CohortError as exc:  # e.g. deleted meanwhile: the stamp has nothing left to mark
+                log.debug("read stamp of %r not written: %s", name, exc)
+
+    def _matrix(self, user_ids: Sequence[str], cohorts: Sequence[str], members: list[BitMap]) -> np.ndarray:
+        """Row-major membership of ``user_ids`` in each cohort's ``members``, from their serializations."""
+        columns: dict[str, tuple[Expr, list[int]]] = {}  # per kind of member: account cohorts take group keys
         for j, cohort in enumerate(cohorts):
-            mask = self._dense_mask(cohort, ms)
             expr = self.registry.expr(cohort)
-            kind = _kind(expr)
-            if kind not in dense:
-                dense[kind] = self.engine.dense_ids(self.engine.entity_ids(expr, user_ids))
-            ids = dense[kind]
-            inside = (ids >= 0) & (ids < len(mask))
-            out[inside, j] = mask[ids[inside]]
+            columns.setdefault(_kind(expr), (expr, []))[1].append(j)
+        blobs = [self._serialized.get(c, m) for c, m in zip(cohorts, members, strict=True)]
+        if len(columns) <= 1:  # the common case: one kind, one native call over every cohort
+            expr = next(iter(columns.values()))[0] if columns else None
+            ids = self._dense(expr, user_ids)
+            return contains_matrix(blobs, ids).reshape(len(user_ids), len(cohorts))
+        out = np.zeros((len(user_ids), len(cohorts)), bool)
+        for expr, cols in columns.values():
+            part = contains_matrix([blobs[j] for j in cols], self._dense(expr, user_ids))
+            out[:, cols] = part.reshape(len(user_ids), len(cols))
         return out
 
-    def _dense_mask(self, cohort: str, as_of: int | None) -> np.ndarray:
-        """The members of a cohort as a bool array over dense ids, cached per result."""
-        result = self._evaluate_saved(cohort, as_of)
-        cached = self._masks.get(cohort)
-        if cached is not None and cached[0] is result.bitmap:
-            return cached[1]
-        mask = np.zeros(len(self.engine.store.users), bool)
-        mask[np.asarray(result.bitmap.to_array(), dtype=np.int64)] = True
-        self._masks[cohort] = (result.bitmap, mask)
-        return mask
+    def _dense(self, expr: Expr | None, user_ids: Sequence[str]) -> np.ndarray:
+        """Dense ids of the members a cohort of ``expr``'s kind would have (-1: never seen)."""
+        if isinstance(expr, Accounts):
+            return self.engine.dense_ids(self.engine.entity_ids(expr, user_ids))
+        return self.engine.dense_ids(user_ids)
 
     def user_cohorts(self, user_id: str, as_of: AsOf = None) -> list[str]:
         """Names (sorted) of every non-archived saved cohort the user is in."""

@@ -122,6 +122,11 @@ class Workspace:
             return opening.project
         return self._open(name, opening, self.create if create is None else create)
 
+    def opened(self, name: str) -> Project | None:
+        """The named project if it is open already (None otherwise): no lock, no opening, no
+        creating, so the server's membership fast path can call it on the event loop."""
+        return None if self._closed else self._projects.get(name)
+
     def _open(self, name: str, opening: _Opening, create: bool) -> Project:
         self._notify(name, True)
         try:
