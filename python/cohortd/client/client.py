@@ -37,7 +37,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +49,7 @@ from cohortd.client.audiences import AudiencesClient
 from cohortd.client.calendar import CalendarClient
 from cohortd.client.governance import GovernanceClient
 from cohortd.client.identity import IdentityClient
+from cohortd.client.membership import AsOf, MembershipClient
 from cohortd.client.migration import MigrationClient
 from cohortd.client.personas import PersonasClient
 from cohortd.client.schema import SchemaMixin
@@ -78,7 +78,6 @@ from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 __all__ = ["Client", "WatchStream"]
 
 T = TypeVar("T")
-AsOf = int | float | datetime | str | None
 Definition = str | Expr | Any
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -176,6 +175,7 @@ class Client(
     GovernanceClient,
     IdentityClient,
     CalendarClient,
+    MembershipClient,
 ):
     """A connection to a cohortd server, scoped to one project.
 
@@ -513,30 +513,6 @@ class Client(
         """Members as a one-column (``user_id``) pyarrow table."""
         ids = self.members(cohort, definition, as_of=as_of, timeout=timeout)
         return pa.table({"user_id": pa.array(ids, type=pa.string())})
-
-    def is_member(
-        self, user_id: str, cohort: str, *, as_of: AsOf = None, timeout: float | None = None
-    ) -> bool:
-        """Whether the user is in the saved cohort (unknown users are in none)."""
-        req = pb.IsMemberRequest(project=self.project, user_id=user_id, cohort=cohort)
-        if as_of is not None:
-            req.as_of.FromMilliseconds(wire.to_epoch_ms(as_of))
-        return self._call(self._stub.IsMember, req, timeout).member
-
-    def check_membership(
-        self,
-        user_ids: Sequence[str],
-        cohorts: Sequence[str],
-        *,
-        as_of: AsOf = None,
-        timeout: float | None = None,
-    ) -> list[list[bool]]:
-        """Membership matrix: one row per user, one column per cohort."""
-        req = pb.CheckMembershipRequest(project=self.project, user_ids=user_ids, cohorts=cohorts)
-        _ts(req.as_of, as_of)
-        resp = self._call(self._stub.CheckMembership, req, timeout)
-        flat, k = list(resp.member), resp.cohorts
-        return [flat[i : i + k] for i in range(0, len(flat), k)] if k else [[] for _ in user_ids]
 
     def user_cohorts(self, user_id: str, *, as_of: AsOf = None, timeout: float | None = None) -> list[str]:
         """Names of every saved, non-archived cohort the user is in (sorted)."""

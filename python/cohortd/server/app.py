@@ -227,9 +227,12 @@ async def _build(
     interceptors: list[grpc.aio.ServerInterceptor] = list(getattr(workspace, "server_interceptors", ()))
     if keys is not None:
         interceptors.append(AuthInterceptor(keys))
+    servicer = CohortdServicer(workspace, limits)
+    servicer.blocking = cheap
+    inline = servicer.inline_handlers()
     interceptors += [
         ErrorInterceptor(),
-        Dispatcher(cheap, work, limits.max_pending_calls, limits.query_memory_bytes),
+        Dispatcher(cheap, work, limits.max_pending_calls, limits.query_memory_bytes, inline),
     ]
     server = grpc.aio.server(
         migration_thread_pool=work,
@@ -237,8 +240,6 @@ async def _build(
         # one server per port: never share a port with a stale server (SO_REUSEPORT)
         options=[*limits.grpc_options(), ("grpc.so_reuseport", 0)],
     )
-    servicer = CohortdServicer(workspace, limits)
-    servicer.blocking = cheap
     cohortd_pb2_grpc.add_CohortdServicer_to_server(servicer, server)
     audiences_pb2_grpc.add_AudiencesServicer_to_server(AudiencesServicer(workspace, limits), server)
     personas_pb2_grpc.add_PersonasServicer_to_server(PersonasServicer(workspace), server)

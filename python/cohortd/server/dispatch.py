@@ -16,6 +16,12 @@ on a thread pool chosen per call:
   (running or queued); past that a call is refused at once with
   RESOURCE_EXHAUSTED naming the limit, instead of waiting without bound.
 
+A method may also have an *inline* handler (``CohortdServicer.inline_handlers``:
+``IsMember`` and ``CheckMembership``), tried first on the event loop itself: it
+answers from maintained members in microseconds and never waits (no lock, no
+I/O, no project opening), or returns None and the call goes to its pool as
+above.  A thread hop costs more than such an answer.
+
 Each call runs inside :func:`cohortd.engine.cancel.scope`, which evaluation
 checks between kernel calls: a call whose deadline passed or whose client
 cancelled stops at the next condition, and a condition needing more kernel
@@ -30,7 +36,7 @@ import contextvars
 import functools
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -194,9 +200,15 @@ class Dispatcher(grpc.aio.ServerInterceptor):
     """Runs synchronous handlers on the cheap or the work pool (see the module docstring)."""
 
     def __init__(
-        self, cheap: ThreadPoolExecutor, work: ThreadPoolExecutor, max_pending: int, memory_bytes: int | None
+        self,
+        cheap: ThreadPoolExecutor,
+        work: ThreadPoolExecutor,
+        max_pending: int,
+        memory_bytes: int | None,
+        inline: Mapping[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.cheap = cheap
+        self.inline = dict(inline or {})
         self.work = work
         self.max_pending = max_pending
         self.memory_bytes = memory_bytes
@@ -277,8 +289,14 @@ class Dispatcher(grpc.aio.ServerInterceptor):
         await context.abort(exc.code, exc.details)
 
     def _unary(self, fn: Callable[..., Any], method: str, streaming_in: bool) -> Callable[..., Any]:
+        inline = self.inline.get(method)
+
         @functools.wraps(fn)
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if inline is not None and not isinstance(request, _Undecodable):
+                answer = inline(request)
+                if answer is not None:
+                    return answer
             pool, sync, arg = await self._start(method, request, context, streaming_in)
             try:
                 # in a copy of this context: what outer wrappers set (e.g. the author) reaches the handler

@@ -25,7 +25,7 @@ import asyncio
 import bisect
 import itertools
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
@@ -37,6 +37,7 @@ from cohortd.lang import ast as A
 from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
 from cohortd.service import Project, Workspace
+from cohortd.service.membership import packed_bits
 from cohortd.storage.validate import check_structure
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
@@ -119,6 +120,13 @@ def _cohort(rec: Any, out: pb.Cohort | None = None, broken: str | None = None) -
         msg.last_evaluated.FromMilliseconds(rec.last_evaluated_ms)
     msg.archived = bool(rec.archived)
     return msg
+
+
+def _membership_response(request: pb.CheckMembershipRequest, matrix: Any) -> pb.CheckMembershipResponse:
+    users, cohorts = matrix.shape
+    if request.packed:
+        return pb.CheckMembershipResponse(member_bits=packed_bits(matrix), users=users, cohorts=cohorts)
+    return pb.CheckMembershipResponse(member=matrix.ravel().tolist(), users=users, cohorts=cohorts)
 
 
 def _warnings(warnings: Any, out: Any) -> None:
@@ -437,10 +445,49 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def CheckMembership(
         self, request: pb.CheckMembershipRequest, context: grpc.ServicerContext
     ) -> pb.CheckMembershipResponse:
+        self._check_size(request)
+        matrix = self._project(request).membership_matrix(request.user_ids, request.cohorts, _as_of(request))
+        return _membership_response(request, matrix)
+
+    def _check_size(self, request: pb.CheckMembershipRequest) -> None:
         users, cohorts = len(request.user_ids), len(request.cohorts)
         self.limits.check("users x cohorts in one CheckMembership", users * cohorts, self.limits.max_checks)
-        matrix = self._project(request).membership_matrix(request.user_ids, request.cohorts, _as_of(request))
-        return pb.CheckMembershipResponse(member=matrix.ravel().tolist(), users=users, cohorts=cohorts)
+
+    # membership on the event loop: no thread hop when the answer needs no wait (server/dispatch.py)
+    def inline_handlers(self) -> dict[str, Callable[[Any], Any]]:
+        """The handlers the dispatcher tries on the event loop first; None from one sends the
+        call to its pool (project not open yet, an ``as_of``, a batch not folded in yet...)."""
+        if not isinstance(self.workspace, Workspace) or self.blocking is None:  # e.g. a cluster router
+            return {}
+        service = f"/{pb.DESCRIPTOR.services_by_name['Cohortd'].full_name}/"
+        return {service + "IsMember": self._is_member_now, service + "CheckMembership": self._check_now}
+
+    def _opened(self, request: Any) -> Project | None:
+        if request.HasField("as_of"):
+            return None
+        return self.workspace.opened(request.project or _DEFAULT_PROJECT)
+
+    def _stamp_later(self, project: Project) -> None:
+        """Read stamps due for SQLite are written on the cheap pool, after the answer."""
+        if project.reads_to_stamp and self.blocking is not None:
+            self.blocking.submit(project.write_read_stamps)
+
+    def _is_member_now(self, request: pb.IsMemberRequest) -> pb.IsMemberResponse | None:
+        project = self._opened(request)
+        member = None if project is None else project.is_member_now(request.user_id, request.cohort)
+        if member is None:
+            return None
+        self._stamp_later(project)
+        return pb.IsMemberResponse(member=member)
+
+    def _check_now(self, request: pb.CheckMembershipRequest) -> pb.CheckMembershipResponse | None:
+        self._check_size(request)
+        project = self._opened(request)
+        matrix = None if project is None else project.membership_matrix_now(request.user_ids, request.cohorts)
+        if matrix is None:
+            return None
+        self._stamp_later(project)
+        return _membership_response(request, matrix)
 
     def UserCohorts(
         self, request: pb.UserCohortsRequest, context: grpc.ServicerContext

@@ -340,26 +340,30 @@ class IsMemberResponse(_message.Message):
     def __init__(self, member: _Optional[bool] = ...) -> None: ...
 
 class CheckMembershipRequest(_message.Message):
-    __slots__ = ("project", "user_ids", "cohorts", "as_of")
+    __slots__ = ("project", "user_ids", "cohorts", "as_of", "packed")
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     COHORTS_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     project: str
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     cohorts: _containers.RepeatedScalarFieldContainer[str]
     as_of: _timestamp_pb2.Timestamp
-    def __init__(self, project: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., cohorts: _Optional[_Iterable[str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    packed: bool
+    def __init__(self, project: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., cohorts: _Optional[_Iterable[str]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., packed: _Optional[bool] = ...) -> None: ...
 
 class CheckMembershipResponse(_message.Message):
-    __slots__ = ("member", "users", "cohorts")
+    __slots__ = ("member", "users", "cohorts", "member_bits")
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
     COHORTS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_BITS_FIELD_NUMBER: _ClassVar[int]
     member: _containers.RepeatedScalarFieldContainer[bool]
     users: int
     cohorts: int
-    def __init__(self, member: _Optional[_Iterable[bool]] = ..., users: _Optional[int] = ..., cohorts: _Optional[int] = ...) -> None: ...
+    member_bits: bytes
+    def __init__(self, member: _Optional[_Iterable[bool]] = ..., users: _Optional[int] = ..., cohorts: _Optional[int] = ..., member_bits: _Optional[bytes] = ...) -> None: ...
 
 class UserCohortsRequest(_message.Message):
     __slots__ = ("project", "user_id", "as_of")
