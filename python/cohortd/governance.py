@@ -81,14 +81,13 @@ def check_cap(project: Project, adding: int = 1) -> None:
 
 
 def renamed(expr: A.Expr, old: str, new: str) -> A.Expr:
-    """``expr`` with every ``in_cohort(old)`` turned into ``in_cohort(new)``."""
-    if isinstance(expr, (A.And, A.Or)):
-        return type(expr)(renamed(expr.left, old, new), renamed(expr.right, old, new))
-    if isinstance(expr, A.Not):
-        return A.Not(renamed(expr.item, old, new))
-    if isinstance(expr, A.InCohort) and expr.name == old:
-        return A.InCohort(new)
-    return expr
+    """``expr`` with every ``in_cohort(old)`` turned into ``in_cohort(new)`` (inside account
+    cohorts' user conditions too: the references :func:`referrers` finds are the ones rewritten)."""
+
+    def rename(node: A.Expr) -> A.Expr:
+        return A.InCohort(new) if isinstance(node, A.InCohort) and node.name == old else node
+
+    return walk.transform(expr, rename)
 
 
 def audiences_of(project: Project, name: str) -> list[str]:

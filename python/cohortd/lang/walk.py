@@ -25,6 +25,8 @@ __all__ = [
     "nodes",
     "predicates",
     "referenced_cohorts",
+    "transform",
+    "with_children",
 ]
 
 Resolver = Callable[[str], A.Expr | None]
@@ -46,6 +48,43 @@ def children(expr: A.Expr) -> tuple[A.Expr, ...]:
     if isinstance(expr, A.UserCount):
         return (expr.cohort,)
     return ()
+
+
+def with_children(expr: A.Expr, kids: tuple[A.Expr, ...]) -> A.Expr:
+    """``expr`` with its direct sub-expressions (as :func:`children` gives them) replaced by ``kids``."""
+    if isinstance(expr, A.And | A.Or):
+        return type(expr)(kids[0], kids[1])
+    if isinstance(expr, A.Not):
+        return A.Not(kids[0])
+    if isinstance(expr, A.Accounts):
+        return A.Accounts(expr.group, kids[0])
+    if isinstance(expr, A.UserCount):
+        return A.UserCount(kids[0], expr.cmp)
+    return expr
+
+
+def transform(expr: A.Expr, fn: Callable[[A.Expr], A.Expr]) -> A.Expr:
+    """``expr`` rebuilt bottom-up with ``fn`` applied to every node, children before parents.
+
+    A node whose children all come back as they were is kept as it is (not copied), so an
+    unchanged tree is the same object.  A loop over an explicit stack, like :func:`leaves`.
+    """
+    done: list[A.Expr] = []
+    stack: list[tuple[A.Expr, bool]] = [(expr, False)]
+    while stack:
+        node, kids_done = stack.pop()
+        kids = children(node)
+        if kids and not kids_done:
+            stack.append((node, True))
+            stack.extend((kid, False) for kid in reversed(kids))
+            continue
+        if kids:
+            new = tuple(done[-len(kids) :])
+            del done[-len(kids) :]
+            if any(n is not k for n, k in zip(new, kids, strict=True)):
+                node = with_children(node, new)
+        done.append(fn(node))
+    return done[0]
 
 
 def nodes(expr: A.Expr) -> Iterator[A.Expr]:
