@@ -6,6 +6,7 @@ server process on 127.0.0.1, data directories under ``tmp_path``.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
@@ -14,12 +15,19 @@ import sys
 from pathlib import Path
 
 import cohortd
+import cohortd.errors
+import grpc
+import httpx
 import pytest
 from cohortd.api import CohortService
+from cohortd.client import RemoteNotFoundError
 from cohortd.errors import DataDirectoryLockedError, NotFoundError, StorageError
 from cohortd.types import Evaluation, Overlap
+from cohortd.v1 import cohortd_pb2 as pb
+from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.data import now_ms
 from support.server import ServerProcess
 
 QUERY = "top 20% by count(any) in last 30d"
@@ -179,3 +187,92 @@ def test_one_iso_spelling_of_an_instant(ms: int) -> None:
     text = iso_ms(ms)
     assert text == want.strftime("%Y-%m-%dT%H:%M:%S.") + f"{want.microsecond // 1000:03d}Z"
     assert to_ms(text) == ms and iso_ms(None) is None
+
+
+def test_reads_over_the_server_create_no_project(tmp_path: Path) -> None:
+    """Every read RPC on a project never written answers NOT_FOUND naming the projects that exist,
+    and writes nothing; the first write (an ingest) creates it."""
+    data = tmp_path / "data"
+    cli("init", str(data), "--project", "team-a")
+    typo = data / "projects" / "team-b"
+    server = ServerProcess(data, "--http", "127.0.0.1:0")
+    try:
+        with cohortd.Client(server.address, project="team-b") as b:
+            reads = {
+                "evaluate": lambda: b.evaluate(definition="did(any)"),
+                "members": lambda: b.members(definition="did(any)"),
+                "is_member": lambda: b.is_member("u1", "Some Cohort"),
+                "check_membership": lambda: b.check_membership(["u1"], ["Some Cohort"]),
+                "overlap": lambda: b.overlap(["Some Cohort"]),
+                "user_cohorts": lambda: b.user_cohorts("u1"),
+                "changes": lambda: b.changes(["Some Cohort"], 0),
+                "watch": lambda: next(iter(b.watch(["Some Cohort"], 0, retries=0))),
+                "list_cohorts": lambda: b.list_cohorts(),
+                "get_cohort": lambda: b.get_cohort("Some Cohort"),
+                "explain": lambda: b.explain(definition="did(any)"),
+                "lint": lambda: b.lint("did(any)"),
+                "schema": lambda: b.schema(),
+                "time_zone": lambda: b.time_zone(),
+                "storage_status": lambda: b.storage_status(),
+                "backtest": lambda: b.backtest(definition="did(any)", outcome="did(any)", horizon="7d"),
+            }
+            for name, read in reads.items():
+                with pytest.raises(RemoteNotFoundError) as info:
+                    read()
+                assert f"no project 'team-b' in {data} (projects: team-a)" in str(info.value), name
+                assert not typo.exists(), f"{name} created the project"
+            with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError) as raw:
+                request = pb.EvaluateRequest(project="team-b", target=pb.Target(cohort="x"))
+                pb_grpc.CohortdStub(channel).Evaluate(request, timeout=30)
+            assert raw.value.code() == grpc.StatusCode.NOT_FOUND
+
+            resp = httpx.get(f"{server.url}/api/projects/team-b/cohorts", timeout=30)
+            assert resp.status_code == 404 and "no project 'team-b'" in resp.text
+            assert not typo.exists()
+
+            t = now_ms() - 1000
+            assert b.ingest([{"user_id": "b1", "event_type": "E", "time": t}]).accepted == 1
+            assert typo.is_dir()
+            assert b.evaluate(definition="did(any)").size == 1
+    finally:
+        assert server.terminate() == 0, server.output
+
+
+def test_a_scoped_key_sees_only_its_projects_in_a_not_found(tmp_path: Path) -> None:
+    """The NOT_FOUND of a missing project lists only the projects the caller's key may use."""
+    data, keys = tmp_path / "data", tmp_path / "keys.json"
+    cli("init", str(data), "--project", "secret-tenant")
+    cli("init", str(data), "--project", "mine")
+    keys.write_text(json.dumps({"k-scoped": ["mine", "typo"], "k-admin": ["*"]}))
+    server = ServerProcess(data, "--auth-keys", str(keys))
+    try:
+        with cohortd.Client(server.address, api_key="k-scoped", project="typo") as c:
+            with pytest.raises(RemoteNotFoundError, match=r"\(projects: mine\)"):
+                c.list_cohorts()
+        with cohortd.Client(server.address, api_key="k-admin", project="typo") as c:
+            with pytest.raises(RemoteNotFoundError, match=r"\(projects: mine, secret-tenant\)"):
+                c.list_cohorts()
+    finally:
+        assert server.terminate() == 0, server.output
+    assert not (data / "projects" / "typo").exists()
+
+
+def test_every_exception_class_lives_in_cohortd_errors() -> None:
+    """One error tree: no module but cohortd.errors defines an exception, except dispatch's private
+    ``_Aborted`` (a synchronous handler's ``context.abort``, raised and caught inside dispatch.py;
+    it must not be a CohortError, which handlers catch to add context)."""
+    root = Path(cohortd.errors.__file__).parent
+    tree_names = {
+        n for n, v in vars(cohortd.errors).items() if isinstance(v, type) and issubclass(v, Exception)
+    }
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "errors.py" and path.parent == root or path.parent.name == "v1":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases}
+            if bases & (tree_names | {"Exception", "BaseException", "OSError", "ValueError", "RuntimeError"}):
+                found.append(f"{path.relative_to(root)}:{node.name}")
+    assert found == ["server/dispatch.py:_Aborted"]

@@ -11,7 +11,12 @@ from pathlib import Path
 import grpc
 import pytest
 from cohortd import Client
-from cohortd.client import RemotePermissionError, RemoteUnauthenticatedError, RemoteUnavailableError
+from cohortd.client import (
+    RemoteNotFoundError,
+    RemotePermissionError,
+    RemoteUnauthenticatedError,
+    RemoteUnavailableError,
+)
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -78,7 +83,9 @@ def test_key_is_scoped_to_its_projects(server: ServerProcess) -> None:
     with Client(server.address, api_key="key-alpha") as d, pytest.raises(RemotePermissionError):
         d.list_cohorts()  # "default" is a project too
     with Client(server.address, api_key="key-both", project="beta") as b:
-        assert b.evaluate(definition="did(any)").size == 0  # nothing leaked from alpha
+        # nothing leaked from alpha; beta was never written, and a read creates nothing (issue 9)
+        with pytest.raises(RemoteNotFoundError, match="no project 'beta'"):
+            b.evaluate(definition="did(any)")
     with Client(server.address, api_key="key-admin", project="alpha") as adm:
         assert adm.members("Did E Ever") == ["a1"]
 

@@ -371,7 +371,9 @@ def test_projects_are_isolated(server: ServerProcess) -> None:
         assert a.members("Did A Ever") == ["only-a"]
         with pytest.raises(RemoteNotFoundError):
             b.get_cohort("Did A Ever")
-        assert b.evaluate(definition="did(any)").size == 0
+        # iso-b was never written: a read creates nothing and says so (issue 9)
+        with pytest.raises(RemoteNotFoundError, match="no project 'iso-b'"):
+            b.evaluate(definition="did(any)")
         b.create_cohort("Did A Ever", 'did("A")')  # same name, other project: allowed
         assert b.evaluate("Did A Ever").size == 0
 

@@ -110,6 +110,14 @@ class StorageFullError(StorageError, OSError):
     """The disk (or quota) is full: nothing of the batch was stored; retry once space returns."""
 
 
+class DirSyncError(StorageError, OSError):
+    """A commit file (the manifest) was renamed into place but its directory fsync failed.
+
+    The new file is visible but may not survive a power loss: the store keeps the
+    files of both the old and the new version until a later fsync succeeds.
+    """
+
+
 class CorruptionError(StorageError):
     """A file of the data directory is damaged (bad checksum, damaged log record, missing manifest)."""
 
@@ -136,6 +144,19 @@ class ShardUnavailableError(CohortError):
 
 class NotInClusterError(CohortError):
     """The operation is not available when the project is served by a cluster (yet)."""
+
+
+class UnauthenticatedError(CohortError):
+    """No API key (or console session), or one the server does not know."""
+
+
+class LoginRequired(UnauthenticatedError):
+    """A console page asked for without a valid session: the console answers with its login page."""
+
+
+class PermissionDeniedError(CohortError, PermissionError):
+    """A known API key used on a project it does not list, or a browser request refused
+    (another origin, a missing or wrong CSRF token)."""
 
 
 class ReferencedError(CohortError):
@@ -186,11 +207,11 @@ class RemoteLimitError(RemoteError, LimitExceededError):
     """RESOURCE_EXHAUSTED: past a server limit (the details name it)."""
 
 
-class RemoteUnauthenticatedError(RemoteError):
+class RemoteUnauthenticatedError(RemoteError, UnauthenticatedError):
     """UNAUTHENTICATED: no or an unknown API key."""
 
 
-class RemotePermissionError(RemoteError, PermissionError):
+class RemotePermissionError(RemoteError, PermissionDeniedError):
     """PERMISSION_DENIED: the API key may not use this project."""
 
 

@@ -57,7 +57,7 @@ from cohortd.errors import (
 )
 from cohortd.lang import ast as A
 from cohortd.lang import walk
-from cohortd.service.workspace import PROJECT_NAME
+from cohortd.service.workspace import check_project_name, no_project, project_names_in
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 from cohortd.storage.deletion import DeletionReport, audit_deletion
 from cohortd.storage.settings import ProjectSettings
@@ -749,20 +749,20 @@ class ClusterWorkspace:
                     target=open_one, args=(name,), name=f"cohortd-open-{name}", daemon=True
                 ).start()
 
-    def project(self, name: str = "default") -> ClusterProject:
-        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
-            raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+    def project(self, name: str = "default", create: bool | None = None) -> ClusterProject:
+        """The named project; like ``Workspace.project``, one that does not exist is created only
+        when ``create`` is not False (reads pass False: NotFoundError naming the projects)."""
+        check_project_name(name)
         with self._lock:
             proj = self._projects.get(name)
             if proj is None:
+                if create is False and name not in self.project_names():
+                    raise no_project(name, self.data_dir, self.project_names())
                 proj = self._projects[name] = ClusterProject(self, name)
             return proj
 
     def project_names(self) -> list[str]:
-        root = self.data_dir / "router" / "projects"
-        if not root.is_dir():
-            return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and PROJECT_NAME.fullmatch(p.name))
+        return project_names_in(self.data_dir / "router" / "projects")
 
     def close(self) -> None:
         with self._lock:

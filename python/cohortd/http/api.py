@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import grpc
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import HTTPBearer
 
-from cohortd.errors import InvalidArgumentError
+from cohortd.errors import InvalidArgumentError, PermissionDeniedError
 from cohortd.http import models as m
 from cohortd.http import views
 from cohortd.http.auth import COOKIE, Access, authenticate, authored, same_origin
 from cohortd.http.context import Context, context
-from cohortd.http.errors import ApiError
 from cohortd.http.sse import watch_stream
 from cohortd.service import Project
 
@@ -54,7 +52,7 @@ def login(
 ) -> m.SessionOut:
     """Log the console in: checks the key once, then a session cookie stands for it."""
     if not same_origin(request):
-        raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "cross-origin login refused")
+        raise PermissionDeniedError("cross-origin login refused")
     projects, author = ctx.keys.lookup(body.api_key)
     sid, session = ctx.sessions.create(projects, author)
     response.set_cookie(COOKIE, sid, httponly=True, secure=True, samesite="strict", path="/")

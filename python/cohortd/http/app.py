@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from cohortd import __version__
+from cohortd.errors import LoginRequired
 from cohortd.http import api, api_analysis, api_know, api_personas, pages
 from cohortd.http.auth import KeyRing
 from cohortd.http.context import Context
@@ -42,8 +43,8 @@ def build_app(
     app.state.cohortd = Context(workspace, KeyRing(keys))
     install_error_handlers(app)
 
-    @app.exception_handler(pages.LoginRequired)
-    async def _login(_request: Request, _exc: pages.LoginRequired) -> Response:
+    @app.exception_handler(LoginRequired)  # more specific than the CohortError handler: it wins
+    async def _login(_request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse("/console/login", status_code=303)
 
     @app.middleware("http")

@@ -29,12 +29,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import grpc
 from fastapi import Request
 
+from cohortd.errors import PermissionDeniedError, UnauthenticatedError
 from cohortd.governance import AUTHOR
-from cohortd.http.errors import ApiError
 from cohortd.server.auth import ALL_PROJECTS, MISSING_KEY, UNKNOWN_KEY, digest, key_name, project_denied
+from cohortd.service.workspace import VISIBLE_PROJECTS
 
 __all__ = ["COOKIE", "CSRF_HEADER", "Access", "KeyRing", "Session", "Sessions"]
 
@@ -59,7 +59,7 @@ class KeyRing:
         d = digest(key.strip())
         allowed = self._projects.get(d)
         if allowed is None:
-            raise ApiError(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY)
+            raise UnauthenticatedError(UNKNOWN_KEY)
         return allowed, self._names[d]
 
 
@@ -116,8 +116,12 @@ class Access:
         return ALL_PROJECTS in self.projects or project in self.projects
 
     def check(self, project: str) -> None:
+        """PERMISSION_DENIED unless this caller may use ``project``; for a key scoped to some
+        projects, a missing-project error later in this call names only those."""
         if not self.may_use(project):
-            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, project_denied(project))
+            raise PermissionDeniedError(project_denied(project))
+        if ALL_PROJECTS not in self.projects:
+            VISIBLE_PROJECTS.set(self.projects)
 
     def visible(self, names: list[str]) -> list[str]:
         """The subset of ``names`` this caller may see."""
@@ -139,20 +143,20 @@ def authenticate(request: Request, keys: KeyRing, sessions: Sessions) -> Access:
     if header is not None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
-            raise ApiError(grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_KEY)
+            raise UnauthenticatedError(UNKNOWN_KEY)
         projects, author = keys.lookup(secret)
         return Access(projects, None, author)
     session = sessions.get(request.cookies.get(COOKIE))
     if session is None:
         if not keys.enabled:
             if request.method not in SAFE_METHODS and not same_origin(request):
-                raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "cross-origin request refused")
+                raise PermissionDeniedError("cross-origin request refused")
             return Access(frozenset({ALL_PROJECTS}), None)
-        raise ApiError(grpc.StatusCode.UNAUTHENTICATED, MISSING_KEY)
+        raise UnauthenticatedError(MISSING_KEY)
     if request.method not in SAFE_METHODS:
         token = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(token.encode(), session.csrf_token.encode()) or not same_origin(request):
-            raise ApiError(grpc.StatusCode.PERMISSION_DENIED, "missing or wrong CSRF token")
+            raise PermissionDeniedError("missing or wrong CSRF token")
     return Access(session.projects, session, session.author)
 
 

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cohortd.errors import CohortError, ParseError
 from cohortd.server.errors import status_for
 
-__all__ = ["HTTP_STATUS", "ApiError", "error_body", "install_error_handlers"]
+__all__ = ["HTTP_STATUS", "error_body", "install_error_handlers"]
 
 log = logging.getLogger("cohortd.http")
 
@@ -54,15 +54,6 @@ _BY_NAME = {code.name: code for code in HTTP_STATUS}
 _FROM_HTTP = {404: grpc.StatusCode.NOT_FOUND, 405: grpc.StatusCode.UNIMPLEMENTED}
 
 
-class ApiError(Exception):
-    """A refusal decided by the HTTP layer itself (authentication, CSRF, project access)."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def error_body(code: grpc.StatusCode, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     """The JSON body of an error answer."""
     err: dict[str, Any] = {"code": code.name, "message": message}
@@ -79,8 +70,6 @@ def _answer(code: grpc.StatusCode, message: str, exc: BaseException | None = Non
 
 def domain_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """(code, message) of any exception, the way the gRPC server would answer it."""
-    if isinstance(exc, ApiError):
-        return exc.code, exc.message
     mapped = status_for(exc)
     if mapped is None:
         return grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__})"
@@ -89,10 +78,6 @@ def domain_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception leaving a handler through the one table."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _answer(exc.code, exc.message)
 
     @app.exception_handler(CohortError)
     async def _domain_error(_request: Request, exc: CohortError) -> JSONResponse:

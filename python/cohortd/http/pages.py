@@ -19,11 +19,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from cohortd.errors import CohortError
+from cohortd.errors import CohortError, LoginRequired
 from cohortd.http import charts, views
 from cohortd.http.auth import COOKIE, Access
 from cohortd.http.context import Context, context
-from cohortd.http.errors import HTTP_STATUS, ApiError, domain_status
+from cohortd.http.errors import HTTP_STATUS, domain_status
 from cohortd.server.auth import ALL_PROJECTS
 from cohortd.service import Project
 
@@ -37,17 +37,13 @@ MEMBERS_SHOWN = 20
 router = APIRouter(include_in_schema=False)
 
 
-class LoginRequired(Exception):
-    """No (valid) console session: the page handler redirects to the login page."""
-
-
 def _session_access(request: Request, ctx: Annotated[Context, Depends(context)]) -> Access:
     session = ctx.sessions.get(request.cookies.get(COOKIE))
     if session is not None:
         return Access(session.projects, session)
     if not ctx.keys.enabled:
         return Access(frozenset({ALL_PROJECTS}), None)
-    raise LoginRequired
+    raise LoginRequired("log in to use the console")
 
 
 def _when(ms: int | None) -> str:
@@ -134,7 +130,7 @@ def catalog(request: Request, project: str, ctx: CtxDep, who: WhoDep, archived: 
             rows.append(
                 {"rec": rec, "size": size, "sparkline": spark, "viewed": views.last_viewed(p, rec.name)}
             )
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
         request, "catalog.html", who, ctx, project, rows=rows, archived=archived, days=SPARKLINE_DAYS
@@ -147,7 +143,7 @@ def editor(request: Request, project: str, ctx: CtxDep, who: WhoDep, cohort: str
     try:
         p = _project(ctx, who, project)
         rec = p.get_cohort(cohort) if cohort else None
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(request, "editor.html", who, ctx, project, rec=rec)
 
@@ -187,7 +183,7 @@ def cohort_page(
         choices = [f"user.{u['name']}" for u in p.schema(1)["user_properties"]]
         by = by or (choices[0] if choices else None)
         split = p.breakdown(name, by=by).to_dict() if by and not rec.archived else None
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
         request,
@@ -216,7 +212,7 @@ def overlap_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Re
     try:
         p = _project(ctx, who, project)
         o = views.overlap(p, [], None)
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
         request,
@@ -236,7 +232,7 @@ def schema_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> Res
     try:
         p = _project(ctx, who, project)
         doc = p.schema(5)
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(request, "schema.html", who, ctx, project, schema=doc)
 
@@ -257,7 +253,7 @@ def personas_page(
         p = _project(ctx, who, project)
         cohorts = [r.name for r in p.list_cohorts()]
         report = p.personas(population, window, k).to_dict() if run else None
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     form = {"population": population, "window": window, "k": k}
     return _render(request, "personas.html", who, ctx, project, report=report, form=form, cohorts=cohorts)
@@ -270,7 +266,7 @@ def audiences_page(request: Request, project: str, ctx: CtxDep, who: WhoDep) -> 
         p = _project(ctx, who, project)
         destinations = p.list_destinations()
         audiences = [(a, p.audience_log(a.name, 10)) for a in p.list_audiences()]
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(
         request, "audiences.html", who, ctx, project, destinations=destinations, audiences=audiences
@@ -352,6 +348,6 @@ def analyses_page(
             )  # fmt: skip
         if anchor.strip():
             out["journeys"] = p.journeys(anchor, now - 30 * DAY, now, cohort=name).to_json()
-    except (CohortError, ApiError) as exc:
+    except CohortError as exc:
         return _error_page(request, who, ctx, project, exc)
     return _render(request, "analyses.html", who, ctx, project, rec=rec, form=form, **out)

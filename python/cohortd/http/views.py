@@ -10,10 +10,9 @@ import dataclasses
 import time
 from typing import Any
 
-from cohortd.errors import InvalidArgumentError, NotFoundError
+from cohortd.errors import InvalidArgumentError
 from cohortd.http import models as m
 from cohortd.service import Project, Workspace
-from cohortd.service.workspace import PROJECT_NAME
 from cohortd.times import DAY_MS
 
 MERGE_JACCARD = 0.8
@@ -23,11 +22,7 @@ MAX_SERIES_POINTS = 120
 
 def open_project(workspace: Workspace, name: str) -> Project:
     """An existing project (the HTTP API never creates one: that happens on first ingest)."""
-    if not PROJECT_NAME.fullmatch(name):
-        raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
-    if name not in workspace.project_names():
-        raise NotFoundError(f"no project named {name!r}")
-    return workspace.project(name)
+    return workspace.project(name, create=False)
 
 
 def as_of_value(value: int | str | None) -> int | str | None:

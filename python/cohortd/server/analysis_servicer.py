@@ -14,6 +14,7 @@ import grpc
 
 from cohortd.analysis import messages as msg
 from cohortd.errors import InvalidArgumentError
+from cohortd.server.projects import read_project
 from cohortd.service import Project, Workspace
 from cohortd.v1 import analysis_pb2 as apb
 from cohortd.v1 import analysis_pb2_grpc as apb_grpc
@@ -32,7 +33,7 @@ class AnalysisServicer(apb_grpc.AnalysisServicer):
         self.workspace = workspace
 
     def _project(self, request: Any) -> Project:
-        return self.workspace.project(request.project or "default")
+        return read_project(self.workspace, request)
 
     def Backtest(self, request: apb.BacktestRequest, context: grpc.ServicerContext) -> apb.BacktestResponse:
         cohort, definition = msg.target_from_proto(request, "cohort")

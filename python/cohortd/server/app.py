@@ -47,6 +47,7 @@ from cohortd.server.identity import IDENTITY_SERVICE, IdentityServicer
 from cohortd.server.limits import Limits
 from cohortd.server.migration import MIGRATION_SERVICE, MigrationServicer
 from cohortd.server.personas import PERSONAS_SERVICE, PersonasServicer
+from cohortd.server.projects import DEFAULT_PROJECT
 from cohortd.server.schema_servicer import DATA_CATALOG_SERVICE, DataCatalogServicer
 from cohortd.server.servicer import CohortdServicer
 from cohortd.server.storage_servicer import STORAGE_SERVICE, StorageServicer
@@ -345,6 +346,8 @@ def serve(
     else:
         workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
+        if not workspace.project_names():  # a new data directory: serving it is its `cohortd init`
+            workspace.project(DEFAULT_PROJECT, create=True)
         srv = build_server(
             workspace,
             listen,

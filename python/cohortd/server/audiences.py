@@ -14,6 +14,7 @@ import grpc
 from cohortd.audiences.model import AudienceInfo, DestinationInfo, SyncAttempt
 from cohortd.errors import InvalidArgumentError
 from cohortd.server.limits import Limits
+from cohortd.server.projects import read_project, write_project
 from cohortd.service import Project, Workspace
 from cohortd.v1 import audiences_pb2 as pb
 from cohortd.v1 import audiences_pb2_grpc as pb_grpc
@@ -54,7 +55,7 @@ class AudiencesServicer(pb_grpc.AudiencesServicer):
         self.limits = limits or Limits()
 
     def _project(self, request: Any) -> Project:
-        return self.workspace.project(request.project or "default")
+        return read_project(self.workspace, request)
 
     def _audience(self, a: AudienceInfo) -> pb.AudienceResponse:
         out = pb.AudienceResponse()
@@ -67,7 +68,7 @@ class AudiencesServicer(pb_grpc.AudiencesServicer):
         kind = request.WhichOneof("target")
         if kind is None:
             raise InvalidArgumentError("give a webhook URL or a directory")
-        info, generated = self._project(request).create_destination(
+        info, generated = write_project(self.workspace, request).create_destination(
             request.name,
             webhook=request.webhook if kind == "webhook" else None,
             directory=request.directory if kind == "directory" else None,
@@ -178,7 +179,9 @@ class AudiencesServicer(pb_grpc.AudiencesServicer):
         self, request: pb.UploadCohortRequest, context: grpc.ServicerContext
     ) -> pb.UploadCohortResponse:
         self.limits.check("ids in one UploadCohort", len(request.user_ids), self.limits.max_ingest_rows)
-        r = self._project(request).upload_cohort(request.name, list(request.user_ids), request.description)
+        r = write_project(self.workspace, request).upload_cohort(
+            request.name, list(request.user_ids), request.description
+        )
         return pb.UploadCohortResponse(
             cohort=r.cohort, version=r.version, ids=r.ids, members=r.members, unknown=r.unknown,
             unknown_sample=r.unknown_sample,

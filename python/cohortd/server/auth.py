@@ -38,6 +38,8 @@ import grpc
 
 from cohortd.errors import InvalidArgumentError
 from cohortd.governance import AUTHOR
+from cohortd.server.projects import DEFAULT_PROJECT
+from cohortd.service.workspace import VISIBLE_PROJECTS
 
 __all__ = [
     "ALL_PROJECTS",
@@ -134,7 +136,7 @@ def _deny(code: grpc.StatusCode, details: str, handler: grpc.RpcMethodHandler) -
 
 
 def _project(request: Any) -> str:
-    return request.project or "default"
+    return request.project or DEFAULT_PROJECT
 
 
 def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.RpcMethodHandler:
@@ -144,6 +146,7 @@ def _scoped(handler: grpc.RpcMethodHandler, allowed: frozenset[str]) -> grpc.Rpc
         project = _project(request)
         if project not in allowed:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, project_denied(project))
+        VISIBLE_PROJECTS.set(allowed)  # reaches the handler (dispatch runs it in a copy of this context)
 
     field = next(
         f for f in ("unary_unary", "unary_stream", "stream_unary", "stream_stream") if getattr(handler, f)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from cohortd.server.projects import read_project, write_project
 from cohortd.service import Workspace
 from cohortd.v1 import calendar_pb2 as pb
 from cohortd.v1 import calendar_pb2_grpc as pb_grpc
@@ -20,8 +21,8 @@ class CalendarServicer(pb_grpc.CalendarServicer):
         self.workspace = workspace
 
     def GetTimeZone(self, request: pb.GetTimeZoneRequest, context: grpc.ServicerContext) -> pb.TimeZone:
-        return pb.TimeZone(time_zone=self.workspace.project(request.project or "default").time_zone)
+        return pb.TimeZone(time_zone=read_project(self.workspace, request).time_zone)
 
     def SetTimeZone(self, request: pb.SetTimeZoneRequest, context: grpc.ServicerContext) -> pb.TimeZone:
-        project = self.workspace.project(request.project or "default")
+        project = write_project(self.workspace, request)
         return pb.TimeZone(time_zone=project.set_time_zone(request.time_zone))

@@ -33,12 +33,14 @@ from cohortd.errors import (
     NotFoundError,
     NotInClusterError,
     ParseError,
+    PermissionDeniedError,
     ReferencedError,
     ResyncRequired,
     ShardUnavailableError,
     ShuttingDown,
     StorageError,
     StorageFullError,
+    UnauthenticatedError,
     WireFormatError,
 )
 
@@ -62,6 +64,8 @@ STATUS_BY_ERROR: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (IngestError, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFoundError, grpc.StatusCode.NOT_FOUND),
     (AlreadyExistsError, grpc.StatusCode.ALREADY_EXISTS),
+    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),  # the HTTP API's key and session checks
+    (PermissionDeniedError, grpc.StatusCode.PERMISSION_DENIED),
     (LimitExceededError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (TimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (CancelledError, grpc.StatusCode.CANCELLED),

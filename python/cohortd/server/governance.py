@@ -12,6 +12,7 @@ from dataclasses import asdict
 import grpc
 
 from cohortd.errors import InvalidArgumentError
+from cohortd.server.projects import read_project
 from cohortd.server.servicer import _cohort
 from cohortd.service import Project, Workspace
 from cohortd.v1 import governance_pb2 as pb
@@ -31,7 +32,7 @@ class GovernanceServicer(pb_grpc.GovernanceServicer):
     def _project(self, request: pb.UnarchiveCohortRequest) -> Project:
         if not request.name:
             raise InvalidArgumentError("name is empty")
-        return self.workspace.project(request.project or "default")
+        return read_project(self.workspace, request)
 
     def UnarchiveCohort(
         self, request: pb.UnarchiveCohortRequest, context: grpc.ServicerContext

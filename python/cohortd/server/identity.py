@@ -11,6 +11,7 @@ import json
 import grpc
 
 from cohortd.errors import InvalidArgumentError
+from cohortd.server.projects import read_project
 from cohortd.service import Workspace
 from cohortd.v1 import identity_pb2 as pb
 from cohortd.v1 import identity_pb2_grpc as pb_grpc
@@ -31,7 +32,7 @@ class IdentityServicer(pb_grpc.IdentityServicer):
     ) -> pb.DeleteUsersResponse:
         if not request.user_ids:
             raise InvalidArgumentError("user_ids is empty")
-        project = self.workspace.project(request.project or "default")
+        project = read_project(self.workspace, request)
         r = project.delete_users(list(request.user_ids), compact=request.compact)
         return pb.DeleteUsersResponse(
             found=r.found,

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 
 from cohortd.errors import InvalidArgumentError
+from cohortd.server.projects import read_project
 from cohortd.service import Project, Workspace
 from cohortd.v1 import migration_pb2 as pb
 from cohortd.v1 import migration_pb2_grpc as pb_grpc
@@ -21,7 +22,7 @@ class MigrationServicer(pb_grpc.MigrationServicer):
         self.workspace = workspace
 
     def _project(self, request: Any) -> Project:
-        return self.workspace.project(request.project or "default")
+        return read_project(self.workspace, request)
 
     def Transitions(
         self, request: pb.TransitionsRequest, context: grpc.ServicerContext

@@ -11,6 +11,7 @@ from __future__ import annotations
 import grpc
 
 from cohortd.personas.report import PersonaReport
+from cohortd.server.projects import read_project
 from cohortd.service import Workspace
 from cohortd.v1 import personas_pb2 as pb
 from cohortd.v1 import personas_pb2_grpc as pb_grpc
@@ -65,7 +66,7 @@ class PersonasServicer(pb_grpc.PersonasServicer):
     def Discover(
         self, request: pb.DiscoverPersonasRequest, context: grpc.ServicerContext
     ) -> pb.DiscoverPersonasResponse:
-        project = self.workspace.project(request.project or "default")
+        project = read_project(self.workspace, request)
         report = project.personas(
             request.population or "all",
             request.window or "30d",

@@ -14,6 +14,7 @@ import grpc
 
 from cohortd import times, wire
 from cohortd.errors import InvalidArgumentError
+from cohortd.server.projects import read_project
 from cohortd.server.servicer import _as_of, _check_deadline, _target
 from cohortd.service import Project, Workspace
 from cohortd.v1 import schema_pb2 as spb
@@ -43,7 +44,7 @@ class DataCatalogServicer(spb_grpc.DataCatalogServicer):
         self.workspace = workspace
 
     def _project(self, request: Any) -> Project:
-        return self.workspace.project(request.project or "default")
+        return read_project(self.workspace, request)
 
     def GetSchema(
         self, request: spb.GetSchemaRequest, context: grpc.ServicerContext

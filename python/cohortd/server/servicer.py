@@ -36,6 +36,7 @@ from cohortd.errors import CohortError, DeadlineExceededError, InvalidArgumentEr
 from cohortd.lang import ast as A
 from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
+from cohortd.server.projects import DEFAULT_PROJECT, read_project, write_project
 from cohortd.service import Project, Workspace
 from cohortd.service.membership import packed_bits
 from cohortd.storage.validate import check_structure
@@ -44,7 +45,6 @@ from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 
 __all__ = ["CohortdServicer"]
 
-_DEFAULT_PROJECT = "default"
 _EVENT_COLUMNS = frozenset({"user_id", "event_type", "time"})
 
 
@@ -160,8 +160,9 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         self.blocking: Executor | None = None
         """Where Watch runs its short blocking steps (the server sets its cheap-read pool)."""
 
-    def _project(self, request: Any) -> Project:
-        project = self.workspace.project(request.project or _DEFAULT_PROJECT)
+    def _project(self, request: Any, write: bool = False) -> Project:
+        """The request's project: a read needs it to exist, a write creates it (server/projects.py)."""
+        project = (write_project if write else read_project)(self.workspace, request)
         limit = self.limits.change_log_users
         if limit is not None and project.maintainer.log_limit != limit:
             project.maintainer.log_limit = limit
@@ -202,7 +203,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         arrow = wire.ipc_to_table(request.arrow_ipc) if request.arrow_ipc else None
         rows = n_events + (arrow.num_rows if arrow is not None else 0)
         self.limits.check("rows in one ingest request", rows, self.limits.max_ingest_rows)
-        project = self._project(request)
+        project = self._project(request, write=True)
         if arrow is not None:
             arrow = check_structure(arrow)  # a broken column fails the request before anything is stored
         self._check_properties(project, request.events, arrow, events=True)
@@ -239,7 +240,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         project = None
         row = 0
         for request in request_iterator:
-            name = request.project or _DEFAULT_PROJECT
+            name = request.project or DEFAULT_PROJECT
             if project is None:
                 project = name
             elif name != project:
@@ -260,7 +261,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         n_users = len(request.users)
         rows = n_users + (arrow.num_rows if arrow is not None else 0)
         self.limits.check("rows in one upsert request", rows, self.limits.max_ingest_rows)
-        project = self._project(request)
+        project = self._project(request, write=True)
         self._check_properties(project, request.users, arrow, events=False)
         out = pb.IngestResponse()
         if n_users:
@@ -282,7 +283,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def CreateCohort(
         self, request: pb.CreateCohortRequest, context: grpc.ServicerContext
     ) -> pb.CreateCohortResponse:
-        rec, warnings = self._project(request).create_cohort(
+        rec, warnings = self._project(request, write=True).create_cohort(
             request.name, _definition(request), request.description, request.note
         )
         out = pb.CreateCohortResponse()
@@ -437,9 +438,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def IsMember(self, request: pb.IsMemberRequest, context: grpc.ServicerContext) -> pb.IsMemberResponse:
         as_of = request.as_of.ToMilliseconds() if request.HasField("as_of") else None
         return pb.IsMemberResponse(
-            member=self.workspace.project(request.project or _DEFAULT_PROJECT).is_member(
-                request.user_id, request.cohort, as_of
-            )
+            member=read_project(self.workspace, request).is_member(request.user_id, request.cohort, as_of)
         )
 
     def CheckMembership(
@@ -465,7 +464,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def _opened(self, request: Any) -> Project | None:
         if request.HasField("as_of"):
             return None
-        return self.workspace.opened(request.project or _DEFAULT_PROJECT)
+        return self.workspace.opened(request.project or DEFAULT_PROJECT)
 
     def _stamp_later(self, project: Project) -> None:
         """Read stamps due for SQLite are written on the cheap pool, after the answer."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from cohortd.server.projects import read_project
 from cohortd.service import Workspace
 from cohortd.v1 import storage_pb2 as spb
 from cohortd.v1 import storage_pb2_grpc as spb_grpc
@@ -24,7 +25,7 @@ class StorageServicer(spb_grpc.StorageServicer):
     def StorageStatus(
         self, request: spb.StorageStatusRequest, context: grpc.ServicerContext
     ) -> spb.StorageStatusResponse:
-        s = self.workspace.project(request.project or "default").storage_status()
+        s = read_project(self.workspace, request).storage_status()
         return spb.StorageStatusResponse(
             quarantined=s.quarantined,
             background_failures=s.background_failures,

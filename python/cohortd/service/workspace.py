@@ -18,6 +18,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,44 @@ from cohortd.errors import CohortError, InvalidArgumentError, NotFoundError, Sto
 from cohortd.service.project import Project
 from cohortd.storage.files import make_dirs
 
-__all__ = ["PROJECT_NAME", "Workspace", "init_data_dir"]
+__all__ = [
+    "PROJECT_NAME",
+    "VISIBLE_PROJECTS",
+    "Workspace",
+    "check_project_name",
+    "init_data_dir",
+    "no_project",
+    "project_names_in",
+]
 
 PROJECT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_project_name(name: object) -> str:
+    """``name`` if it is a valid project name, else the error saying what one looks like."""
+    if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
+        raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+    return name
+
+
+def project_names_in(root: Path) -> list[str]:
+    """The projects under ``root`` (one directory each, sorted); none when it does not exist."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and PROJECT_NAME.fullmatch(p.name))
+
+
+VISIBLE_PROJECTS: ContextVar[frozenset[str] | None] = ContextVar("cohortd_visible_projects", default=None)
+"""The projects the caller may use, set by a server's API-key check for a key scoped to some
+projects; a missing-project error then names only these (one tenant never learns another's)."""
+
+
+def no_project(name: str, data_dir: Path, existing: list[str]) -> NotFoundError:
+    """The error for a read of a project that does not exist: it names the ones that do."""
+    visible = VISIBLE_PROJECTS.get()
+    known = ", ".join(n for n in existing if visible is None or n in visible) or "none"
+    return NotFoundError(f"no project {name!r} in {data_dir} (projects: {known})")
+
 
 log = logging.getLogger("cohortd.service")
 
@@ -100,10 +136,13 @@ class Workspace:
 
         Projects open independently: the first caller opens it outside the
         workspace lock, later callers for the same project wait for that open,
-        and callers for other projects are not held up at all.
+        and callers for other projects are not held up at all.  Without ``create`` a
+        project that does not exist is a NotFoundError (nothing is written, and a caller
+        that may create it is never handed that error: the check comes before the open).
         """
-        if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name):
-            raise InvalidArgumentError(f"project name {name!r} must match [A-Za-z0-9_-]{{1,64}}")
+        check_project_name(name)
+        directory = self.data_dir / "projects" / name
+        may_create = self.create if create is None else create
         with self._lock:
             if self._closed:
                 raise CohortError("workspace is closed")
@@ -111,29 +150,29 @@ class Workspace:
             if proj is not None:
                 return proj
             opening = self._opening.get(name)
-            leader = opening is None
-            if opening is None:
+            missing = opening is None and not may_create and not directory.is_dir()
+            leader = opening is None and not missing
+            if leader:
                 opening = self._opening[name] = _Opening()
+        if missing:
+            raise no_project(name, self.data_dir, self.project_names())
+        assert opening is not None
         if not leader:
             opening.done.wait()
             if opening.error is not None:
                 raise opening.error
             assert opening.project is not None
             return opening.project
-        return self._open(name, opening, self.create if create is None else create)
+        return self._open(name, directory, opening)
 
     def opened(self, name: str) -> Project | None:
         """The named project if it is open already (None otherwise): no lock, no opening, no
         creating, so the server's membership fast path can call it on the event loop."""
         return None if self._closed else self._projects.get(name)
 
-    def _open(self, name: str, opening: _Opening, create: bool) -> Project:
+    def _open(self, name: str, directory: Path, opening: _Opening) -> Project:
         self._notify(name, True)
         try:
-            directory = self.data_dir / "projects" / name
-            if not create and not directory.is_dir():
-                known = ", ".join(self.project_names()) or "none"
-                raise NotFoundError(f"no project {name!r} in {self.data_dir} (projects: {known})")
             proj = Project(directory, name, self._clock, self.deliver_audiences)
             proj.max_active_cohorts = self.max_active_cohorts
         except BaseException as exc:  # listeners keep "loading": the project is not ready
@@ -166,10 +205,7 @@ class Workspace:
 
     def project_names(self) -> list[str]:
         """Projects that exist on disk (sorted)."""
-        root = self.data_dir / "projects"
-        if not root.is_dir():
-            return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and PROJECT_NAME.fullmatch(p.name))
+        return project_names_in(self.data_dir / "projects")
 
     def close(self) -> None:
         """Close every open project."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cohortd.errors import DirSyncError
+
 #: errno values that mean "out of space" (reported as StorageFullError, RESOURCE_EXHAUSTED).
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -145,14 +147,6 @@ class DurableWriter:
     @property
     def sum(self) -> FileSum:
         return FileSum(self._pos, self._crc)
-
-
-class DirSyncError(OSError):
-    """A commit file (the manifest) was renamed into place but its directory fsync failed.
-
-    The new file is visible but may not survive a power loss: the caller must keep
-    the files of both the old and the new version until a later fsync succeeds.
-    """
 
 
 def atomic_write(path: Path, write: Callable[[DurableWriter], None], commit: bool = False) -> FileSum:

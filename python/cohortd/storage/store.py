@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 from pyroaring import BitMap
 
-from cohortd.errors import CorruptionError, IngestError, StorageError, StorageFullError
+from cohortd.errors import CorruptionError, DirSyncError, IngestError, StorageError, StorageFullError
 from cohortd.storage import files
 from cohortd.storage.deletion import DELETE, DeletionReport, free_entries, purge_quarantine
 from cohortd.storage.dictionary import StringDictionary
@@ -548,13 +548,13 @@ class EventStore:
             new_gen = self._generation + 1
             new_wal = WriteAheadLog(self._wal_path(new_gen))
             written: list[Path] = []
-            unsynced: files.DirSyncError | None = None
+            unsynced: DirSyncError | None = None
             try:
                 sealed = list(self.sealed)
                 if self.tail:
                     sealed += self._write_partitioned(self.tail, written)
                 self._write_checkpoint(new_gen, sealed)
-            except files.DirSyncError as exc:
+            except DirSyncError as exc:
                 unsynced = exc  # the new manifest is in place but maybe not durable: keep every file
             except BaseException:
                 # Nothing was appended to the new log (we hold the lock): keep logging to the
@@ -663,7 +663,7 @@ class EventStore:
             try:
                 sealed += self._write_partitioned(group, written)
                 self._write_manifest(self._generation, sealed)
-            except files.DirSyncError:
+            except DirSyncError:
                 self.sealed = sealed  # in place but maybe not durable: the old segments stay on disk
                 self.version += 1
                 raise
