@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "audience_bench.py"
-CI_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "ci"
+from support.bench import CI_RESULTS, bench_json
 
 
 def test_quick_audience_bench_writes_json() -> None:
     out = CI_RESULTS / "audience_bench.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--drain", "120", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    data = bench_json("audience_bench.py", "--quick", "--drain", "120", out=out, timeout=600)
     assert data["params"]["quick"] is True and data["params"]["audiences"] == 20 and data["exit_code"] == 0
     assert data["first_deliveries"]["synced"] is True
     d = data["delivery_ms"]

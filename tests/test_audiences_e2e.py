@@ -25,7 +25,7 @@ from cohortd.errors import AudienceError
 from cohortd.v1 import audiences_pb2 as apb
 from cohortd.v1 import audiences_pb2_grpc as apb_grpc
 from support.data import now_ms
-from support.server import ServerProcess
+from support.server import ServerProcess, ready_server
 
 WAIT_S = 60.0
 SECRET = "s3cret-for-tests"
@@ -62,14 +62,8 @@ def verify_signatures(rx: Receiver, secret: str) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path_factory.mktemp("audiences"))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
+    with ready_server(tmp_path_factory.mktemp("audiences")) as srv:
         yield srv
-    finally:
-        code = srv.terminate()
-        assert code == 0, srv.output
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ from cohortd.lang import ast as A
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.engine_check import STRING_VALUES, T0, VOCABULARIES, adapt, build, check, scenarios
 from support.oracle import calendar_bounds
 from support.server import ServerProcess
-from test_engine_oracle import STRING_VALUES, T0, VOCABULARIES, adapt, build, check, scenarios
 
 FEW = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 H = 3_600_000

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "hostile_bench.py"
+from support.bench import bench_json
 
 
 def test_quick_hostile_bench_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "hostile_bench.json"
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    data = bench_json("hostile_bench.py", "--quick", out=out, timeout=300)
     assert data["params"]["quick"] is True and data["exit_code"] == 0
     for phase in ("idle", "watchers", "watchers_and_slow"):
         run = data[phase]

@@ -8,7 +8,6 @@ oracle (alone, combined, sealed, shifted), maintenance, the server.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,19 @@ from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.data import DAY_MS, now_ms
-from support.server import ServerProcess
-from support.strategies import event_refs, period_counts
-from test_engine_oracle import (
+from support.engine_check import (
     STRING_VALUES,
-    T0,
     VOCABULARIES,
     adapt,
-    build,
-    check,
+    check_alone_and_combined,
     cohort_exprs,
     durations,
     scenarios,
     windows,
 )
-from test_maintain import START, TYPES, _run_plan, _windows, steps
+from support.maintenance import START, TYPES, cohorts_over, plan_windows, run_plan_on_a_fresh_engine, steps
+from support.server import ServerProcess
+from support.strategies import event_refs, period_counts
 
 FEW = settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
 E = A.EventRef("E")
@@ -255,17 +252,7 @@ def test_alone_and_combined_match_the_oracle(scenario: dict[str, Any], data: Any
     pool = scenario["pool"]
     new = data.draw(st.lists(_leaves(pool), min_size=1, max_size=3))
     other = adapt(data.draw(cohort_exprs([], max_depth=1, pool=pool, vocabulary="lean")), data.draw, pool)
-    exprs = [*new, A.Not(new[0]), A.And(new[0], other), A.Or(other, A.Not(new[-1]))]
-    with tempfile.TemporaryDirectory() as d:
-        eng, oracle = build(scenario, d)
-        try:
-            for e in exprs:
-                check(eng, oracle, e, [T0, T0 + shift])
-            eng.seal()
-            for e in exprs:
-                check(eng, oracle, e, [T0 + shift])
-        finally:
-            eng.close()
+    check_alone_and_combined(scenario, new, other, shift)
 
 
 # -------------------------------------------------------------- maintenance
@@ -278,25 +265,20 @@ def _cohort(refs: list[str]) -> st.SearchStrategy[A.Expr]:
     small = st.sampled_from([None, A.Compare(">=", 2), A.Compare("<", 2), A.Compare("==", 1)])
     leaf = st.one_of(
         st.builds(
-            A.DidOnPeriods, ev, period_counts(), st.integers(1, 3), st.one_of(st.none(), dur), _windows()
+            A.DidOnPeriods, ev, period_counts(), st.integers(1, 3), st.one_of(st.none(), dur), plan_windows()
         ),
-        st.builds(A.DidWithinOfFirst, ev, small, dur, ev, _windows()),
+        st.builds(A.DidWithinOfFirst, ev, small, dur, ev, plan_windows()),
         st.builds(A.Stopped, ev, dur),
         st.builds(A.Restarted, ev, dur),
         st.builds(A.Regularly, ev, dur, st.integers(1, 2), st.integers(2, 4)),
     )
-    names = st.sampled_from(refs).map(A.InCohort) if refs else leaf
-    return st.one_of(leaf, st.builds(A.Not, leaf), st.builds(A.And, leaf, leaf), st.builds(A.Or, leaf, names))
+    return cohorts_over(leaf, refs)
 
 
 @FEW
 @given(c0=_cohort([]), c1=_cohort(["c0"]), c2=_cohort(["c0", "c1"]), plan=st.lists(steps, max_size=12))
 def test_materialised_equals_full_re_evaluation(c0: A.Expr, c1: A.Expr, c2: A.Expr, plan: list[Any]) -> None:
-    from cohortd import Engine
-
-    now = [START]
-    with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
-        _run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
+    run_plan_on_a_fresh_engine({"c0": c0, "c1": c1, "c2": c2}, plan)
 
 
 def test_stopped_users_enter_by_the_passing_of_time_alone(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ counted separately) falls in the window.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,20 +23,18 @@ from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.data import DAY_MS, now_ms
-from support.server import ServerProcess
-from support.strategies import event_refs
-from test_engine_oracle import (
+from support.engine_check import (
     STRING_VALUES,
-    T0,
     VOCABULARIES,
     adapt,
-    build,
-    check,
+    check_alone_and_combined,
     cohort_exprs,
     scenarios,
     windows,
 )
-from test_maintain import START, TYPES, _run_plan, _windows, steps
+from support.maintenance import TYPES, cohorts_over, plan_windows, run_plan_on_a_fresh_engine, steps
+from support.server import ServerProcess
+from support.strategies import event_refs
 
 FEW = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 
@@ -192,25 +189,14 @@ def test_alone_and_combined_match_the_oracle(scenario: dict[str, Any], data: Any
     pool = scenario["pool"]
     nth = [adapt(c, data.draw, pool) for c in data.draw(st.lists(_nth_leaves(pool), min_size=1, max_size=3))]
     other = adapt(data.draw(cohort_exprs([], max_depth=1, pool=pool, vocabulary="lean")), data.draw, pool)
-    exprs = [*nth, A.Not(nth[0]), A.And(nth[0], other), A.Or(other, A.Not(nth[-1]))]
-    with tempfile.TemporaryDirectory() as d:
-        eng, oracle = build(scenario, d)
-        try:
-            for e in exprs:
-                check(eng, oracle, e, [T0, T0 + shift])
-            eng.seal()
-            for e in exprs:
-                check(eng, oracle, e, [T0 + shift])
-        finally:
-            eng.close()
+    check_alone_and_combined(scenario, nth, other, shift)
 
 
 # -------------------------------------------------------------- maintenance
 def _nth_cohort(refs: list[str]) -> st.SearchStrategy[A.Expr]:
     ev = st.builds(A.EventRef, st.sampled_from([*TYPES, None]))
-    leaf = st.builds(A.NthDid, ev, st.integers(1, 4), _windows())
-    names = st.sampled_from(refs).map(A.InCohort) if refs else leaf
-    return st.one_of(leaf, st.builds(A.Not, leaf), st.builds(A.And, leaf, leaf), st.builds(A.Or, leaf, names))
+    leaf = st.builds(A.NthDid, ev, st.integers(1, 4), plan_windows())
+    return cohorts_over(leaf, refs)
 
 
 @FEW
@@ -222,11 +208,7 @@ def _nth_cohort(refs: list[str]) -> st.SearchStrategy[A.Expr]:
 )
 def test_materialised_equals_full_re_evaluation(c0: A.Expr, c1: A.Expr, c2: A.Expr, plan: list[Any]) -> None:
     """Ingests, clock advances (the n-th event entering and leaving windows) and edits, step by step."""
-    from cohortd import Engine
-
-    now = [START]
-    with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
-        _run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
+    run_plan_on_a_fresh_engine({"c0": c0, "c1": c1, "c2": c2}, plan)
 
 
 # ------------------------------------------------------------------- server

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "load_bench.py"
-
-
-CI_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "ci"
+from support.bench import CI_RESULTS, bench_json
 
 
 def test_quick_load_bench_writes_json() -> None:
     out = CI_RESULTS / "load_bench.json"  # kept: CI keeps the short run's figures
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--concurrency", "1,4", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    data = json.loads(out.read_text())
+    data = bench_json("load_bench.py", "--quick", "--concurrency", "1,4", out=out, timeout=300)
     assert data["params"]["quick"] is True and data["params"]["users"] == 5_000
     for label in ("cohortd", "echo_sync", "echo_aio"):
         run = data[label]

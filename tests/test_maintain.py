@@ -15,65 +15,19 @@ import pytest
 from cohortd import Engine
 from cohortd.engine.evaluate import UserSubset
 from cohortd.engine.maintain import Maintainer, ResyncRequired
-from cohortd.lang import ast as A
 from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.strategies import exprs
+from support.maintenance import DAY, START, plan_cohorts, run_plan, steps
 
-HOUR = 3_600_000
-DAY = 24 * HOUR
-START = 1_780_000_000_000
-TYPES = ["A", "B", "C"]
-PROPS = {"area": "string", "n": "int"}
-USER_PROPS = {"plan": "string"}
-VALUES = ["x", "y"]
-NAMES = ["c0", "c1", "c2"]
 EXAMPLES = int(os.environ.get("COHORTD_EXAMPLES", "60"))  # raise for a longer search
-
-
-def _windows() -> st.SearchStrategy[A.Window]:
-    hours = st.builds(A.Duration, st.integers(1, 96), st.just("h"))
-    days = st.builds(A.Duration, st.integers(1, 5), st.just("d"))
-    dur = st.one_of(hours, days)
-    ago = (
-        st.tuples(dur, dur)
-        .filter(lambda p: p[0].ms != p[1].ms)
-        .map(lambda p: A.Ago(*sorted(p, key=lambda d: d.ms, reverse=True)))
-    )
-    return st.one_of(
-        st.just(A.Ever()), st.builds(A.Last, dur), ago, st.builds(A.Since, st.just(START - 2 * DAY))
-    )
-
-
-def _cohort(refs: list[str]) -> st.SearchStrategy[A.Expr]:
-    return exprs(TYPES, PROPS, VALUES, USER_PROPS, cohort_names=refs, max_depth=2, windows=_windows())
-
-
-events = st.fixed_dictionaries(
-    {
-        "user_id": st.sampled_from([f"u{i}" for i in range(6)]),
-        "event_type": st.sampled_from(TYPES),
-        "dt": st.integers(-5 * DAY, HOUR),  # relative to the clock: past, now, slightly future
-        "area": st.sampled_from([None, *VALUES]),
-        "n": st.integers(0, 3),
-    }
-)
-steps = st.one_of(
-    st.tuples(st.just("ingest"), st.lists(events, min_size=1, max_size=6)),
-    st.tuples(
-        st.just("plan"), st.tuples(st.sampled_from([f"u{i}" for i in range(6)]), st.sampled_from(VALUES))
-    ),
-    st.tuples(st.just("advance"), st.sampled_from([0, 1, HOUR - 1, HOUR, DAY, 3 * DAY + 7])),
-    st.tuples(st.just("edit"), st.tuples(st.sampled_from(NAMES), st.data())),
-)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    c0=_cohort([]),
-    c1=_cohort(["c0"]),
-    c2=_cohort(["c0", "c1"]),
+    c0=plan_cohorts([]),
+    c1=plan_cohorts(["c0"]),
+    c2=plan_cohorts(["c0", "c1"]),
     plan=st.lists(steps, max_size=12),
     lookup_ratio=st.sampled_from([0, 10**9]),  # the users' rows by binary search, or by lookup table
 )
@@ -83,43 +37,9 @@ def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup
     UserSubset.LOOKUP_RATIO = lookup_ratio
     try:
         with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
-            _run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
+            run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
     finally:
         UserSubset.LOOKUP_RATIO = saved
-
-
-def _run_plan(engine: Engine, now: list[int], catalog: dict[str, A.Expr], plan: list) -> None:  # type: ignore[type-arg]
-    m = Maintainer(engine, catalog.get, percentile_interval_ms=0)
-    for name in NAMES:
-        m.track(name, catalog[name])
-    for kind, arg in plan:
-        if kind == "ingest":
-            rows = [
-                {
-                    "user_id": e["user_id"],
-                    "event_type": e["event_type"],
-                    "time": now[0] + e["dt"],
-                    "area": e["area"],
-                    "n": e["n"],
-                }
-                for e in arg
-            ]
-            engine.ingest(rows)
-        elif kind == "plan":
-            engine.upsert_user_properties([{"user_id": arg[0], "plan": arg[1]}])
-        elif kind == "advance":
-            now[0] += arg
-        else:
-            name, data = arg
-            catalog[name] = data.draw(_cohort(NAMES[: NAMES.index(name)]))
-            m.track(name, catalog[name])
-        m.step()
-        for name in NAMES:
-            full = engine.evaluate(catalog[name], as_of=now[0], resolve=catalog.get).bitmap
-            got = m.membership(name)
-            assert got is not None
-            assert got.members == full, (name, catalog[name])
-            assert got.as_of_ms == now[0]
 
 
 def _setup(tmp_path, limit: int = 1_000_000):  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ from cohortd.engine.maintain import ResyncRequired
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from support.data import now_ms
-from support.server import ServerProcess
+from support.server import ServerProcess, ready_server
 
 WAIT_S = 60.0
 LOG_LIMIT = 2
@@ -170,14 +170,8 @@ def key(c: Change) -> tuple:
 # --------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    srv = ServerProcess(tmp_path_factory.mktemp("watch"))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
+    with ready_server(tmp_path_factory.mktemp("watch")) as srv:
         yield srv
-    finally:
-        code = srv.terminate()
-        assert code == 0, srv.output
 
 
 @pytest.fixture

@@ -25,10 +25,7 @@ from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.data import DAY_MS, now_ms
-from support.oracle import Oracle
-from support.server import ServerProcess
-from support.strategies import _predicates
-from test_engine_oracle import (
+from support.engine_check import (
     LEAN_USER_PROPS,
     STRING_VALUES,
     T0,
@@ -39,6 +36,9 @@ from test_engine_oracle import (
     scenarios,
     windows,
 )
+from support.oracle import Oracle
+from support.server import ServerProcess
+from support.strategies import _predicates
 
 FEW = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 D = 86_400_000

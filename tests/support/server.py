@@ -17,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -143,6 +144,22 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def ready_server(data_dir: Path, *args: str) -> Iterator[ServerProcess]:
+    """A :class:`ServerProcess` that has answered (``Client.wait_ready``); on leaving, it is
+    stopped with SIGTERM and must exit with status 0 (a clean shutdown is part of every test)."""
+    from cohortd import Client
+
+    srv = ServerProcess(data_dir, *args)
+    try:
+        with Client(srv.address) as c:
+            c.wait_ready()
+        yield srv
+    finally:
+        code = srv.terminate()
+        assert code == 0, srv.output
 
 
 KEYS = {"k-default": {"name": "dana", "projects": ["default"]}, "k-other": ["other"], "k-admin": ["*"]}
