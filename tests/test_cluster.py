@@ -353,8 +353,9 @@ def test_bad_input_is_the_single_process_error(clusters) -> None:
     project.create_cohort("top", "top 10% by count(any)")
     with pytest.raises(NotInClusterError, match="top P%"):  # the shards' logs follow local thresholds
         project.changes(["one", "top"], project.maintainer.version)
-    with pytest.raises(NotInClusterError, match="anonymous_id"):  # not merged across shards: refused
-        project.ingest([{"user_id": "e3", "anonymous_id": "d1", "event_type": "A", "time": T - DAY}])
+    linked = [{"user_id": "e3", "anonymous_id": "d1", "event_type": "A", "time": "not a time"}]
+    report, want = project.ingest(linked), single.project("errors").ingest(linked)  # rejected: no link
+    assert [(r.row, r.field) for r in report.rejected] == [(r.row, r.field) for r in want.rejected]
     report = project.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])
     reference = single.project("errors")
     want = reference.ingest([{"user_id": "e2", "event_type": "A", "time": "not a time"}])
@@ -769,3 +770,80 @@ def test_time_zone_applies_to_every_shard(clusters, events, zone) -> None:
             project._resync(1)
             assert {text: project.members(definition=text, as_of=T) for text in CALENDAR} == want, n
         assert cluster.project(name).time_zone == zone
+
+
+ID_USERS = [f"i{k}" for k in range(6)]
+ID_DEVICES = [f"dev{k}" for k in range(8)]
+id_row_st = st.one_of(
+    st.tuples(st.just("event"), st.sampled_from(ID_USERS + [None]), st.sampled_from(ID_DEVICES + [None])),
+    st.tuples(st.just("alias"), st.sampled_from(ID_USERS), st.sampled_from(ID_USERS + ID_DEVICES)),
+)
+id_batches_st = st.lists(
+    st.lists(
+        st.tuples(id_row_st, st.sampled_from(["A", "B", "C"]), st.integers(1, 30 * DAY), st.integers(0, 5)),
+        min_size=1,
+        max_size=12,
+    ),
+    min_size=1,
+    max_size=6,
+)
+ID_DEFINITIONS = [
+    'did("A") >= 2',
+    'did("B" where x > 2) in last 20d',
+    'sequence("A", "B") within 10d',
+    'first did("C") in last 15d',
+    "active_days(any) >= 3",
+    'user.plan == "pro"',
+    'user.plan == "free" or did("C")',
+    "top 30% by count(any)",
+]
+
+
+def _id_rows(batch) -> list[dict]:
+    rows = []
+    for (kind, user, other), event, ago, x in batch:
+        if kind == "alias":
+            rows.append({"user_id": user, "previous_id": other, "event_type": event, "time": T - ago, "x": x})
+        elif user is None and other is None:
+            rows.append({"user_id": ID_USERS[x], "event_type": event, "time": T - ago, "x": x})
+        else:
+            rows.append({"user_id": user, "anonymous_id": other, "event_type": event, "time": T - ago, "x": x})
+    return rows
+
+
+def _id_answers(p) -> dict:
+    ids = ID_USERS + [f"$anon:{d}" for d in ID_DEVICES]
+    return {
+        "members": {d: p.members(definition=d, as_of=T) for d in ID_DEFINITIONS},
+        "saved": p.members("linked", as_of=T),
+        "membership": p.check_membership(ids, ["linked"], as_of=T),
+    }
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck), phases=NO_SHRINK)
+@given(batches=id_batches_st, plans=st.lists(st.tuples(st.sampled_from(ID_USERS), st.booleans(),
+       st.sampled_from(["free", "pro"])), max_size=6))  # fmt: skip
+def test_identity_links_equal_one_process(clusters, batches, plans) -> None:
+    """Random links (anonymous ids, aliases) between ids on different shards: after every batch the
+    cluster's members, membership of every id and ingest reports are the single-process ones
+    (people moved to their canonical id's shard with their events and user properties)."""
+    single, made = clusters
+    name = f"id{next(_projects)}"
+    reference = single.project(name)
+    sides = {0: reference} | {n: made[n].project(name) for n in SHARD_COUNTS}
+    props = [{"user_id": u, "plan": v} | ({"time": T - 3 * DAY} if dated else {}) for u, dated, v in plans]
+    for p in sides.values():
+        p.create_cohort("linked", 'did("A") and did("B")')
+    for k, batch in enumerate(batches):
+        rows = _id_rows(batch)
+        want_report = None
+        for n, p in sides.items():
+            report = p.ingest(rows)
+            got = (report.accepted, [(r.row, r.field) for r in report.rejected])
+            want_report = want_report or got
+            assert got == want_report, (n, k)
+            if k == 0 and props:
+                p.upsert_user_properties(props)
+        want = _id_answers(reference)
+        for n in SHARD_COUNTS:
+            assert _id_answers(sides[n]) == want, (n, k)

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pyroaring import BitMap
 
-from cohortd.cluster.partition import shard_rows
 from cohortd.engine.maintain import Membership
 from cohortd.errors import NotFoundError, ResyncRequired
 from cohortd.storage.segment import bitmap_from_ids
@@ -112,7 +111,7 @@ class RouterIds:
 def identifier_values(project: ClusterProject, identifier: str, ids: np.ndarray) -> list[str | None]:
     """Unhashed ``identifier`` values of router ids (None: the user has none), each from its shard."""
     users = project.router_ids.external_ids(ids)
-    owner = shard_rows(users, project.shards.count)
+    owner = project._owners(users)
     work = {}
     for s in np.unique(owner):
         rows = np.flatnonzero(owner == s)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["shard_of", "shard_rows", "split_table"]
+__all__ = ["shard_of", "shard_rows", "split_by_owner", "split_table"]
 
 _KEY = b"cohortd-shard"
 
@@ -51,6 +51,11 @@ def split_table(table: pa.Table, shards: int) -> list[tuple[pa.Table, np.ndarray
     per_user = shard_rows(encoded.dictionary.to_pylist(), shards)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     owner = np.where(codes >= 0, per_user[np.maximum(codes, 0)] if len(per_user) else 0, 0)
+    return split_by_owner(table, owner, shards)
+
+
+def split_by_owner(table: pa.Table, owner: np.ndarray, shards: int) -> list[tuple[pa.Table, np.ndarray]]:
+    """Per shard: the rows of ``table`` whose ``owner`` it is, and their positions."""
     parts = []
     for s in range(shards):
         rows = np.flatnonzero(owner == s)

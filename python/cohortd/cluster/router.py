@@ -34,16 +34,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cohortd import governance
 from cohortd.audiences.project import AudienceMethods
 from cohortd.cluster.analyses import ClusterAnalyses
 from cohortd.cluster.audiences import ClusterMemberships, RouterIds, identifier_values
+from cohortd.cluster.identity import IdentityRouter, Move, SharedExclusive
 from cohortd.cluster.know import ClusterKnow
 from cohortd.cluster.lint import ClusterLint
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
-from cohortd.cluster.partition import shard_of, shard_rows, split_table
+from cohortd.cluster.partition import shard_rows, split_by_owner, split_table
 from cohortd.cluster.shards import ShardSet
 from cohortd.cluster.versions import ClusterVersions
 from cohortd.engine.evaluate import percentile_threshold_rank
@@ -61,7 +63,7 @@ from cohortd.service.workspace import check_project_name, no_project, project_na
 from cohortd.storage.catalog import Catalog, CohortRecord, CohortVersion
 from cohortd.storage.deletion import DeletionReport, audit_deletion
 from cohortd.storage.settings import ProjectSettings
-from cohortd.storage.validate import USER_PREFIX, rows_to_table
+from cohortd.storage.validate import ANON_PREFIX, USER_PREFIX, normalize_events, rows_to_table
 from cohortd.times import Instant, check_zone, parse_as_of, wall_ms
 from cohortd.types import Change, IngestReport, LintWarning, Overlap, PlanStep, Rejection
 
@@ -75,7 +77,7 @@ Thresholds = dict[A.Top, float]
 log = logging.getLogger("cohortd.cluster")
 
 IDENTITY_LINKS = ("anonymous_id", "previous_id")
-"""Columns that link ids (docs/identity.md): refused on a cluster rather than merged wrongly."""
+"""Columns that link ids (docs/identity.md): merged by the router (``cluster/identity.py``)."""
 
 
 @dataclass
@@ -164,6 +166,9 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             self.directory / "versions.sqlite", self._vector, ClusterMemberships(self).membership
         )
         self.engine = _Engine(self)
+        self.identity = IdentityRouter(self.directory / "identity.sqlite", self.shards.count)
+        self._people = SharedExclusive()
+        self._moves_pending = True  # until the first write finds none left by an earlier router
         self.broken: dict[str, str] = {}
         self.max_active_cohorts: int | None = None
         self._write_lock = threading.RLock()
@@ -173,6 +178,11 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         self._settings = ProjectSettings.load(self.directory)
         self.shards.all("set_time_zone", name, self._settings.time_zone, partial=True)
         self._sync_catalog(partial=True)
+        try:  # a move an earlier router left half done (else: at the next write)
+            with self._people.alone():
+                self._finish_moves()
+        except ShardUnavailableError as exc:
+            log.warning("project %s: identity moves wait for a shard: %s", name, exc)
         for events, users in self.shards.all("schema_names", name, partial=True).values():
             self.engine.store.schema.update(dict.fromkeys(events, ""))
             self.engine.store.user_schema.update(dict.fromkeys(users, ""))
@@ -195,14 +205,22 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             table = rows_to_table(table)  # the engine's own conversion (mixed types rejected per row)
         elif isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
-        for link in IDENTITY_LINKS:  # before anything is stored
-            if link in table.column_names and table.column(link).null_count < table.num_rows:
-                raise NotInClusterError(
-                    f"{link}: identity resolution is not available on a cluster yet (users are "
-                    "partitioned by user_id, so a link between two shards could not be merged); "
-                    "send identified events"
-                )
-        parts = split_table(table, self.shards.count)
+        links = method == "ingest" and any(
+            c in table.column_names and table.column(c).null_count < table.num_rows for c in IDENTITY_LINKS
+        )
+        if links or self._moves_pending:
+            with self._people.alone():  # merges and moves in log order, no write racing a move
+                self._finish_moves()
+                if links:
+                    return self._write_linked(table)
+                return self._send(method, self._at_roots(table), None)
+        with self._people.shared():
+            return self._send(method, self._at_roots(table), None)
+
+    def _send(self, method: str, table: pa.Table, owner: np.ndarray | None) -> IngestReport:
+        """Store every shard's rows (by ``owner``, else by ``user_id``); one report in the table's rows."""
+        count = self.shards.count
+        parts = split_table(table, count) if owner is None else split_by_owner(table, owner, count)
         work = {s: (self.name, part) for s, (part, _) in enumerate(parts) if part.num_rows}
         try:
             reports = self.shards.call(method, work)
@@ -216,7 +234,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             report.accepted += rep.accepted
             report.rejected.extend(Rejection(int(rows[r.row]), r.field, r.reason) for r in rep.rejected)
         report.rejected.sort(key=lambda r: r.row)
-        names = [c for c in table.column_names if c not in ("user_id", "event_type", "time")]
+        names = [c for c in table.column_names if c not in ("user_id", "event_type", "time", *IDENTITY_LINKS)]
         target = self.engine.store.user_schema if method != "ingest" else self.engine.store.schema
         for c in names:
             if method == "ingest" and c.startswith(USER_PREFIX):
@@ -224,6 +242,94 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             else:
                 target.setdefault(c, "")
         return report
+
+    # ------------------------------------------------------------ identity
+    def _at_roots(self, table: pa.Table) -> pa.Table:
+        """Rows of merged ids under their canonical id (stored there in one process too)."""
+        if self.identity.empty or "user_id" not in table.column_names:
+            return table
+        column = table.column("user_id").combine_chunks()
+        encoded = pc.dictionary_encode(column)
+        names = encoded.dictionary.to_pylist()
+        roots = [self.identity.root(str(n)) for n in names]
+        if roots == names:
+            return table
+        rooted = pa.array(roots, pa.string()).take(encoded.indices)
+        return table.set_column(table.column_names.index("user_id"), "user_id", rooted)
+
+    def _write_linked(self, table: pa.Table) -> IngestReport:
+        """A batch with links: merge in the router's map, move people, then store every row at its root.
+
+        The router reads the ids as the ingest gate does (``normalize_events``): a
+        row the gate rejects links nothing and is reported here; the others go,
+        without their link columns, to the shard of their canonical id.
+        """
+        now = self._clock()
+        normalized, checked = normalize_events(table, {}, {}, now)
+        keep = np.ones(table.num_rows, bool)
+        keep[[r.row for r in checked.rejected]] = False
+        accepted = np.flatnonzero(keep)
+
+        def column(name: str) -> list[Any]:
+            if name not in normalized.column_names:
+                return [None] * normalized.num_rows
+            return normalized.column(name).to_pylist()
+
+        names = [str(n) for n in column("user_id")]
+        moves = self.identity.link(names, column("anonymous_id"), column("previous_id"), self._known(names))
+        self._moves_pending = self._moves_pending or bool(moves)
+        self._run_moves(moves)  # UNAVAILABLE: nothing of the batch stored; a retry finishes the moves
+        roots = [self.identity.root(n) for n in names]
+        anon = [r.startswith(ANON_PREFIX) for r in roots]
+        rows = table.take(pa.array(accepted)).drop_columns(
+            [c for c in (*IDENTITY_LINKS, "user_id") if c in table.column_names]
+        )
+        rows = rows.append_column(
+            "user_id", pa.array([None if a else r for r, a in zip(roots, anon, strict=True)], pa.string())
+        )
+        if any(anon):
+            texts = [r[len(ANON_PREFIX) :] if a else None for r, a in zip(roots, anon, strict=True)]
+            rows = rows.append_column("anonymous_id", pa.array(texts, pa.string()))
+        stored = self._send("ingest", rows, shard_rows(roots, self.shards.count))
+        report = IngestReport(accepted=stored.accepted, rejected=list(checked.rejected))
+        report.rejected.extend(Rejection(int(accepted[r.row]), r.field, r.reason) for r in stored.rejected)
+        report.rejected.sort(key=lambda r: r.row)
+        return report
+
+    def _known(self, batch_users: Sequence[str]) -> Callable[[list[str]], set[str]]:
+        """Which ids are known user ids: in this batch, merged on the router, or held by their shard."""
+        in_batch = set(batch_users)
+
+        def known(ids: list[str]) -> set[str]:
+            out = {i for i in ids if i in in_batch or self.identity.merged_away(i)}
+            ask: dict[int, list[str]] = {}
+            for i in ids:
+                if i not in out:
+                    ask.setdefault(self.identity.shard(i), []).append(i)
+            answers = self.shards.call("known_users", {s: (self.name, ask[s]) for s in ask})
+            return out | {u for found in answers.values() for u in found}
+
+        return known
+
+    def _run_moves(self, moves: Sequence[Move]) -> None:
+        """Each move: copy + link on the target (skipped when already merged there), tombstone the source."""
+        for m in moves:
+            linked = self.shards.call("linked", {m.target: (self.name, m.moving, m.winner)})[m.target]
+            if not linked:
+                rows = None
+                if m.source != m.target:
+                    rows = self.shards.call("moving_rows", {m.source: (self.name, m.moving)})[m.source]
+                args = (self.name, rows, m.winner, m.moving, m.alias, self._clock())
+                self.shards.call("move_in", {m.target: args})
+            if m.source != m.target:
+                self.shards.call("tombstone", {m.source: (self.name, m.moving)})
+            self.identity.done(m)
+
+    def _finish_moves(self) -> None:
+        """Moves a failed write (or a router that died) left half done, in order (idempotent)."""
+        if self._moves_pending:
+            self._run_moves(self.identity.pending())
+            self._moves_pending = False
 
     def delete_users(self, user_ids: list[str], compact: bool = False) -> DeletionReport:
         """Delete users on the shards that hold them; one report and one audit entry, as in one process.
@@ -265,8 +371,10 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         return report
 
     def _owners(self, user_ids: Sequence[str]) -> np.ndarray:
-        """The shard holding each external id."""
-        return shard_rows(user_ids, self.shards.count)
+        """The shard holding each external id (its canonical id's)."""
+        if self.identity.empty:
+            return shard_rows(user_ids, self.shards.count)
+        return np.array([self.identity.shard(str(u)) for u in user_ids], np.int64)
 
     # ------------------------------------------------------------ settings
     @property
@@ -587,7 +695,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         for c in cohorts:
             self.catalog.get(c)
         ids = [str(u) for u in user_ids]
-        owner = shard_rows(ids, self.shards.count)
+        owner = self._owners(ids)
         ms, thresholds = self._plan(list(cohorts), None, as_of, False)
         work = {}
         for s in np.unique(owner):
@@ -604,7 +712,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         if not live:
             return []
         ms, thresholds = self._plan(live, None, as_of, False)
-        s = shard_of(str(user_id), self.shards.count)
+        s = int(self._owners([str(user_id)])[0])
         return self.shards.call("user_cohorts", {s: (self.name, str(user_id), live, ms, thresholds)})[s]
 
     # ------------------------------------------------------------ changes
@@ -673,6 +781,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             self.shards.on_restart.remove(self._resync)
         self.audiences.close()
         self.maintainer.close()
+        self.identity.close()
         self.router_ids.close()
         self.catalog.close()
 

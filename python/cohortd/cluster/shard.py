@@ -77,6 +77,44 @@ class ShardActor:
             report.purged = True
         return report, purged
 
+    # ------------------------------------------------- identity (cluster/identity.py)
+    def known_users(self, project: str, user_ids: Sequence[str]) -> list[str]:
+        """Which of the ids this shard's user dictionary holds (an alias merges known user ids)."""
+        users = self._p(project).engine.store.users
+        return [u for u in user_ids if users.get(u) is not None]
+
+    def linked(self, project: str, moving: str, winner: str) -> bool:
+        """Whether ``moving`` is merged into ``winner`` here (a move's copy and link are one record)."""
+        store = self._p(project).engine.store
+        with store.lock:
+            a, b = store.users.get(moving), store.users.get(winner)
+            if a is None or b is None:
+                return False
+            store.identity.grow(len(store.users))
+            return store.identity.root(int(a)) == store.identity.root(int(b))
+
+    def moving_rows(self, project: str, moving: str) -> pa.Table | None:
+        """Everything this shard holds of ``moving`` (``cluster/moves.py``), to copy to its new shard."""
+        from cohortd.cluster.moves import moving_rows
+
+        return moving_rows(self._p(project).engine.store, moving)
+
+    def move_in(
+        self, project: str, rows: pa.Table | None, winner: str, moving: str, alias: bool, time_ms: int
+    ) -> None:
+        """Store the copy of ``moving`` and its link to ``winner`` as one durable log record."""
+        from cohortd.cluster.moves import link_rows
+
+        link = link_rows(winner, moving, alias, time_ms)
+        batch = link if rows is None else pa.concat_tables([rows, link], promote_options="default")
+        self._p(project).engine.append_canonical(batch)
+
+    def tombstone(self, project: str, moving: str) -> None:
+        """``moving`` left this shard: its rows leave every answer here (purged at the next compaction)."""
+        engine = self._p(project).engine
+        if engine.store.users.get(moving) is not None:
+            engine.delete_users([moving])
+
     def set_time_zone(self, project: str, name: str) -> None:
         """The project zone of the record (re-evaluates the saved cohorts when it changes)."""
         p = self._p(project)

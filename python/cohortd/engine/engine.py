@@ -198,6 +198,13 @@ class Engine:
         self._notify(stored)  # outside the store lock: listeners take their own locks
         return stored.report
 
+    def append_canonical(self, batch: pa.Table) -> IngestReport:
+        """Store a batch already in the log's canonical form (``EventStore.append_canonical``)."""
+        self.require_writer()
+        stored = self.store.append_canonical(batch)
+        self._notify(stored)
+        return stored.report
+
     def add_listener(self, listener: IngestListener) -> None:
         """Call ``listener(dense user ids, event types, has user properties)`` after every durable batch."""
         self._listeners.append(listener)

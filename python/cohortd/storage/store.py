@@ -350,17 +350,33 @@ class EventStore:
             self.schema.update(schema)
             self.user_schema.update(user_schema)
             self.group_schema.update(group_schema)
-            self._merged_now = False
-            dense = self._apply(normalized)
-            merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
-            if merged_ids:
-                all_types = {self.types.value(i) for i in range(len(self.types))}
-            self.version += 1
-            self._tail_batches += 1
-            self._seal_if_due()
+            return self._stored(report, normalized)
+
+    def append_canonical(self, batch: pa.Table) -> Ingested:
+        """Log and apply a batch already in the log's canonical form (one durable record).
+
+        For a batch built from stored rows rather than from a client (the cluster
+        moving a user between shards, ``cohortd.cluster.moves``); it is checked as
+        replay checks a logged record, so a malformed one is refused before logging.
+        """
+        with self.lock:
+            problem = canonical_problem(batch, self.schema, self.user_schema, True, self.group_schema)
+            if problem is not None:
+                raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
+            self._log(_encode(batch))
+            return self._stored(IngestReport(accepted=batch.num_rows, rejected=[]), batch)
+
+    def _stored(self, report: IngestReport, normalized: pa.Table) -> Ingested:
+        """Apply a batch just logged (under the lock) and say what it touched."""
+        self._merged_now = False
+        dense = self._apply(normalized)
+        merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
         types = set(pc.unique(normalized.column("event_type")).to_pylist()) - {IDENTIFY}
         if merged_ids:
-            types |= all_types - {IDENTIFY}
+            types |= {self.types.value(i) for i in range(len(self.types))} - {IDENTIFY}
+        self.version += 1
+        self._tail_batches += 1
+        self._seal_if_due()
         user_props = merged_ids or any(
             name.startswith((USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX))
             and normalized.column(name).null_count < normalized.num_rows
