@@ -807,7 +807,8 @@ def _id_rows(batch) -> list[dict]:
         elif user is None and other is None:
             rows.append({"user_id": ID_USERS[x], "event_type": event, "time": T - ago, "x": x})
         else:
-            rows.append({"user_id": user, "anonymous_id": other, "event_type": event, "time": T - ago, "x": x})
+            ids = {"user_id": user, "anonymous_id": other}
+            rows.append(ids | {"event_type": event, "time": T - ago, "x": x})
     return rows
 
 
@@ -847,3 +848,67 @@ def test_identity_links_equal_one_process(clusters, batches, plans) -> None:
         want = _id_answers(reference)
         for n in SHARD_COUNTS:
             assert _id_answers(sides[n]) == want, (n, k)
+    doomed = [ID_USERS[0], f"$anon:{ID_DEVICES[0]}", ID_DEVICES[1]]  # a person goes whole, by any id
+    want_deleted = reference.delete_users(doomed)
+    want = _id_answers(reference)
+    for n in SHARD_COUNTS:
+        deleted = sides[n].delete_users(doomed)
+        assert (deleted.found, deleted.not_found) == (want_deleted.found, want_deleted.not_found), n
+        assert _id_answers(sides[n]) == want, n
+
+
+@pytest.mark.parametrize("step", ["move_in", "tombstone"])
+def test_a_kill_mid_move_loses_nothing(clusters, step) -> None:
+    """The shard a move is writing to (its copy on the target, or its tombstone on the source) is
+    killed, so the linking batch fails UNAVAILABLE; the router is reopened too. The reopened
+    router finishes the move from its intent record once the shard is back, the retried batch is
+    stored once, and the answers (events, user properties, membership of both ids) are one process's."""
+    import time
+
+    from cohortd.errors import ShardUnavailableError
+
+    single, made = clusters
+    cluster = made[2]
+    name = f"mv{next(_projects)}"
+    device = next(f"m{k}" for k in range(200) if shard_of(f"$anon:m{k}", 2) == 0)
+    user = next(f"mu{k}" for k in range(200) if shard_of(f"mu{k}", 2) == 1)
+    before = [{"anonymous_id": device, "event_type": "A", "time": T - k * DAY, "x": k} for k in (1, 2, 3)]
+    props = [{"user_id": user, "plan": "pro", "time": T - 5 * DAY}]
+    link = [{"user_id": user, "anonymous_id": device, "event_type": "B", "time": T - DAY, "x": 9}]
+    checks = ['did("A") == 3', 'did("B") == 1', 'user.plan == "pro"', 'sequence("A", "B") within 9d']
+    reference = single.project(name)
+    for p in (reference, cluster.project(name)):
+        p.ingest(before)
+        p.upsert_user_properties(props)
+    reference.ingest(link)
+    project = cluster.project(name)
+    victim = 1 if step == "move_in" else 0  # the target holds the user, the source the device
+    real_call = cluster.shards.call
+
+    def kill_first(method, work, *args, **kwargs):
+        if method == step:
+            ray.kill(cluster.shards.actors[victim], no_restart=False)
+            cluster.shards._mark_down(victim)  # what the monitor's next ping finds (not left to a race)
+        return real_call(method, work, *args, **kwargs)
+
+    cluster.shards.call = kill_first
+    try:
+        with pytest.raises(ShardUnavailableError, match=f"shard {victim}"):
+            project.ingest(link)
+    finally:
+        cluster.shards.call = real_call
+    assert project.identity.pending(), "the move's intent is recorded"
+    project.close()  # the router goes too
+    del cluster._projects[name]
+    deadline = time.monotonic() + 90
+    while not cluster.shards.ping(victim):
+        assert time.monotonic() < deadline, "the shard did not come back"
+        time.sleep(0.2)
+    reopened = cluster.project(name)
+    assert not reopened.identity.pending()  # finished at open
+    reopened.ingest(link)  # the client retries the unacknowledged batch
+    for text in checks:
+        assert reopened.members(definition=text, as_of=T) == reference.members(definition=text, as_of=T)
+    ids = [user, f"$anon:{device}"]
+    assert reopened.check_membership(ids, [], as_of=T) == reference.check_membership(ids, [], as_of=T)
+    assert reopened.members(definition="did(any)", as_of=T) == [user]

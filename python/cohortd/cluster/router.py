@@ -342,9 +342,13 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         if not user_ids:
             raise InvalidArgumentError("no user id to delete")
         asked = list(dict.fromkeys(str(u) for u in user_ids))
-        owner = self._owners(asked)
+        roots = [self.identity.root(u) for u in asked]  # a merged id is deleted with its person, by its root
+        owner = self._owners(roots)
         shards = range(self.shards.count) if compact else np.unique(owner)  # compact: purge everywhere
-        work = {int(s): (self.name, [asked[i] for i in np.flatnonzero(owner == s)], compact) for s in shards}
+        work = {
+            int(s): (self.name, list(dict.fromkeys(roots[i] for i in np.flatnonzero(owner == s))), compact)
+            for s in shards
+        }
         with self._write_lock:
             try:
                 answers = self.shards.call("delete_users", work)
@@ -356,15 +360,17 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             reports = [rep for rep, _ in answers.values()]
             report = DeletionReport(
                 [str(u) for u in user_ids],
-                [u for u in asked if u in found],
-                [u for u in asked if u not in found],
+                [u for u, r in zip(asked, roots, strict=True) if r in found],
+                [u for u, r in zip(asked, roots, strict=True) if r not in found],
                 sum(r.ids_deleted for r in reports),
                 sum(r.events_before for r in reports),
                 sum(r.events_visible_after for r in reports),
                 purged=compact,
             )
             if compact:
-                gone = self.router_ids.forget([u for _, purged in answers.values() for u in purged])
+                purged = [u for _, names in answers.values() for u in names]
+                self.identity.forget(purged)  # their ids are new people if they come again
+                gone = self.router_ids.forget(purged)
                 for listener in self.engine.store.purge_listeners:
                     listener(gone)
             audit_deletion(self.directory / "audit" / "deletions.jsonl", report)
