@@ -231,12 +231,13 @@ class Engine:
         """
         report = IngestReport()
         chunks = read_users(Path(path)) if users else read_events(Path(path))
-        for chunk in chunks:
-            part = self.upsert_user_properties(chunk.table) if users else self.ingest(chunk.table)
-            report.merge(part, chunk.first_row)
-            report.rejected.extend(chunk.rejections)
-            if progress is not None:
-                progress(chunk.first_row + chunk.table.num_rows + len(chunk.rejections), chunk.bytes_read)
+        with self.store.bulk():  # each row sorted and written once (storage/store.py)
+            for chunk in chunks:
+                part = self.upsert_user_properties(chunk.table) if users else self.ingest(chunk.table)
+                report.merge(part, chunk.first_row)
+                report.rejected.extend(chunk.rejections)
+                if progress is not None:
+                    progress(chunk.first_row + chunk.table.num_rows + len(chunk.rejections), chunk.bytes_read)
         report.rejected.sort(key=lambda r: r.row)
         return report
 

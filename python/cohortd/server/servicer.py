@@ -37,6 +37,7 @@ from cohortd.lang import ast as A
 from cohortd.server.feed import VersionFeed
 from cohortd.server.limits import Limits
 from cohortd.server.projects import DEFAULT_PROJECT, read_project, write_project
+from cohortd.server.stream_ingest import IngestPart, ingest_stream
 from cohortd.service import Project, Workspace
 from cohortd.service.membership import packed_bits
 from cohortd.storage.validate import check_structure
@@ -197,8 +198,10 @@ class CohortdServicer(pb_grpc.CohortdServicer):
             feed.close()
 
     # ---------------------------------------------------------------- ingest
-    def _ingest_one(self, request: pb.IngestRequest, first_row: int) -> tuple[int, list[Any], int]:
-        """Ingest one request's rows; (accepted, rejections, rows seen)."""
+    def _ingest_parts(
+        self, request: pb.IngestRequest, first_row: int
+    ) -> tuple[Project, list[IngestPart], int]:
+        """One request checked and made tables for the gate; (project, parts, rows in the request)."""
         n_events = len(request.events)
         arrow = wire.ipc_to_table(request.arrow_ipc) if request.arrow_ipc else None
         rows = n_events + (arrow.num_rows if arrow is not None else 0)
@@ -207,24 +210,32 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         if arrow is not None:
             arrow = check_structure(arrow)  # a broken column fails the request before anything is stored
         self._check_properties(project, request.events, arrow, events=True)
-        accepted = 0
-        rejections: list[Any] = []
+        parts = []
         if n_events:
             batch = wire.events_to_table(request.events, first_row)
-            if batch.table.num_rows:
-                report = project.ingest(batch.table)
-                accepted += report.accepted
-                rejections.extend(batch.renumber(report.rejected))
-            else:
-                rejections.extend(batch.rejections)
+            parts.append(IngestPart(batch.table, batch.renumber))
         if arrow is not None and arrow.num_rows:
+            offset = first_row + n_events
+            parts.append(IngestPart(arrow, lambda rejected: [
+                wire.WireRejection(r.row + offset, r.field, r.reason) for r in rejected
+            ]))  # fmt: skip
+        return project, parts, rows
+
+    def _ingest_one(self, request: pb.IngestRequest, first_row: int) -> tuple[int, list[Any], int]:
+        """Ingest one request's rows; (accepted, rejections, rows seen)."""
+        project, parts, rows = self._ingest_parts(request, first_row)
+        accepted = 0
+        rejections: list[Any] = []
+        for part in parts:
+            if not part.table.num_rows:
+                rejections.extend(part.renumber([]))
+                continue
             try:
-                report = project.ingest(arrow)
+                report = project.ingest(part.table)
             except CohortError as exc:
                 raise _partly_stored(exc, accepted, "of this request's events") from exc
             accepted += report.accepted
-            offset = first_row + n_events
-            rejections.extend(wire.WireRejection(r.row + offset, r.field, r.reason) for r in report.rejected)
+            rejections.extend(part.renumber(report.rejected))
         return accepted, rejections, rows
 
     def Ingest(self, request: pb.IngestRequest, context: grpc.ServicerContext) -> pb.IngestResponse:
@@ -236,22 +247,11 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def IngestStream(
         self, request_iterator: Iterator[pb.IngestRequest], context: grpc.ServicerContext
     ) -> pb.IngestResponse:
-        out = pb.IngestResponse()
-        project = None
-        row = 0
-        for request in request_iterator:
-            name = request.project or DEFAULT_PROJECT
-            if project is None:
-                project = name
-            elif name != project:
-                raise InvalidArgumentError(f"one IngestStream serves one project ({project!r}), got {name!r}")
-            try:
-                accepted, rejections, rows = self._ingest_one(request, row)
-            except CohortError as exc:
-                raise _partly_stored(exc, out.accepted, "of earlier requests in this stream") from exc
-            out.accepted += accepted
-            _rejections(rejections, out.rejections)
-            row += rows
+        accepted, rejections = ingest_stream(
+            request_iterator, self._ingest_parts, _partly_stored, DEFAULT_PROJECT
+        )  # requests that wait are stored together (server/stream_ingest.py)
+        out = pb.IngestResponse(accepted=accepted)
+        _rejections(rejections, out.rejections)
         return out
 
     def UpsertUserProperties(

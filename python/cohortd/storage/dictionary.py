@@ -62,8 +62,8 @@ class StringDictionary:
 
     def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Dense ids for a (non-null) string column, via Arrow's dictionary encoding."""
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
+        if isinstance(arr, pa.ChunkedArray):  # its only chunk as is (combine_chunks copies even that)
+            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         if not pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_encode()
         ids = self.encode_unique(arr.dictionary.to_pylist())

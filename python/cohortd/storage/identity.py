@@ -31,7 +31,7 @@ from cohortd.storage.dictionary import StringDictionary
 from cohortd.storage.files import FileSum, atomic_write
 from cohortd.storage.segment import Segment
 from cohortd.storage.userprops import UserProperties
-from cohortd.storage.validate import ANON_PREFIX  # anonymous ids in the user dictionary
+from cohortd.storage.validate import ANON_PREFIX, contiguous  # anonymous ids: in the user dictionary
 
 LINK_COLUMNS = ("anonymous_id", "previous_id")  # canonical link columns (nullable strings)
 
@@ -112,15 +112,17 @@ def encode_links(
     (an alias) merges that user id into the row's user when it is a known user
     id, else links the anonymous id ``$anon:<previous_id>``.
     """
-    names = batch.column("user_id").combine_chunks().to_pylist()
     links: list[tuple[int, int, bool]] = []
+    names: list[str] | None = None  # every row's user id as text, only for batches that link
     for column in LINK_COLUMNS:
         if column not in batch.column_names:
             continue
-        values = batch.column(column).combine_chunks()
+        values = contiguous(batch.column(column))
         rows = np.flatnonzero(np.asarray(values.is_valid()))
         if len(rows) == 0:
             continue
+        if names is None:
+            names = contiguous(batch.column("user_id")).to_pylist()
         texts = values.to_pylist()
         pairs = dict.fromkeys(  # row order: the first link of an anonymous id wins
             (texts[i], names[i], int(row_users[i])) for i in rows if not names[i].startswith(ANON_PREFIX)

@@ -106,23 +106,39 @@ class Segment:
         table = pa.concat_tables([p.table for p in parts], promote_options="default")
         return cls.build(name, table)
 
-    def split(self, period_ms: int, new_name: Callable[[], str]) -> list[Segment]:
-        """One segment per time partition ``floor(time / period_ms)``, each still sorted.
+    @classmethod
+    def merge_split(
+        cls, parts: Sequence[Segment], period_ms: int, new_name: Callable[[], str]
+    ) -> list[Segment]:
+        """``merge`` then ``split`` with one sort and one take: pieces are slices of the result.
 
-        Partitioning by time lets a windowed condition skip whole segments by
-        their min/max time, even for ``any`` (which reads every event type).
+        The rows are put in (type, user, time) order, then stably by time partition
+        (a radix sort of small integers), so each partition is one contiguous,
+        still sorted range (a filter per partition after a merge copied every row
+        twice).  Partitioning by time lets a windowed condition skip whole segments
+        by their min/max time, even for ``any`` (which reads every event type).
         """
-        part = np.floor_divide(self.times, period_ms)
-        if len(part) == 0 or part.min() == part.max():
-            return [Segment(new_name(), self.table, self.index)]
-        pieces = []
-        for p in np.unique(part):
-            table = self.table.filter(pa.array(part == p))
-            pieces.append(Segment(new_name(), _single_chunk(table)))
-        return pieces
+        table = _single_chunk(pa.concat_tables([p.table for p in parts], promote_options="default"))
+        users = _numpy(table.column("user"), np.uint32)
+        types = _numpy(table.column("type"), np.uint32)
+        times = _numpy(table.column("time"), np.int64)
+        if len(times) == 0:
+            return [cls(new_name(), table)]
+        order = _sort_order(types, users, times)
+        part = np.floor_divide(times if order is None else times[order], period_ms)
+        first = int(part.min())
+        if first != int(part.max()):
+            rel = part - first
+            by_part = np.argsort(rel.astype(np.uint16) if int(rel.max()) < 1 << 16 else rel, kind="stable")
+            order = by_part if order is None else order[by_part]
+            part = part[by_part]
+        if order is not None:
+            table = table.take(order)
+        starts = np.concatenate(([0], np.flatnonzero(np.diff(part)) + 1, [len(part)])).tolist()
+        return [cls(new_name(), table.slice(s, e - s)) for s, e in zip(starts, starts[1:], strict=False)]
 
     def partition(self, period_ms: int) -> int:
-        """The time partition of a segment written by ``split`` (its earliest event's)."""
+        """The time partition of a segment written by ``merge_split`` (its earliest event's)."""
         return self.min_time // period_ms
 
     # ------------------------------------------------------------------ disk

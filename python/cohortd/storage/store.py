@@ -42,7 +42,8 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ from cohortd.storage.validate import (
     USER_PREFIX,
     IngestReport,
     canonical_problem,
+    contiguous,
     kind_of_type,
     normalize_events,
     normalize_user_properties,
@@ -78,6 +80,8 @@ FORMAT_VERSION = 1
 NEVER = np.iinfo(np.int64).max
 SEAL_ROWS = 2_000_000  # seal the tail once it holds this many events
 SEAL_BATCHES = 256  # ... or after this many batches (the log then replays fast on open)
+BULK_TAIL_BYTES = 1 << 30  # during a bulk load (EventStore.bulk) seal once the tail holds this much
+BULK_TAIL_SEGMENTS = 64  # ... and merge tail segments again once there are more than this many
 MERGE_FANIN = 4  # merge when this many segments of one time partition share a size tier
 PARTITION_MS = 7 * 86_400_000  # sealed segments never span two weeks: windows prune whole segments
 DICT_KINDS = ("users", "types", "values")
@@ -153,6 +157,7 @@ class EventStore:
         self._next_segment = 1
         self._tail_serial = 0
         self._tail_batches = 0  # batches since the last checkpoint
+        self._bulk = 0  # open bulk loads (see bulk): seal by size at the end, tail merges deferred
         self._wal: WriteAheadLog | None = None
         self._sums: dict[str, FileSum] = {}  # live file (relative path) -> size and CRC-32
         self.health = StorageHealth()
@@ -384,6 +389,27 @@ class EventStore:
         )
         return Ingested(report, normalized, np.unique(dense), types, user_props)
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """A bulk load (a file): every row is sorted and written once instead of three times.
+
+        While it lasts, the tail is sealed only once it holds ``BULK_TAIL_BYTES`` (not
+        ``SEAL_ROWS``) and its segments are not merged pairwise on arrival; at the end the
+        normal rules apply.  One seal then writes each time partition once, so a compaction
+        after the load has nothing to merge.  Durability is unchanged: every batch is in the
+        log before its ingest returns, and a crash replays it.
+        """
+        with self.lock:
+            self._bulk += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._bulk -= 1
+                if not self._bulk:
+                    self._seal_if_due()
+                    self._merge_tail()
+
     def _log(self, payload: bytes) -> None:
         """Append one record; an OSError becomes StorageFullError / StorageError (nothing stored)."""
         assert self._wal is not None, "store is closed"
@@ -400,7 +426,11 @@ class EventStore:
 
     def _seal_if_due(self) -> None:
         """Seal when the tail is big enough; a failure is logged, reported and retried, never raised."""
-        due = sum(s.num_rows for s in self.tail) >= SEAL_ROWS or self._tail_batches >= SEAL_BATCHES
+        if self._bulk:
+            due = sum(s.table.nbytes for s in self.tail) >= BULK_TAIL_BYTES
+        else:
+            due = sum(s.num_rows for s in self.tail) >= SEAL_ROWS
+        due = due or self._tail_batches >= SEAL_BATCHES
         if not due or time.monotonic() < self._retry_at:
             return
         try:
@@ -428,9 +458,9 @@ class EventStore:
         self._first_seen_copy = None  # first_seen changes below (first events, merges, deletions)
         if batch.num_rows and batch.column("event_type")[0].as_py() == DELETE:
             return self._apply_deletion(batch)
-        is_identify = np.asarray(pc.equal(batch.column("event_type"), IDENTIFY).combine_chunks())
+        is_identify = np.asarray(contiguous(pc.equal(batch.column("event_type"), IDENTIFY)))
         users = self.users.encode_array(batch.column("user_id"))
-        times = batch.column("time").combine_chunks().to_numpy().astype(np.int64, copy=False)
+        times = contiguous(batch.column("time")).to_numpy().astype(np.int64, copy=False)
         links = encode_links(self.users, batch, users)
         self._grow_users(len(self.users))
         merged = apply_links(self.identity, self.users, links, self.first_seen, self.user_props)
@@ -460,17 +490,21 @@ class EventStore:
                 (USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX)
             ):
                 continue
-            col = batch.column(name).combine_chunks()
+            col = contiguous(batch.column(name))
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
             columns[PROP_PREFIX + name] = self._encode_prop(col, kind)
         np.minimum.at(self.first_seen, users, times)
         self.tail.append(Segment.build(self._tail_name(), pa.table(columns)))
-        # Binary-counter merging keeps O(log n) in-memory segments (each query and each
-        # incremental step pays per segment) for O(n log n) total sorting work.
+        if not self._bulk or len(self.tail) > BULK_TAIL_SEGMENTS:
+            self._merge_tail()
+        return dense
+
+    def _merge_tail(self) -> None:
+        """Binary-counter merging: O(log n) in-memory segments (each query and each incremental
+        step pays per segment) for O(n log n) total sorting work."""
         while len(self.tail) >= 2 and self.tail[-1].num_rows * 2 >= self.tail[-2].num_rows:
             last = self.tail.pop()
             self.tail[-1] = Segment.merge(self._tail_name(), [self.tail[-1], last])
-        return dense
 
     def _tail_name(self) -> str:
         self._tail_serial += 1
@@ -491,7 +525,7 @@ class EventStore:
 
     def _apply_user_props(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
         undated = (
-            np.asarray(batch.column(UNDATED).combine_chunks())
+            np.asarray(contiguous(batch.column(UNDATED)))
             if UNDATED in batch.column_names
             else np.zeros(batch.num_rows, bool)
         )
@@ -499,7 +533,7 @@ class EventStore:
             if not name.startswith(USER_PREFIX):
                 continue
             prop = name[len(USER_PREFIX) :]
-            col = batch.column(name).combine_chunks()
+            col = contiguous(batch.column(name))
             kind = self.user_schema.setdefault(prop, kind_of_type(col.type) or "string")
             has = np.asarray(col.is_valid())
             if not has.any():
@@ -520,7 +554,7 @@ class EventStore:
         accounts = [c for c in batch.column_names if c.startswith(ACCOUNT_PREFIX)]
         for name in group_columns:
             group_type = name[len(GROUP_PREFIX) :]
-            keys = batch.column(name).combine_chunks()
+            keys = contiguous(batch.column(name))
             has = np.asarray(keys.is_valid())
             if not has.any():
                 continue
@@ -530,7 +564,7 @@ class EventStore:
             self.groups.add(users[has], gids[has], group_type, times[has])
             for column in accounts:
                 prop = column[len(ACCOUNT_PREFIX) :]
-                col = batch.column(column).combine_chunks()
+                col = contiguous(batch.column(column))
                 kind = self.group_schema.setdefault(prop, kind_of_type(col.type) or "string")
                 set_here = has & np.asarray(col.is_valid())
                 if not set_here.any():
@@ -649,8 +683,8 @@ class EventStore:
 
         Every file written is appended to ``written`` (so a failed caller can remove them).
         """
-        merged = Segment.merge("merging", [self._canonical(s) for s in parts])  # folds the identity map
-        pieces = merged.split(PARTITION_MS, self._new_segment_name)
+        canonical = [self._canonical(s) for s in parts]  # folds the identity map
+        pieces = Segment.merge_split(canonical, PARTITION_MS, self._new_segment_name)
         for piece in pieces:
             written += [self.segments_dir / f"{piece.name}{ext}" for ext in (".arrow", ".index.arrow")]
             data_sum, index_sum = piece.write(self.segments_dir)

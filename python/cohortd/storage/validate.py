@@ -43,6 +43,13 @@ MAX_STRING_BYTES = 65_536  # one string property value
 MAX_NAME_CHARS = 256  # a property name
 
 
+def contiguous(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array for a column: its only chunk as is (``combine_chunks`` copies even that)."""
+    if isinstance(col, pa.Array):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 def kind_of_type(t: pa.DataType) -> str | None:
     """The schema kind an Arrow type maps to; None for all-null columns."""
     if pa.types.is_dictionary(t):
@@ -228,14 +235,13 @@ def coerce_column(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
                 bad[i] = True
         return pa.array(values, ARROW_TYPES[kind]), bad
     have = kind_of_type(arr.type)
-    valid = np.asarray(pc.is_valid(arr))
     if have is None:
         return pa.nulls(n, ARROW_TYPES[kind]), np.zeros(n, dtype=bool)
     if have == kind or (have == "int" and kind == "float"):
         if pa.types.is_timestamp(arr.type):
             arr = pc.cast(arr, pa.timestamp("ms", tz=arr.type.tz), safe=False).cast(pa.int64())
         return arr.cast(ARROW_TYPES[kind]), np.zeros(n, dtype=bool)
-    return pa.nulls(n, ARROW_TYPES[kind]), valid
+    return pa.nulls(n, ARROW_TYPES[kind]), np.asarray(pc.is_valid(arr))
 
 
 def _bool(text: str) -> bool:
@@ -258,7 +264,7 @@ def check_structure(table: pa.Table) -> pa.Table:
 
     columns = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
-        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        arr = contiguous(col)
         try:
             if pa.types.is_dictionary(arr.type):  # kept encoded: decoding here would cost a copy
                 arr.indices.validate(full=True)
@@ -313,6 +319,12 @@ def too_long(arr: pa.Array, limit: int) -> np.ndarray:
     if longest is None or longest <= limit:
         return np.zeros(len(arr), dtype=bool)
     return np.asarray(pc.fill_null(pc.greater(lengths, limit), False))
+
+
+def blank(arr: pa.Array) -> np.ndarray:
+    """Rows that are null, empty or only (Unicode) whitespace, without trimming a copy of every value."""
+    is_blank = pc.or_(pc.equal(pc.binary_length(arr), 0), pc.utf8_is_space(arr))
+    return np.asarray(pc.fill_null(is_blank, True))
 
 
 def name_problem(name: str) -> str | None:
@@ -401,7 +413,7 @@ def group_type_problem(group_type: str) -> str | None:
 def _group_keys(table: pa.Table, name: str, reject: Any) -> pa.Array:
     """A ``$group.<type>`` column as strings (ids: string or integer), empty keys as no group."""
     n = table.num_rows
-    col = table.column(name).combine_chunks()
+    col = contiguous(table.column(name))
     group_type = name[len(GROUP_PREFIX) :]
     problem = group_type_problem(group_type)
     if col.type == pa.null():
@@ -422,7 +434,7 @@ def _group_keys(table: pa.Table, name: str, reject: Any) -> pa.Array:
     reject(
         too_long(keys, MAX_ID_BYTES), name, f"group key {group_type!r} is longer than {MAX_ID_BYTES} bytes"
     )
-    empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(keys), ""), True))
+    empty = blank(keys)
     return pc.if_else(pa.array(empty), pa.nulls(n, pa.string()), keys)
 
 
@@ -446,6 +458,8 @@ def normalize_events(
     bad = np.zeros(n, dtype=bool)
 
     def reject(mask: np.ndarray, field_name: str, reason: str) -> None:
+        if not mask.any():
+            return
         for i in np.flatnonzero(mask & ~bad):
             reasons[i] = (field_name, reason)
         bad[:] |= mask
@@ -457,7 +471,7 @@ def normalize_events(
             raise_missing = np.ones(n, dtype=bool)
             reject(raise_missing, name, f"missing {name.replace('_', ' ')}")
     if ERROR_COLUMN in table.column_names:
-        errors = table.column(ERROR_COLUMN).combine_chunks()
+        errors = contiguous(table.column(ERROR_COLUMN))
         for i in np.flatnonzero(np.asarray(errors.is_valid())):
             reasons[i] = ("line", str(errors[int(i)].as_py()))
             bad[i] = True
@@ -471,7 +485,7 @@ def normalize_events(
             if not link:
                 out[name] = pa.nulls(n, pa.string())
             continue
-        col = table.column(name).combine_chunks()
+        col = contiguous(table.column(name))
         if col.type == pa.null():
             col = pa.nulls(n, pa.string())
         if col.type == _MIXED:
@@ -487,7 +501,7 @@ def normalize_events(
         strings, bad_text = utf8_checked(strings)
         reject(bad_text, name, f"{name} is not valid UTF-8")
         reject(too_long(strings, MAX_ID_BYTES), name, f"{name} is longer than {MAX_ID_BYTES} bytes")
-        empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(strings), ""), True))
+        empty = blank(strings)
         if link:  # an empty link id is no link
             out[name] = pc.if_else(pa.array(empty), pa.nulls(n, pa.string()), strings)
             continue
@@ -509,7 +523,7 @@ def normalize_events(
             reject(deleting, name, "event type '$delete' is reserved (use `cohortd users delete`)")
         out[name] = strings
     if "time" in table.column_names:
-        time_col = table.column("time").combine_chunks()
+        time_col = contiguous(table.column("time"))
         if kind_of_type(time_col.type) == "string":
             time_col, bad_text = utf8_checked(time_col)
             reject(bad_text, "time", "time is not valid UTF-8")
@@ -531,7 +545,7 @@ def normalize_events(
             has_group |= np.asarray(out[name].is_valid())
             continue
         target, prop = _target(name, schema, user_schema, group_schema)
-        col = table.column(name).combine_chunks()
+        col = contiguous(table.column(name))
         if name.startswith(ACCOUNT_PREFIX):
             has_account |= np.asarray(pc.is_valid(col.storage if col.type == _MIXED else col))
         mixed = _mixed_kinds(col) if col.type == _MIXED else None
@@ -597,7 +611,7 @@ def normalize_user_properties(
         undated = np.ones(n, dtype=bool)
         renamed["time"] = pa.chunked_array([pa.array(np.full(n, now_ms, dtype=np.int64))])
     else:
-        given = renamed["time"].combine_chunks()
+        given = contiguous(renamed["time"])
         undated = np.asarray(given.is_null()) if given.null_count else np.zeros(n, dtype=bool)
         renamed["time"] = _default_time(given, now_ms)
     renamed["event_type"] = pa.chunked_array([pa.array(["$identify"] * n, pa.string())])
