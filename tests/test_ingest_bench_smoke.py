@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _run(*args: str) -> None:
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+from support.bench import bench_json
 
 
 def test_tiny_ingest_bench_stores_every_event_both_ways(tmp_path: Path) -> None:
-    out = tmp_path / "ingest.json"
-    _run(str(BENCHMARKS / "ingest_bench.py"), "--events", "20000", "--stream-batch", "3000", "--quiet",
-         "--data-dir", str(tmp_path), "--out", str(out))  # fmt: skip
-    data = json.loads(out.read_text())
+    data = bench_json("ingest_bench.py", "--events", "20000", "--stream-batch", "3000", "--quiet",
+                      "--data-dir", str(tmp_path), out=tmp_path / "ingest.json")  # fmt: skip
     assert data["events"] == data["stream"]["accepted"] > 15_000
     assert data["ingest"]["rejected"] == data["stream"]["rejected"] == 0
     assert data["stream"]["requests"] == -(-data["events"] // 3000)
@@ -28,10 +18,8 @@ def test_tiny_ingest_bench_stores_every_event_both_ways(tmp_path: Path) -> None:
 
 
 def test_tiny_memory_bench_measures_every_condition(tmp_path: Path) -> None:
-    out = tmp_path / "memory.json"
-    _run(str(BENCHMARKS / "memory_bench.py"), "--users", "5000", "--buyers", "40", "--repeat", "1",
-         "--data-dir", str(tmp_path), "--out", str(out))  # fmt: skip
-    data = json.loads(out.read_text())
+    data = bench_json("memory_bench.py", "--users", "5000", "--buyers", "40", "--repeat", "1",
+                      "--data-dir", str(tmp_path), out=tmp_path / "memory.json")  # fmt: skip
     assert data["users"] == 5000 and data["rows"]["Seen"] == 5000
     broad = data["conditions"]["broad did (every user)"]
     assert broad["members"] == 5000 and broad["touched_rows"] == 5000

@@ -33,8 +33,8 @@ from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.segments import check_segment, stored_events
 from support.server import ServerProcess
-from test_storage_roundtrip import check_segment, stored_events
 
 NOW_MS = 1_704_067_200_000
 T0 = NOW_MS - 40 * 86_400_000

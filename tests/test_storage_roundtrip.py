@@ -26,6 +26,7 @@ from cohortd.storage.store import PARTITION_MS
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from support.segments import check_segment, event_key, stored_events, typed_value
 
 NOW_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z, the injected clock
 T0 = 1_600_000_000_000
@@ -36,26 +37,6 @@ def clock() -> int:
 
 
 # --------------------------------------------------------------------------- helpers
-def _typed(v: Any) -> tuple[str, Any]:
-    """A value tagged with its Python type, so 1, 1.0 and True never compare equal."""
-    return (type(v).__name__, v)
-
-
-def event_key(row: dict[str, Any]) -> tuple:
-    props = tuple(
-        sorted(
-            (k, _typed(v))
-            for k, v in row.items()
-            if k not in ("user_id", "event_type", "time") and v is not None
-        )
-    )
-    return (str(row["user_id"]), row["event_type"], int(row["time"]), props)
-
-
-def stored_events(eng: Engine) -> Counter:
-    return Counter(event_key(r) for r in eng.events().to_pylist())
-
-
 def model_events(rows: list[dict[str, Any]]) -> Counter:
     out = []
     for r in rows:
@@ -65,31 +46,7 @@ def model_events(rows: list[dict[str, Any]]) -> Counter:
 
 
 def typed_user_props(props: dict[str, dict[str, Any]]) -> dict[str, dict[str, tuple[str, Any]]]:
-    return {u: {k: _typed(v) for k, v in p.items()} for u, p in props.items() if p}
-
-
-def check_segment(seg: Segment) -> None:
-    """Sorted by (type, user, time); the index describes exactly the rows it covers."""
-    types = seg.types.astype(np.int64)
-    users = seg.users.astype(np.int64)
-    times = seg.times
-    n = len(types)
-    assert seg.num_rows == n == len(users) == len(times)
-    keys = list(zip(types.tolist(), users.tolist(), times.tolist(), strict=True))
-    assert keys == sorted(keys), f"{seg.name} is not sorted by (type, user, time)"
-    assert sorted(seg.index) == sorted(set(types.tolist()))
-    covered = 0
-    for t, r in sorted(seg.index.items(), key=lambda kv: kv[1].start):
-        assert r.start == covered, f"{seg.name}: type {t} range does not follow the previous one"
-        assert r.end > r.start
-        assert (types[r.start : r.end] == t).all()
-        assert set(r.users) == set(users[r.start : r.end].tolist())
-        assert r.min_time == times[r.start : r.end].min()
-        assert r.max_time == times[r.start : r.end].max()
-        covered = r.end
-    assert covered == n
-    if n:
-        assert seg.min_time == times.min() and seg.max_time == times.max()
+    return {u: {k: typed_value(v) for k, v in p.items()} for u, p in props.items() if p}
 
 
 def check_store_segments(eng: Engine) -> None:
@@ -413,7 +370,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert stored_events(self.eng) == model_events(self.events)
         want: dict[str, dict[str, tuple[str, Any]]] = {}
         for (user, name), (_, _, v) in self.uprops.items():
-            want.setdefault(user, {})[name] = _typed(v)
+            want.setdefault(user, {})[name] = typed_value(v)
         assert typed_user_props(self.eng.user_properties()) == want
 
     @invariant()
