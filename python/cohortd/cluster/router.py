@@ -46,6 +46,7 @@ from cohortd.cluster.lint import ClusterLint
 from cohortd.cluster.partial import PartialInterceptor, asked_partial
 from cohortd.cluster.partial import missing as record_missing
 from cohortd.cluster.partition import shard_rows, split_by_owner, split_table
+from cohortd.cluster.percentiles import PercentileLog
 from cohortd.cluster.shards import ShardSet
 from cohortd.cluster.versions import ClusterVersions
 from cohortd.engine.evaluate import percentile_threshold_rank
@@ -167,6 +168,8 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         )
         self.engine = _Engine(self)
         self.identity = IdentityRouter(self.directory / "identity.sqlite", self.shards.count)
+        self.percentiles = PercentileLog(self.directory / "percentiles.sqlite")
+        self._refreshing = threading.Lock()
         self._people = SharedExclusive()
         self._moves_pending = True  # until the first write finds none left by an earlier router
         self.broken: dict[str, str] = {}
@@ -431,6 +434,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 name, self._canonical(definition), description, note, governance.author()
             )
             self._sync_catalog()
+            self._refresh_if_percentile(name)
         return rec, warnings
 
     def update_cohort(
@@ -449,6 +453,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 text = self._canonical(definition)
             rec = self.catalog.update(name, text, description, note, governance.author())
             self._sync_catalog()
+            self._refresh_if_percentile(name)
         return rec, warnings
 
     def archive_cohort(self, name: str) -> CohortRecord:
@@ -516,6 +521,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 rewrites[r] = to_text(governance.renamed(expr, old, new))
             rec = self.catalog.rename(old, new, rewrites, governance.author())
             self.shards.all("rename_cohort", self.name, old, new, partial=True)
+            self.percentiles.rename(old, new)
             self._sync_catalog()
         return rec, follow
 
@@ -530,6 +536,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                     f"cohort {name!r} cannot be deleted while referenced by {', '.join(who)}"
                 )
             self.catalog.delete(name)
+            self.percentiles.drop(name)
             self._sync_catalog()
 
     def cohort_changelog(self, name: str) -> list[governance.VersionChange]:
@@ -626,6 +633,9 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
     ) -> ClusterResult:
         self._check_target(name, definition)
         partial = partial or asked_partial()
+        if name is not None and as_of is None and not partial and self._tops(name, None):
+            members, version, at = self._refresh(name)  # "now" of a percentile cohort: its log's version
+            return ClusterResult(len(members), at, version, members, to_bitmap=self.router_ids.bitmap)
         ms, thresholds = self._plan([name], definition, as_of, partial)
         now = ms is None and name is not None and not thresholds
         if ms is None and not now:
@@ -647,6 +657,23 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             pinned = as_of if as_of is not None else (None if now else ms)
             result.fetch = lambda: self._evaluate("members", name, definition, pinned, partial).members()
         return result
+
+    def _refresh(self, cohort: str) -> tuple[list[str], int, int]:
+        """(members, cluster version, instant) of a percentile cohort now, logged (``percentiles.py``)."""
+        with self._refreshing:  # one refresh at a time: the log's versions only grow
+            vector = self._vector()
+            version = self.maintainer.register(vector)
+            ms = self._clock()
+            members = self._evaluate("members", cohort, None, ms, False).members()
+            version = self.percentiles.record(
+                cohort, version, ms, members, lambda: self.maintainer.register(vector, fresh=True)
+            )
+        return members, version, ms
+
+    def _refresh_if_percentile(self, cohort: str) -> None:
+        """A saved cohort with a percentile starts its log when it is saved (Watch from then on)."""
+        if self._tops(cohort, None) and not self.catalog.get(cohort).archived:
+            self._refresh(cohort)
 
     def _version_at(self, shard_versions: dict[int, int]) -> int:
         """The cluster version of an answer read at these shard versions (0 for a partial one)."""
@@ -731,19 +758,26 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
 
         Every shard's changes between the two vectors, merged per cohort into one
         change (net entries and exits) at version ``upto``: one per (cohort, version).
+        A cohort with a ``top P%`` condition is refreshed and read from the router's
+        own log instead (``cluster/percentiles.py``).
         """
         for c in cohorts:
             self.catalog.get(c)
-            if self._tops(c, None):
-                raise NotInClusterError(
-                    f"cohort {c!r} has a top P% condition: Watch and Changes are not available for it "
-                    "on a cluster yet (each shard's change log follows its own percentile threshold, "
-                    "not the global one); read its members with Evaluate or Members"
-                )
+        percentile = [c for c in cohorts if self._tops(c, None)]
+        for c in percentile:  # their log is the router's: refreshed now, then read
+            self._refresh(c)
         upto = self.maintainer.version if upto is None else upto
-        start, end = self.maintainer.vector(after_version), self.maintainer.vector(upto)
+        logged = [ch for c in percentile for ch in self.percentiles.changes(c, after_version, upto)]
+        local = [c for c in cohorts if c not in percentile]
+        self.maintainer.vector(after_version)  # ResyncRequired for a version never handed out
         if upto <= after_version:
             return []
+        out = self._shard_changes(local, after_version, upto) if local else []
+        return sorted(out + logged, key=lambda ch: ch.version)
+
+    def _shard_changes(self, cohorts: Sequence[str], after_version: int, upto: int) -> list[Change]:
+        """Every shard's changes between the two vectors, merged per cohort at version ``upto``."""
+        start, end = self.maintainer.vector(after_version), self.maintainer.vector(upto)
         work = {s: (self.name, list(cohorts), start[s], end[s]) for s in range(self.shards.count)}
         answers = self.shards.call("changes", work)
         net: dict[str, dict[str, int]] = {}  # cohort -> user -> +1 entered / -1 exited over the step
@@ -787,6 +821,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
             self.shards.on_restart.remove(self._resync)
         self.audiences.close()
         self.maintainer.close()
+        self.percentiles.close()
         self.identity.close()
         self.router_ids.close()
         self.catalog.close()

@@ -52,11 +52,11 @@ class ClusterVersions:
         )
         self.log_limit: int | None = None  # the servicer sets it; each shard keeps its own log
 
-    def register(self, vector: Sequence[int]) -> int:
-        """The cluster version naming ``vector`` (a new one unless it is the latest)."""
+    def register(self, vector: Sequence[int], fresh: bool = False) -> int:
+        """The cluster version naming ``vector`` (a new one unless it is the latest, or ``fresh``)."""
         vec = tuple(int(v) for v in vector)
         with self._lock:
-            if self._latest is not None and self._latest[1] == vec:
+            if not fresh and self._latest is not None and self._latest[1] == vec:
                 return self._latest[0]
             cur = self._db.execute("INSERT INTO versions (vector) VALUES (?)", (json.dumps(vec),))
             version = int(cur.lastrowid or 0)
