@@ -88,6 +88,23 @@ def test_cluster_server_same_answers_and_watch_resume(tmp_path: Path) -> None:
             versions = [ch.version for ch in seen]
             assert versions == sorted(versions) and len(set(versions)) == len(versions)  # no repeat
 
+            # A percentile cohort's changes over gRPC come from the router's log: members at a
+            # version plus the changes after it are its members now.
+            at = c.evaluate("power").version
+            held = set(c.members("power"))
+            more = [
+                {"user_id": f"u{i:04d}", "event_type": "Page View", "time": now - DAY_MS + k}
+                for i in range(60, 120, 3)
+                for k in range(40)
+            ]
+            c.ingest(more)
+            reference.ingest(more)
+            got = c.changes("power", at)
+            assert got.version > at and got.changes
+            for change in got.changes:
+                held = (held | set(change.entered)) - set(change.exited)
+            assert held == set(c.members("power"))
+
             # The server delivers audiences from the router: a file delivery of the members now.
             c.create_destination("files", directory=str(tmp_path / "files"), fmt="jsonl")
             c.create_audience("power-users", "paid_or_dash", "files", mode="once")

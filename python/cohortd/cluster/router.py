@@ -163,8 +163,12 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
         self._clock = cluster.clock
         self.catalog = Catalog(self.directory / "catalog.sqlite", clock=self._clock)
         self.router_ids = RouterIds(self.directory / "router_ids.sqlite")
+        self._watched: set[str] = set()  # percentile cohorts refreshed since the router opened
         self.maintainer = ClusterVersions(
-            self.directory / "versions.sqlite", self._vector, ClusterMemberships(self).membership
+            self.directory / "versions.sqlite",
+            self._vector,
+            ClusterMemberships(self).membership,
+            self._refresh_watched,
         )
         self.engine = _Engine(self)
         self.identity = IdentityRouter(self.directory / "identity.sqlite", self.shards.count)
@@ -661,6 +665,7 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
     def _refresh(self, cohort: str) -> tuple[list[str], int, int]:
         """(members, cluster version, instant) of a percentile cohort now, logged (``percentiles.py``)."""
         with self._refreshing:  # one refresh at a time: the log's versions only grow
+            self._watched.add(cohort)
             vector = self._vector()
             version = self.maintainer.register(vector)
             ms = self._clock()
@@ -669,6 +674,16 @@ class ClusterProject(AudienceMethods, ClusterAnalyses, ClusterKnow, ClusterLint)
                 cohort, version, ms, members, lambda: self.maintainer.register(vector, fresh=True)
             )
         return members, version, ms
+
+    def _refresh_watched(self) -> None:
+        """Refresh every percentile cohort read or watched since the router opened (before a version
+        is read: Changes and Watch then see what the refresh logged)."""
+        for cohort in sorted(self._watched):
+            try:
+                if not self.catalog.get(cohort).archived:
+                    self._refresh(cohort)
+            except NotFoundError:  # deleted or renamed
+                self._watched.discard(cohort)
 
     def _refresh_if_percentile(self, cohort: str) -> None:
         """A saved cohort with a percentile starts its log when it is saved (Watch from then on)."""

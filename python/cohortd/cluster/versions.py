@@ -20,10 +20,13 @@ from typing import Any
 
 from cohortd.errors import ResyncRequired
 
-__all__ = ["ClusterVersions", "POLL_S"]
+__all__ = ["POLL_S", "REFRESH_S", "ClusterVersions"]
 
 POLL_S = 0.05
 """How often waiting for a change re-reads the shards' versions."""
+
+REFRESH_S = 1.0
+"""How often waiting for a change also refreshes the watched percentile cohorts."""
 
 
 class ClusterVersions:
@@ -34,9 +37,12 @@ class ClusterVersions:
         path: Path,
         read_vector: Callable[[], tuple[int, ...]],
         membership: Callable[[str], Any] | None = None,
+        refresh: Callable[[], None] | None = None,
     ) -> None:
         self._read = read_vector
         self._membership = membership
+        self._refresh = refresh
+        """Refreshes the watched percentile cohorts (``cluster/percentiles.py``) before a version is read."""
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -78,7 +84,9 @@ class ClusterVersions:
 
     @property
     def version(self) -> int:
-        """The current cluster version (reads every shard's version)."""
+        """The current cluster version (reads every shard's version, after a percentile refresh)."""
+        if self._refresh is not None:
+            self._refresh()
         return self.register(self._read())
 
     def membership(self, cohort: str) -> Any:
@@ -95,10 +103,15 @@ class ClusterVersions:
         except ResyncRequired:
             return True
         deadline = time.monotonic() + timeout
+        refresh_at = time.monotonic() + REFRESH_S
         while True:
             try:
                 if self._read() != start:
                     return True
+                if self._refresh is not None and time.monotonic() >= refresh_at:
+                    refresh_at = time.monotonic() + REFRESH_S
+                    if self.version > after_version:  # a percentile cohort moved with the clock
+                        return True
             except Exception:  # a shard restarting: keep waiting, the stream reports it when it reads
                 pass
             if time.monotonic() >= deadline:
