@@ -87,6 +87,38 @@ def test_merge_split_is_a_sort_by_partition_then_type_user_time(
     assert len(pieces) == len({r[2] // PARTITION_MS for r in everything})
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 400),
+    users=st.sampled_from([1, 5, 1000]),
+    types=st.sampled_from([1, 3, 70_000]),
+    user_sorted=st.booleans(),
+)
+def test_build_orders_rows_as_a_stable_lexsort(
+    seed: int, n: int, users: int, types: int, user_sorted: bool
+) -> None:
+    """Rows in (user, time) order take the stable-sort-by-type path; the order is the same."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, users, n)
+    t = T0 + rng.integers(0, 50, n)
+    if user_sorted:
+        order = np.lexsort((t, u))
+        u, t = u[order], t[order]
+    y = rng.integers(0, types, n)
+    table = pa.table(
+        {
+            "user": pa.array(u, pa.uint32()),
+            "type": pa.array(y, pa.uint32()),
+            "time": pa.array(t, pa.int64()),
+            "row": pa.array(np.arange(n), pa.int64()),  # which input row: equal keys keep input order
+        }
+    )
+    seg = Segment.build("b", table)
+    assert seg.table.column("row").to_pylist() == np.lexsort((t, u, y)).tolist()
+    check_segment(seg)
+
+
 def _events_file(path: Path, n: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
     table = pa.table(

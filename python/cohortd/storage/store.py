@@ -514,14 +514,8 @@ class EventStore:
         if kind != "string":
             return col
         enc = col.dictionary_encode()
-        ids = self.values.encode_unique(enc.dictionary.to_pylist())
-        idx = enc.indices
-        codes = (
-            ids[idx.fill_null(0).to_numpy(zero_copy_only=False)]
-            if len(ids)
-            else np.zeros(len(col), np.uint32)
-        )
-        return pa.array(codes, pa.uint32(), mask=np.asarray(idx.is_null()))
+        ids = pa.array(self.values.encode_unique(enc.dictionary.to_pylist()), pa.uint32())
+        return ids.take(enc.indices)  # one gather; a null value stays null
 
     def _apply_user_props(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:
         undated = (
