@@ -276,3 +276,20 @@ def test_every_exception_class_lives_in_cohortd_errors() -> None:
             if bases & (tree_names | {"Exception", "BaseException", "OSError", "ValueError", "RuntimeError"}):
                 found.append(f"{path.relative_to(root)}:{node.name}")
     assert found == ["server/dispatch.py:_Aborted"]
+
+
+def test_serve_on_a_new_data_directory_creates_the_default_project(tmp_path: Path) -> None:
+    """``serve`` is a new directory's ``init``: ``default`` exists, answers reads and is healthy."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    server = ServerProcess(tmp_path / "new")
+    try:
+        with cohortd.Client(server.address) as c:
+            assert c.list_cohorts() == []
+        with grpc.insecure_channel(server.address) as channel:
+            request = health_pb2.HealthCheckRequest(service="cohortd.v1.Cohortd/default")
+            status = health_pb2_grpc.HealthStub(channel).Check(request, timeout=30).status
+        assert status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        assert server.terminate() == 0, server.output
+    assert (tmp_path / "new" / "projects" / "default").is_dir()

@@ -346,8 +346,6 @@ def serve(
     else:
         workspace = Workspace(workspace_dir, deliver_audiences=True, max_active_cohorts=max_active_cohorts)
     try:
-        if not workspace.project_names():  # a new data directory: serving it is its `cohortd init`
-            workspace.project(DEFAULT_PROJECT, create=True)
         srv = build_server(
             workspace,
             listen,
@@ -368,6 +366,8 @@ def serve(
             keys = load_keys(auth_keys_path) if auth_keys_path is not None else None
             web = HttpServer(workspace, http, keys, tls_cert, tls_key)
         srv.start()
+        if not workspace.project_names():  # a new data directory: serving it is its `cohortd init`
+            workspace.project(DEFAULT_PROJECT, create=True)  # after start: health hears it open
         _open_in_background(workspace)
         if web is not None:
             web.start()
