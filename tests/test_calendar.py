@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.engine_check import STRING_VALUES, T0, VOCABULARIES, adapt, build, check, scenarios
 from support.oracle import calendar_bounds
-from support.server import ServerProcess
+from support.server import ready_server
 
 FEW = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
 H = 3_600_000
@@ -359,13 +359,8 @@ def test_cli_init_and_time_zone(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("calendar")))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
-            yield c
-    finally:
-        assert srv.terminate() == 0, srv.output
+    with ready_server(Path(tmp_path_factory.mktemp("calendar"))) as srv, Client(srv.address) as c:
+        yield c
 
 
 def test_over_the_server(client: Client) -> None:

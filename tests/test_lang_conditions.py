@@ -36,7 +36,7 @@ from support.engine_check import (
     windows,
 )
 from support.maintenance import START, TYPES, cohorts_over, plan_windows, run_plan_on_a_fresh_engine, steps
-from support.server import ServerProcess
+from support.server import ready_server
 from support.strategies import event_refs, period_counts
 
 FEW = settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow])
@@ -304,21 +304,14 @@ def test_stopped_users_enter_by_the_passing_of_time_alone(tmp_path: Path) -> Non
 # ------------------------------------------------------------------- server
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("conditions")))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
-            t = now_ms() - 2 * DAY_MS
-            rows = [{"user_id": f"u{i}", "event_type": "Signup Submitted", "time": t - i} for i in range(3)]
-            for i in range(3):  # user ui: i+1 "E" events a minute apart right after signing up
-                rows += [
-                    {"user_id": f"u{i}", "event_type": "E", "time": t + 60_000 * k} for k in range(1, i + 2)
-                ]
-            rows.append({"user_id": "old", "event_type": "E", "time": now_ms() - 45 * DAY_MS})
-            assert c.ingest(rows).accepted == len(rows)
-            yield c
-    finally:
-        assert srv.terminate() == 0, srv.output
+    with ready_server(Path(tmp_path_factory.mktemp("conditions"))) as srv, Client(srv.address) as c:
+        t = now_ms() - 2 * DAY_MS
+        rows = [{"user_id": f"u{i}", "event_type": "Signup Submitted", "time": t - i} for i in range(3)]
+        for i in range(3):  # user ui: i+1 "E" events a minute apart right after signing up
+            rows += [{"user_id": f"u{i}", "event_type": "E", "time": t + 60_000 * k} for k in range(1, i + 2)]
+        rows.append({"user_id": "old", "event_type": "E", "time": now_ms() - 45 * DAY_MS})
+        assert c.ingest(rows).accepted == len(rows)
+        yield c
 
 
 def test_over_the_server_text_tree_and_rejections(client: Client) -> None:

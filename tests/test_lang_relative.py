@@ -31,7 +31,7 @@ from support.engine_check import (
     windows,
 )
 from support.maintenance import TYPES, cohorts_over, plan_windows, run_plan_on_a_fresh_engine, steps
-from support.server import ServerProcess
+from support.server import ready_server
 from support.strategies import event_refs
 
 FEW = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
@@ -148,19 +148,14 @@ def test_materialised_equals_full_re_evaluation(c0: A.Expr, c1: A.Expr, c2: A.Ex
 # ------------------------------------------------------------------- server
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("relative")))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
-            t = now_ms() - DAY_MS
-            rows = []
-            for i in range(5):  # user ui: i "A" events and 2 "B" events, yesterday
-                rows += [{"user_id": f"u{i}", "event_type": "A", "time": t - k} for k in range(i)]
-                rows += [{"user_id": f"u{i}", "event_type": "B", "time": t - k} for k in range(2)]
-            assert c.ingest(rows).accepted == len(rows)
-            yield c
-    finally:
-        assert srv.terminate() == 0, srv.output
+    with ready_server(Path(tmp_path_factory.mktemp("relative"))) as srv, Client(srv.address) as c:
+        t = now_ms() - DAY_MS
+        rows = []
+        for i in range(5):  # user ui: i "A" events and 2 "B" events, yesterday
+            rows += [{"user_id": f"u{i}", "event_type": "A", "time": t - k} for k in range(i)]
+            rows += [{"user_id": f"u{i}", "event_type": "B", "time": t - k} for k in range(2)]
+        assert c.ingest(rows).accepted == len(rows)
+        yield c
 
 
 def test_over_the_server_text_tree_and_rejections(client: Client) -> None:

@@ -37,7 +37,7 @@ from support.engine_check import (
     windows,
 )
 from support.oracle import Oracle
-from support.server import ServerProcess
+from support.server import ready_server
 from support.strategies import _predicates
 
 FEW = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.too_slow])
@@ -266,27 +266,22 @@ def test_a_future_dated_change_is_a_time_driven_entry(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- server
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    srv = ServerProcess(Path(tmp_path_factory.mktemp("history")))
-    try:
-        with Client(srv.address) as c:
-            c.wait_ready()
-            t = now_ms()
-            rows = [
-                {"user_id": f"u{i}", "event_type": "Session Start", "time": t - 60 * DAY_MS} for i in range(3)
+    with ready_server(Path(tmp_path_factory.mktemp("history"))) as srv, Client(srv.address) as c:
+        t = now_ms()
+        rows = [
+            {"user_id": f"u{i}", "event_type": "Session Start", "time": t - 60 * DAY_MS} for i in range(3)
+        ]
+        assert c.ingest(rows).accepted == 3
+        c.upsert_user_properties(
+            [
+                {"user_id": "u0", "plan": "trial", "time": t - 20 * DAY_MS},
+                {"user_id": "u0", "plan": "free", "time": t - 5 * DAY_MS},
+                {"user_id": "u1", "plan": "trial", "time": t - 50 * DAY_MS},
+                {"user_id": "u1", "plan": "paid", "time": t - 40 * DAY_MS},
+                {"user_id": "u2", "plan": "free"},
             ]
-            assert c.ingest(rows).accepted == 3
-            c.upsert_user_properties(
-                [
-                    {"user_id": "u0", "plan": "trial", "time": t - 20 * DAY_MS},
-                    {"user_id": "u0", "plan": "free", "time": t - 5 * DAY_MS},
-                    {"user_id": "u1", "plan": "trial", "time": t - 50 * DAY_MS},
-                    {"user_id": "u1", "plan": "paid", "time": t - 40 * DAY_MS},
-                    {"user_id": "u2", "plan": "free"},
-                ]
-            )
-            yield c
-    finally:
-        assert srv.terminate() == 0, srv.output
+        )
+        yield c
 
 
 def test_over_the_server(client: Client) -> None:
