@@ -4,7 +4,8 @@
 stands in the server, so the gRPC API and the SDK do not change.  Each
 :class:`ClusterProject` answers the questions the ``Cohortd`` service asks:
 
-* ingest: rows split by ``partition.shard_of(user_id)``, every shard's part
+* ingest: rows split by ``partition.shard_of`` of their canonical id (links are
+  merged and people moved first: ``cluster/identity.py``), every shard's part
   sent in parallel; the call returns only when every shard has made its part
   durable (its WAL).  A shard that is down fails the call UNAVAILABLE naming
   it; the parts for the other shards were stored, and the message says how many.
@@ -19,7 +20,10 @@ stands in the server, so the gRPC API and the SDK do not change.  Each
   catalog copy (``ShardActor.sync_catalog``), again whenever a shard restarts.
 * Watch/Changes: cluster versions name vectors of shard versions
   (:mod:`cohortd.cluster.versions`); a step's changes of one cohort are merged
-  across shards (net entries and exits).
+  across shards (net entries and exits); a percentile cohort's come from the
+  router's own log (:mod:`cohortd.cluster.percentiles`).
+* delete_users, the time zone: routed to the owning shards / set on every shard
+  from the router's record.
 """
 
 from __future__ import annotations
