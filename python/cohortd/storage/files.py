@@ -149,7 +149,7 @@ class DurableWriter:
         return FileSum(self._pos, self._crc)
 
 
-def atomic_write(path: Path, write: Callable[[DurableWriter], None], commit: bool = False) -> FileSum:
+def atomic_write(path: Path, write: Callable[[DurableWriter], object], commit: bool = False) -> FileSum:
     """Write ``path`` so that readers see either the old file or the complete new one.
 
     A failure before the rename removes the temporary file and leaves ``path`` as

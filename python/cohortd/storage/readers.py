@@ -161,9 +161,9 @@ def _read_csv(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Iterato
     return chunks()
 
 
-def _open_bytes(path: Path) -> io.BufferedIOBase:
+def _open_bytes(path: Path) -> gzip.GzipFile | io.BufferedReader:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")
 
 

@@ -22,7 +22,7 @@ NO_TIME = np.iinfo(np.int64).min
 class UserProperty:
     def __init__(self, kind: str, size: int = 0) -> None:
         self.kind = kind
-        self.values = np.zeros(size, dtype=_NP[kind])
+        self.values: np.ndarray = np.zeros(size, dtype=_NP[kind])
         self.valid = np.zeros(size, dtype=bool)
         self.set_at = np.full(size, NO_TIME, dtype=np.int64)
 

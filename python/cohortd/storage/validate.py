@@ -222,7 +222,8 @@ def coerce_column(arr: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray]:
     """Cast ``arr`` to ``kind``; return the cast column and a mask of rows that conflict."""
     n = len(arr)
     if arr.type == _MIXED:
-        values, bad = [], np.zeros(n, dtype=bool)
+        values: list[str | int | float | bool | None] = []
+        bad = np.zeros(n, dtype=bool)
         for i, s in enumerate(arr.storage.to_pylist()):
             if s is None:
                 values.append(None)
@@ -575,7 +576,8 @@ def normalize_events(
             reject(conflict, prop, reason_for_conflict(prop, want, have))
         else:
             kinds = np.array(mixed, dtype=object)
-            for k in sorted({mixed[i] for i in np.flatnonzero(conflict)}):
+            # a conflict is a non-null row, so its kind is never None
+            for k in sorted({k for i in np.flatnonzero(conflict) if (k := mixed[i]) is not None}):
                 reject(conflict & (kinds == k), prop, reason_for_conflict(prop, want, k))
         out[name] = cast
     reject(has_account & ~has_group, "group_properties", "account properties need a group key (groups)")
