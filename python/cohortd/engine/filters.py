@@ -106,7 +106,7 @@ def predicate_mask(
     if isinstance(pred, ast.PropCmp):
         if not compatible(kind, pred.value):
             return np.zeros(n, bool)
-        if kind == "string":
+        if kind == "string" and isinstance(pred.value, str):  # compatible: a string column, a str literal
             hit = _lookup(lookups.compare(pred.op, pred.value), values)
         else:
             hit = _OPS[pred.op](values, pred.value)
@@ -142,10 +142,8 @@ def filter_mask(
     return predicate_mask(flt, values, valid, kind, n, lookups)
 
 
-def arrow_column(arr: pa.Array | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(values, valid) numpy views of an Arrow column slice; (None, None) when absent."""
-    if arr is None:
-        return None, None
+def arrow_column(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values, valid) numpy views of an Arrow column slice."""
     valid = np.ones(len(arr), bool) if arr.null_count == 0 else np.asarray(arr.is_valid())
     if pa.types.is_boolean(arr.type):
         return np.asarray(arr.fill_null(False)).astype(bool), valid

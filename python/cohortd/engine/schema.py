@@ -32,7 +32,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from pyroaring import BitMap
@@ -61,6 +61,19 @@ class PropertyStats:
         return PropertyStats(
             self.present + other.present, uniq, np.bincount(inverse, counts, len(uniq)).astype(np.int64)
         )
+
+
+class EventTypeSummary(TypedDict):
+    """One entry of the schema document's ``event_types``."""
+
+    name: str
+    events: int
+    users: int
+    first_seen: str
+    last_seen: str
+    last_7d: int
+    last_30d: int
+    properties: list[dict[str, Any]]
 
 
 @dataclass
@@ -135,7 +148,7 @@ def _save(path: Path, seg: Segment, stats: dict[int, TypeStats]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, allow_pickle=False, **arrays)  # read back with allow_pickle=False
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, path)
@@ -326,7 +339,7 @@ class SchemaIndex:
         stats = self.type_stats(snap)
         last7 = self.recent_counts(snap, now_ms - 7 * DAY_MS, now_ms)
         last30 = self.recent_counts(snap, now_ms - 30 * DAY_MS, now_ms)
-        event_types = []
+        event_types: list[EventTypeSummary] = []
         for type_id, st in stats.items():
             props = [
                 self._property(name, store.schema.get(name, "string"), p.present / st.events, p, top)

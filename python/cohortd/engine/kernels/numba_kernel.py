@@ -97,7 +97,7 @@ def _first_part(users, times, end, out):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _sort_by_user(users, keys, n_users):  # type: ignore[no-untyped-def]
+def _sort_by_user(users: Array, keys: Array, n_users: int) -> tuple[Array, Array]:
     """(users, keys) sorted by user then key: a counting sort on the dense user
     ids, then an in-place sort of each user's (short) run of keys."""
     start = np.zeros(n_users + 1, np.int64)
