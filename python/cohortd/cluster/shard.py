@@ -177,8 +177,8 @@ class ShardActor:
             pending = later
         gone = set(mine) - {e[0] for e in entries}  # deleted, or renamed while this shard was down
         while gone:  # referrers first: the shard refuses to delete a referenced cohort
-            refs = {o: set(walk.cohort_refs(p.registry.expr(o))) for o in p.registry.saved}
-            free = [n for n in gone if not any(n in r for o, r in refs.items() if o != n)]
+            refs_of = {o: set(walk.cohort_refs(p.registry.expr(o))) for o in p.registry.saved}
+            free = [n for n in gone if not any(n in r for o, r in refs_of.items() if o != n)]
             if not free:
                 raise RuntimeError(f"catalog sync: cannot drop {sorted(gone)}")
             for n in free:
@@ -246,6 +246,7 @@ class ShardActor:
         p = self._p(project)
         if not thresholds:
             ov = p.overlap(cohorts, as_of)
+            assert ov.as_of_ms is not None  # a project's overlap always names its instant
             return ov.sizes, ov.intersections, int(ov.as_of_ms)
         bitmaps = [self._result(project, c, None, as_of, thresholds).bitmap for c in cohorts]
         n = len(bitmaps)

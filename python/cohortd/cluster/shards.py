@@ -45,7 +45,9 @@ class ShardSet:
 
         self.count = count
         actor = ray.remote(ShardActor)
-        self.actors = [
+        # Ray handles to ShardActor: their methods are found by name at run time (Ray's ActorHandle
+        # types them as Never unless decorated with @ray.method, which would make shard.py import ray)
+        self.actors: list[Any] = [
             actor.options(
                 name=f"cohortd-shard-{i}",
                 namespace=namespace,
