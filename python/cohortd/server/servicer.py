@@ -473,7 +473,9 @@ class CohortdServicer(pb_grpc.CohortdServicer):
 
     def _is_member_now(self, request: pb.IsMemberRequest) -> pb.IsMemberResponse | None:
         project = self._opened(request)
-        member = None if project is None else project.is_member_now(request.user_id, request.cohort)
+        if project is None:
+            return None
+        member = project.is_member_now(request.user_id, request.cohort)
         if member is None:
             return None
         self._stamp_later(project)
@@ -482,7 +484,9 @@ class CohortdServicer(pb_grpc.CohortdServicer):
     def _check_now(self, request: pb.CheckMembershipRequest) -> pb.CheckMembershipResponse | None:
         self._check_size(request)
         project = self._opened(request)
-        matrix = None if project is None else project.membership_matrix_now(request.user_ids, request.cohorts)
+        if project is None:
+            return None
+        matrix = project.membership_matrix_now(request.user_ids, request.cohorts)
         if matrix is None:
             return None
         self._stamp_later(project)
