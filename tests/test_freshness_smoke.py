@@ -21,3 +21,13 @@ def test_quick_freshness_bench_writes_json() -> None:
     assert data["watch"]["error"] is None and data["watch"]["messages"] > 0
     assert len(data["sizes"]["before"]) == len(data["sizes"]["after"]) == 20
     assert set(data["goals"]) == {"p99_under_1s", "p99_under_100ms", "ingest_100k_events_per_s"}
+    # every cohort the probes entered told the subscriber; every window edge crossed in the
+    # measured seconds reached it as an exit, never before the edge (latency >= 0)
+    every, exits = data["freshness_all_ms"], data["exit_ms"]
+    assert every["samples"] == fresh["samples"] and every["p50"] >= fresh["p50"]
+    assert exits["edges_in_window"] > 0 and exits["exits_never_seen"] == 0
+    assert exits["samples"] == exits["edges_in_window"] and exits["min"] >= 0
+    assert set(data["goals_every_cohort_and_exits"]) == {
+        "p99_all_cohorts_under_100ms",
+        "exit_p99_under_100ms",
+    }

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+import time
 
 import pytest
 from cohortd import Engine
@@ -30,14 +32,16 @@ EXAMPLES = int(os.environ.get("COHORTD_EXAMPLES", "60"))  # raise for a longer s
     c2=plan_cohorts(["c0", "c1"]),
     plan=st.lists(steps, max_size=12),
     lookup_ratio=st.sampled_from([0, 10**9]),  # the users' rows by binary search, or by lookup table
+    lanes=st.booleans(),  # one step, or the background loop's two lanes (incremental, then full passes)
+    runs=st.sampled_from(["inline", "scan", "mixed"]),  # edge times: sorted in the step, scanned, both
 )
-def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup_ratio) -> None:  # type: ignore[no-untyped-def]
+def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup_ratio, lanes, runs) -> None:  # type: ignore[no-untyped-def]
     now = [START]
     saved = UserSubset.LOOKUP_RATIO
     UserSubset.LOOKUP_RATIO = lookup_ratio
     try:
         with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
-            run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan)
+            run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan, lanes, runs)
     finally:
         UserSubset.LOOKUP_RATIO = saved
 
@@ -102,3 +106,76 @@ def test_a_trimmed_log_asks_for_resync(tmp_path) -> None:  # type: ignore[no-unt
     latest = m.membership("recent").version  # type: ignore[union-attr]
     assert m.changes(["recent"], latest) == []
     engine.close()
+
+
+def test_readers_see_each_commit_while_steps_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Changes and wait use the log's own lock: a reader polling during steps gets every
+    change exactly once, in version order, and a version it saw is always in the log."""
+    now, engine, m = _setup(tmp_path)
+    start = m.membership("recent").version  # type: ignore[union-attr]
+    got: list = []  # type: ignore[type-arg]
+    done = threading.Event()
+
+    def read() -> None:
+        seen = start
+        while not done.is_set() or m.version > seen:
+            upto = m.version  # read first: the log holds every change up to it
+            batch = m.changes(["recent"], seen, upto)
+            assert all(c.version <= upto for c in batch)
+            got.extend(batch)
+            seen = upto
+            m.wait(seen, 0.05)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(30):
+        engine.ingest([{"user_id": f"w{i}", "event_type": "A", "time": now[0] - 1}])
+        m.step()
+    now[0] += DAY
+    m.step()  # everyone ages out
+    done.set()
+    reader.join(30)
+    assert not reader.is_alive()
+    assert got == m.changes(["recent"], start)
+    versions = [c.version for c in got]
+    assert versions == sorted(set(versions)) and len(got) == 31
+    assert {u for c in got for u in engine.external_ids(c.entered)} == {f"w{i}" for i in range(30)}
+    assert len(got[-1].exited) == 30
+    engine.close()
+
+
+def test_background_loop_folds_batches_and_exits_at_the_window_edge(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The started maintainer: a batch reaches the log without a reader asking, and an event
+    leaves ``in last 1d`` once its edge passes, with no new event (bounded waits, wall clock)."""
+    engine = Engine.open(tmp_path)
+    catalog = {"recent": parse('did("A") in last 1d'), "top": parse('top 50% by count("A") in last 1d')}
+    m = Maintainer(engine, catalog.get, percentile_interval_ms=50)
+    for name, expr in catalog.items():
+        m.track(name, expr)
+    start = m.version
+    m.start()
+    try:
+        t = engine.clock()
+        edge = t - DAY + 400  # in the window until edge + 1d, out from edge + 1d + 1 ms
+        engine.ingest([{"user_id": "old", "event_type": "A", "time": edge}])
+        engine.ingest([{"user_id": "new", "event_type": "A", "time": t}])
+
+        def changes(name: str) -> list:  # type: ignore[type-arg]
+            return m.changes([name], start)
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(c.exited for c in changes("recent")):
+            m.wait(m.version, 0.1)
+        entered = [u for c in changes("recent") for u in engine.external_ids(c.entered)]
+        exits = [c for c in changes("recent") if c.exited]
+        assert sorted(entered) == ["new", "old"]
+        assert exits and engine.external_ids(exits[0].exited) == ["old"]
+        assert exits[0].time_ms >= edge + DAY + 1  # never before the edge
+        full = engine.evaluate(catalog["recent"], as_of=m.membership("recent").as_of_ms).bitmap  # type: ignore[union-attr]
+        assert m.membership("recent").members == full  # type: ignore[union-attr]
+        while time.monotonic() < deadline and not changes("top"):
+            m.wait(m.version, 0.1)
+        assert changes("top"), "the full-pass thread never recomputed the percentile cohort"
+    finally:
+        m.stop()
+        engine.close()

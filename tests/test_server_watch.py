@@ -31,7 +31,7 @@ from cohortd.engine.maintain import ResyncRequired
 from cohortd.v1 import cohortd_pb2 as pb
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc
 from support.data import now_ms
-from support.server import ServerProcess, ready_server
+from support.server import STARTUP_TIMEOUT_S, ServerProcess, ready_server
 
 WAIT_S = 60.0
 LOG_LIMIT = 2
@@ -361,8 +361,12 @@ def test_shutdown_ends_watch_with_unavailable_and_resume_after_restart_asks_for_
     first = ServerProcess(tmp_path)
     proxy = Proxy(first.address)
     second = None
+    # The stream retries from SIGTERM until the second server serves: stopping one and starting
+    # the other can take tens of seconds on a loaded machine, so the retries cover the launcher's
+    # whole start-up budget (at >= 0.1 s each), not ~7 s (50 at 0.2 s x 50-100 % jitter, the flake).
+    retries = int((STARTUP_TIMEOUT_S + WAIT_S) / 0.1)
     try:
-        with Client(first.address) as direct, Client(proxy.address, retries=50, max_backoff=0.2) as c:
+        with Client(first.address) as direct, Client(proxy.address, retries=retries, max_backoff=0.2) as c:
             direct.wait_ready()
             direct.create_cohort("Restarts", 'did("Boot") in last 7d')
             col = Collector(lambda cp: c.watch("Restarts", on_checkpoint=cp))

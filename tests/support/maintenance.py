@@ -63,8 +63,17 @@ steps = st.one_of(
 )
 
 
-def run_plan(engine: Engine, now: list[int], catalog: dict[str, A.Expr], plan: list) -> None:  # type: ignore[type-arg]
+def run_plan(  # type: ignore[no-untyped-def]
+    engine: Engine, now: list[int], catalog: dict[str, A.Expr], plan: list, lanes=False, runs="inline"
+) -> None:
+    """Apply ``plan``; after every step each cohort equals a full evaluation.
+
+    ``lanes``: the background loop's two lanes (``step(full=False)``, then ``refresh_full``)
+    instead of one step; ``runs``: edge times sorted in the step ("inline"), scanned as after
+    ``start()`` ("scan"), or sorted after every step as the full-pass thread does ("mixed").
+    """
     m = Maintainer(engine, catalog.get, percentile_interval_ms=0)
+    m._sort_inline = runs == "inline"
     for name in NAMES:
         m.track(name, catalog[name])
     for kind, arg in plan:
@@ -88,7 +97,13 @@ def run_plan(engine: Engine, now: list[int], catalog: dict[str, A.Expr], plan: l
             name, data = arg
             catalog[name] = data.draw(plan_cohorts(NAMES[: NAMES.index(name)]))
             m.track(name, catalog[name])
-        m.step()
+        if lanes:
+            m.step(full=False)  # percentile cohorts untouched here ...
+            m.refresh_full()  # ... and brought to the same time by their own pass
+        else:
+            m.step()
+        if runs == "mixed":
+            m.sort_new_runs()  # the next step mixes sorted and scanned runs
         for name in NAMES:
             full = engine.evaluate(catalog[name], as_of=now[0], resolve=catalog.get).bitmap
             got = m.membership(name)

@@ -19,13 +19,22 @@ and a ``ChangeSet`` in a bounded in-memory log.  ``Watch`` streams read that
 log by version: a slow subscriber only falls behind in the log, it never slows
 ingestion; when the log no longer reaches back to its version it is told to
 resynchronise.
+
+Freshness (``start``): one thread folds batches in as soon as they are
+acknowledged (every batch pending at that moment in one step, all due cohorts in
+one evaluation) and wakes at the next window edge; each cohort's change set is
+published the moment it is committed, under a lock of its own (``log_lock``), so
+readers and ``wait`` never wait for the rest of a step.  Percentile and account
+cohorts are recomputed by a second thread, so their full passes never delay an
+incremental step.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +47,6 @@ from cohortd.engine.user_history import change_runs
 from cohortd.errors import CohortError, ResyncRequired
 from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
-from cohortd.storage.store import Snapshot
 from cohortd.times import MIN_TIME
 
 
@@ -75,6 +83,38 @@ class Edge:
     window: ast.Window | None = None  # a calendar window: its bounds move with T and the calendar
 
 
+@dataclass(frozen=True)
+class TimeRun:
+    """One segment's rows of an edge's event type: their times and users, sorted by time once
+    the maintainer has sorted them (``sorted``), else as stored (scanned, bounded by the
+    index's ``lo``/``hi``), so a new segment never waits for a sort inside a step."""
+
+    times: np.ndarray
+    users: np.ndarray
+    sorted: bool
+    lo: int = MIN_TIME  # every time is in [lo, hi]
+    hi: int = 2**63 - 1
+
+    def between(self, start: int, end: int) -> np.ndarray:
+        """Users of the rows with ``start <= time < end``."""
+        if self.sorted:
+            i, j = np.searchsorted(self.times, (start, end), "left")
+            return self.users[i:j]
+        if end <= self.lo or start > self.hi:
+            return self.users[:0]
+        return self.users[(self.times >= start) & (self.times < end)]
+
+    def first_from(self, start: int) -> int | None:
+        """The earliest time at or after ``start``, if any."""
+        if self.sorted:
+            i = int(np.searchsorted(self.times, start, "left"))
+            return int(self.times[i]) if i < len(self.times) else None
+        if start > self.hi:
+            return None
+        ahead = self.times[self.times >= start]
+        return int(ahead.min()) if len(ahead) else None
+
+
 @dataclass
 class Tracked:
     name: str
@@ -101,8 +141,9 @@ class Maintainer:
         self.resolve = resolve
         self.percentile_interval_ms = percentile_interval_ms
         self.log_limit = log_limit
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        self.lock = threading.RLock()  # held by a step, a full pass's commit, track/untrack
+        self.log_lock = threading.Lock()  # the log, its floor and the version: held briefly
+        self.changed = threading.Condition(self.log_lock)
         self.cohorts: dict[str, Tracked] = {}
         self.as_of = engine.clock()
         # a hybrid timestamp from the start: after a restart, versions from before it are below
@@ -118,8 +159,12 @@ class Maintainer:
         self._pending_user_props = False
         self._batches_seen = 0  # batches acknowledged so far (read-your-writes)
         self._batches_applied = 0  # ... and folded into the members
-        self._time_index: dict[tuple[str, int | str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._time_index: dict[tuple[str, int | str, int], TimeRun] = {}
+        self._unsorted: dict[tuple[str, int, int], TimeRun] = {}  # new runs the full-pass thread sorts
+        self._sort_inline = True  # until start(): a step sorts a new run itself (one thread)
         self._thread: threading.Thread | None = None
+        self._full_thread: threading.Thread | None = None
+        self._full_wake = threading.Event()  # set by track and stop: the full-pass thread looks again
         self._stopping = False
         engine.add_listener(self.on_ingest)
 
@@ -189,7 +234,7 @@ class Maintainer:
         if self._batches_applied < acknowledged:
             with self.lock:
                 if self._batches_applied < acknowledged:
-                    self.step()
+                    self.step(full=self._full_thread is None)  # a running full-pass thread owns those
         return self.membership(name)
 
     def settled(self) -> bool:
@@ -216,8 +261,12 @@ class Maintainer:
             self._batches_seen += 1
         self._work.set()
 
-    def step(self, now: int | None = None) -> list[ChangeSet]:
-        """Bring every cohort to ``now``: pending batch users plus users whose window edges passed."""
+    def step(self, now: int | None = None, full: bool = True) -> list[ChangeSet]:
+        """Bring every cohort to ``now``: pending batch users plus users whose window edges passed.
+
+        ``full=False`` leaves percentile and account cohorts to :meth:`refresh_full` (the
+        background loop's fast lane: a full pass never delays a batch).
+        """
         with self.lock:
             now = max(self.engine.clock() if now is None else now, self.as_of)
             prev = self.as_of
@@ -233,8 +282,7 @@ class Maintainer:
             users = BitMap()
             for t in self.cohorts.values():
                 if t.full_only:
-                    stale = t.last_full_data_version != snap.version or now != t.membership.as_of_ms
-                    if now - t.last_full_ms >= self.percentile_interval_ms and stale:
+                    if full and self._full_due(t, now, snap.version):
                         out += self._full(t, now)
                     continue
                 crossed = self._crossed(t, snap.segments, prev, now, edge_cache) if now > prev else BitMap()
@@ -250,36 +298,76 @@ class Maintainer:
                 else:
                     self._advance(t, now)
             if due:
-                # One user set for every cohort due: extra users cost little, and the
-                # row lookups of shared segments and event types are then done once.
+                # One user set and one evaluation for every cohort due: extra users cost little,
+                # the row lookups of shared segments and event types are done once, and an
+                # in_cohort reference or a condition two cohorts share is evaluated once.
                 users |= pending
                 subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32), len(snap.first_seen))
+                ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
                 for t in due:
-                    out += self._partial(t, subset, users, now, snap)
+                    out += self._partial(t, ev, users, now)
             self.as_of = now
             self._batches_applied = taken
             return out
 
-    def next_deadline(self) -> int | None:
-        """The earliest time at which some cohort changes without new events (None: no known edge)."""
+    def next_deadline(self, full: bool = True) -> int | None:
+        """The earliest time at which some cohort changes without new events (None: no known edge).
+
+        ``full=False``: window edges only, not the next full pass of a percentile cohort.
+        """
         with self.lock:
             snap = self.engine.store.snapshot()
             candidates: list[int] = []
             edges: set[Edge] = set()
             for t in self.cohorts.values():
                 if t.full_only:
-                    candidates.append(t.last_full_ms + self.percentile_interval_ms)
+                    if full:
+                        candidates.append(t.last_full_ms + self.percentile_interval_ms)
                 else:
                     edges |= {e for e in t.edges if e.period is None}  # periodic edges: checked every step
             for edge in edges:
                 if edge.window is not None:
                     candidates.append(self._calendar_deadline(edge.window, snap.segments, edge))
                     continue
-                for sorted_times, _ in self._edge_runs(edge, snap.segments):
-                    i = np.searchsorted(sorted_times, self.as_of - edge.offset, "left")
-                    if i < len(sorted_times):
-                        candidates.append(int(sorted_times[i]) + edge.offset + 1)
+                for run in self._edge_runs(edge, snap.segments):
+                    at = run.first_from(self.as_of - edge.offset)
+                    if at is not None:
+                        candidates.append(at + edge.offset + 1)
             return min(candidates, default=None)
+
+    def _full_due(self, t: Tracked, now: int, data_version: int) -> bool:
+        stale = t.last_full_data_version != data_version or now != t.membership.as_of_ms
+        return now - t.last_full_ms >= self.percentile_interval_ms and stale
+
+    def refresh_full(self, now: int | None = None) -> list[ChangeSet]:
+        """Recompute the percentile and account cohorts that are due, without holding up steps.
+
+        The evaluation runs outside ``lock`` over one snapshot; the commit takes it and
+        is dropped for a cohort re-tracked or recomputed more recently meanwhile.
+        """
+        now = max(self.engine.clock() if now is None else now, self.as_of)
+        snap = self.engine.store.snapshot()
+        due = [t for t in list(self.cohorts.values()) if t.full_only and self._full_due(t, now, snap.version)]
+        if not due:
+            return []
+        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve)  # a chain: one pass
+        results = [(t, ev.run(t.expr)) for t in due]
+        out: list[ChangeSet] = []
+        with self.lock:
+            for t, new in results:
+                if self.cohorts.get(t.name) is not t or t.last_full_ms >= now:
+                    continue
+                old = t.membership.members
+                t.last_full_ms, t.last_full_data_version = now, snap.version
+                out += self._commit(t, new, new - old, old - new, now)
+        return out
+
+    def _next_full(self) -> int | None:
+        """When the next percentile or account cohort is due for a full pass (None: none tracked)."""
+        due = [
+            t.last_full_ms + self.percentile_interval_ms for t in list(self.cohorts.values()) if t.full_only
+        ]
+        return min(due, default=None)
 
     # ---------------------------------------------------------- evaluation
     def _full(self, t: Tracked, now: int, ev: Evaluation | None = None) -> list[ChangeSet]:
@@ -291,10 +379,8 @@ class Maintainer:
         t.last_full_ms, t.last_full_data_version = now, ev.snap.version
         return self._commit(t, new, new - old, old - new, now)
 
-    def _partial(
-        self, t: Tracked, subset: UserSubset, users: BitMap, now: int, snap: Snapshot
-    ) -> list[ChangeSet]:
-        ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
+    def _partial(self, t: Tracked, ev: Evaluation, users: BitMap, now: int) -> list[ChangeSet]:
+        """Fold in ``t``'s members among ``users`` (``ev`` is restricted to them, at ``now``)."""
         new_part = ev.run(t.expr)
         old = t.membership.members
         old_part = old & users
@@ -313,16 +399,18 @@ class Maintainer:
     ) -> list[ChangeSet]:
         if not entered and not exited and t.membership.version:
             return self._advance(t, now)
-        self.version = self._next_version(now)
-        t.membership = Membership(members, self.version, now)
-        change = ChangeSet(t.name, self.version, now, entered, exited)
-        self.log.append(change)
-        self._log_users += len(entered) + len(exited)
-        while self._log_users > self.log_limit and len(self.log) > 1:
-            gone = self.log.popleft()
-            self._log_users -= len(gone.entered) + len(gone.exited)
-            self.log_floor = gone.version
-        self.changed.notify_all()
+        with self.changed:  # published at once: a reader never waits for the rest of the step
+            version = self._next_version(now)
+            t.membership = Membership(members, version, now)
+            change = ChangeSet(t.name, version, now, entered, exited)
+            self.log.append(change)
+            self.version = version  # after the append: whoever sees the version finds the change
+            self._log_users += len(entered) + len(exited)
+            while self._log_users > self.log_limit and len(self.log) > 1:
+                gone = self.log.popleft()
+                self._log_users -= len(gone.entered) + len(gone.exited)
+                self.log_floor = gone.version
+            self.changed.notify_all()
         return [change]
 
     def _next_version(self, now: int) -> int:
@@ -357,23 +445,17 @@ class Maintainer:
             zone = self.engine.store.time_zone
             (s0, e0), (s1, e1) = window_bounds(edge.window, prev, zone), window_bounds(edge.window, now, zone)
             pad = 1 if edge.user_prop is not None else 0  # a value set at the start still held there
-            for sorted_times, users in self._edge_runs(edge, segments):
+            for run in self._edge_runs(edge, segments):
                 for a, b in ((s0, s1), (e0, e1)):
-                    lo = np.searchsorted(sorted_times, a - pad, "left")
-                    hi = np.searchsorted(sorted_times, b + pad, "left")
-                    if hi > lo:
-                        found.append(users[lo:hi])
+                    found.append(run.between(a - pad, b + pad))
             return bitmap_from_ids(np.unique(np.concatenate(found))) if found else BitMap()
-        for sorted_times, users in self._edge_runs(edge, segments):
+        for run in self._edge_runs(edge, segments):
             if edge.period is not None:
                 p = edge.period
-                hit = np.floor_divide(sorted_times - prev, p) != np.floor_divide(sorted_times - now, p)
-                found.append(users[hit])
+                hit = np.floor_divide(run.times - prev, p) != np.floor_divide(run.times - now, p)
+                found.append(run.users[hit])
                 continue
-            lo = np.searchsorted(sorted_times, prev - edge.offset, "left")
-            hi = np.searchsorted(sorted_times, now - edge.offset, "left")
-            if hi > lo:
-                found.append(users[lo:hi])
+            found.append(run.between(prev - edge.offset, now - edge.offset))
         if not found:
             return BitMap()
         return bitmap_from_ids(np.unique(np.concatenate(found)))
@@ -386,21 +468,20 @@ class Maintainer:
             current = times.calendar_start(self.as_of, window.unit, zone)
             return times.add_calendar(current, window.unit, 1, zone)
         start, end = window_bounds(window, self.as_of, zone)
-        ahead = [
-            int(t[i])
-            for t, _ in self._edge_runs(edge, segments)
-            if (i := int(np.searchsorted(t, start, "left"))) < len(t)
-        ]
+        ahead = [t for run in self._edge_runs(edge, segments) if (t := run.first_from(start)) is not None]
         return min(ahead, default=end) + (end - start) + 1  # early by the months' lengths at most
 
-    def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[tuple[np.ndarray, np.ndarray]]:
-        """Per segment, the edge's event times sorted, with their users (built once per segment)."""
+    def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[TimeRun]:
+        """Per segment, the edge's event times with their users (sorted once per segment: inline
+        before ``start``, by the full-pass thread after it, scanned until then)."""
         if edge.user_prop is not None:
             hist_key = ("$userhist", edge.user_prop, len(self.engine.store.prop_history))
-            run = self._time_index.get(hist_key)
-            if run is None:
-                run = self._time_index[hist_key] = change_runs(self.engine.store, edge.user_prop)
-            yield run
+            hist = self._time_index.get(hist_key)
+            if hist is None:
+                hist = self._time_index[hist_key] = TimeRun(
+                    *change_runs(self.engine.store, edge.user_prop), sorted=True
+                )
+            yield hist
             return
         type_id = None
         if edge.event_type is not None:
@@ -409,83 +490,130 @@ class Maintainer:
                 return
         for seg in segments:
             if type_id is None:
-                s, e = 0, seg.num_rows
+                s, e, lo, hi = 0, seg.num_rows, seg.min_time, seg.max_time
             else:
                 r = seg.index.get(type_id)
                 if r is None:
                     continue
-                s, e = r.start, r.end
+                s, e, lo, hi = r.start, r.end, r.min_time, r.max_time
             key = (seg.name, s, e)
             run = self._time_index.get(key)
             if run is None:
-                order = np.argsort(seg.times[s:e], kind="stable")
-                run = self._time_index[key] = (seg.times[s:e][order], seg.users[s:e][order])
+                run = TimeRun(seg.times[s:e], seg.users[s:e], False, lo, hi)
+                if self._sort_inline:
+                    run = self._time_index[key] = _sorted_run(run)
+                elif key not in self._unsorted:
+                    self._unsorted[key] = run
+                    self._full_wake.set()
             yield run
+
+    def sort_new_runs(self) -> None:
+        """Sort the runs of new segments that steps have been scanning (the full-pass thread)."""
+        while self._unsorted:
+            key = next(iter(self._unsorted))
+            run = self._unsorted.pop(key)
+            self._time_index[key] = _sorted_run(run)
 
     def _forget_old_segments(self, segments: Iterable[Segment]) -> None:
         live = {s.name for s in segments}
-        for key in [k for k in self._time_index if k[0] not in live]:
-            del self._time_index[key]
+        for key in [k for k in list(self._time_index) if k[0] not in live]:
+            self._time_index.pop(key, None)
+        for gone in [k for k in list(self._unsorted) if k[0] not in live]:
+            self._unsorted.pop(gone, None)
 
     # ----------------------------------------------------------- changes
     def changes(self, names: Iterable[str], after_version: int, upto: int | None = None) -> list[ChangeSet]:
         """Change sets of ``names`` with ``after_version < version <= upto``, oldest first."""
         wanted = set(names)
-        with self.lock:
+        with self.log_lock:
             if after_version < self.log_floor:
                 raise ResyncRequired(
                     f"changes after version {after_version} are no longer kept "
                     f"(oldest kept: {self.log_floor}); "
                     "read the members again and watch from their version"
                 )
-            return [
-                c
-                for c in self.log
-                if c.cohort in wanted and c.version > after_version and (upto is None or c.version <= upto)
-            ]
+            newer = []  # from the newest back: a reader that keeps up reads only the tail
+            for c in reversed(self.log):
+                if c.version <= after_version:
+                    break
+                if c.cohort in wanted and (upto is None or c.version <= upto):
+                    newer.append(c)
+        newer.reverse()
+        return newer
 
     def wait(self, after_version: int, timeout: float) -> bool:
-        """Block until a change newer than ``after_version`` exists (or timeout)."""
-        with self.lock:
+        """Block until a change newer than ``after_version`` exists (or timeout); woken by each commit."""
+        with self.changed:
             return self.changed.wait_for(lambda: self.version > after_version or self._stopping, timeout)
 
     # ------------------------------------------------------------ thread
-    def start(self, max_sleep_ms: int = 1000, min_sleep_ms: int = 250) -> None:
-        """Run steps in the background: promptly after ingests, and at the next time edge.
+    def start(self, max_sleep_ms: int = 1000, min_sleep_ms: int = 20) -> None:
+        """Run steps in the background: at once after ingests, and at the next window edge.
 
-        Between steps without new batches it sleeps at least ``min_sleep_ms``, so a
-        steady stream of window edges is folded in batches rather than one by one and
-        the loop does not compete with request handlers for the interpreter: time-driven
-        changes are therefore seen within ``min_sleep_ms`` of their edge.
+        A batch is folded in as soon as the step before it ends (every batch that
+        arrived meanwhile in one step).  Time-driven steps come at the next edge but at
+        most one per ``min_sleep_ms``, so a steady stream of window edges is folded in
+        batches rather than one by one: a time-driven change is seen within
+        ``min_sleep_ms`` plus one step of its edge.  Percentile and account cohorts get
+        their full passes on a second thread (:meth:`refresh_full`), which also sorts the
+        time runs of new segments (a step scans them until then, never sorts them).
         """
         if self._thread is not None:
             return
+        self._sort_inline = False
 
-        def loop() -> None:
+        def full_lane() -> None:
+            self.sort_new_runs()
+            self.refresh_full()
+
+        def paced(wake: threading.Event, due: Callable[[], int | None], work: Callable[[], object]) -> None:
+            """Run ``work`` when ``wake`` is set or at ``due()`` (epoch ms), at most once per min_sleep_ms
+            unless woken."""
+            last = -float(min_sleep_ms)
             while not self._stopping:
-                deadline = self.next_deadline()
-                wait_ms = (
-                    max_sleep_ms if deadline is None else min(max_sleep_ms, deadline - self.engine.clock())
-                )
-                self._work.wait(max(wait_ms, min_sleep_ms) / 1000)
-                self._work.clear()  # an ingest during the step sets it again: no lost wake-up
+                at = due()
+                wait_ms = float(max_sleep_ms if at is None else min(max_sleep_ms, at - self.engine.clock()))
+                wait_ms = max(wait_ms, min_sleep_ms - (time.monotonic() * 1000 - last))
+                if wait_ms > 0:
+                    wake.wait(wait_ms / 1000)
+                wake.clear()  # an ingest during the work sets it again: no lost wake-up
                 if not self._stopping:
-                    self.step()
+                    last = time.monotonic() * 1000
+                    work()
 
-        self._thread = threading.Thread(target=loop, name="cohortd-maintainer", daemon=True)
+        self._full_thread = threading.Thread(
+            target=paced,
+            args=(self._full_wake, self._next_full, full_lane),
+            name="cohortd-full-passes",
+            daemon=True,
+        )
+        self._full_thread.start()
+        self._thread = threading.Thread(
+            target=paced,
+            args=(self._work, lambda: self.next_deadline(full=False), lambda: self.step(full=False)),
+            name="cohortd-maintainer",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:
-        with self.lock:
+        with self.changed:
             self._stopping = True
             self.changed.notify_all()
         self._work.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._full_wake.set()
+        for thread in (self._thread, self._full_thread):
+            if thread is not None:
+                thread.join(timeout=10)
+        self._thread = self._full_thread = None
 
 
 # ------------------------------------------------------------- analysis
+def _sorted_run(run: TimeRun) -> TimeRun:
+    order = np.argsort(run.times, kind="stable")
+    return TimeRun(run.times[order], run.users[order], True)
+
+
 def _window_offsets(window: ast.Window) -> set[int]:
     if isinstance(window, ast.Last):
         return {0, window.duration.ms}

@@ -38,7 +38,7 @@ class StringDictionary:
         return self._values[idx]
 
     def encode_unique(self, uniques: list[str]) -> np.ndarray:
-        """Ids for distinct strings, adding the new ones."""
+        """Ids for distinct strings, adding the new ones (``as_arrow`` appends them to its cache)."""
         ids = np.empty(len(uniques), dtype=np.uint32)
         table, values = self._ids, self._values
         for i, v in enumerate(uniques):
@@ -47,7 +47,6 @@ class StringDictionary:
                 idx = len(values)
                 table[v] = idx
                 values.append(v)
-                self._array = None
             ids[i] = idx
         return ids
 
@@ -70,12 +69,29 @@ class StringDictionary:
         return ids[arr.indices.to_numpy(zero_copy_only=False)]
 
     def as_arrow(self) -> pa.Array:
-        """All values as an Arrow string array (cached; used to decode ids)."""
-        if self._array is None or len(self._array) != len(self._values):
-            self._array = pa.array(self._values, type=pa.string())
-        return self._array
+        """All values as an Arrow string array (cached; used to decode ids).
+
+        Values only grow between ``forget`` calls, so a stale cache gets the new values
+        appended rather than every string converted again (a new user per batch must not
+        cost a conversion of a million strings).
+        """
+        arr, n = self._array, len(self._values)
+        if arr is None or len(arr) > n:
+            arr = pa.array(self._values, type=pa.string())
+        elif len(arr) < n:
+            arr = pa.concat_arrays([arr, pa.array(self._values[len(arr) : n], type=pa.string())])
+        self._array = arr
+        return arr
+
+    #: ids decoded straight from the values while the cached array is behind (few ids: a
+    #: watch's change set) rather than bringing the array up to date first
+    DIRECT_DECODE = 4096
 
     def decode(self, ids: np.ndarray) -> pa.Array:
+        arr = self._array
+        if len(ids) <= self.DIRECT_DECODE and (arr is None or len(arr) != len(self._values)):
+            values = self._values
+            return pa.array([values[i] for i in np.asarray(ids).tolist()], type=pa.string())
         return self.as_arrow().take(pa.array(ids))
 
     def save(self, path: Path) -> FileSum:
