@@ -31,6 +31,7 @@ incremental step.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -48,6 +49,8 @@ from cohortd.errors import CohortError, ResyncRequired
 from cohortd.lang import ast, walk
 from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.times import MIN_TIME
+
+log = logging.getLogger("cohortd.maintain")
 
 
 @dataclass(frozen=True)
@@ -511,8 +514,9 @@ class Maintainer:
         """Sort the runs of new segments that steps have been scanning (the full-pass thread)."""
         while self._unsorted:
             key = next(iter(self._unsorted))
-            run = self._unsorted.pop(key)
-            self._time_index[key] = _sorted_run(run)
+            run = self._unsorted.pop(key, None)  # a step may have forgotten its segment meanwhile
+            if run is not None:
+                self._time_index[key] = _sorted_run(run)
 
     def _forget_old_segments(self, segments: Iterable[Segment]) -> None:
         live = {s.name for s in segments}
@@ -579,7 +583,10 @@ class Maintainer:
                 wake.clear()  # an ingest during the work sets it again: no lost wake-up
                 if not self._stopping:
                     last = time.monotonic() * 1000
-                    work()
+                    try:
+                        work()
+                    except Exception:  # noqa: BLE001 - logged; the next round tries again
+                        log.exception("incremental maintenance failed; retrying")
 
         self._full_thread = threading.Thread(
             target=paced,
