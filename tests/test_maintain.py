@@ -179,3 +179,49 @@ def test_background_loop_folds_batches_and_exits_at_the_window_edge(tmp_path) ->
     finally:
         m.stop()
         engine.close()
+
+
+def _step_while_a_writer_holds_the_store(engine: Engine, m: Maintainer) -> tuple[threading.Thread, list]:  # type: ignore[type-arg]
+    """Hold the store's lock (as a seal does for seconds) and run a step in a thread."""
+    held, release, out = threading.Event(), threading.Event(), []
+
+    def writer() -> None:
+        with engine.store.lock:
+            held.set()
+            release.wait(60)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    held.wait(30)
+    stepper = threading.Thread(target=lambda: out.extend(m.step()))
+    stepper.start()
+    return stepper, [w, release, out]
+
+
+def test_a_step_during_a_seal_uses_the_view_stored_with_the_last_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    now, engine, m = _setup(tmp_path)
+    engine.ingest([{"user_id": "a", "event_type": "A", "time": now[0] - 1}])
+    stepper, (w, release, out) = _step_while_a_writer_holds_the_store(engine, m)
+    stepper.join(30)
+    finished = not stepper.is_alive()
+    release.set()
+    w.join(30)
+    stepper.join(30)
+    assert finished, "the step waited for the store's writer"
+    assert [engine.external_ids(c.entered) for c in out] == [["a"]]
+
+
+def test_a_step_never_uses_a_view_older_than_a_deletion(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    now, engine, m = _setup(tmp_path)
+    engine.ingest([{"user_id": "a", "event_type": "A", "time": now[0] - 1}])
+    m.step()
+    engine.delete_users(["a"])  # stored without publishing a view: the step must wait for a new one
+    stepper, (w, release, out) = _step_while_a_writer_holds_the_store(engine, m)
+    release.set()
+    w.join(30)
+    stepper.join(30)
+    assert not stepper.is_alive()
+    assert len(m.membership("recent").members) == 0  # type: ignore[union-attr]
+    assert (
+        m.membership("recent").members == engine.evaluate(parse('did("A") in last 1d'), as_of=now[0]).bitmap
+    )  # type: ignore[union-attr]

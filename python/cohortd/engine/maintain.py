@@ -160,6 +160,7 @@ class Maintainer:
         self._pending = BitMap()
         self._pending_types: set[str] = set()
         self._pending_user_props = False
+        self._pending_version = 0  # data version the pending batches reached (a step's view holds it)
         self._batches_seen = 0  # batches acknowledged so far (read-your-writes)
         self._batches_applied = 0  # ... and folded into the members
         self._time_index: dict[tuple[str, int | str, int], TimeRun] = {}
@@ -261,6 +262,7 @@ class Maintainer:
             self._pending |= bitmap_from_ids(users)
             self._pending_types |= event_types
             self._pending_user_props |= user_props
+            self._pending_version = max(self._pending_version, self.engine.store.version)
             self._batches_seen += 1
         self._work.set()
 
@@ -276,8 +278,8 @@ class Maintainer:
             with self._pending_lock:
                 pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
                 self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
-                taken = self._batches_seen
-            snap = self.engine.store.snapshot()
+                taken, holds = self._batches_seen, self._pending_version
+            snap = self.engine.store.recent_snapshot(holds)  # never waits for a seal in progress
             self._forget_old_segments(snap.segments)
             out = []
             due: list[Tracked] = []
@@ -319,7 +321,7 @@ class Maintainer:
         ``full=False``: window edges only, not the next full pass of a percentile cohort.
         """
         with self.lock:
-            snap = self.engine.store.snapshot()
+            snap = self.engine.store.recent_snapshot(0)  # an estimate: a new batch wakes the loop anyway
             candidates: list[int] = []
             edges: set[Edge] = set()
             for t in self.cohorts.values():

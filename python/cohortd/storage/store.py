@@ -152,6 +152,7 @@ class EventStore:
         self.tail: list[Segment] = []
         self.first_seen = np.full(0, NEVER, dtype=np.int64)
         self._first_seen_copy: np.ndarray | None = None  # shared by snapshots until the next change
+        self._published: Snapshot | None = None  # the last view built (see recent_snapshot)
         self.version = 0
         self._generation = 0
         self._next_segment = 1
@@ -381,6 +382,7 @@ class EventStore:
             types |= {self.types.value(i) for i in range(len(self.types))} - {IDENTIFY}
         self.version += 1
         self._tail_batches += 1
+        self._snapshot_locked()  # published: readers of recent_snapshot need not wait for a seal
         self._seal_if_due()
         user_props = merged_ids or any(
             name.startswith((USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX))
@@ -860,11 +862,30 @@ class EventStore:
 
     def snapshot(self) -> Snapshot:
         with self.lock:
-            segments = tuple(self._canonical(s) for s in tuple(self.sealed) + tuple(self.tail))
-            live = {s.name for s in tuple(self.sealed) + tuple(self.tail)}
-            for name in [n for n in self._views if n not in live]:
-                del self._views[name]
-            return Snapshot(segments, self._first_seen_view(), self.version)
+            return self._snapshot_locked()
+
+    def _snapshot_locked(self) -> Snapshot:
+        segments = tuple(self._canonical(s) for s in tuple(self.sealed) + tuple(self.tail))
+        live = {s.name for s in tuple(self.sealed) + tuple(self.tail)}
+        for name in [n for n in self._views if n not in live]:
+            del self._views[name]
+        snap = Snapshot(segments, self._first_seen_view(), self.version)
+        self._published = snap
+        return snap
+
+    def recent_snapshot(self, min_version: int) -> Snapshot:
+        """A view holding at least data version ``min_version``, without waiting for a writer
+        in the middle of a seal or a merge (seconds at 2M rows): then the view published when
+        the last batch was stored serves, if it is that recent (incremental maintenance)."""
+        if self.lock.acquire(blocking=False):
+            try:
+                return self._snapshot_locked()
+            finally:
+                self.lock.release()
+        published = self._published
+        if published is not None and published.version >= min_version:
+            return published
+        return self.snapshot()
 
     def _first_seen_view(self) -> np.ndarray:
         """A read-only copy of first_seen, one per change rather than one per snapshot.
