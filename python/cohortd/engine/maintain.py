@@ -360,8 +360,9 @@ class Maintainer:
         out: list[ChangeSet] = []
         with self.lock:
             for t, new in results:
-                if self.cohorts.get(t.name) is not t or t.last_full_ms >= now:
-                    continue
+                as_recent = (t.last_full_ms, t.last_full_data_version) >= (now, snap.version)
+                if self.cohorts.get(t.name) is not t or as_recent:
+                    continue  # re-tracked, or a pass as recent (track, a full step) committed meanwhile
                 old = t.membership.members
                 t.last_full_ms, t.last_full_data_version = now, snap.version
                 out += self._commit(t, new, new - old, old - new, now)
