@@ -7,11 +7,15 @@ What is measured (loopback only; servers run as separate processes):
 
 * ``IsMember`` QPS and p50/p99 latency at concurrency 1, 8 and 64 (a grpc.aio
   client process keeps C calls in flight);
-* ``CheckMembership`` checks/s with batches of 1,000 checks (users x cohorts);
+* ``CheckMembership`` checks/s with batches of 1,000 checks (users x cohorts),
+  packed (``member_bits``, as the SDK asks) and unpacked (``member``);
 * the same calls against a bare grpcio echo service (same messages, handler
-  returns a constant answer, same server model and thread pool): the ceiling
-  of what Python gRPC does on this machine; cohortd's figures are reported
-  as ratios to it;
+  returns a constant answer of the same size, same server model and thread
+  pool): the ceiling of what Python gRPC does on this machine; cohortd's
+  figures are reported as ratios to it;
+* all servers run at once and each point is measured in ``--rounds`` turns
+  that alternate between them, so background load on a shared machine drifts
+  alike for all (the load average is recorded);
 * the threading-model comparison behind ``server/app.py``: the echo service
   on the sync thread-pool server vs ``grpc.aio``;
 * server CPU time per call, from /proc (so a client-bound run is visible).
@@ -159,6 +163,37 @@ def measure(proc: ServerProcess, method: str, requests: list[Any], resp_type: An
     return out
 
 
+def interleaved(servers: dict[str, tuple[ServerProcess, str]], method: str, requests: list[Any],
+                resp_type: Any, concurrency: int, seconds: float, rounds: int,
+                per_call: int = 1) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Each server measured ``rounds`` times, in turns (order reversed every round), then pooled:
+    on a shared machine the background load drifts, and turns give every server the same drift."""
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in servers}
+    labels = list(servers)
+    for r in range(rounds):
+        for label in labels if r % 2 == 0 else labels[::-1]:
+            proc, prefix = servers[label]
+            runs[label].append(measure(proc, prefix + method, requests, resp_type, concurrency,
+                                       seconds / rounds, per_call))  # fmt: skip
+    out = {}
+    for label, parts in runs.items():
+        calls = sum(p["calls"] for p in parts)
+        elapsed = sum(p["seconds"] for p in parts)
+        out[label] = {
+            "concurrency": concurrency,
+            "calls": calls,
+            "seconds": elapsed,
+            "qps": calls / elapsed,
+            "checks_per_s": calls * per_call / elapsed,
+            "p50_ms": float(np.median([p["p50_ms"] for p in parts])),
+            "p99_ms": float(np.median([p["p99_ms"] for p in parts])),
+            "server_cpu_us_per_call": sum(p["server_cpu_us_per_call"] * p["calls"] for p in parts)
+            / max(calls, 1),
+            "round_qps": [p["qps"] for p in parts],
+        }
+    return out
+
+
 # -------------------------------------------------------------------- data
 def ingest_users(project: Any, users: int, rng: np.random.Generator, now: int, per_user: int = 4) -> None:
     """``per_user`` events for each of users ``user-0000000``… in the 60 days before ``now``."""
@@ -217,11 +252,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, default=1_000_000)
     p.add_argument("--cohorts", type=int, default=20)
-    p.add_argument("--seconds", type=float, default=5.0, help="measurement time per point")
+    p.add_argument("--seconds", type=float, default=6.0, help="measurement time per point and server")
+    p.add_argument("--rounds", type=int, default=3, help="turns per point, servers alternating")
     p.add_argument("--concurrency", default="1,8,64")
     p.add_argument("--batch", type=int, default=1_000, help="checks per CheckMembership call")
     p.add_argument("--workers", type=int, default=None, help="server thread pool (default: the server's)")
-    p.add_argument("--quick", action="store_true", help="CI: 5k users, 4 cohorts, 0.5 s per point")
+    p.add_argument("--quick", action="store_true", help="CI: 5k users, 4 cohorts, 0.5 s per point, one round")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--data", type=Path, default=None, help="keep the data here (default: a temp dir)")
     p.add_argument("--echo-server", choices=("sync", "aio"), help=argparse.SUPPRESS)
@@ -233,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         run_echo_server(a.echo_server, workers, a.batch)
         return {}
     if a.quick:
-        a.users, a.cohorts, a.seconds = min(a.users, 5_000), min(a.cohorts, 4), 0.5
+        a.users, a.cohorts, a.seconds, a.rounds = min(a.users, 5_000), min(a.cohorts, 4), 0.5, 1
     levels = [int(x) for x in a.concurrency.split(",")]
     tmp = None
     data = a.data
@@ -249,6 +285,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cohorts": a.cohorts,
             "seconds": a.seconds,
             "batch": a.batch,
+            "rounds": a.rounds,
             "workers": workers,
             "quick": a.quick,
         },  # fmt: skip
@@ -283,29 +320,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "echo_sync": ([*echo_cmd, "sync"], f"/{ECHO_SERVICE}/"),
             "echo_aio": ([*echo_cmd, "aio"], f"/{ECHO_SERVICE}/"),
         }
-        for label, (cmd, prefix) in targets.items():
-            proc = ServerProcess(None, command=cmd, startup_timeout=120)
-            load_before = os.getloadavg()
-            try:
-                points = []
-                for c in levels:
-                    pt = measure(proc, prefix + "IsMember", is_member, pb.IsMemberResponse, c, a.seconds)
-                    points.append(pt)
+        servers: dict[str, tuple[ServerProcess, str]] = {}
+        load_before = os.getloadavg()
+        try:
+            for label, (cmd, prefix) in targets.items():
+                servers[label] = (ServerProcess(None, command=cmd, startup_timeout=120), prefix)
+            for label in targets:
+                results[label] = {"is_member": []}
+            for c in levels:
+                points = interleaved(servers, "IsMember", is_member, pb.IsMemberResponse, c, a.seconds,
+                                     a.rounds)  # fmt: skip
+                for label, pt in points.items():
+                    results[label]["is_member"].append(pt)
                     print(f"{label:10s} IsMember c={c:<3d} {pt['qps']:9,.0f}/s p50 {pt['p50_ms']:.3f} ms "
                           f"p99 {pt['p99_ms']:.3f} ms  server {pt['server_cpu_us_per_call']:.0f} µs/call",
                           flush=True)  # fmt: skip
-                batches = {}
-                for key, requests in (("check_membership", checks), ("check_membership_unpacked", unpacked)):
-                    batch = measure(proc, prefix + "CheckMembership", requests, pb.CheckMembershipResponse, 8,
-                                    a.seconds, checks_per_call)  # fmt: skip
+            for key, requests in (("check_membership", checks), ("check_membership_unpacked", unpacked)):
+                points = interleaved(servers, "CheckMembership", requests, pb.CheckMembershipResponse, 8,
+                                     a.seconds, a.rounds, checks_per_call)  # fmt: skip
+                for label, batch in points.items():
+                    results[label][key] = batch
+                    cpu = batch["server_cpu_us_per_call"]
                     print(f"{label:10s} {key} x{checks_per_call}: {batch['checks_per_s']:,.0f} checks/s "
-                          f"p99 {batch['p99_ms']:.2f} ms", flush=True)  # fmt: skip
-                    batches[key] = batch
-                load = {"before": load_before, "after": os.getloadavg()}
-                results[label] = {"is_member": points, **batches, "load_average": load}
-            finally:
-                code = proc.stop()
-                results[label]["exit_code"] = code
+                          f"p99 {batch['p99_ms']:.2f} ms  server {cpu:.0f} µs/call", flush=True)  # fmt: skip
+        finally:
+            for label, (proc, _) in servers.items():
+                results.setdefault(label, {})["exit_code"] = proc.stop()
+        results["load_average"] = {"before": load_before, "after": os.getloadavg()}
 
         # correctness of the run: cohortd answered the same as the service layer embedded
         from cohortd.service import Workspace

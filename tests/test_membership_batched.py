@@ -204,6 +204,10 @@ def test_embedded_fast_path_answers_and_leaves_due_stamps_for_later(tmp_path: Pa
         assert not p.reads_to_stamp and p.know.stats.last_viewed("A") == now[0]
         assert p.is_member_now("a", "A") is True and p.is_member_now("zz", "A") is False
         assert p.membership_matrix_now(ids, ["missing"]) is None  # the waiting path gives NOT_FOUND
+        p.update_cohort("A", 'did("B") in last 7d')  # the kept plan of ["A", "A"] no longer holds
+        p.membership_matrix(ids, ["A"])  # folds the update in (and stamps the read)
+        fast = p.membership_matrix_now(ids, ["A", "A"])
+        assert fast is not None and fast.tolist() == [[False] * 2, [True] * 2, [False] * 2, [False] * 2]
 
 
 @settings(max_examples=80, deadline=None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from cohortd.errors import StorageError
@@ -107,12 +108,20 @@ class CohortStats:
                 )
 
     def view_write_due(self, name: str, ms: int) -> bool:
-        """Whether stamping a read of ``name`` at ``ms`` would write to SQLite (the membership fast path
-        answers only reads that write nothing)."""
-        return (
-            ms > self._viewed.get(name, -1)
-            and ms - self._written.get(name, -VIEW_WRITE_INTERVAL_MS) >= VIEW_WRITE_INTERVAL_MS
-        )
+        """Whether stamping a read of ``name`` at ``ms`` would write to SQLite (the membership fast
+        path leaves such writes to a worker)."""
+        return ms > self._viewed.get(name, -1) and ms >= self.next_view_write_ms(name)
+
+    def next_view_write_ms(self, name: str) -> int:
+        """The earliest wall time at which a read of ``name`` is written to SQLite again."""
+        return self._written.get(name, -VIEW_WRITE_INTERVAL_MS) + VIEW_WRITE_INTERVAL_MS
+
+    def viewed_in_memory(self, names: Iterable[str], ms: int) -> None:
+        """``viewed`` for reads known to be before ``next_view_write_ms`` of each name (no write)."""
+        viewed = self._viewed
+        for name in names:
+            if ms > viewed.get(name, -1):
+                viewed[name] = ms
 
     def last_viewed(self, name: str) -> int | None:
         return self._viewed.get(name)

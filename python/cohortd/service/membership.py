@@ -11,12 +11,20 @@ and looks every dense id up in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from pyroaring import BitMap
 
 from cohortd.engine.kernels.rust_kernel import contains_matrix
+from cohortd.lang.ast import Expr
 
-__all__ = ["SerializedMembers", "contains_matrix"]
+__all__ = ["BatchPlan", "SerializedMembers", "contains_matrix", "packed_bits"]
+
+DenseIds = Callable[[Expr | None, Sequence[str]], np.ndarray]
+"""Dense ids of external ids, as members of cohorts of one kind (the kind's expression; -1: unknown)."""
 
 
 class SerializedMembers:
@@ -38,6 +46,40 @@ class SerializedMembers:
 
     def clear(self) -> None:
         self._by_cohort.clear()
+
+
+@dataclass
+class BatchPlan:
+    """One list of cohorts asked about again and again (a service's fixed question): its
+    serialized members and kinds, valid while every cohort is tracked by the same maintainer
+    entry with the same members bitmap.  ``quiet_until``: the wall time before which none of
+    its read stamps is due for writing (so a call only stamps in memory)."""
+
+    names: tuple[str, ...]
+    tracked: tuple[Any, ...]  # the maintainer's ``Tracked`` entries (replaced when re-tracked)
+    members: tuple[BitMap, ...]
+    blobs: tuple[bytes, ...]
+    kinds: tuple[tuple[Expr | None, tuple[int, ...]], ...]  # columns per kind of member
+    quiet_until: int = -1
+
+    def current(self, tracked: Mapping[str, Any]) -> bool:
+        for name, entry, members in zip(self.names, self.tracked, self.members, strict=True):
+            now = tracked.get(name)
+            if now is not entry or now.membership.members is not members:
+                return False
+        return True
+
+    def matrix(self, user_ids: Sequence[str], dense: DenseIds) -> np.ndarray:
+        """Row-major membership of ``user_ids``: one native call per kind of member."""
+        if len(self.kinds) <= 1:
+            expr = self.kinds[0][0] if self.kinds else None
+            out = contains_matrix(self.blobs, dense(expr, user_ids))
+            return out.reshape(len(user_ids), len(self.names))
+        out = np.zeros((len(user_ids), len(self.names)), bool)
+        for expr, cols in self.kinds:
+            part = contains_matrix([self.blobs[j] for j in cols], dense(expr, user_ids))
+            out[:, list(cols)] = part.reshape(len(user_ids), len(cols))
+        return out
 
 
 def packed_bits(matrix: np.ndarray) -> bytes:

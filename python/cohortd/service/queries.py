@@ -25,7 +25,7 @@ from cohortd.engine.maintain import ChangeSet, Maintainer
 from cohortd.errors import CohortError, InvalidArgumentError
 from cohortd.lang.ast import Accounts, Expr
 from cohortd.service.cache import ResultCache
-from cohortd.service.membership import SerializedMembers, contains_matrix
+from cohortd.service.membership import BatchPlan, SerializedMembers
 from cohortd.service.registry import Registry
 from cohortd.storage.catalog import Catalog
 from cohortd.times import Instant, parse_as_of, wall_ms
@@ -40,6 +40,9 @@ __all__ = ["AsOf", "Queries", "TOUCH_INTERVAL_MS"]
 
 TOUCH_INTERVAL_MS = 1_000
 """How often a cohort's last-evaluated time is written to the catalog at most."""
+
+MAX_BATCH_PLANS = 256
+"""Lists of cohorts whose membership plans are kept (past that the cache starts over)."""
 
 AsOf = Instant | None
 
@@ -63,6 +66,7 @@ class Queries:
         self._cache = ResultCache()
         self._touched: dict[str, int] = {}
         self._serialized = SerializedMembers()
+        self._plans: dict[tuple[str, ...], BatchPlan] = {}
         self.reads_to_stamp: set[str] = set()
         """Cohorts read without waiting whose read stamps are due for writing (``write_read_stamps``)."""
 
@@ -96,6 +100,7 @@ class Queries:
         """Drop every cached result (after a rename or delete changes what names mean)."""
         self._cache.clear()
         self._serialized.clear()
+        self._plans.clear()
 
     def _touch(self, name: str, ms: int) -> None:
         """Record the last evaluation, at most once a second per cohort (keeps SQLite off the hot path)."""
@@ -202,7 +207,7 @@ class Queries:
         if ms is None and any(self.maintainer.membership(c) is None for c in cohorts):
             ms = self._clock()  # an archived cohort is evaluated: one instant for all of them
         members = [self._evaluate_saved(c, ms).bitmap for c in cohorts]
-        return self._matrix(user_ids, cohorts, members)
+        return self._plan(cohorts, members).matrix(user_ids, self._dense)  # not kept: as-of bitmaps
 
     # ------------------------------------------- membership without waiting
     def is_member_now(self, user_id: str, cohort: str) -> bool | None:
@@ -210,38 +215,79 @@ class Queries:
         members = self._members_now((cohort,))
         if members is None:
             return None
+        self._stamp_reads((cohort,), self._clock())
         (entity,) = self.engine.entity_ids(self.registry.expr(cohort), [user_id])
         dense = self.engine.dense_id(entity)
         return dense is not None and dense in members[0]
 
     def membership_matrix_now(self, user_ids: Sequence[str], cohorts: Sequence[str]) -> np.ndarray | None:
-        """``membership_matrix`` now, or None when answering would wait (see ``_members_now``)."""
-        members = self._members_now(cohorts)
-        return None if members is None else self._matrix(user_ids, cohorts, members)
+        """``membership_matrix`` now, or None when answering would wait (see ``_members_now``).
+
+        A list of cohorts asked before reuses its :class:`BatchPlan` while it is current, so a
+        repeated batch costs an identity check per cohort before the one native call.
+        """
+        ms = self._clock()
+        plan = self._plans.get(tuple(cohorts))
+        if plan is None or not plan.current(self.maintainer.cohorts) or not self.maintainer.settled():
+            members = self._members_now(cohorts)
+            if members is None:
+                return None
+            plan = self._plan(cohorts, members)
+            if len(self._plans) >= MAX_BATCH_PLANS:
+                self._plans.clear()
+            self._plans[plan.names] = plan
+        if ms >= plan.quiet_until:
+            plan.quiet_until = self._stamp_reads(plan.names, ms)
+        else:
+            self.know.stats.viewed_in_memory(plan.names, ms)
+        return plan.matrix(user_ids, self._dense)
+
+    def _plan(self, cohorts: Sequence[str], members: list[BitMap]) -> BatchPlan:
+        kinds: dict[str, tuple[Expr, list[int]]] = {}
+        for j, cohort in enumerate(cohorts):
+            expr = self.registry.expr(cohort)
+            kinds.setdefault(_kind(expr), (expr, []))[1].append(j)
+        return BatchPlan(
+            names=tuple(cohorts),
+            tracked=tuple(self.maintainer.cohorts.get(c) for c in cohorts),
+            members=tuple(members),
+            blobs=tuple(self._serialized.get(c, m) for c, m in zip(cohorts, members, strict=True)),
+            kinds=tuple((expr, tuple(cols)) for expr, cols in kinds.values()),
+        )
 
     def _members_now(self, cohorts: Sequence[str]) -> list[BitMap] | None:
         """The maintained members of saved cohorts when getting them waits for nothing: no
         batch left to fold in (that takes the maintenance lock).  None sends the caller to the
         waiting path, which also gives the errors (unknown, broken or archived cohorts).
-
-        The reads are stamped as ``_evaluate_saved`` stamps them, in memory; a stamp due for
-        writing to SQLite is left in ``reads_to_stamp`` for :meth:`write_read_stamps`.
         """
-        maintainer, registry, stats = self.maintainer, self.registry, self.know.stats
+        maintainer, registry = self.maintainer, self.registry
         if not maintainer.settled():
             return None
-        ms = self._clock()
         members = []
         for name in cohorts:
             m = maintainer.membership(name)
             if m is None or name not in registry or name in registry.broken:
                 return None
             members.append(m.members)
-            if stats.view_write_due(name, ms) or self._touch_due(name, m.as_of_ms):
-                self.reads_to_stamp.add(name)
-            else:
-                stats.viewed(name, ms)
         return members
+
+    def _stamp_reads(self, cohorts: Sequence[str], ms: int) -> int:
+        """Stamp reads of maintained cohorts as ``_evaluate_saved`` does, in memory; a stamp due
+        for SQLite is left in ``reads_to_stamp`` for :meth:`write_read_stamps` (on a worker).
+        Returns the wall time before which no stamp of these cohorts is due again."""
+        stats, maintainer = self.know.stats, self.maintainer
+        quiet = ms + TOUCH_INTERVAL_MS
+        for name in cohorts:
+            m = maintainer.membership(name)
+            if stats.view_write_due(name, ms) or (m is not None and self._touch_due(name, m.as_of_ms)):
+                self.reads_to_stamp.add(name)  # not due again here: the worker writes it
+                continue
+            stats.viewed(name, ms)
+            quiet = min(quiet, stats.next_view_write_ms(name))
+            if m is not None:  # the touch is due by the members' as-of time, which trails the clock
+                touch = self._touched.get(name, -TOUCH_INTERVAL_MS) + TOUCH_INTERVAL_MS
+                quiet = min(quiet, ms + max(0, touch - m.as_of_ms))
+        return quiet
 
     def write_read_stamps(self) -> None:
         """Write the read stamps the non-waiting answers left due (on a worker, never the event loop)."""
@@ -257,23 +303,6 @@ class Queries:
                     self._touch(name, m.as_of_ms)
             except CohortError as exc:  # e.g. deleted meanwhile: the stamp has nothing left to mark
                 log.debug("read stamp of %r not written: %s", name, exc)
-
-    def _matrix(self, user_ids: Sequence[str], cohorts: Sequence[str], members: list[BitMap]) -> np.ndarray:
-        """Row-major membership of ``user_ids`` in each cohort's ``members``, from their serializations."""
-        columns: dict[str, tuple[Expr, list[int]]] = {}  # per kind of member: account cohorts take group keys
-        for j, cohort in enumerate(cohorts):
-            expr = self.registry.expr(cohort)
-            columns.setdefault(_kind(expr), (expr, []))[1].append(j)
-        blobs = [self._serialized.get(c, m) for c, m in zip(cohorts, members, strict=True)]
-        if len(columns) <= 1:  # the common case: one kind, one native call over every cohort
-            expr = next(iter(columns.values()))[0] if columns else None
-            ids = self._dense(expr, user_ids)
-            return contains_matrix(blobs, ids).reshape(len(user_ids), len(cohorts))
-        out = np.zeros((len(user_ids), len(cohorts)), bool)
-        for expr, cols in columns.values():
-            part = contains_matrix([blobs[j] for j in cols], self._dense(expr, user_ids))
-            out[:, cols] = part.reshape(len(user_ids), len(cols))
-        return out
 
     def _dense(self, expr: Expr | None, user_ids: Sequence[str]) -> np.ndarray:
         """Dense ids of the members a cohort of ``expr``'s kind would have (-1: never seen)."""
