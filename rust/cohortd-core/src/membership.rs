@@ -232,14 +232,21 @@ mod tests {
         // Hand-written run format: cookie 12347 with (size - 1) << 16, run flags, header, [offsets], runs.
         fn runs(containers: &[(u16, &[(u16, u16)])]) -> Vec<u8> {
             let size = containers.len();
-            let mut out = (SERIAL_COOKIE | ((size as u32 - 1) << 16)).to_le_bytes().to_vec();
+            let mut out = (SERIAL_COOKIE | ((size as u32 - 1) << 16))
+                .to_le_bytes()
+                .to_vec();
             out.extend(vec![0xFF; size.div_ceil(8)]);
             for (key, rs) in containers {
                 let card: u32 = rs.iter().map(|&(_, l)| l as u32 + 1).sum();
                 out.extend(key.to_le_bytes());
                 out.extend(((card - 1) as u16).to_le_bytes());
             }
-            let mut at = out.len() + if size >= NO_OFFSET_THRESHOLD { 4 * size } else { 0 };
+            let mut at = out.len()
+                + if size >= NO_OFFSET_THRESHOLD {
+                    4 * size
+                } else {
+                    0
+                };
             if size >= NO_OFFSET_THRESHOLD {
                 for (_, rs) in containers {
                     out.extend((at as u32).to_le_bytes());
@@ -270,7 +277,10 @@ mod tests {
                     })
                 })
                 .collect();
-            assert_eq!(RoaringBitmap::deserialize_from(&bytes[..]).unwrap(), expected);
+            assert_eq!(
+                RoaringBitmap::deserialize_from(&bytes[..]).unwrap(),
+                expected
+            );
             let parsed = SerializedBitmap::parse(&bytes).unwrap();
             for id in 0..(10 << 16) {
                 assert_eq!(parsed.contains(id), expected.contains(id), "id {id}");
@@ -291,7 +301,10 @@ mod tests {
     fn damaged_bytes_are_refused_not_read_past() {
         let good = roaring_to_bytes(&(0..10_000u32).collect());
         for cut in [0, 3, 7, 12, good.len() - 1] {
-            assert!(SerializedBitmap::parse(&good[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                SerializedBitmap::parse(&good[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         assert!(SerializedBitmap::parse(&[1, 2, 3, 4, 0, 0, 0, 0]).is_err());
     }

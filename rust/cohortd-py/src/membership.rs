@@ -17,5 +17,9 @@ pub fn contains_matrix<'py>(
         .as_slice()
         .map_err(|_| PyTypeError::new_err("ids must be a contiguous int64 array"))?;
     let out = cohortd_core::contains_matrix(&blobs, ids).map_err(kernel_err)?;
-    Ok(out.into_iter().map(|b| b != 0).collect::<Vec<bool>>().into_pyarray(py))
+    Ok(out
+        .into_iter()
+        .map(|b| b != 0)
+        .collect::<Vec<bool>>()
+        .into_pyarray(py))
 }
