@@ -192,10 +192,17 @@ pub fn contains_matrix(bitmaps: &[&[u8]], ids: &[i64]) -> Result<Vec<u8>> {
         .collect::<Result<Vec<_>>>()?;
     let k = parsed.len();
     let mut out = vec![0u8; ids.len() * k];
-    for (row, &id) in out.chunks_exact_mut(k.max(1)).zip(ids) {
-        let Ok(id) = u32::try_from(id) else { continue };
-        for (cell, bitmap) in row.iter_mut().zip(&parsed) {
-            *cell = u8::from(bitmap.contains(id));
+    // Ids in ascending order, one bitmap at a time: consecutive lookups land in the same or the
+    // next container and share the top of their binary searches (fewer cache misses).
+    let mut order: Vec<(u32, usize)> = ids
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &id)| u32::try_from(id).ok().map(|id| (id, i)))
+        .collect();
+    order.sort_unstable();
+    for (j, bitmap) in parsed.iter().enumerate() {
+        for &(id, i) in &order {
+            out[i * k + j] = u8::from(bitmap.contains(id));
         }
     }
     Ok(out)
