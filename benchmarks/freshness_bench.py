@@ -346,7 +346,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "grpcio": grpc.__version__,
-            "commit": _commit(),
+            "commit": _commit(),  # of this script; the server runs the code on PYTHONPATH:
+            "server_pythonpath": os.environ.get("PYTHONPATH"),
             "load_average_start": load_average(),
         },
         "params": {
