@@ -414,10 +414,13 @@ class ChDB:
 class Cohortd:
     """One open cohortd engine; ``kernel`` picks the Rust or the Numba kernel."""
 
-    def __init__(self, events: Path, users: Path, workdir: Path) -> None:
+    def __init__(self, events: Path, users: Path, workdir: Path, store: Path | None = None) -> None:
         from cohortd import Engine
 
-        self.eng = Engine.open(workdir / "cohortd")
+        self.reused = store is not None and (store / "manifest.json").exists()
+        self.eng = Engine.open(store if store is not None else workdir / "cohortd")
+        if self.reused:  # a store this script loaded before from the same data (--cohortd-store)
+            return
         rejected = 0
         for batch in pq.ParquetFile(events).iter_batches(batch_size=1 << 20):
             report = self.eng.ingest(pa.Table.from_batches([batch]))
@@ -446,6 +449,20 @@ class Cohortd:
 
     def close(self) -> None:
         self.eng.close()
+
+
+LOAD_FILE = "compare_engines_load.json"  # beside a --cohortd-store: how long its load took
+
+
+def prepare_store(events: Path, users: Path, store: Path) -> int:
+    """Load cohortd's store once (``--prepare``); later runs reuse it and report this load time."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="compare-engines-") as tmp:
+        Cohortd(events, users, Path(tmp), store).close()
+    seconds = time.perf_counter() - t0
+    (store / LOAD_FILE).write_text(json.dumps({"seconds": round(seconds, 3), "events": str(events)}) + "\n")
+    print(f"cohortd store loaded in {seconds:.1f}s -> {store} (peak RSS {process_memory_mib()[1]:.0f} MiB)")
+    return 0
 
 
 def _as_count(x: Any) -> int:
@@ -646,6 +663,19 @@ def time_round_robin(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str
     return out
 
 
+def process_memory_mib() -> tuple[float, float]:
+    """(resident, peak resident) MiB of this process, from /proc (0, 0 where there is none)."""
+    found = {"VmRSS": 0.0, "VmHWM": 0.0}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in found:
+                found[key] = int(rest.split()[0]) / 1024
+    except OSError:
+        pass
+    return round(found["VmRSS"], 1), round(found["VmHWM"], 1)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -670,6 +700,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=str(HERE / ".data"), help="generated-data cache")
     p.add_argument("--out", default=str(HERE / "results" / "compare_engines.json"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--cohortd-store",
+        default=None,
+        help="keep cohortd's store in this directory and reuse it when it exists (loads once at 100M)",
+    )
+    p.add_argument("--prepare", action="store_true", help="only generate the data and load --cohortd-store")
     args = p.parse_args(argv)
     bad = set(args.engines.split(",")) - set(ENGINES)
     if bad:
@@ -696,6 +732,10 @@ def main(argv: list[str] | None = None) -> int:
     T = end_ms_of(args.end_date)
     wanted = [e for e in ENGINES if e in args.engines.split(",")]
     events, users, n_events = ensure_data(args, T)
+    if args.prepare:
+        if not args.cohortd_store:
+            raise SystemExit("--prepare needs --cohortd-store")
+        return prepare_store(events, users, Path(args.cohortd_store))
     dense = dense_data(events, users)
     touched = touched_bytes(dense, T, args.users)
     bandwidth = memory_bandwidth()
@@ -710,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="compare-engines-"))
     loaded: dict[str, Any] = {}
     load_s: dict[str, float] = {}
+    rss_mib: dict[str, float] = {}  # resident memory each engine's load added (one process)
+    rss_before = process_memory_mib()[0]
     try:
         for name in wanted:
             t0 = time.perf_counter()
@@ -718,12 +760,18 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "chdb":
                 loaded[name] = ChDB(dense, workdir)
             elif "cohortd" not in loaded:
-                loaded["cohortd"] = Cohortd(events, users, workdir)
+                store = Path(args.cohortd_store) if args.cohortd_store else None
+                loaded["cohortd"] = Cohortd(events, users, workdir, store)
             else:
                 continue
             key = name if name in ("duckdb", "chdb") else "cohortd"
             load_s[key] = time.perf_counter() - t0
-            console.print(f"load {key}: {load_s[key]:.2f}s")
+            if key == "cohortd" and loaded["cohortd"].reused:
+                load_s[key] = json.loads((Path(args.cohortd_store) / LOAD_FILE).read_text())["seconds"]
+            rss = process_memory_mib()[0]
+            rss_mib[key] = round(rss - rss_before, 1)
+            rss_before = rss
+            console.print(f"load {key}: {load_s[key]:.2f}s, +{rss_mib[key]:.0f} MiB resident")
 
         def runner(name: str, q: Query, kind: str) -> Callable[[], Any]:
             if name in ("rust", "numba"):
@@ -837,6 +885,9 @@ def main(argv: list[str] | None = None) -> int:
                 "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             },
             "load_seconds": {k: round(v, 3) for k, v in load_s.items()},
+            "cohortd_store_reused": bool(getattr(loaded.get("cohortd"), "reused", False)),
+            "rss_added_by_load_mib": rss_mib,
+            "peak_rss_mib": process_memory_mib()[1],
             "agree": agree,
             "queries": results,
         }

@@ -339,6 +339,13 @@ def check(
         finally:
             Evaluation.NARROW_RATIO = saved
         assert got == want, ("narrowed and", T - T0, to_text(expr))
+        # did(E) from the index's user bitmaps of the ranges inside the window: off (scans only)
+        Evaluation.RANGE_USERS = False
+        try:
+            got = eng.evaluate(expr, as_of=T, resolve=resolve).members()
+        finally:
+            Evaluation.RANGE_USERS = True
+        assert got == want, ("scanned did", T - T0, to_text(expr))
         # sparse kernels (sorted ids of the users with rows) forced on, then forced off
         saved = Evaluation.SPARSE_RATIO
         try:

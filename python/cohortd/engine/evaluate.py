@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from pyroaring import BitMap
 
 from cohortd.engine import cancel
@@ -106,6 +108,19 @@ def compare(values: np.ndarray, cmp: ast.Comparison | None) -> np.ndarray:
 def needs_a_row(cmp: ast.Comparison | None) -> bool:
     """Whether a count comparison is false at 0 (so only users with rows can satisfy it)."""
     return not bool(compare(np.zeros(1, np.uint32), cmp)[0])
+
+
+def any_row(cmp: ast.Comparison | None) -> bool:
+    """Whether a count comparison holds exactly for the counts >= 1 (``did(E)``, ``>= 1``, ``> 0``)."""
+    if cmp is None:
+        return True
+    if isinstance(cmp, ast.Range):
+        return False
+    return (
+        (cmp.op == ">=" and 0 < cmp.value <= 1)
+        or (cmp.op == ">" and 0 <= cmp.value < 1)
+        or (cmp.op == "!=" and cmp.value == 0)
+    )
 
 
 _NO_BOUND = 2**63 - 1
@@ -246,6 +261,8 @@ class Evaluation:
         k, T, n = self.kernel, self.as_of, self.n_users
         if isinstance(cond, ast.Did) and needs_a_row(cond.cmp):
             start, end = window_bounds(cond.window, T, self.zone)
+            if self.RANGE_USERS and self.restrict is None and cond.event.filter is None and any_row(cond.cmp):
+                return self._users_with_rows(cond.event, start, end)
             p = self.parts(cond.event, start, end)
             if not self._sparse_pays(p):
                 return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
@@ -288,6 +305,42 @@ class Evaluation:
             return self.known & bitmap_from_ids(ids[compare(values, cond.cmp)])
         return None
 
+    #: ``did(E) in W`` (at least one row) reads the users of the index's type ranges (whole
+    #: segments for ``any``) that lie inside the window instead of scanning their rows
+    RANGE_USERS = True
+
+    def _users_with_rows(self, event: ast.EventRef, start: int, end: int) -> BitMap:
+        """Known users with a row of ``event`` (no filter) in ``[start, end)``.
+
+        A type range (a segment, for ``any``) whose times lie inside the window contributes
+        the user bitmap its index already holds; only the ranges the window cuts are scanned.
+        """
+        if start >= end:
+            return BitMap()
+        type_id = None
+        if event.event_type is not None:
+            type_id = self.store.types.get(event.event_type)
+            if type_id is None:
+                return BitMap()
+        whole: list[BitMap] = []
+        cut = Parts()
+        for seg, s, e in self._ranges(type_id, start, end):
+            r = seg.index[type_id] if type_id is not None else None
+            lo, hi = (seg.min_time, seg.max_time) if r is None else (r.min_time, r.max_time)
+            if start <= lo and hi < end:
+                whole.append(segment_users(seg) if r is None else r.users)
+            else:
+                cut.users.append(seg.users[s:e])
+                cut.times.append(seg.times[s:e])
+        if cut.users:
+            k = self.kernel
+            if self._sparse_pays(cut):
+                ids, _ = k.count_sparse(cut.users, cut.times, start, end)
+            else:
+                ids = np.flatnonzero(k.count(cut.users, cut.times, start, end, self.n_users))
+            whole.append(bitmap_from_ids(ids))
+        return self.known & BitMap.union(*whole) if whole else BitMap()
+
     def _sparse_pays(self, *parts: Parts) -> bool:
         return sum(len(u) for p in parts for u in p.users) * self.SPARSE_RATIO < self.n_users
 
@@ -324,7 +377,9 @@ class Evaluation:
             self.kernel,
             self.resolve,
             restrict=UserSubset(np.asarray(left.to_array(), dtype=np.uint32), self.n_users),
+            known=(self.known_mask, self.known),  # not a pass over every user's first-seen time again
         )
+        sub.lookups = self.lookups  # value lookup tables built once per evaluation
         sub.cohort_stack = list(self.cohort_stack)
         return left & sub.run(right)
 
@@ -566,13 +621,18 @@ class Evaluation:
         return values, has
 
     def _top(self, cond: ast.Top) -> np.ndarray:
-        metric = self.top_metric(cond)
+        metric = self._top_metric(cond)
         if self.top_thresholds is not None and cond in self.top_thresholds:
             return self.known_mask & (metric > 0) & (metric >= self.top_thresholds[cond])
-        return top_percent_mask(metric, self.known_mask, cond.percent)
+        return top_percent_mask(metric, self.known_mask, cond.percent, len(self.known))
 
     def top_metric(self, cond: ast.Top) -> np.ndarray:
         """The metric of a percentile condition for every user (float64)."""
+        return self._top_metric(cond).astype(np.float64, copy=False)
+
+    def _top_metric(self, cond: ast.Top) -> np.ndarray:
+        """The metric for every user: counts and active days stay integers (their threshold is a
+        histogram look-up, not a selection)."""
         if self.restrict is not None:
             raise ValueError("a percentile depends on every user: it cannot be evaluated for a subset")
         start, end = window_bounds(cond.window, self.as_of, self.zone)
@@ -580,9 +640,9 @@ class Evaluation:
         k, n = self.kernel, self.n_users
         if isinstance(m, ast.MetricCount):
             p = self.parts(m.event, start, end)
-            return k.count(p.users, p.times, start, end, n).astype(np.float64)
+            return k.count(p.users, p.times, start, end, n)
         if isinstance(m, ast.MetricActiveDays):
-            return self.active_days(m.event, start, end).astype(np.float64)
+            return self.active_days(m.event, start, end)
         metric, _ = self.aggregate_metric("sum", m.prop, m.event, start, end)
         return metric
 
@@ -638,10 +698,17 @@ class Evaluation:
                 col = seg.prop(value_prop)
                 if col is None or value_kind is None:
                     continue
-                values, valid = arrow_column(col.slice(s, e - s))
-                values = _kernel_values(_take(values, rows), value_kind, as_int)
-                valid = _take(valid, rows)
-                mask = valid if mask is None else mask & valid
+                piece = col.slice(s, e - s)
+                if piece.null_count == 0 and not pa.types.is_boolean(piece.type):
+                    # every row has a value: a zero-copy view, no validity mask to apply
+                    values = _kernel_values(
+                        _take(piece.to_numpy(zero_copy_only=False), rows), value_kind, as_int
+                    )
+                else:
+                    values, valid = arrow_column(piece)
+                    values = _kernel_values(_take(values, rows), value_kind, as_int)
+                    valid = _take(valid, rows)
+                    mask = valid if mask is None else mask & valid
             if mask is not None:
                 users, times = users[mask], times[mask]
                 if values is not None:
@@ -724,6 +791,17 @@ def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | Non
     return positions if order is None else order[positions]
 
 
+_SEGMENT_USERS: weakref.WeakKeyDictionary[Segment, BitMap] = weakref.WeakKeyDictionary()
+
+
+def segment_users(seg: Segment) -> BitMap:
+    """Every user with a row in ``seg`` (the union of its type ranges' users; segments never change)."""
+    found = _SEGMENT_USERS.get(seg)
+    if found is None:
+        found = _SEGMENT_USERS[seg] = BitMap.union(*(r.users for r in seg.index.values()))
+    return found
+
+
 def _is_any(event: ast.EventRef) -> bool:
     """``any`` without a filter: every user's first event time is kept by the store."""
     return event.event_type is None and event.filter is None
@@ -738,15 +816,34 @@ def compare_metric(metric: tuple[np.ndarray, np.ndarray], cmp: ast.Comparison) -
     return has & compare(values, cmp)
 
 
-def top_percent_mask(metric: np.ndarray, known: np.ndarray, percent: float) -> np.ndarray:
-    """Users with ``M > 0`` and ``M >= q``, q the value at rank ceil(P/100*N) among known users."""
-    vals = metric[known]
-    n = len(vals)
+def top_percent_mask(
+    metric: np.ndarray, known: np.ndarray, percent: float, n_known: int | None = None
+) -> np.ndarray:
+    """Users with ``M > 0`` and ``M >= q``, q the value at rank ceil(P/100*N) among known users.
+
+    Only positive metrics can be members, so q is looked for among them alone: when the rank
+    lies past them, q <= 0 and every positive user is a member.  ``n_known``: N when known.
+    """
+    n = int(np.count_nonzero(known)) if n_known is None else n_known
     rank = percentile_threshold_rank(percent, n)
     if n == 0 or rank == 0:
         return np.zeros(len(metric), bool)
-    q = np.partition(vals, n - rank)[n - rank]
-    return known & (metric > 0) & (metric >= q)
+    positive = known & (metric > 0)
+    vals = metric[positive]
+    if rank > len(vals):
+        return positive
+    return positive & (metric >= kth_largest(vals, rank))
+
+
+def kth_largest(values: np.ndarray, k: int) -> Any:
+    """The ``k``-th largest of ``values`` (1-based): a histogram for small non-negative integers,
+    else a selection (never a sort)."""
+    small = values.dtype.kind in "ui" and len(values) and int(values.min()) >= 0
+    if small and int(values.max()) < 4 * len(values) + 1024:
+        hist = np.bincount(values)
+        above = np.cumsum(hist[::-1])  # above[j]: values >= len(hist) - 1 - j
+        return len(hist) - 1 - int(np.searchsorted(above, k))
+    return np.partition(values, len(values) - k)[len(values) - k]
 
 
 def _kernel_values(values: np.ndarray, kind: str, as_int: bool) -> np.ndarray:
@@ -754,10 +851,10 @@ def _kernel_values(values: np.ndarray, kind: str, as_int: bool) -> np.ndarray:
         if kind == "float":
             v = np.where(values == 0, 0.0, values).astype(np.float64)  # -0.0 and 0.0 are one value
             return v.view(np.int64)
-        return values.astype(np.int64)
+        return values.astype(np.int64, copy=False)
     if kind in ("string", "bool"):
         raise DefinitionError(f"cannot aggregate a {kind} property numerically")
-    return values.astype(np.float64)
+    return values.astype(np.float64, copy=False)
 
 
 def _segment_columns(

@@ -129,6 +129,36 @@ pub(crate) fn sorted_rows_among(
     rows
 }
 
+/// Stable LSD radix sort by the user id (passes of 11 bits, only as many as the largest id
+/// needs): linear in the rows, where a comparison sort of a concatenation of many short
+/// sorted runs pays n log n. Rows of one user keep their input order.
+pub(crate) fn radix_sort_by_user<T: Copy>(rows: Vec<T>, user: impl Fn(&T) -> u32) -> Vec<T> {
+    const BITS: u32 = 11;
+    const MASK: usize = (1 << BITS) - 1;
+    let max = rows.iter().map(&user).max().unwrap_or(0);
+    let mut src = rows;
+    let mut dst = src.clone();
+    let mut shift = 0;
+    while shift < u32::BITS && max >> shift > 0 {
+        let mut next = [0usize; MASK + 1];
+        for r in &src {
+            next[(user(r) >> shift) as usize & MASK] += 1;
+        }
+        let mut sum = 0;
+        for c in next.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for r in &src {
+            let b = (user(r) >> shift) as usize & MASK;
+            dst[next[b]] = *r;
+            next[b] += 1;
+        }
+        std::mem::swap(&mut src, &mut dst);
+        shift += BITS;
+    }
+    src
+}
+
 type Rows<'a> = (&'a [u32], &'a [i64]);
 
 /// Cuts all rows into `k` groups of about equal size (a part may be split).
@@ -211,6 +241,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_by_user_is_the_stable_sort() {
+        let mut x: u64 = 7;
+        for (n, max) in [(0usize, 1u64), (1, 1), (50, 3), (5000, 1 << 11), (5000, 1 << 23), (3000, 1 << 32)] {
+            let rows: Vec<(u32, usize)> = (0..n)
+                .map(|i| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (((x >> 16) % max) as u32, i)
+                })
+                .collect();
+            let mut want = rows.clone();
+            want.sort_by_key(|r| r.0);
+            assert_eq!(radix_sort_by_user(rows, |r| r.0), want);
+        }
+    }
 
     #[test]
     fn split_rows_covers_every_row_once() {

@@ -12,7 +12,7 @@
 use crate::aggregate::AggFunc;
 use crate::distinct::bucket_key;
 use crate::error::{KernelError, Result};
-use crate::parts::{check_lengths, check_values, sorted_rows};
+use crate::parts::{check_lengths, check_values, radix_sort_by_user, sorted_rows};
 
 /// Sorted ids and one figure per user, from (user, time)-sorted rows.
 type Sparse<T> = (Vec<u32>, Vec<T>);
@@ -106,7 +106,7 @@ pub fn count_sparse(
         );
     }
     if !ids.windows(2).all(|w| w[0] <= w[1]) {
-        ids.sort();
+        ids = radix_sort_by_user(ids, |&u| u);
     }
     let (mut out, mut counts) = (Vec::new(), Vec::new());
     for &u in &ids {
@@ -141,7 +141,7 @@ pub fn aggregate_sparse(
         }
     }
     if !rows.windows(2).all(|w| w[0].0 <= w[1].0) {
-        rows.sort_by_key(|r| r.0); // stable: a user's rows keep their order
+        rows = radix_sort_by_user(rows, |r| r.0); // stable: a user's rows keep their order
     }
     let (mut ids, mut acc, mut counts) = (Vec::new(), Vec::new(), Vec::new());
     for &(u, v) in &rows {
@@ -239,6 +239,24 @@ mod tests {
             for (k, &u) in ids.iter().enumerate() {
                 assert_eq!(acc[k].to_bits(), dacc[u as usize].to_bits());
                 assert_eq!(n[k], dn[u as usize]);
+            }
+        }
+    }
+
+    #[test]
+    fn aggregate_sparse_adds_a_users_rows_in_part_order() {
+        // a user's sums add part 0's rows first, as the dense kernel does
+        let (u1, t1, v1): (&[u32], &[i64], &[f64]) = (&[1, 3, 3, 9], &[1, 2, 3, 4], &[1e16, 0.1, 0.2, 7.0]);
+        let (u2, t2, v2): (&[u32], &[i64], &[f64]) = (&[0, 1, 3], &[4, 5, 99], &[2.5, 1.0, 0.3]);
+        let (u3, t3, v3): (&[u32], &[i64], &[f64]) = (&[1, 1], &[6, 7], &[-1e16, 3.0]);
+        let (u, t, v) = ([u1, u2, u3], [t1, t2, t3], [v1, v2, v3]);
+        for func in [AggFunc::Sum, AggFunc::Min, AggFunc::Max] {
+            let (ids, acc, n) = aggregate_sparse(&u, &t, &v, 0, 10, func).unwrap();
+            let (dacc, dn) = aggregate(&u, &t, &v, 0, 10, 10, func).unwrap();
+            assert_eq!(ids, vec![0, 1, 3, 9]);
+            for (k, &id) in ids.iter().enumerate() {
+                assert_eq!(acc[k].to_bits(), dacc[id as usize].to_bits());
+                assert_eq!(n[k], dn[id as usize]);
             }
         }
     }
