@@ -618,7 +618,9 @@ def memory_bandwidth(mib: int = 256, repeat: int = 5) -> float:
     return a.nbytes / best
 
 
-def touched_bytes(dense: DenseData, T: int, n_users: int) -> dict[str, tuple[int, int]]:
+def touched_bytes(
+    dense: DenseData, T: int, n_users: int, queries: tuple[Query, ...] = QUERIES
+) -> dict[str, tuple[int, int]]:
     """Per query: (rows, bytes) the evaluation must read: the rows of its event types and windows
     x (4 B user + 8 B time + property bytes), plus per-user state (first-seen times)."""
     import duckdb
@@ -643,7 +645,7 @@ def touched_bytes(dense: DenseData, T: int, n_users: int) -> dict[str, tuple[int
             nbytes += r * (12 + t.extra_bytes)
         return rows, nbytes + q.per_user_bytes * n_users
 
-    for q in QUERIES:
+    for q in queries:
         out[q.name] = one(q)
     con.close()
     return out
@@ -697,6 +699,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cohortd.synth's SaaS stream, or Zipf event types / Pareto activity / minute-rounded times",
     )
     p.add_argument("--engines", default=",".join(ENGINES), help="comma list of " + ",".join(ENGINES))
+    p.add_argument("--queries", default="", help="comma list of query names (default: all)")
     p.add_argument("--data-dir", default=str(HERE / ".data"), help="generated-data cache")
     p.add_argument("--out", default=str(HERE / "results" / "compare_engines.json"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -710,6 +713,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = set(args.engines.split(",")) - set(ENGINES)
     if bad:
         p.error(f"unknown engines: {', '.join(sorted(bad))}")
+    unknown = set(filter(None, args.queries.split(","))) - set(BY_NAME)
+    if unknown:
+        p.error(f"unknown queries: {', '.join(sorted(unknown))}")
     return args
 
 
@@ -737,7 +743,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--prepare needs --cohortd-store")
         return prepare_store(events, users, Path(args.cohortd_store))
     dense = dense_data(events, users)
-    touched = touched_bytes(dense, T, args.users)
+    names = set(filter(None, args.queries.split(",")))
+    chosen = tuple(q for q in QUERIES if not names or q.name in names)
+    touched = touched_bytes(dense, T, args.users, chosen)
     bandwidth = memory_bandwidth()
     console.print(f"memory bandwidth (one core, streaming read): {bandwidth / 1e9:.2f} GB/s")
 
@@ -782,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # 1. correctness: member sets (also the warm-up run of every query)
         members: dict[str, dict[str, set[str]]] = {}
-        for q in QUERIES:
+        for q in chosen:
             members[q.name] = {e: runner(e, q, "members")() for e in wanted}
         ref = wanted[0]
         agree = True
@@ -791,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
         for e in wanted:
             table.add_column(COLUMN[e], justify="right")
         table.add_column("status")
-        for q in QUERIES:
+        for q in chosen:
             got = members[q.name]
             ok = all(got[e] == got[ref] for e in wanted)
             agree &= ok
@@ -804,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # 2. timing: warm count runs
         results = []
-        for q in QUERIES:
+        for q in chosen:
             med: dict[str, float] = {}
             spread: dict[str, list[float]] = {}
             runs = time_round_robin({e: runner(e, q, "count") for e in wanted}, args.repeat)

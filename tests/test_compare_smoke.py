@@ -93,3 +93,30 @@ def test_compare_engines_smoke_skewed_distribution_agrees(tmp_path: Path) -> Non
     assert all(q["agree"] is True for q in report["queries"])
     assert sum(1 for q in report["queries"] if q["members"] > 0) >= 6
     _check_floor_columns(report)
+
+
+def test_compare_engines_reuses_a_prepared_store(tmp_path: Path) -> None:
+    """``--prepare`` loads cohortd's store once; a later run reuses it (its load time reported),
+    on a subset of queries and engines, and still agrees with DuckDB; memory is reported."""
+    store = tmp_path / "store"
+    args = ["--users", "1000", "--events", "40000", "--seed", "7", "--quiet"]
+    args += ["--data-dir", str(tmp_path / "data"), "--cohortd-store", str(store)]
+    prepared = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--prepare"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert prepared.returncode == 0, prepared.stdout[-4000:] + prepared.stderr[-4000:]
+    loaded = json.loads((store / "compare_engines_load.json").read_text())["seconds"]
+    picked = "active_7d,revenue_sum_90d,overlap_power_activation"
+    report = _run(
+        tmp_path, "--cohortd-store", str(store), "--engines", "duckdb,rust", "--queries", picked,
+        users=1000, events=40_000,
+    )  # fmt: skip
+    assert report["agree"] is True and report["cohortd_store_reused"] is True
+    assert report["load_seconds"]["cohortd"] == loaded
+    assert [q["name"] for q in report["queries"]] == picked.split(",")
+    assert all(q["members"] > 0 for q in report["queries"])
+    assert report["peak_rss_mib"] > 0 and set(report["rss_added_by_load_mib"]) == {"duckdb", "cohortd"}
