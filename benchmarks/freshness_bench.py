@@ -217,7 +217,7 @@ class Ingester:
         batch: int,
         rate: float,
         threads: int,
-        exit_lead_ms: int,
+        exit_lead_ms: int | None = None,  # None: no exit probes (the audience bench's batches)
     ) -> None:
         self.stub = stub
         self.users = users
@@ -240,23 +240,26 @@ class Ingester:
         for t in self._threads:
             t.start()
 
-    def _request(self, rng: np.random.Generator) -> tuple[str, str, int, pb.IngestRequest]:
+    def _request(self, rng: np.random.Generator) -> tuple[str, str | None, int, pb.IngestRequest]:
+        """One batch: a probe, an exit probe (when ``exit_lead_ms`` is set) and random users."""
         with self._lock:
             k = self._next_probe
             self._next_probe += 1
-        probe, xprobe = f"probe-{k:08d}", f"xprobe-{k:08d}"
-        n = max(self.batch - 2, 0)
+        probe = f"probe-{k:08d}"
+        xprobe = None if self.exit_lead_ms is None else f"xprobe-{k:08d}"
         now = now_ms()
-        old = now + self.exit_lead_ms - 7 * DAY_MS  # in the last 7d until old + 7d: out at old + 7d + 1 ms
+        first = [probe] if xprobe is None else [probe, xprobe]
+        old = now + (self.exit_lead_ms or 0) - 7 * DAY_MS  # in the last 7d until old + 7d: out 1 ms later
+        n = max(self.batch - len(first), 0)
         ids = self._ids[rng.integers(0, self.users, n)]
         types = np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), n)].tolist()
-        times = np.concatenate([[now - 1, old], now - rng.integers(1, 1_000, n)])
+        times = np.concatenate([[now - 1, old][: len(first)], now - rng.integers(1, 1_000, n)])
         table = pa.table(
             {
-                "user_id": pa.array([probe, xprobe, *ids.tolist()], pa.string()),
-                "event_type": pa.array(["Event 0", "Event 0", *types]),
+                "user_id": pa.array([*first, *ids.tolist()], pa.string()),
+                "event_type": pa.array(["Event 0"] * len(first) + types),
                 "time": pa.array(times, pa.int64()),
-                "amount": pa.array(rng.integers(0, 100, n + 2), pa.int64()),
+                "amount": pa.array(rng.integers(0, 100, n + len(first)), pa.int64()),
             }
         )
         return probe, xprobe, old + 7 * DAY_MS + 1, pb.IngestRequest(arrow_ipc=wire.table_to_ipc(table))
@@ -280,7 +283,8 @@ class Ingester:
             t = time.monotonic()
             with self._lock:
                 self.acked[probe] = t
-                self.exit_at[xprobe] = exit_at
+                if xprobe is not None:
+                    self.exit_at[xprobe] = exit_at
                 self.accepted += resp.accepted
                 self.batches += 1
 
