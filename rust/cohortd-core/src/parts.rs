@@ -245,10 +245,19 @@ mod tests {
     #[test]
     fn radix_sort_by_user_is_the_stable_sort() {
         let mut x: u64 = 7;
-        for (n, max) in [(0usize, 1u64), (1, 1), (50, 3), (5000, 1 << 11), (5000, 1 << 23), (3000, 1 << 32)] {
+        for (n, max) in [
+            (0usize, 1u64),
+            (1, 1),
+            (50, 3),
+            (5000, 1 << 11),
+            (5000, 1 << 23),
+            (3000, 1 << 32),
+        ] {
             let rows: Vec<(u32, usize)> = (0..n)
                 .map(|i| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (((x >> 16) % max) as u32, i)
                 })
                 .collect();

@@ -246,7 +246,8 @@ mod tests {
     #[test]
     fn aggregate_sparse_adds_a_users_rows_in_part_order() {
         // a user's sums add part 0's rows first, as the dense kernel does
-        let (u1, t1, v1): (&[u32], &[i64], &[f64]) = (&[1, 3, 3, 9], &[1, 2, 3, 4], &[1e16, 0.1, 0.2, 7.0]);
+        let (u1, t1, v1): (&[u32], &[i64], &[f64]) =
+            (&[1, 3, 3, 9], &[1, 2, 3, 4], &[1e16, 0.1, 0.2, 7.0]);
         let (u2, t2, v2): (&[u32], &[i64], &[f64]) = (&[0, 1, 3], &[4, 5, 99], &[2.5, 1.0, 0.3]);
         let (u3, t3, v3): (&[u32], &[i64], &[f64]) = (&[1, 1], &[6, 7], &[-1e16, 3.0]);
         let (u, t, v) = ([u1, u2, u3], [t1, t2, t3], [v1, v2, v3]);
