@@ -588,3 +588,24 @@ def test_saved_cohorts_record_their_size_each_day(tmp_path: Path) -> None:
         midnight = (NOW + DAY) // DAY * DAY
         recorded = p.know.stats.daily_sizes("Viewers 1d", 1, [midnight])
         assert recorded[midnight][0] == p.evaluate("Viewers 1d", as_of=midnight).size == 1
+
+
+def test_size_history_skips_a_cohort_renamed_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recorder lists the cohorts, then reads each: one renamed in between is skipped."""
+    with Workspace(tmp_path, clock=lambda: NOW) as ws:
+        p = ws.project()
+        p.ingest([{"user_id": f"u{i}", "event_type": "view", "time": NOW - i * H} for i in range(30)])
+        p.know.wait_recorded()  # today's midnight, recorded before any cohort exists
+        p.create_cohort("Viewers 1d", 'did("view") in last 1d')
+        p.create_cohort("Viewers 2d", 'did("view") in last 2d')
+        listing = p.catalog.list()
+        p.rename_cohort("Viewers 1d", "Recent viewers")
+        # the listing the recorder took before the rename
+        monkeypatch.setattr(p.catalog, "list", lambda: listing)
+        midnight = NOW // DAY * DAY - DAY  # a day nothing has recorded yet
+        p.know.record_day(midnight)
+        assert p.know.stats.daily_sizes("Viewers 1d", 1, [midnight]) == {}
+        recorded = p.know.stats.daily_sizes("Viewers 2d", 1, [midnight])
+        assert recorded[midnight][0] == p.evaluate("Viewers 2d", as_of=midnight).size

@@ -20,7 +20,7 @@ from cohortd.analysis.history import DAY_MS, CohortStats
 from cohortd.analysis.population import Point, Population, population, step_points
 from cohortd.engine.lint import STALE_DAYS, LintWarning, data_problems, lint, stale_event_types
 from cohortd.engine.schema import SchemaIndex, Vocabulary
-from cohortd.errors import DefinitionError
+from cohortd.errors import BrokenCohortError, DefinitionError, NotFoundError
 from cohortd.lang.ast import Expr
 
 if TYPE_CHECKING:
@@ -76,8 +76,11 @@ class KnowYourData:
                 return
             if self.stats.daily_sizes(rec.name, rec.version, [day_ms]):
                 continue
-            expr = p._saved_expr(rec.name)  # a one-point series: exact, and no read of the cohort
-            size = population(p.engine, rec.name, expr, [day_ms], p._resolve).points[0].size
+            try:
+                expr = p._saved_expr(rec.name)  # a one-point series: exact, and no read of the cohort
+                size = population(p.engine, rec.name, expr, [day_ms], p._resolve).points[0].size
+            except (NotFoundError, BrokenCohortError):
+                continue  # it (or a cohort it reads) was deleted or renamed since the listing, or is broken
             self.stats.record_sizes(rec.name, rec.version, [(day_ms, size, None, None)])
 
     def wait_recorded(self, timeout: float = 60.0) -> None:
