@@ -81,6 +81,11 @@ class PercentileLog:
                         "UPDATE members SET version = ?, ids = ? WHERE cohort = ?",
                         (version, json.dumps(members), cohort),
                     )
+                elif version > row[0]:
+                    # Unchanged, but now handed out at ``version``: a later change must be logged
+                    # after it (a refresh that read the shard versions before an ingest moved them
+                    # and the members after would otherwise log at a version a reader already holds).
+                    self._db.execute("UPDATE members SET version = ? WHERE cohort = ?", (version, cohort))
             self._db.execute("COMMIT")
         return version
 
