@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from cohortd import Client  # noqa: E402
 from cohortd.audiences.receiver import Receiver  # noqa: E402
 from cohortd.v1 import cohortd_pb2_grpc as pb_grpc  # noqa: E402
-from freshness_bench import COHORTS, Ingester, Subscriber, build_dataset  # noqa: E402
+from freshness_bench import COHORTS, Ingester, Subscriber, build_dataset, latency_summary  # noqa: E402
 from support.server import ServerProcess  # noqa: E402  the one launcher, shared with the tests
 
 RESULTS = Path(__file__).resolve().parent / "results" / "audience_bench.json"
@@ -64,21 +64,6 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def _pct(values: np.ndarray, q: float) -> float | None:
-    return float(np.percentile(values, q)) if len(values) else None
-
-
-def _summary(lat: np.ndarray) -> dict[str, Any]:
-    return {
-        "samples": int(len(lat)),
-        "p50": _pct(lat, 50),
-        "p90": _pct(lat, 90),
-        "p99": _pct(lat, 99),
-        "max": float(lat.max()) if len(lat) else None,
-        "min": float(lat.min()) if len(lat) else None,
-    }
 
 
 def wait_synced(client: Client, names: list[str], timeout: float) -> bool:
@@ -189,21 +174,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "errors": ing.errors[:5],
                 }
                 results["delivery_ms"] = {
-                    **_summary(lat),
+                    **latency_summary(lat),
                     "probes_sent": len(ing.acked),
                     "probes_never_delivered": len(set(ing.acked) - set(delivered)),
                 }
-                results["watch_ms"] = _summary(wlat)
+                results["watch_ms"] = latency_summary(wlat)
                 # server side, from A00's sync log: change committed (its version is a hybrid
                 # timestamp: ms * 1000) -> batch acknowledged, and the HTTP round trip alone
                 log = [
                     s for s in client.audience_log("A00", limit=100_000) if not s.full and s.status == "ok"
                 ]
                 results["server_side_ms"] = {
-                    "commit_to_ack": _summary(
+                    "commit_to_ack": latency_summary(
                         np.array([s.time_ms - s.to_version // 1000 for s in log], float)
                     ),
-                    "http_round_trip": _summary(np.array([s.latency_ms for s in log], float)),
+                    "http_round_trip": latency_summary(np.array([s.latency_ms for s in log], float)),
                 }
                 results["receiver"] = {
                     "requests": len(rx.requests),

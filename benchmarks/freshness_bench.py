@@ -298,7 +298,8 @@ def _pct(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
 
 
-def _summary(lat: np.ndarray) -> dict[str, Any]:
+def latency_summary(lat: np.ndarray) -> dict[str, Any]:
+    """Samples, p50/p90/p99, max and min of latencies in ms (None when there are none)."""
     return {
         "samples": int(len(lat)),
         "p50": _pct(lat, 50),
@@ -433,14 +434,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "server_cpu_s": cpu,
         }
         results["freshness_ms"] = {
-            **_summary(lat),
+            **latency_summary(lat),
             "probes_sent": len(ing.acked),
             "probes_never_seen": len(lost),
             "probes_members_at_end": f"{sum(member)}/{len(sample)}",
         }
-        results["freshness_all_ms"] = _summary(lat_all)
+        results["freshness_all_ms"] = latency_summary(lat_all)
         results["exit_ms"] = {
-            **_summary(exit_lat),
+            **latency_summary(exit_lat),
             "edges_in_window": len(timed_exits),
             "exits_never_seen": len(set(timed_exits) - set(sub.exits)),
         }
