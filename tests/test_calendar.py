@@ -29,7 +29,14 @@ from cohortd.lang import ast as A
 from cohortd.v1 import expr_pb2 as epb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.engine_check import STRING_VALUES, T0, VOCABULARIES, adapt, build, check, scenarios
+from support.engine_check import (
+    STRING_VALUES,
+    T0,
+    VOCABULARIES,
+    adapt,
+    check_before_and_after_seal,
+    scenarios,
+)
 from support.oracle import calendar_bounds
 from support.server import ready_server
 
@@ -248,18 +255,7 @@ def test_alone_and_combined_match_the_oracle(
         adapt(c, data.draw, pool) for c in data.draw(st.lists(_calendar_leaves(pool), min_size=1, max_size=3))
     ]
     exprs_ = [*leaves, A.Not(leaves[0]), A.And(leaves[0], A.Not(leaves[-1]))]
-    with tempfile.TemporaryDirectory() as d:
-        eng, oracle = build(scenario, d)
-        try:
-            eng.set_time_zone(zone)
-            oracle.zone = zone
-            for e in exprs_:
-                check(eng, oracle, e, [T0, T0 + shift])
-            eng.seal()
-            for e in exprs_:
-                check(eng, oracle, e, [T0 + shift])
-        finally:
-            eng.close()
+    check_before_and_after_seal(scenario, exprs_, [T0, T0 + shift], [T0 + shift], zone)
 
 
 # -------------------------------------------------------------- maintenance

@@ -30,8 +30,7 @@ from support.engine_check import (
     STRING_VALUES,
     T0,
     adapt,
-    build,
-    check,
+    check_before_and_after_seal,
     cohort_exprs,
     scenarios,
     windows,
@@ -173,16 +172,7 @@ def test_alone_and_combined_match_the_oracle(scenario: dict[str, Any], data: Any
     leaves = data.draw(st.lists(_history_leaves(pool), min_size=1, max_size=3))
     other = adapt(data.draw(cohort_exprs([], max_depth=1, pool=pool, vocabulary="lean")), data.draw, pool)
     exprs_ = [*leaves, A.Not(leaves[0]), A.And(leaves[0], other), A.Or(other, A.Not(leaves[-1]))]
-    with tempfile.TemporaryDirectory() as d:
-        eng, oracle = build(scenario, d)
-        try:
-            for e in exprs_:
-                check(eng, oracle, e, [T0, T0 + shift, T0 - 2 * D])
-            eng.seal()
-            for e in exprs_:
-                check(eng, oracle, e, [T0 + shift])
-        finally:
-            eng.close()
+    check_before_and_after_seal(scenario, exprs_, [T0, T0 + shift, T0 - 2 * D], [T0 + shift])
 
 
 # -------------------------------------------------------------- maintenance

@@ -361,17 +361,32 @@ def check(
 as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, H // 2, -DAY, -13 * H])
 
 
+def check_before_and_after_seal(
+    scenario: dict[str, Any],
+    exprs: list[A.Expr],
+    before: list[int],
+    after: list[int],
+    zone: str | None = None,
+) -> None:
+    """Each of ``exprs`` equal to the oracle at the instants ``before`` a final seal and ``after`` it
+    (in the project time zone ``zone`` when one is given)."""
+    with tempfile.TemporaryDirectory() as d:
+        eng, oracle = build(scenario, d)
+        try:
+            if zone is not None:
+                eng.set_time_zone(zone)
+                oracle.zone = zone
+            for e in exprs:
+                check(eng, oracle, e, before)
+            eng.seal()
+            for e in exprs:
+                check(eng, oracle, e, after)
+        finally:
+            eng.close()
+
+
 def check_alone_and_combined(scenario: dict[str, Any], new: list[A.Expr], other: A.Expr, shift: int) -> None:
     """``new`` conditions alone, negated and combined with ``other``, equal to the oracle at ``T0``
     and ``T0 + shift``, before and after a final seal."""
     combined = [*new, A.Not(new[0]), A.And(new[0], other), A.Or(other, A.Not(new[-1]))]
-    with tempfile.TemporaryDirectory() as d:
-        eng, oracle = build(scenario, d)
-        try:
-            for e in combined:
-                check(eng, oracle, e, [T0, T0 + shift])
-            eng.seal()
-            for e in combined:
-                check(eng, oracle, e, [T0 + shift])
-        finally:
-            eng.close()
+    check_before_and_after_seal(scenario, combined, [T0, T0 + shift], [T0 + shift])
