@@ -74,6 +74,7 @@ from support.server import ServerProcess  # noqa: E402  the one launcher, shared
 
 RESULTS = Path(__file__).resolve().parent / "results" / "freshness_bench.json"
 DAY_MS = 86_400_000
+BODY_POOL = 16  # random batch bodies drawn per ingest thread, reused in turn (a cheap client)
 EXIT_COHORT = 0  # the exit probes leave COHORTS[0] (did("Event 0") in last 7d) at a known instant
 
 #: 20 saved cohorts of mixed condition types; C00 is the one every probe enters.
@@ -232,6 +233,7 @@ class Ingester:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._next_probe = 0
+        self._bodies: dict[int, list[tuple[pa.Array, pa.Array, pa.Array]]] = {}
         self._ids = np.array([f"user-{u:07d}" for u in range(users)], dtype=object)
         self._threads = [
             threading.Thread(target=self._run, args=(k, threads), daemon=True) for k in range(threads)
@@ -241,7 +243,12 @@ class Ingester:
             t.start()
 
     def _request(self, rng: np.random.Generator) -> tuple[str, str | None, int, pb.IngestRequest]:
-        """One batch: a probe, an exit probe (when ``exit_lead_ms`` is set) and random users."""
+        """One batch: a probe, an exit probe (when ``exit_lead_ms`` is set) and random users.
+
+        The random rows' users, types and amounts come from a pool built once per thread
+        (``_bodies``): only the times and the probes' rows are made per request, so the
+        client's own work stays small beside the server's on a shared machine.
+        """
         with self._lock:
             k = self._next_probe
             self._next_probe += 1
@@ -250,19 +257,33 @@ class Ingester:
         now = now_ms()
         first = [probe] if xprobe is None else [probe, xprobe]
         old = now + (self.exit_lead_ms or 0) - 7 * DAY_MS  # in the last 7d until old + 7d: out 1 ms later
-        n = max(self.batch - len(first), 0)
-        ids = self._ids[rng.integers(0, self.users, n)]
-        types = np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), n)].tolist()
-        times = np.concatenate([[now - 1, old][: len(first)], now - rng.integers(1, 1_000, n)])
+        ids, types, amounts = self._body(rng, max(self.batch - len(first), 0))
+        times = np.concatenate([[now - 1, old][: len(first)], now - rng.integers(1, 1_000, len(ids))])
         table = pa.table(
             {
-                "user_id": pa.array([*first, *ids.tolist()], pa.string()),
-                "event_type": pa.array(["Event 0"] * len(first) + types),
+                "user_id": pa.concat_arrays([pa.array(first, pa.string()), ids]),
+                "event_type": pa.concat_arrays([pa.array(["Event 0"] * len(first), pa.string()), types]),
                 "time": pa.array(times, pa.int64()),
-                "amount": pa.array(rng.integers(0, 100, n + len(first)), pa.int64()),
+                "amount": pa.concat_arrays([pa.array(rng.integers(0, 100, len(first)), pa.int64()), amounts]),
             }
         )
         return probe, xprobe, old + 7 * DAY_MS + 1, pb.IngestRequest(arrow_ipc=wire.table_to_ipc(table))
+
+    def _body(self, rng: np.random.Generator, n: int) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Random existing users, event types and amounts for ``n`` rows: one of a pool of
+        ``BODY_POOL`` drawn once per generator (the pool cycles; each batch is still random)."""
+        pool = self._bodies.get(id(rng))
+        if pool is None:
+            pool = self._bodies[id(rng)] = []
+            for _ in range(BODY_POOL):
+                pool.append(
+                    (
+                        pa.array(self._ids[rng.integers(0, self.users, n)].tolist(), pa.string()),
+                        pa.array(np.array(EVENT_TYPES)[rng.integers(0, len(EVENT_TYPES), n)].tolist()),
+                        pa.array(rng.integers(0, 100, n), pa.int64()),
+                    )
+                )
+        return pool[int(rng.integers(0, len(pool)))]
 
     def _run(self, k: int, threads: int) -> None:
         rng = np.random.default_rng(1000 + k)
