@@ -590,6 +590,35 @@ def test_saved_cohorts_record_their_size_each_day(tmp_path: Path) -> None:
         assert recorded[midnight][0] == p.evaluate("Viewers 1d", as_of=midnight).size == 1
 
 
+def test_size_history_takes_incremental_sizes_from_the_maintainer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a midnight the maintainer's members are the exact sizes: only a percentile cohort
+    needs a pass over every user (one batch ingested after midnight, dated before it, counts)."""
+    import cohortd.analysis.know as know
+
+    passes: list[str] = []
+    real = know.population
+    monkeypatch.setattr(know, "population", lambda *a, **k: passes.append(a[1]) or real(*a, **k))
+    clock = [NOW]
+    with Workspace(tmp_path, clock=lambda: clock[0]) as ws:
+        p = ws.project()
+        p.ingest([{"user_id": f"u{i}", "event_type": "view", "time": NOW - i * H} for i in range(30)])
+        p.know.wait_recorded()
+        p.create_cohort("Viewers 1d", 'did("view") in last 1d')
+        p.create_cohort("Not viewers 12h", 'not did("view") in last 12h')
+        p.create_cohort("Top viewers", 'top 10% by count("view") in last 7d')
+        passes.clear()
+        midnight = (NOW + DAY) // DAY * DAY
+        clock[0] = midnight + H
+        p.ingest([{"user_id": "late", "event_type": "view", "time": midnight - 1}])
+        p.know.wait_recorded()
+        assert passes == ["Top viewers"]
+        for name in ("Viewers 1d", "Not viewers 12h", "Top viewers"):
+            recorded = p.know.stats.daily_sizes(name, 1, [midnight])
+            assert recorded[midnight][0] == p.evaluate(name, as_of=midnight).size, name
+
+
 def test_size_history_skips_a_cohort_renamed_while_it_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -97,6 +97,7 @@ def run_plan(  # type: ignore[no-untyped-def]
             name, data = arg
             catalog[name] = data.draw(plan_cohorts(NAMES[: NAMES.index(name)]))
             m.track(name, catalog[name])
+        before = m.as_of
         if lanes:
             m.step(full=False)  # percentile cohorts untouched here ...
             m.refresh_full()  # ... and brought to the same time by their own pass
@@ -110,6 +111,14 @@ def run_plan(  # type: ignore[no-untyped-def]
             assert got is not None
             assert got.members == full, (name, catalog[name])
             assert got.as_of_ms == now[0]
+        midnight = now[0] // DAY * DAY
+        if before < midnight <= now[0]:  # the step stopped at midnight: sizes there, exact
+            sizes = m.day_sizes(midnight)
+            for name, (expr, size) in sizes.items():
+                assert expr == catalog[name]
+                at_midnight = engine.evaluate(catalog[name], as_of=midnight, resolve=catalog.get).bitmap
+                assert size == len(at_midnight), (name, catalog[name], midnight)
+            assert set(sizes) == {n for n in NAMES if not m.cohorts[n].full_only}
 
 
 def run_plan_on_a_fresh_engine(catalog: dict[str, A.Expr], plan: list) -> None:  # type: ignore[type-arg]

@@ -51,6 +51,7 @@ from cohortd.storage.segment import Segment, bitmap_from_ids
 from cohortd.times import MIN_TIME
 
 log = logging.getLogger("cohortd.maintain")
+DAYS_KEPT = 3  # midnights whose maintained sizes are kept for the daily size history
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Maintainer:
         self._pending_version = 0  # data version the pending batches reached (a step's view holds it)
         self._batches_seen = 0  # batches acknowledged so far (read-your-writes)
         self._batches_applied = 0  # ... and folded into the members
+        self._day_sizes: dict[int, dict[str, tuple[ast.Expr, int]]] = {}  # see day_sizes
         self._time_index: dict[tuple[str, int | str, int], TimeRun] = {}
         self._unsorted: dict[tuple[str, int, int], TimeRun] = {}  # new runs the full-pass thread sorts
         self._sort_inline = True  # until start(): a step sorts a new run itself (one thread)
@@ -270,50 +272,75 @@ class Maintainer:
         """Bring every cohort to ``now``: pending batch users plus users whose window edges passed.
 
         ``full=False`` leaves percentile and account cohorts to :meth:`refresh_full` (the
-        background loop's fast lane: a full pass never delays a batch).
+        background loop's fast lane: a full pass never delays a batch).  A step that passes
+        a UTC midnight stops there first and keeps each incremental cohort's size at that
+        instant (:meth:`day_sizes`: the daily size history without a pass over every user).
         """
         with self.lock:
             now = max(self.engine.clock() if now is None else now, self.as_of)
-            prev = self.as_of
-            with self._pending_lock:
-                pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
-                self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
-                taken, holds = self._batches_seen, self._pending_version
-            snap = self.engine.store.recent_snapshot(holds)  # never waits for a seal in progress
-            self._forget_old_segments(snap.segments)
+            midnight = now // times.DAY_MS * times.DAY_MS
             out = []
-            due: list[Tracked] = []
-            edge_cache: dict[Edge, BitMap] = {}
-            users = BitMap()
-            for t in self.cohorts.values():
-                if t.full_only:
-                    if full and self._full_due(t, now, snap.version):
-                        out += self._full(t, now)
-                    continue
-                crossed = self._crossed(t, snap.segments, prev, now, edge_cache) if now > prev else BitMap()
-                affected = pending and (
-                    t.zero_sensitive
-                    or None in t.event_types
-                    or t.event_types & types
-                    or (user_props and t.uses_user_props)
-                )
-                if affected or crossed:
-                    due.append(t)
-                    users |= crossed
-                else:
-                    self._advance(t, now)
-            if due:
-                # One user set and one evaluation for every cohort due: extra users cost little,
-                # the row lookups of shared segments and event types are done once, and an
-                # in_cohort reference or a condition two cohorts share is evaluated once.
-                users |= pending
-                subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32), len(snap.first_seen))
-                ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
-                for t in due:
-                    out += self._partial(t, ev, users, now)
-            self.as_of = now
-            self._batches_applied = taken
-            return out
+            if self.as_of < midnight <= now:
+                out += self._step(midnight, full=False)
+                self._day_sizes[midnight] = {
+                    t.name: (t.expr, len(t.membership.members))
+                    for t in self.cohorts.values()
+                    if not t.full_only
+                }
+                for day in sorted(self._day_sizes)[:-DAYS_KEPT]:
+                    del self._day_sizes[day]
+            return out + self._step(now, full)
+
+    def day_sizes(self, day_ms: int) -> dict[str, tuple[ast.Expr, int]]:
+        """Name -> (definition, exact size at UTC midnight ``day_ms``) of the incrementally
+        maintained cohorts, when a step stopped there (empty for a day before this open)."""
+        with self.lock:
+            if self.as_of < day_ms <= self.engine.clock():
+                self.step(full=self._full_thread is None)  # stops at day_ms on its way
+            return dict(self._day_sizes.get(day_ms, {}))
+
+    def _step(self, now: int, full: bool) -> list[ChangeSet]:
+        """One step to ``now`` (>= ``as_of``), under ``lock``."""
+        prev = self.as_of
+        with self._pending_lock:
+            pending, types, user_props = self._pending, self._pending_types, self._pending_user_props
+            self._pending, self._pending_types, self._pending_user_props = BitMap(), set(), False
+            taken, holds = self._batches_seen, self._pending_version
+        snap = self.engine.store.recent_snapshot(holds)  # never waits for a seal in progress
+        self._forget_old_segments(snap.segments)
+        out = []
+        due: list[Tracked] = []
+        edge_cache: dict[Edge, BitMap] = {}
+        users = BitMap()
+        for t in self.cohorts.values():
+            if t.full_only:
+                if full and self._full_due(t, now, snap.version):
+                    out += self._full(t, now)
+                continue
+            crossed = self._crossed(t, snap.segments, prev, now, edge_cache) if now > prev else BitMap()
+            affected = pending and (
+                t.zero_sensitive
+                or None in t.event_types
+                or t.event_types & types
+                or (user_props and t.uses_user_props)
+            )
+            if affected or crossed:
+                due.append(t)
+                users |= crossed
+            else:
+                self._advance(t, now)
+        if due:
+            # One user set and one evaluation for every cohort due: extra users cost little,
+            # the row lookups of shared segments and event types are done once, and an
+            # in_cohort reference or a condition two cohorts share is evaluated once.
+            users |= pending
+            subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32), len(snap.first_seen))
+            ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
+            for t in due:
+                out += self._partial(t, ev, users, now)
+        self.as_of = now
+        self._batches_applied = taken
+        return out
 
     def next_deadline(self, full: bool = True) -> int | None:
         """The earliest time at which some cohort changes without new events (None: no known edge).
