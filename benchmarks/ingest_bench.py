@@ -67,6 +67,8 @@ def dir_bytes(path: Path) -> int:
 def source_file(args: argparse.Namespace) -> Path:
     from cohortd.synth import generate
 
+    if args.source:
+        return Path(args.source)
     users = args.users or max(args.events // 50, 1)
     path = Path(args.data_dir) / f"events-{args.events}-u{users}-d{args.days}-s{args.seed}.parquet"
     if not path.exists():
@@ -214,6 +216,7 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=0, help="default: events / 50")
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--source", help="ingest this Parquet file instead of generating one")
     ap.add_argument("--data-dir", default=os.environ.get("COHORTD_BENCH_DIR", "/tmp/cohortd-bench"))
     ap.add_argument("--out", default=str(HERE / "results" / "ingest_bench.json"))
     ap.add_argument("--profile", action="store_true", help="run the ingest under cProfile")

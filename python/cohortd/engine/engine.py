@@ -35,6 +35,7 @@ from cohortd.lang.parser import parse_with_positions
 from cohortd.storage.files import make_dirs
 from cohortd.storage.groups import entity_name
 from cohortd.storage.lock import LOCK_FILE, WriterLock
+from cohortd.storage.readahead import read_ahead
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.settings import ProjectSettings
@@ -229,12 +230,16 @@ class Engine:
         ``progress(rows_done, bytes_done)`` is called after every chunk.  The file's
         format is checked before anything is written.
         """
+        self.require_writer()
         report = IngestReport()
         chunks = read_users(Path(path)) if users else read_events(Path(path))
+        # a thread reads, validates and encodes the next chunks while this one is logged and applied
+        prepared = read_ahead((c, self.store.prepare(c.table, self.clock(), users)) for c in chunks)
         with self.store.bulk():  # each row sorted and written once (storage/store.py)
-            for chunk in chunks:
-                part = self.upsert_user_properties(chunk.table) if users else self.ingest(chunk.table)
-                report.merge(part, chunk.first_row)
+            for chunk, ready in prepared:
+                stored = self.store.ingest_prepared(ready)
+                self._notify(stored)  # outside the store lock: listeners take their own locks
+                report.merge(stored.report, chunk.first_row)
                 report.rejected.extend(chunk.rejections)
                 if progress is not None:
                     progress(chunk.first_row + chunk.table.num_rows + len(chunk.rejections), chunk.bytes_read)

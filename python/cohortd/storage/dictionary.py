@@ -38,17 +38,22 @@ class StringDictionary:
         return self._values[idx]
 
     def encode_unique(self, uniques: list[str]) -> np.ndarray:
-        """Ids for distinct strings, adding the new ones (``as_arrow`` appends them to its cache)."""
-        ids = np.empty(len(uniques), dtype=np.uint32)
+        """Ids for distinct strings, adding the new ones (``as_arrow`` appends them to its cache).
+
+        Known values are looked up in one C-level pass (``map``); only the new ones are
+        touched one by one, in order of appearance, so ids stay first-appearance order.
+        """
         table, values = self._ids, self._values
-        for i, v in enumerate(uniques):
-            idx = table.get(v)
-            if idx is None:
-                idx = len(values)
-                table[v] = idx
-                values.append(v)
-            ids[i] = idx
-        return ids
+        ids = np.fromiter(map(table.get, uniques, itertools.repeat(-1)), np.int64, len(uniques))
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):
+            new = [uniques[i] for i in missing.tolist()]
+            fresh = list(dict.fromkeys(new))  # a value given twice gets one id
+            start = len(values)
+            values.extend(fresh)
+            table.update(zip(fresh, range(start, start + len(fresh)), strict=True))
+            ids[missing] = np.fromiter(map(table.__getitem__, new), np.int64, len(new))
+        return ids.astype(np.uint32)
 
     def forget(self, idx: int, placeholder: str) -> None:
         """Replace entry ``idx`` by ``placeholder`` (user deletion): its string is gone, its id stays."""

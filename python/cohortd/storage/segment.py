@@ -118,12 +118,14 @@ class Segment:
         twice).  Partitioning by time lets a windowed condition skip whole segments
         by their min/max time, even for ``any`` (which reads every event type).
         """
-        table = _single_chunk(pa.concat_tables([p.table for p in parts], promote_options="default"))
-        users = _numpy(table.column("user"), np.uint32)
-        types = _numpy(table.column("type"), np.uint32)
-        times = _numpy(table.column("time"), np.int64)
+        table = pa.concat_tables([p.table for p in parts], promote_options="default")
+        # the sort keys are gathered from the parts (16 bytes a row); the whole table is
+        # copied once, by the take below, not combined into one chunk first
+        users = np.concatenate([p.users for p in parts]) if parts else np.empty(0, np.uint32)
+        types = np.concatenate([p.types for p in parts]) if parts else np.empty(0, np.uint32)
+        times = np.concatenate([p.times for p in parts]) if parts else np.empty(0, np.int64)
         if len(times) == 0:
-            return [cls(new_name(), table)]
+            return [cls(new_name(), _single_chunk(table))]
         order = _sort_order(types, users, times)
         part = np.floor_divide(times if order is None else times[order], period_ms)
         first = int(part.min())
@@ -132,8 +134,7 @@ class Segment:
             by_part = np.argsort(rel.astype(np.uint16) if int(rel.max()) < 1 << 16 else rel, kind="stable")
             order = by_part if order is None else order[by_part]
             part = part[by_part]
-        if order is not None:
-            table = table.take(order)
+        table = _single_chunk(table.take(order) if order is not None else table)
         starts = np.concatenate(([0], np.flatnonzero(np.diff(part)) + 1, [len(part)])).tolist()
         return [cls(new_name(), table.slice(s, e - s)) for s, e in zip(starts, starts[1:], strict=False)]
 

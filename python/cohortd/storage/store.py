@@ -102,6 +102,20 @@ class Ingested:
 
 
 @dataclass
+class Prepared:
+    """A batch validated and encoded for the log by :meth:`EventStore.prepare`, not yet stored."""
+
+    table: pa.Table  # as given: validated again when the schemas changed before it is stored
+    now_ms: int
+    users: bool
+    base: tuple[dict[str, str], dict[str, str], dict[str, str]]  # schemas it was validated against
+    extended: tuple[dict[str, str], dict[str, str], dict[str, str]]  # ... and with its new properties
+    normalized: pa.Table
+    report: IngestReport
+    payload: bytes  # the log record (empty when no row is to be stored)
+
+
+@dataclass
 class StorageHealth:
     """Problems a store met without failing a request: reported by ``cohortd verify`` and logs."""
 
@@ -338,21 +352,39 @@ class EventStore:
         nothing of the batch was stored, and ``IngestError`` for a table that is
         not valid Arrow; once the batch is logged no error is raised.
         """
+        return self.ingest_prepared(self.prepare(table, now_ms, users))
+
+    def prepare(self, table: pa.Table, now_ms: int, users: bool = False) -> Prepared:
+        """Validate a batch and encode its log record, outside the lock (the slow, pure part).
+
+        Against a copy of the schemas; :meth:`ingest_prepared` stores it, validating again
+        if another batch changed the schemas meanwhile.  Raises ``IngestError`` as ``ingest``.
+        """
         with self.lock:
-            schema, user_schema = dict(self.schema), dict(self.user_schema)
-            group_schema = dict(self.group_schema)
-            if users:
-                normalized, report = normalize_user_properties(table, user_schema, now_ms)
-            else:
-                normalized, report = normalize_events(table, schema, user_schema, now_ms, group_schema)
-            problem = canonical_problem(normalized, schema, user_schema, False, group_schema)
-            if (
-                problem is not None
-            ):  # a gap in validation: refuse rather than log what replay would quarantine
-                raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
+            base = (dict(self.schema), dict(self.user_schema), dict(self.group_schema))
+        schema, user_schema, group_schema = (dict(d) for d in base)
+        if users:
+            normalized, report = normalize_user_properties(table, user_schema, now_ms)
+        else:
+            normalized, report = normalize_events(table, schema, user_schema, now_ms, group_schema)
+        problem = canonical_problem(normalized, schema, user_schema, False, group_schema)
+        if problem is not None:  # a gap in validation: refuse rather than log what replay would quarantine
+            raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
+        payload = _encode(normalized) if normalized.num_rows else b""
+        return Prepared(
+            table, now_ms, users, base, (schema, user_schema, group_schema), normalized, report, payload
+        )
+
+    def ingest_prepared(self, prepared: Prepared) -> Ingested:
+        """Log and apply a prepared batch (the gate's second half, under the lock)."""
+        with self.lock:
+            if prepared.base != (self.schema, self.user_schema, self.group_schema):
+                prepared = self.prepare(prepared.table, prepared.now_ms, prepared.users)  # we hold the lock
+            normalized, report = prepared.normalized, prepared.report
             if normalized.num_rows == 0:
                 return Ingested(report, normalized, np.empty(0, np.uint32), set(), False)
-            self._log(_encode(normalized))
+            self._log(prepared.payload)
+            schema, user_schema, group_schema = prepared.extended
             self.schema.update(schema)
             self.user_schema.update(user_schema)
             self.group_schema.update(group_schema)
