@@ -313,32 +313,59 @@ def count_sql(q: Query, d: Dialect, T: int) -> str:
 
 
 # -------------------------------------------------------------------- engines
+LOAD_FILE = "compare_engines_load.json"  # beside a prepared store: how long its load took, from which data
+
+
+def _load_marker(path: Path, events: Path) -> float | None:
+    """The load seconds recorded in a store prepared from ``events``; None when there is none."""
+    marker = path / LOAD_FILE
+    if not marker.exists():
+        return None
+    got = json.loads(marker.read_text())
+    if got.get("events") != str(events):
+        raise SystemExit(f"{path} was prepared from {got.get('events')}, not {events}: use another directory")
+    return float(got["seconds"])
+
+
+def _write_marker(path: Path, events: Path, seconds: float) -> None:
+    (path / LOAD_FILE).write_text(json.dumps({"seconds": round(seconds, 3), "events": str(events)}) + "\n")
+
+
 class DuckDB:
-    """DuckDB at its best layout: dense ``UINTEGER`` ids, table sorted by (event_type, uid, ts)."""
+    """DuckDB at its best layout: dense ``UINTEGER`` ids, table sorted by (event_type, uid, ts),
+    in a database file (``duckdb.db`` in ``path``) loaded once and reused."""
 
     name = "duckdb"
 
-    def __init__(self, dense: DenseData) -> None:
+    def __init__(self, dense: DenseData, path: Path, memory_limit: str) -> None:
         import duckdb
 
         self.version = duckdb.__version__
-        self.ids = dense.ids
-        self.con = duckdb.connect()
+        path.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        recorded = _load_marker(path, dense.events)
+        self.reused = recorded is not None
+        self.con = duckdb.connect(str(path / "duckdb.db"))
         self.con.sql("SET TimeZone = 'UTC'")
-        self.con.sql(
-            "CREATE TABLE events AS SELECT uid::UINTEGER AS uid, event_type, epoch_ms(time) AS ts, "
-            "feature_area, revenue, platform, duration_s, plan "
-            f"FROM read_parquet('{dense.events}') ORDER BY event_type, uid, ts"
-        )
-        self.con.sql(
-            f"CREATE TABLE users AS SELECT uid::UINTEGER AS uid, plan, country, projects_created "
-            f"FROM read_parquet('{dense.users}') ORDER BY uid"
-        )
+        self.con.sql(f"SET memory_limit = '{memory_limit}'")
+        self.con.sql("SET preserve_insertion_order = false")  # lets the sort spill instead of holding order
+        if not self.reused:
+            self.con.sql(
+                "CREATE OR REPLACE TABLE events AS SELECT uid::UINTEGER AS uid, event_type, "
+                "epoch_ms(time) AS ts, feature_area, revenue, platform, duration_s, plan "
+                f"FROM read_parquet('{dense.events}') ORDER BY event_type, uid, ts"
+            )
+            self.con.sql(
+                f"CREATE OR REPLACE TABLE users AS SELECT uid::UINTEGER AS uid, plan, country, "
+                f"projects_created FROM read_parquet('{dense.users}') ORDER BY uid"
+            )
+            self.con.sql("CHECKPOINT")
+            _write_marker(path, dense.events, time.perf_counter() - t0)
+        self.load_s = recorded if recorded is not None else time.perf_counter() - t0
         self.threads = int(self.con.sql("SELECT current_setting('threads')").fetchall()[0][0])
 
-    def members(self, q: Query, T: int) -> set[str]:
-        uids = self.con.sql(members_sql(q, DUCK, T)).to_arrow_table()["uid"].to_pylist()
-        return {self.ids[u] for u in uids}
+    def members(self, q: Query, T: int) -> Any:
+        return self.con.sql(members_sql(q, DUCK, T)).to_arrow_table()["uid"]
 
     def count(self, q: Query, T: int) -> int:
         return int(self.con.sql(count_sql(q, DUCK, T)).fetchall()[0][0])
@@ -349,18 +376,30 @@ class DuckDB:
 
 class ChDB:
     """chDB at its best layouts: ``UInt32`` ids in a MergeTree ``ORDER BY (event_type, uid, time)``,
-    and a second copy ``ORDER BY (uid, time)``; each query runs on whichever is faster (measured)."""
+    and a second copy ``ORDER BY (uid, time)``; each query runs on whichever is faster (measured).
+    The tables live on disk (``chdb/`` in ``path``), loaded once and reused."""
 
     name = "chdb"
 
-    def __init__(self, dense: DenseData, workdir: Path) -> None:
+    def __init__(self, dense: DenseData, path: Path) -> None:
         import chdb
         from chdb import session
 
         self.version = chdb.__version__
-        self.ids = dense.ids
-        self.sess = session.Session(str(workdir / "chdb"))
+        path.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        recorded = _load_marker(path, dense.events)
+        self.reused = recorded is not None
+        self.sess = session.Session(str(path / "chdb"))
         self.dialect: dict[str, Dialect] = {}  # query name -> the layout chosen for it
+        q = self.sess.query
+        if not self.reused:
+            self._load(dense)
+            _write_marker(path, dense.events, time.perf_counter() - t0)
+        self.load_s = recorded if recorded is not None else time.perf_counter() - t0
+        self.threads = int(str(q("SELECT getSetting('max_threads')", "CSV")).strip().strip('"'))
+
+    def _load(self, dense: DenseData) -> None:
         q = self.sess.query
         q("CREATE DATABASE IF NOT EXISTS bench")
         columns = (
@@ -380,25 +419,24 @@ class ChDB:
             "country LowCardinality(String), projects_created Int64) ENGINE = MergeTree ORDER BY uid"
         )
         q(f"INSERT INTO bench.users SELECT * FROM file('{dense.users}', Parquet)")
-        self.threads = int(str(q("SELECT getSetting('max_threads')", "CSV")).strip().strip('"'))
 
-    def _uids(self, q: Query, T: int, d: Dialect) -> list[int]:
+    def _uids(self, q: Query, T: int, d: Dialect) -> Any:
         table = self.sess.query(members_sql(q, d, T), "ArrowTable")
-        return table.column(0).to_pylist() if table.num_rows else []
+        return table.column(0) if table.num_rows else pa.chunked_array([], pa.uint32())
 
-    def members(self, q: Query, T: int) -> set[str]:
+    def members(self, q: Query, T: int) -> Any:
         """Members on both layouts (they must agree); the faster one is kept for the timed runs."""
-        got: dict[str, tuple[float, set[int]]] = {}
+        got: dict[str, tuple[float, Any]] = {}
         for d in (CH, CH_BY_USER):
             self._uids(q, T, d)  # warm: the first run on a layout pays for cold caches
             t0 = time.perf_counter()
-            uids = set(self._uids(q, T, d))
+            uids = self._uids(q, T, d)
             got[d.events] = (time.perf_counter() - t0, uids)
         (ta, a), (tb, b) = got[CH.events], got[CH_BY_USER.events]
-        if a != b:
-            raise SystemExit(f"chdb {q.name}: the two layouts disagree ({len(a ^ b)} users)")
+        if not _same_ids(a, b):
+            raise SystemExit(f"chdb {q.name}: the two layouts disagree")
         self.dialect[q.name] = CH if ta <= tb else CH_BY_USER
-        return {self.ids[u] for u in a}
+        return a
 
     def layout(self, q: Query) -> str:
         return "by_type" if self.dialect.get(q.name, CH) is CH else "by_user"
@@ -414,59 +452,226 @@ class ChDB:
 class Cohortd:
     """One open cohortd engine; ``kernel`` picks the Rust or the Numba kernel."""
 
-    def __init__(self, events: Path, users: Path, workdir: Path, store: Path | None = None) -> None:
+    def __init__(self, events: Path, users: Path, store: Path) -> None:
         from cohortd import Engine
 
-        self.reused = store is not None and (store / "manifest.json").exists()
-        self.eng = Engine.open(store if store is not None else workdir / "cohortd")
-        if self.reused:  # a store this script loaded before from the same data (--cohortd-store)
-            return
-        rejected = 0
-        for batch in pq.ParquetFile(events).iter_batches(batch_size=1 << 20):
-            report = self.eng.ingest(pa.Table.from_batches([batch]))
-            rejected += _as_count(report.rejected)
-        if rejected:
-            raise SystemExit(f"cohortd rejected {rejected} generated events")
-        self.eng.upsert_user_properties(pq.read_table(users))
-        self.eng.seal()
+        t0 = time.perf_counter()
+        recorded = _load_marker(store, events) if (store / "manifest.json").exists() else None
+        self.reused = recorded is not None
+        self.eng = Engine.open(store)
+        if not self.reused:
+            # the bulk path (what `cohortd ingest FILE` uses): each row sorted and written once
+            rejected = len(self.eng.ingest_file(events).rejected)
+            if rejected:
+                raise SystemExit(f"cohortd rejected {rejected} generated events")
+            self.eng.ingest_file(users, users=True)
+            self.eng.seal()
+            _write_marker(store, events, time.perf_counter() - t0)
+        self.load_s = recorded if recorded is not None else time.perf_counter() - t0
 
     def _bitmap(self, q: Query, T: int, kernel: str) -> Any:
+        if q.overlap is not None:
+            # what Workspace.overlap does: both cohorts at one T, then their intersection
+            a, b = (self._bitmap(BY_NAME[n], T, kernel) for n in q.overlap)
+            return a & b
         assert q.cohort is not None
         return self.eng.evaluate(q.cohort, as_of=T, kernel=kernel).bitmap
 
-    def members(self, q: Query, T: int, kernel: str) -> set[str]:
-        if q.overlap is not None:
-            a, b = (self.members(BY_NAME[n], T, kernel) for n in q.overlap)
-            return a & b
-        return set(self.eng.evaluate(q.cohort, as_of=T, kernel=kernel).members())
+    def members(self, q: Query, T: int, kernel: str) -> Any:
+        return pa.array(self.eng.external_ids(self._bitmap(q, T, kernel)), pa.string())
 
     def count(self, q: Query, T: int, kernel: str) -> int:
         if q.overlap is not None:
-            # what Workspace.overlap does: both cohorts at one T, then the intersection cardinality
             a, b = (self._bitmap(BY_NAME[n], T, kernel) for n in q.overlap)
             return int(a.intersection_cardinality(b))
         return int(self.eng.evaluate(q.cohort, as_of=T, kernel=kernel).size)
+
+    def breakdown(self, q: Query, T: int, kernel: str) -> dict[str, float]:
+        """Where one evaluation's time goes, from one profiled run (``--breakdown``; not timed runs)."""
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.runcall(self.count, q, T, kernel)
+        total = (time.perf_counter() - t0) * 1000.0
+        spent = dict.fromkeys(BREAKDOWN, 0.0)
+        for (file, _line, func), row in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+            spent[time_category(file, func)] += row[2] * 1000.0  # row[2]: time in the function itself
+        return {"profiled_ms": round(total, 3), **{f"{k}_ms": round(v, 3) for k, v in spent.items()}}
 
     def close(self) -> None:
         self.eng.close()
 
 
-LOAD_FILE = "compare_engines_load.json"  # beside a --cohortd-store: how long its load took
+BREAKDOWN = ("native_kernels", "bitmaps", "numpy_arrow", "python")
 
 
-def prepare_store(events: Path, users: Path, store: Path) -> int:
-    """Load cohortd's store once (``--prepare``); later runs reuse it and report this load time."""
-    t0 = time.perf_counter()
+def time_category(file: str, func: str) -> str:
+    """The part of cohortd a profiled function belongs to: Rust kernels (``cohortd._native``),
+    roaring bitmaps, numpy/Arrow buffer work, or Python orchestration (everything else).
+
+    cProfile does not see pyroaring's Cython calls: their time lands in the calling function,
+    so functions whose name says bitmap (``bitmap_from_ids``, ``_mask_to_bitmap``) count as bitmaps."""
+    if "_native" in func or "_native" in file:
+        return "native_kernels"
+    if "bitmap" in func.lower() or "roaring" in func.lower() or "roaring" in file:
+        return "bitmaps"
+    if any(m in func or f"/{m}/" in file for m in ("numpy", "pyarrow", "numba")):
+        return "numpy_arrow"
+    return "python"
+
+
+def _same_ids(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    return bool(np.array_equal(np.sort(np.asarray(a)), np.sort(np.asarray(b))))
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What a worker process needs to open (or load, then keep) one engine's store."""
+
+    key: str  # duckdb | chdb | cohortd
+    dense: DenseData
+    events: Path
+    users: Path
+    store: Path
+    memory_limit: str
+
+
+def open_engine(spec: EngineSpec) -> Any:
+    if spec.key == "duckdb":
+        return DuckDB(spec.dense, spec.store, spec.memory_limit)
+    if spec.key == "chdb":
+        return ChDB(spec.dense, spec.store)
+    return Cohortd(spec.events, spec.users, spec.store)
+
+
+def _serve(conn: Any, spec: EngineSpec, T: int) -> None:
+    """A worker's loop: open the engine, then answer (method, query name, kernel) calls.
+
+    Counts are timed here, so the pipe's cost stays out of the figures."""
+    rss_before = process_memory_mib()[0]
+    try:
+        eng = open_engine(spec)
+    except BaseException as exc:  # noqa: BLE001 - reported to the driver, which exits with it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(
+        (
+            "ok",
+            {
+                "load_s": eng.load_s,
+                "reused": eng.reused,
+                "version": getattr(eng, "version", None),
+                "threads": getattr(eng, "threads", None),
+                "rss_added_mib": round(process_memory_mib()[0] - rss_before, 1),
+            },
+        )
+    )
+    while True:
+        method, name, kernel = conn.recv()
+        if method == "close":
+            eng.close()
+            conn.send(("ok", None))
+            return
+        try:
+            q = BY_NAME[name]
+            args = (q, T) if kernel is None else (q, T, kernel)
+            if method == "count":
+                t0 = time.perf_counter()
+                value = eng.count(*args)
+                result: Any = (value, (time.perf_counter() - t0) * 1000.0)
+            elif method == "layout":
+                result = eng.layout(q)
+            else:
+                result = getattr(eng, method)(*args)
+            conn.send(("ok", result))
+        except Exception as exc:  # noqa: BLE001 - reported to the driver
+            conn.send(("error", f"{method} {name}: {type(exc).__name__}: {exc}"))
+
+
+class Worker:
+    """One engine in its own process, so each engine's resident memory (and peak) is its own."""
+
+    def __init__(self, spec: EngineSpec, T: int) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no memory inherited from the driver
+        self.key = spec.key
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, spec, T), name=f"compare-{spec.key}")
+        self.proc.start()
+        child.close()
+        self.info: dict[str, Any] = self._recv()
+
+    def _recv(self) -> Any:
+        try:
+            status, value = self.conn.recv()
+        except EOFError:
+            raise SystemExit(f"{self.key}: the engine process died (exit {self.proc.exitcode})") from None
+        if status != "ok":
+            raise SystemExit(f"{self.key}: {value}")
+        return value
+
+    def call(self, method: str, q: Query, kernel: str | None = None) -> Any:
+        self.conn.send((method, q.name, kernel))
+        return self._recv()
+
+    def memory_mib(self) -> tuple[float, float]:
+        """(resident, peak resident) MiB of the engine's process."""
+        return process_memory_mib(self.proc.pid)
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            try:
+                self.conn.send(("close", "", None))
+                self._recv()
+            except (OSError, SystemExit):
+                pass
+            self.proc.join(timeout=60)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join()
+
+
+def engine_key(name: str) -> str:
+    return "cohortd" if name in ("rust", "numba") else name
+
+
+def engine_specs(
+    args: argparse.Namespace, wanted: list[str], dense: DenseData, events: Path, users: Path, workdir: Path
+) -> list[EngineSpec]:
+    """One spec per engine process; stores in --peer-store / --cohortd-store (reused) or the workdir."""
+    peers = Path(args.peer_store) if args.peer_store else workdir / "peers"
+    cohortd_store = Path(args.cohortd_store) if args.cohortd_store else workdir / "cohortd"
+    keys = list(dict.fromkeys(engine_key(e) for e in wanted))
+    return [
+        EngineSpec(
+            k, dense, events, users, cohortd_store if k == "cohortd" else peers / k, args.duckdb_memory
+        )
+        for k in keys
+    ]
+
+
+def prepare_stores(args: argparse.Namespace, wanted: list[str], events: Path, users: Path, T: int) -> int:
+    """``--prepare``: load each wanted engine's store once, each in its own process, and record
+    the load seconds beside it (later runs reuse the stores and report these times)."""
+    if not args.cohortd_store and not args.peer_store:
+        raise SystemExit("--prepare needs --cohortd-store and/or --peer-store")
+    chosen = [e for e in wanted if args.peer_store or engine_key(e) == "cohortd"]
+    if not args.cohortd_store:
+        chosen = [e for e in chosen if engine_key(e) != "cohortd"]
+    dense = dense_data(events, users)[0] if any(e in ("duckdb", "chdb") for e in chosen) else None
     with tempfile.TemporaryDirectory(prefix="compare-engines-") as tmp:
-        Cohortd(events, users, Path(tmp), store).close()
-    seconds = time.perf_counter() - t0
-    (store / LOAD_FILE).write_text(json.dumps({"seconds": round(seconds, 3), "events": str(events)}) + "\n")
-    print(f"cohortd store loaded in {seconds:.1f}s -> {store} (peak RSS {process_memory_mib()[1]:.0f} MiB)")
+        for spec in engine_specs(args, chosen, dense or DenseData(events, users), events, users, Path(tmp)):
+            w = Worker(spec, T)
+            rss, peak = w.memory_mib()
+            w.close()
+            state = "reused" if w.info["reused"] else "loaded"
+            print(f"{spec.key}: {state} in {w.info['load_s']:.1f}s -> {spec.store} (peak RSS {peak:.0f} MiB)")
     return 0
-
-
-def _as_count(x: Any) -> int:
-    return x if isinstance(x, int) else len(x)
 
 
 # ----------------------------------------------------------------------- data
@@ -487,7 +692,7 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
     key = f"u{args.users}-e{args.events}-d{args.days}-s{args.seed}-t{end_ms}-g{_generator_digest()}"
     skewed = getattr(args, "distribution", "synth") == "skewed"  # scripts without the flag: synth
     if skewed:
-        key += "-skewed" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:10]
+        key += "-skewed" + SKEWED_VERSION
     events = root / key / "events.parquet"
     users = users_path_for(events)
     if events.exists() and users.exists():
@@ -517,59 +722,79 @@ def ensure_data(args: argparse.Namespace, end_ms: int) -> tuple[Path, Path, int]
     return events, users, summary.events
 
 
+SKEWED_VERSION = "bb09f4e4a7"  # in the skewed data's cache key: change it when skewed_events' output changes
+SKEWED_CHUNK = 1 << 20  # rows per Parquet row group (and per Arrow chunk built while writing)
+
+
 def skewed_events(args: argparse.Namespace, end_ms: int, events: Path, users: Path) -> int:
     """The second distribution: Zipf(1.3) event types (in a seeded random rank order over the
     generator's types), Pareto(1.2) activity per user, times uniform over the period and rounded
-    down to the minute (so ties are common), properties drawn as the generator's vocabulary."""
+    down to the minute (so ties are common), properties drawn as the generator's vocabulary.
+
+    Columns are drawn whole as small integer codes (the draws' order fixes the output) and
+    decoded to strings one row group at a time, so 100M events fit in about 3 GB."""
     import numpy as np
     from cohortd.synth import generator as g
 
     rng = np.random.default_rng([args.seed, 2])
-    types = np.array(g.EVENT_TYPES, dtype=object)
+    types = list(g.EVENT_TYPES)
     rank = rng.permutation(len(types))
     p_type = 1.0 / np.arange(1, len(types) + 1) ** 1.3
     p_type = (p_type / p_type.sum())[np.argsort(rank)]  # type i gets the weight of its rank
     weight = rng.pareto(1.2, args.users) + 1.0
     per_user = rng.multinomial(args.events, weight / weight.sum())
     n = int(per_user.sum())
-    user = np.repeat(np.arange(args.users, dtype=np.int64), per_user)
-    etype = rng.choice(len(types), n, p=p_type)
+    user = np.repeat(np.arange(args.users, dtype=np.int32), per_user)
+    etype = rng.choice(len(types), n, p=p_type).astype(np.uint8)
     start_ms = end_ms - args.days * DAY
     t = (start_ms + rng.integers(0, args.days * DAY, n)) // 60_000 * 60_000
     order = np.lexsort((t, user))
     user, etype, t = user[order], etype[order], t[order]
-    names = types[etype]
-    is_feature = names == "Feature Used"
-    paid = np.isin(names, ["Purchase", "Subscription Started", "Subscription Renewed"])
+    del order
+    code = {name: i for i, name in enumerate(types)}
+    is_feature = etype == code["Feature Used"]
+    paid = np.isin(etype, [code[x] for x in ("Purchase", "Subscription Started", "Subscription Renewed")])
+    session_end = etype == code["Session End"]
     ids = g.user_ids(0, args.users, len(str(args.users)))
-    feature = rng.choice(len(g.FEATURE_AREAS), n)
-    table = pa.Table.from_arrays(
-        [
-            pc.take(ids, pa.array(user)),
-            pa.array(names.tolist(), pa.string()),
-            pa.array(t, pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
-            pa.array(
-                np.array(g.FEATURE_AREAS, dtype=object)[feature].tolist(), pa.string(), mask=~is_feature
-            ),
-            pa.array(rng.integers(1, 400, n) * 0.25, pa.float64(), mask=~paid),
-            pa.array(np.array(g.PLATFORMS, dtype=object)[rng.choice(4, n)].tolist(), pa.string()),
-            pa.array(rng.integers(1, 3600, n), pa.int64(), mask=names != "Session End"),
-            pa.array(np.array(g.TIERS, dtype=object)[rng.choice(3, n)].tolist(), pa.string(), mask=~paid),
-        ],
-        schema=g.EVENTS_SCHEMA,
-    )
+    feature = rng.choice(len(g.FEATURE_AREAS), n).astype(np.uint8)
+    revenue_quarters = rng.integers(1, 400, n).astype(np.int16)
+    platform = rng.choice(4, n).astype(np.uint8)
+    duration = rng.integers(1, 3600, n).astype(np.int16)
+    tier = rng.choice(3, n).astype(np.uint8)
+
+    def decode(
+        vocabulary: tuple[str, ...] | list[str], codes: np.ndarray, mask: np.ndarray | None = None
+    ) -> pa.Array:
+        return pc.take(pa.array(list(vocabulary), pa.string()), pa.array(codes, mask=mask))
+
     events.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, events, row_group_size=1 << 20)
-    projects = np.bincount(user[names == "Project Created"], minlength=args.users)
-    plans = np.array(g.USER_PLANS, dtype=object)[rng.choice(3, args.users, p=[0.6, 0.15, 0.25])]
+    with pq.ParquetWriter(events, g.EVENTS_SCHEMA) as writer:
+        for lo in range(0, n, SKEWED_CHUNK):
+            r = slice(lo, lo + SKEWED_CHUNK)
+            not_paid = ~paid[r]
+            chunk = pa.Table.from_arrays(
+                [
+                    pc.take(ids, pa.array(user[r])),
+                    decode(types, etype[r]),
+                    pa.array(t[r], pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+                    decode(g.FEATURE_AREAS, feature[r], ~is_feature[r]),
+                    pa.array(revenue_quarters[r].astype(np.int64) * 0.25, pa.float64(), mask=not_paid),
+                    decode(g.PLATFORMS, platform[r]),
+                    pa.array(duration[r].astype(np.int64), pa.int64(), mask=~session_end[r]),
+                    decode(g.TIERS, tier[r], not_paid),
+                ],
+                schema=g.EVENTS_SCHEMA,
+            )
+            writer.write_table(chunk, row_group_size=SKEWED_CHUNK)
+    projects = np.bincount(user[etype == code["Project Created"]], minlength=args.users)
+    plans = rng.choice(3, args.users, p=[0.6, 0.15, 0.25])
+    countries = rng.choice(len(g.COUNTRIES), args.users)
     pq.write_table(
         pa.Table.from_arrays(
             [
                 ids,
-                pa.array(plans.tolist(), pa.string()),
-                pa.array(
-                    np.array(g.COUNTRIES, dtype=object)[rng.choice(len(g.COUNTRIES), args.users)].tolist()
-                ),
+                decode(g.USER_PLANS, plans),
+                decode(g.COUNTRIES, countries),
                 pa.array(projects, pa.int64()),
             ],
             schema=g.USERS_SCHEMA,
@@ -581,28 +806,40 @@ def skewed_events(args: argparse.Namespace, end_ms: int, events: Path, users: Pa
 
 @dataclass(frozen=True)
 class DenseData:
-    """The peers' input: events and users keyed by dense integer ids (``ids[uid]`` = user id)."""
+    """The peers' input: events and users keyed by dense integer ids (see :func:`dense_data`)."""
 
     events: Path
     users: Path
-    ids: list[str]
 
 
-def dense_data(events: Path, users: Path) -> DenseData:
-    """Dense ``uid`` (position in the users table, then any event-only user) instead of string ids."""
+def dense_data(events: Path, users: Path) -> tuple[DenseData, pa.Array]:
+    """Dense ``uid`` (position in the users table, then any event-only user) instead of string ids,
+    and ``ids`` (``ids[uid]`` = user id).  Written once beside the data, one row group at a time
+    (100M events need about the user-id column in memory, not the whole table)."""
     out_events, out_users = events.with_name("dense_events.parquet"), events.with_name("dense_users.parquet")
     u = pq.read_table(users)
-    ev = pq.read_table(events)
-    ids = pc.unique(pa.concat_arrays([u["user_id"].combine_chunks(), ev["user_id"].combine_chunks()]))
+    ev_ids = pq.read_table(events, columns=["user_id"])["user_id"]
+    ids = pc.unique(pa.concat_arrays([u["user_id"].combine_chunks(), *ev_ids.chunks]))
+    del ev_ids
     if not (out_events.exists() and out_users.exists()):
-        uid = pc.index_in(ev["user_id"], ids).cast(pa.uint32())
+        part = out_events.with_name(out_events.name + ".part")
+        source = pq.ParquetFile(events)
+        writer: pq.ParquetWriter | None = None
+        for batch in source.iter_batches(batch_size=1 << 23):  # few big batches: index_in hashes ids per call
+            t = pa.Table.from_batches([batch])
+            uid = pc.index_in(t["user_id"], value_set=ids).cast(pa.uint32())
+            t = t.drop_columns(["user_id"]).add_column(0, "uid", uid)
+            if writer is None:
+                writer = pq.ParquetWriter(part, t.schema)
+            writer.write_table(t, row_group_size=1 << 20)
+        if writer is not None:
+            writer.close()
         pq.write_table(
-            ev.drop_columns(["user_id"]).add_column(0, "uid", uid), out_events, row_group_size=1 << 20
+            u.drop_columns(["user_id"]).add_column(0, "uid", pc.index_in(u["user_id"], value_set=ids)),
+            out_users,
         )
-        pq.write_table(
-            u.drop_columns(["user_id"]).add_column(0, "uid", pc.index_in(u["user_id"], ids)), out_users
-        )
-    return DenseData(out_events, out_users, ids.to_pylist())
+        part.rename(out_events)
+    return DenseData(out_events, out_users), ids
 
 
 def memory_bandwidth(mib: int = 256, repeat: int = 5) -> float:
@@ -622,33 +859,40 @@ def touched_bytes(
     dense: DenseData, T: int, n_users: int, queries: tuple[Query, ...] = QUERIES
 ) -> dict[str, tuple[int, int]]:
     """Per query: (rows, bytes) the evaluation must read: the rows of its event types and windows
-    x (4 B user + 8 B time + property bytes), plus per-user state (first-seen times)."""
+    x (4 B user + 8 B time + property bytes), plus per-user state (first-seen times).
+    All row counts come from one scan of the events."""
     import duckdb
 
+    def cond(t: Touch) -> str:
+        parts = [f"ts >= {T - t.lo_days * DAY}", f"ts < {T - t.hi_days * DAY}"]
+        if t.types is not None:
+            parts.append(
+                "event_type IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in t.types) + ")"
+            )
+        return " AND ".join(parts)
+
+    touches = sorted(
+        {t for q in queries for n in (q.overlap or (q.name,)) for t in BY_NAME[n].touches}, key=repr
+    )
     con = duckdb.connect()
-    out: dict[str, tuple[int, int]] = {}
+    con.sql("SET memory_limit = '2GB'")
+    counts = con.sql(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {cond(t)})" for t in touches)
+        + f" FROM (SELECT event_type, epoch_ms(time) AS ts FROM read_parquet('{dense.events}'))"
+    ).fetchall()[0]
+    con.close()
+    rows_of = dict(zip(touches, (int(c) for c in counts), strict=True))
 
     def one(q: Query) -> tuple[int, int]:
         if q.overlap is not None:
             parts = [one(BY_NAME[n]) for n in q.overlap]
             return sum(p[0] for p in parts), sum(p[1] for p in parts)
-        rows = nbytes = 0
-        for t in q.touches:
-            cond = [f"epoch_ms(time) >= {T - t.lo_days * DAY}", f"epoch_ms(time) < {T - t.hi_days * DAY}"]
-            if t.types is not None:
-                cond.append(
-                    "event_type IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in t.types) + ")"
-                )
-            sql = f"SELECT count(*) FROM read_parquet('{dense.events}') WHERE {' AND '.join(cond)}"
-            r = int(con.sql(sql).fetchall()[0][0])
-            rows += r
-            nbytes += r * (12 + t.extra_bytes)
+        rows = sum(rows_of[t] for t in q.touches)
+        nbytes = sum(rows_of[t] * (12 + t.extra_bytes) for t in q.touches)
         return rows, nbytes + q.per_user_bytes * n_users
 
-    for q in queries:
-        out[q.name] = one(q)
-    con.close()
-    return out
+    return {q.name: one(q) for q in queries}
 
 
 # --------------------------------------------------------------------- timing
@@ -665,11 +909,11 @@ def time_round_robin(fns: dict[str, Callable[[], int]], repeat: int) -> dict[str
     return out
 
 
-def process_memory_mib() -> tuple[float, float]:
-    """(resident, peak resident) MiB of this process, from /proc (0, 0 where there is none)."""
+def process_memory_mib(pid: int | None = None) -> tuple[float, float]:
+    """(resident, peak resident) MiB of a process (default this one), from /proc (0, 0 if none)."""
     found = {"VmRSS": 0.0, "VmHWM": 0.0}
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
             key, _, rest = line.partition(":")
             if key in found:
                 found[key] = int(rest.split()[0]) / 1024
@@ -708,7 +952,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="keep cohortd's store in this directory and reuse it when it exists (loads once at 100M)",
     )
-    p.add_argument("--prepare", action="store_true", help="only generate the data and load --cohortd-store")
+    p.add_argument(
+        "--peer-store",
+        default=None,
+        help="keep DuckDB's database file and chDB's MergeTrees in this directory and reuse them",
+    )
+    p.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only generate the data and load --cohortd-store / --peer-store",
+    )
+    p.add_argument("--duckdb-memory", default="6GB", help="DuckDB's memory_limit (it spills beyond it)")
+    p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="after the timed runs, one profiled evaluation per query: where cohortd_rust's time goes",
+    )
     args = p.parse_args(argv)
     bad = set(args.engines.split(",")) - set(ENGINES)
     if bad:
@@ -729,7 +988,20 @@ def end_ms_of(arg: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def member_ids(got: Any, ids: pa.Array) -> Any:
+    """Sorted dense uids of an engine's members (cohortd answers with user ids, the peers with uids)."""
+    import numpy as np
+
+    arr = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        arr = pc.index_in(arr, value_set=ids)
+        if arr.null_count:
+            raise SystemExit(f"cohortd returned {arr.null_count} user ids the data does not have")
+    return np.sort(arr.to_numpy(zero_copy_only=False).astype(np.int64))
+
+
 def main(argv: list[str] | None = None) -> int:
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -739,13 +1011,13 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [e for e in ENGINES if e in args.engines.split(",")]
     events, users, n_events = ensure_data(args, T)
     if args.prepare:
-        if not args.cohortd_store:
-            raise SystemExit("--prepare needs --cohortd-store")
-        return prepare_store(events, users, Path(args.cohortd_store))
-    dense = dense_data(events, users)
+        return prepare_stores(args, wanted, events, users, T)
+    t0 = time.perf_counter()
+    dense, ids = dense_data(events, users)
     names = set(filter(None, args.queries.split(",")))
     chosen = tuple(q for q in QUERIES if not names or q.name in names)
     touched = touched_bytes(dense, T, args.users, chosen)
+    console.print(f"dense ids and rows touched: {time.perf_counter() - t0:.1f}s")
     bandwidth = memory_bandwidth()
     console.print(f"memory bandwidth (one core, streaming read): {bandwidth / 1e9:.2f} GB/s")
 
@@ -756,42 +1028,22 @@ def main(argv: list[str] | None = None) -> int:
             "other processes compete, timings will be noisy"
         )
     workdir = Path(tempfile.mkdtemp(prefix="compare-engines-"))
-    loaded: dict[str, Any] = {}
-    load_s: dict[str, float] = {}
-    rss_mib: dict[str, float] = {}  # resident memory each engine's load added (one process)
-    rss_before = process_memory_mib()[0]
+    workers: dict[str, Worker] = {}
     try:
-        for name in wanted:
-            t0 = time.perf_counter()
-            if name == "duckdb":
-                loaded[name] = DuckDB(dense)
-            elif name == "chdb":
-                loaded[name] = ChDB(dense, workdir)
-            elif "cohortd" not in loaded:
-                store = Path(args.cohortd_store) if args.cohortd_store else None
-                loaded["cohortd"] = Cohortd(events, users, workdir, store)
-            else:
-                continue
-            key = name if name in ("duckdb", "chdb") else "cohortd"
-            load_s[key] = time.perf_counter() - t0
-            if key == "cohortd" and loaded["cohortd"].reused:
-                load_s[key] = json.loads((Path(args.cohortd_store) / LOAD_FILE).read_text())["seconds"]
-            rss = process_memory_mib()[0]
-            rss_mib[key] = round(rss - rss_before, 1)
-            rss_before = rss
-            console.print(f"load {key}: {load_s[key]:.2f}s, +{rss_mib[key]:.0f} MiB resident")
+        for spec in engine_specs(args, wanted, dense, events, users, workdir):
+            workers[spec.key] = w = Worker(spec, T)
+            state = "reused" if w.info["reused"] else "loaded"
+            rss = w.memory_mib()[0]
+            console.print(f"{spec.key}: {state}, load {w.info['load_s']:.2f}s, {rss:.0f} MiB resident")
+        load_rss = {k: w.memory_mib()[0] for k, w in workers.items()}
 
-        def runner(name: str, q: Query, kind: str) -> Callable[[], Any]:
-            if name in ("rust", "numba"):
-                eng = loaded["cohortd"]
-                return lambda: getattr(eng, kind)(q, T, name)
-            eng = loaded[name]
-            return lambda: getattr(eng, kind)(q, T)
+        def call(e: str, method: str, q: Query) -> Any:
+            return workers[engine_key(e)].call(method, q, e if engine_key(e) == "cohortd" else None)
 
         # 1. correctness: member sets (also the warm-up run of every query)
-        members: dict[str, dict[str, set[str]]] = {}
+        members: dict[str, dict[str, Any]] = {}
         for q in chosen:
-            members[q.name] = {e: runner(e, q, "members")() for e in wanted}
+            members[q.name] = {e: member_ids(call(e, "members", q), ids) for e in wanted}
         ref = wanted[0]
         agree = True
         table = Table(title=f"cohort sizes at T = {datetime.fromtimestamp(T / 1000, UTC).isoformat()}")
@@ -799,44 +1051,48 @@ def main(argv: list[str] | None = None) -> int:
         for e in wanted:
             table.add_column(COLUMN[e], justify="right")
         table.add_column("status")
+        same: dict[str, bool] = {}
         for q in chosen:
             got = members[q.name]
-            ok = all(got[e] == got[ref] for e in wanted)
+            same[q.name] = ok = all(np.array_equal(got[e], got[ref]) for e in wanted)
             agree &= ok
             cells = []
             for e in wanted:
-                diff = len(got[e] ^ got[ref])
+                diff = len(np.setxor1d(got[e], got[ref], assume_unique=True))
                 cells.append(f"{len(got[e]):,}" + ("" if diff == 0 else f" (Δ{diff})"))
             table.add_row(q.name, *cells, "[green]ok" if ok else "[bold red]MISMATCH")
         console.print(table)
 
-        # 2. timing: warm count runs
+        # 2. timing: warm count runs, every engine once per round (timed inside its process)
         results = []
         for q in chosen:
             med: dict[str, float] = {}
             spread: dict[str, list[float]] = {}
-            runs = time_round_robin({e: runner(e, q, "count") for e in wanted}, args.repeat)
+            times: dict[str, list[float]] = {e: [] for e in wanted}
+            for _ in range(args.repeat):
+                for e in wanted:
+                    value, ms = call(e, "count", q)
+                    times[e].append(ms)
+                    if value != len(members[q.name][e]):
+                        agree = False
+                        n = len(members[q.name][e])
+                        console.print(f"[bold red]{e} {q.name}: count {value} != members {n}")
             for e in wanted:
-                times, value = runs[e]
-                if value != len(members[q.name][e]):
-                    agree = False
-                    n = len(members[q.name][e])
-                    console.print(f"[bold red]{e} {q.name}: count {value} != members {n}")
-                med[COLUMN[e]] = round(statistics.median(times), 3)
-                spread[COLUMN[e]] = [round(min(times), 3), round(max(times), 3)]
+                med[COLUMN[e]] = round(statistics.median(times[e]), 3)
+                spread[COLUMN[e]] = [round(min(times[e]), 3), round(max(times[e]), 3)]
             row: dict[str, Any] = {
                 "name": q.name,
                 "cohort": q.cohort if q.cohort is not None else f"overlap({', '.join(q.overlap or ())})",
                 "members": len(members[q.name][ref]),
                 "median_ms": med,
                 "min_max_ms": spread,
-                "agree": all(members[q.name][e] == members[q.name][ref] for e in wanted),
+                "agree": same[q.name],
                 "rows_touched": touched[q.name][0],
                 "bytes_touched": touched[q.name][1],
                 "floor_ms": round(touched[q.name][1] / bandwidth * 1000.0, 6),
             }
-            if "chdb" in loaded:
-                row["chdb_layout"] = loaded["chdb"].layout(q)
+            if "chdb" in workers:
+                row["chdb_layout"] = workers["chdb"].call("layout", q)
             if "cohortd_rust" in med and row["floor_ms"] > 0:
                 row["ratio_rust_over_floor"] = round(med["cohortd_rust"] / row["floor_ms"], 2)
             sql = [med[c] for c in ("duckdb", "chdb") if c in med]
@@ -845,6 +1101,19 @@ def main(argv: list[str] | None = None) -> int:
             if "cohortd_rust" in med and "cohortd_numba" in med and med["cohortd_rust"] > 0:
                 row["ratio_numba_over_rust"] = round(med["cohortd_numba"] / med["cohortd_rust"], 3)
             results.append(row)
+        engine_rss = {
+            k: {
+                "after_load": load_rss[k],
+                "peak": w.memory_mib()[1],
+                "added_by_load": w.info["rss_added_mib"],
+            }
+            for k, w in workers.items()
+        }
+
+        # 3. where cohortd's time goes: one profiled run per query, after (and apart from) the timed runs
+        if args.breakdown and "rust" in wanted:
+            for row, q in zip(results, chosen, strict=True):
+                row["breakdown_rust"] = workers["cohortd"].call("breakdown", q, "rust")
 
         timing = Table(title=f"median of {args.repeat} warm runs (ms)")
         timing.add_column("query")
@@ -864,7 +1133,16 @@ def main(argv: list[str] | None = None) -> int:
                 str(row.get("ratio_rust_over_floor", "-")),
             )
         console.print(timing)
+        if args.breakdown and "rust" in wanted:
+            console.print(breakdown_table(results))
+        mem = Table(title="resident memory per engine process (MiB)")
+        for col in ("engine", "after load", "peak while answering"):
+            mem.add_column(col, justify="right")
+        for k, v in engine_rss.items():
+            mem.add_row(k, f"{v['after_load']:.0f}", f"{v['peak']:.0f}")
+        console.print(mem)
 
+        info = {k: w.info for k, w in workers.items()}
         report = {
             "benchmark": "compare_engines",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -879,23 +1157,27 @@ def main(argv: list[str] | None = None) -> int:
                 "as_of_ms": T,
                 "as_of": datetime.fromtimestamp(T / 1000, UTC).isoformat(),
                 "engines": [COLUMN[e] for e in wanted],
+                "engine_processes": "one process per engine (spawned); times measured inside it",
+                "duckdb_memory_limit": args.duckdb_memory,
             },
             "environment": {
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
-                "duckdb": getattr(loaded.get("duckdb"), "version", None),
-                "duckdb_threads": getattr(loaded.get("duckdb"), "threads", None),
-                "chdb": getattr(loaded.get("chdb"), "version", None),
-                "chdb_max_threads": getattr(loaded.get("chdb"), "threads", None),
+                "duckdb": info.get("duckdb", {}).get("version"),
+                "duckdb_threads": info.get("duckdb", {}).get("threads"),
+                "chdb": info.get("chdb", {}).get("version"),
+                "chdb_max_threads": info.get("chdb", {}).get("threads"),
                 "memory_bandwidth_gb_s": round(bandwidth / 1e9, 3),
                 "loadavg_start": load_start,
                 "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             },
-            "load_seconds": {k: round(v, 3) for k, v in load_s.items()},
-            "cohortd_store_reused": bool(getattr(loaded.get("cohortd"), "reused", False)),
-            "rss_added_by_load_mib": rss_mib,
-            "peak_rss_mib": process_memory_mib()[1],
+            "load_seconds": {k: round(v["load_s"], 3) for k, v in info.items()},
+            "store_reused": {k: bool(v["reused"]) for k, v in info.items()},
+            "cohortd_store_reused": bool(info.get("cohortd", {}).get("reused", False)),
+            "rss_added_by_load_mib": {k: v["added_by_load"] for k, v in engine_rss.items()},
+            "engine_rss_mib": engine_rss,
+            "peak_rss_mib": process_memory_mib()[1],  # the driver (data prep, member checks)
             "agree": agree,
             "queries": results,
         }
@@ -904,13 +1186,34 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {out}")
     finally:
-        for eng in loaded.values():
-            eng.close()
+        for w in workers.values():
+            w.close()
         shutil.rmtree(workdir, ignore_errors=True)
     if not agree:
         console.print("[bold red]engines disagree: see the table above")
         return 1
     return 0
+
+
+def breakdown_table(results: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    t = Table(title="cohortd_rust, one profiled run per query: where the time goes (ms, % of profiled)")
+    t.add_column("query")
+    t.add_column("timed median", justify="right")
+    t.add_column("profiled", justify="right")
+    for k in BREAKDOWN:
+        t.add_column(k, justify="right")
+    for row in results:
+        b = row["breakdown_rust"]
+        total = b["profiled_ms"] or 1.0
+        t.add_row(
+            row["name"],
+            f"{row['median_ms']['cohortd_rust']:.2f}",
+            f"{b['profiled_ms']:.2f}",
+            *(f"{b[k + '_ms']:.2f} ({100 * b[k + '_ms'] / total:.0f}%)" for k in BREAKDOWN),
+        )
+    return t
 
 
 if __name__ == "__main__":

@@ -19,8 +19,14 @@ A selective condition whose peak is a few bytes per user allocates dense per-use
 arrays; one proportional to its rows does not.  Numbers are reported, never
 asserted.
 
+With ``--store DIR`` it measures an existing store instead (e.g. compare_engines.py's
+``--cohortd-store`` at 100M events): the resident bytes per event after open for user,
+type and time (``ingest_bench.py --measure-resident`` in a child process: goal <= 24),
+and the same peaks for compare_engines' seed cohorts at its as-of time.
+
     python benchmarks/memory_bench.py                    # 10M users
     python benchmarks/memory_bench.py --users 200000     # smoke size
+    python benchmarks/memory_bench.py --store /work/scratch-big/store-generator-100m --repeat 1
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -49,7 +57,7 @@ CONDITIONS = {
     "selective and": 'did("Purchase") in last 90d and did("Seen") in last 90d',
     "broad did (every user)": 'did("Seen") in last 90d',
 }
-TOUCHED_TYPES = {
+TOUCHED_TYPES: dict[str, tuple[str, ...] | None] = {
     "selective sum": ("Purchase",),
     "selective did": ("Purchase",),
     "selective and": ("Purchase", "Seen"),
@@ -117,24 +125,34 @@ def build(path: Path, users: int, buyers: int, seed: int) -> None:
     src.unlink()
 
 
-def measure(path: Path, repeat: int) -> dict[str, Any]:
+def measure(
+    path: Path,
+    repeat: int,
+    conditions: dict[str, str] = CONDITIONS,
+    touched_types: dict[str, tuple[str, ...] | None] = TOUCHED_TYPES,
+    now_ms: int = NOW_MS,
+) -> dict[str, Any]:
+    """Peaks of each condition's evaluation; ``touched_types[label]`` None = rows of every type."""
     from cohortd import Engine
 
-    eng = Engine.open(path, clock=lambda: NOW_MS)
+    eng = Engine.open(path, clock=lambda: now_ms)
     snap = eng.store.snapshot()
     users = len(eng.store.users)
+    names = sorted({t for types in touched_types.values() for t in types or ()})
     rows_of = {}
-    for name in ("Seen", "Purchase"):
+    for name in names:
         code = eng.store.types.get(name)
         rows_of[name] = sum(
             s.index[code].end - s.index[code].start
             for s in snap.segments
             if code is not None and code in s.index
         )
+    all_rows = sum(s.num_rows for s in snap.segments)
     out: dict[str, Any] = {}
-    for label, text in CONDITIONS.items():
+    for label, text in conditions.items():
         size = eng.evaluate(text).size  # warm-up: compiled kernels, caches of the snapshot
-        touched = sum(rows_of[t] for t in TOUCHED_TYPES[label])
+        types = touched_types[label]
+        touched = all_rows if types is None else sum(rows_of[t] for t in types)
         runs = []
         for _ in range(repeat):
             base = rss_bytes()
@@ -162,7 +180,34 @@ def measure(path: Path, repeat: int) -> dict[str, Any]:
             "ms_median": float(np.median([r[2] for r in runs])),
         }
     eng.close()
-    return {"users": users, "rows": rows_of, "conditions": out}
+    return {"users": users, "rows": rows_of, "events": all_rows, "conditions": out}
+
+
+def resident(store: Path) -> dict[str, Any]:
+    """Resident bytes per event after open for user, type and time: ``ingest_bench.py``'s
+    measurement, in a fresh process so nothing else is resident."""
+    child = subprocess.run(
+        [sys.executable, str(HERE / "ingest_bench.py"), "--measure-resident", str(store)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def seed_cohorts() -> tuple[dict[str, str], dict[str, tuple[str, ...] | None], int]:
+    """compare_engines.py's cohorts (definition, event types touched) and its as-of time."""
+    sys.path.insert(0, str(HERE))
+    import compare_engines as ce
+
+    conditions, types = {}, {}
+    for q in ce.QUERIES:
+        if q.cohort is None:
+            continue
+        conditions[q.name] = q.cohort
+        touched = [t.types for t in q.touches]
+        types[q.name] = None if None in touched else tuple(sorted({x for t in touched for x in t or ()}))
+    return conditions, types, ce.end_ms_of(ce.DEFAULT_END)
 
 
 def main() -> None:
@@ -173,19 +218,32 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", default=os.environ.get("COHORTD_BENCH_DIR", "/tmp/cohortd-bench"))
     ap.add_argument("--out", default=str(HERE / "results" / "memory_bench.json"))
+    ap.add_argument("--store", default=None, help="measure this existing store (compare_engines' cohorts)")
     args = ap.parse_args()
 
-    store = Path(args.data_dir) / f"memory-u{args.users}-b{args.buyers}-s{args.seed}"
-    t = time.perf_counter()
-    if not (store / "manifest.json").exists():
-        print(f"building {args.users:,} users -> {store}", flush=True)
-        build(store, args.users, args.buyers, args.seed)
-    build_s = time.perf_counter() - t
+    if args.store:
+        store = Path(args.store)
+        if not (store / "manifest.json").exists():
+            raise SystemExit(f"--store {store}: no cohortd store there")
+        conditions, types, as_of = seed_cohorts()
+        build_s = 0.0
+        measured = measure(store, args.repeat, conditions, types, as_of)
+        res = resident(store)
+        measured["resident"] = res
+        measured["resident_bytes_per_event_user_type_time"] = res["resident_bytes_per_event"]
+    else:
+        store = Path(args.data_dir) / f"memory-u{args.users}-b{args.buyers}-s{args.seed}"
+        t = time.perf_counter()
+        if not (store / "manifest.json").exists():
+            print(f"building {args.users:,} users -> {store}", flush=True)
+            build(store, args.users, args.buyers, args.seed)
+        build_s = time.perf_counter() - t
+        measured = measure(store, args.repeat)
     result = {
         "benchmark": "memory_bench",
         "store": str(store),
         "build_s": build_s,
-        **measure(store, args.repeat),
+        **measured,
         "loadavg_1m": os.getloadavg()[0],
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -201,6 +259,9 @@ def main() -> None:
             f"{r['numpy_peak_bytes_per_touched_row']:.1f} B/row)  "
             f"RSS peak extra {'n/a' if rss is None else f'{rss:.3f} B/user'}  {r['ms_median']:.1f} ms"
         )
+    if "resident" in result:
+        per_event = result["resident_bytes_per_event_user_type_time"]
+        print(f"  resident after open, user+type+time: {per_event:.1f} B/event (goal <= 24)")
     print(f"  -> {out}")
 
 

@@ -120,3 +120,71 @@ def test_compare_engines_reuses_a_prepared_store(tmp_path: Path) -> None:
     assert [q["name"] for q in report["queries"]] == picked.split(",")
     assert all(q["members"] > 0 for q in report["queries"])
     assert report["peak_rss_mib"] > 0 and set(report["rss_added_by_load_mib"]) == {"duckdb", "cohortd"}
+
+
+def test_compare_engines_prepared_peer_stores_per_process_memory_and_breakdown(tmp_path: Path) -> None:
+    """``--prepare`` with ``--peer-store`` loads DuckDB's file and chDB's MergeTrees once, each in
+    its own process; a later run reuses all three stores (their recorded load times reported),
+    reports every engine process's own resident peak, and with ``--breakdown`` where cohortd's
+    time goes; ``memory_bench.py --store`` then measures the prepared cohortd store."""
+    from support.bench import bench_json
+
+    store, peers = tmp_path / "store", tmp_path / "peers"
+    args = [
+        "--users",
+        "1000",
+        "--events",
+        "40000",
+        "--seed",
+        "7",
+        "--quiet",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    args += ["--cohortd-store", str(store), "--peer-store", str(peers), "--engines", "duckdb,chdb,rust"]
+    prepared = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--prepare"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert prepared.returncode == 0, prepared.stdout[-4000:] + prepared.stderr[-4000:]
+    recorded = {
+        "cohortd": json.loads((store / "compare_engines_load.json").read_text())["seconds"],
+        **{
+            k: json.loads((peers / k / "compare_engines_load.json").read_text())["seconds"]
+            for k in ("duckdb", "chdb")
+        },
+    }
+    assert (peers / "duckdb" / "duckdb.db").exists() and (peers / "chdb" / "chdb").is_dir()
+    picked = "churning,revenue_sum_90d,overlap_power_activation"
+    report = bench_json("compare_engines.py", *args, "--queries", picked, "--repeat", "1", "--breakdown",
+                        out=tmp_path / "compare.json", timeout=300)  # fmt: skip
+    assert report["agree"] is True
+    assert report["store_reused"] == {"duckdb": True, "chdb": True, "cohortd": True}
+    assert report["load_seconds"] == recorded
+    for engine in ("duckdb", "chdb", "cohortd"):
+        rss = report["engine_rss_mib"][engine]
+        assert rss["peak"] >= rss["after_load"] > 0, (engine, rss)
+    for q in report["queries"]:
+        b = q["breakdown_rust"]
+        parts = [b[f"{k}_ms"] for k in ("native_kernels", "bitmaps", "numpy_arrow", "python")]
+        assert b["profiled_ms"] > 0 and all(p >= 0 for p in parts), b
+        assert sum(parts) <= b["profiled_ms"] * 1.01 + 0.05, b  # self times add up to at most the whole
+
+    memory = bench_json(
+        "memory_bench.py", "--store", str(store), "--repeat", "1", out=tmp_path / "memory.json"
+    )
+    assert memory["events"] == report["config"]["events"]
+    assert memory["resident"]["events"] == memory["events"]
+    assert memory["resident_bytes_per_event_user_type_time"] > 0
+    assert set(memory["conditions"]) == {q for q in report_names() if q != "overlap_power_activation"}
+    assert all(c["members"] >= 0 and c["numpy_peak_bytes"] >= 0 for c in memory["conditions"].values())
+
+
+def report_names() -> list[str]:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import compare_engines
+
+    return [q.name for q in compare_engines.QUERIES]
