@@ -322,8 +322,8 @@ def _load_marker(path: Path, events: Path) -> float | None:
     if not marker.exists():
         return None
     got = json.loads(marker.read_text())
-    if got.get("events") != str(events):
-        raise SystemExit(f"{path} was prepared from {got.get('events')}, not {events}: use another directory")
+    if got.get("events") != str(events):  # a copy of the same data elsewhere; the member check says if not
+        print(f"note: {path} was prepared from {got.get('events')}; this run reads {events}")
     return float(got["seconds"])
 
 
@@ -457,6 +457,8 @@ class Cohortd:
 
         t0 = time.perf_counter()
         recorded = _load_marker(store, events) if (store / "manifest.json").exists() else None
+        if recorded is None and (store / "manifest.json").exists():
+            raise SystemExit(f"{store}: a store without {LOAD_FILE} (an interrupted load?): remove it first")
         self.reused = recorded is not None
         self.eng = Engine.open(store)
         if not self.reused:
