@@ -1039,6 +1039,66 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"{spec.key}: {state}, load {w.info['load_s']:.2f}s, {rss:.0f} MiB resident")
         load_rss = {k: w.memory_mib()[0] for k, w in workers.items()}
 
+        def report(complete: bool, rss: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+            """The JSON; written after every query too (``complete`` false), so a long run leaves its part."""
+            engine_rss = rss if rss is not None else memory_report()
+            info = {k: w.info for k, w in workers.items()}
+            return {
+                "benchmark": "compare_engines",
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "config": {
+                    "users": args.users,
+                    "target_events": args.events,
+                    "events": n_events,
+                    "days": args.days,
+                    "seed": args.seed,
+                    "distribution": args.distribution,
+                    "repeat": args.repeat,
+                    "as_of_ms": T,
+                    "as_of": datetime.fromtimestamp(T / 1000, UTC).isoformat(),
+                    "engines": [COLUMN[e] for e in wanted],
+                    "engine_processes": "one process per engine (spawned); times measured inside it",
+                    "duckdb_memory_limit": args.duckdb_memory,
+                },
+                "environment": {
+                    "python": platform.python_version(),
+                    "machine": platform.machine(),
+                    "cpus": os.cpu_count(),
+                    "duckdb": info.get("duckdb", {}).get("version"),
+                    "duckdb_threads": info.get("duckdb", {}).get("threads"),
+                    "chdb": info.get("chdb", {}).get("version"),
+                    "chdb_max_threads": info.get("chdb", {}).get("threads"),
+                    "memory_bandwidth_gb_s": round(bandwidth / 1e9, 3),
+                    "loadavg_start": load_start,
+                    "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+                },
+                "load_seconds": {k: round(v["load_s"], 3) for k, v in info.items()},
+                "store_reused": {k: bool(v["reused"]) for k, v in info.items()},
+                "cohortd_store_reused": bool(info.get("cohortd", {}).get("reused", False)),
+                "rss_added_by_load_mib": {k: v["added_by_load"] for k, v in engine_rss.items()},
+                "engine_rss_mib": engine_rss,
+                "peak_rss_mib": process_memory_mib()[1],  # the driver (data prep, member checks)
+                "agree": agree,
+                "queries": results,
+                "complete": complete,
+            }
+
+        def memory_report() -> dict[str, dict[str, float]]:
+            return {
+                k: {
+                    "after_load": load_rss[k],
+                    "peak": w.memory_mib()[1],
+                    "added_by_load": w.info["rss_added_mib"],
+                }
+                for k, w in workers.items()
+            }
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(rep: dict[str, Any]) -> None:
+            out.write_text(json.dumps(rep, indent=2) + "\n")
+
         def call(e: str, method: str, q: Query) -> Any:
             return workers[engine_key(e)].call(method, q, e if engine_key(e) == "cohortd" else None)
 
@@ -1103,14 +1163,8 @@ def main(argv: list[str] | None = None) -> int:
             if "cohortd_rust" in med and "cohortd_numba" in med and med["cohortd_rust"] > 0:
                 row["ratio_numba_over_rust"] = round(med["cohortd_numba"] / med["cohortd_rust"], 3)
             results.append(row)
-        engine_rss = {
-            k: {
-                "after_load": load_rss[k],
-                "peak": w.memory_mib()[1],
-                "added_by_load": w.info["rss_added_mib"],
-            }
-            for k, w in workers.items()
-        }
+            write(report(False))
+        engine_rss = memory_report()  # before the profiled runs
 
         # 3. where cohortd's time goes: one profiled run per query, after (and apart from) the timed runs
         if args.breakdown and "rust" in wanted:
@@ -1144,48 +1198,7 @@ def main(argv: list[str] | None = None) -> int:
             mem.add_row(k, f"{v['after_load']:.0f}", f"{v['peak']:.0f}")
         console.print(mem)
 
-        info = {k: w.info for k, w in workers.items()}
-        report = {
-            "benchmark": "compare_engines",
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": {
-                "users": args.users,
-                "target_events": args.events,
-                "events": n_events,
-                "days": args.days,
-                "seed": args.seed,
-                "distribution": args.distribution,
-                "repeat": args.repeat,
-                "as_of_ms": T,
-                "as_of": datetime.fromtimestamp(T / 1000, UTC).isoformat(),
-                "engines": [COLUMN[e] for e in wanted],
-                "engine_processes": "one process per engine (spawned); times measured inside it",
-                "duckdb_memory_limit": args.duckdb_memory,
-            },
-            "environment": {
-                "python": platform.python_version(),
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-                "duckdb": info.get("duckdb", {}).get("version"),
-                "duckdb_threads": info.get("duckdb", {}).get("threads"),
-                "chdb": info.get("chdb", {}).get("version"),
-                "chdb_max_threads": info.get("chdb", {}).get("threads"),
-                "memory_bandwidth_gb_s": round(bandwidth / 1e9, 3),
-                "loadavg_start": load_start,
-                "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-            },
-            "load_seconds": {k: round(v["load_s"], 3) for k, v in info.items()},
-            "store_reused": {k: bool(v["reused"]) for k, v in info.items()},
-            "cohortd_store_reused": bool(info.get("cohortd", {}).get("reused", False)),
-            "rss_added_by_load_mib": {k: v["added_by_load"] for k, v in engine_rss.items()},
-            "engine_rss_mib": engine_rss,
-            "peak_rss_mib": process_memory_mib()[1],  # the driver (data prep, member checks)
-            "agree": agree,
-            "queries": results,
-        }
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+        write(report(True, engine_rss))
         console.print(f"wrote {out}")
     finally:
         for w in workers.values():
