@@ -60,6 +60,7 @@ steps = st.one_of(
     ),
     st.tuples(st.just("advance"), st.sampled_from([0, 1, HOUR - 1, HOUR, DAY, 3 * DAY + 7])),
     st.tuples(st.just("edit"), st.tuples(st.sampled_from(NAMES), st.data())),
+    st.tuples(st.just("seal"), st.none()),  # sealed segments' edge times are sorted, the tail's scanned
 )
 
 
@@ -70,7 +71,8 @@ def run_plan(  # type: ignore[no-untyped-def]
 
     ``lanes``: the background loop's two lanes (``step(full=False)``, then ``refresh_full``)
     instead of one step; ``runs``: edge times sorted in the step ("inline"), scanned as after
-    ``start()`` ("scan"), or sorted after every step as the full-pass thread does ("mixed").
+    ``start()`` ("scan"), or those of sealed segments sorted after every step as the full-pass thread
+    does ("mixed").
     """
     m = Maintainer(engine, catalog.get, percentile_interval_ms=0)
     m._sort_inline = runs == "inline"
@@ -93,6 +95,8 @@ def run_plan(  # type: ignore[no-untyped-def]
             engine.upsert_user_properties([{"user_id": arg[0], "plan": arg[1]}])
         elif kind == "advance":
             now[0] += arg
+        elif kind == "seal":
+            engine.seal()
         else:
             name, data = arg
             catalog[name] = data.draw(plan_cohorts(NAMES[: NAMES.index(name)]))

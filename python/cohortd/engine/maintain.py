@@ -106,6 +106,8 @@ class TimeRun:
             return self.users[i:j]
         if end <= self.lo or start > self.hi:
             return self.users[:0]
+        if start <= self.lo and end > self.hi:
+            return self.users
         return self.users[(self.times >= start) & (self.times < end)]
 
     def first_from(self, start: int) -> int | None:
@@ -115,6 +117,8 @@ class TimeRun:
             return int(self.times[i]) if i < len(self.times) else None
         if start > self.hi:
             return None
+        if start <= self.lo:  # the run's lower bound: exact or early, never late (no scan)
+            return self.lo
         ahead = self.times[self.times >= start]
         return int(ahead.min()) if len(ahead) else None
 
@@ -505,8 +509,9 @@ class Maintainer:
         return min(ahead, default=end) + (end - start) + 1  # early by the months' lengths at most
 
     def _edge_runs(self, edge: Edge, segments: Iterable[Segment]) -> Iterable[TimeRun]:
-        """Per segment, the edge's event times with their users (sorted once per segment: inline
-        before ``start``, by the full-pass thread after it, scanned until then)."""
+        """Per segment, the edge's event times with their users (sorted once per segment inline
+        before ``start``; after it, a sealed segment's by the full-pass thread, scanned until then,
+        and the tail's always scanned)."""
         if edge.user_prop is not None:
             hist_key = ("$userhist", edge.user_prop, len(self.engine.store.prop_history))
             hist = self._time_index.get(hist_key)
@@ -521,6 +526,7 @@ class Maintainer:
             type_id = self.engine.store.types.get(edge.event_type)
             if type_id is None:
                 return
+        sealed = set() if self._sort_inline else {s.name for s in tuple(self.engine.store.sealed)}
         for seg in segments:
             if type_id is None:
                 s, e, lo, hi = 0, seg.num_rows, seg.min_time, seg.max_time
@@ -535,7 +541,10 @@ class Maintainer:
                 run = TimeRun(seg.times[s:e], seg.users[s:e], False, lo, hi)
                 if self._sort_inline:
                     run = self._time_index[key] = _sorted_run(run)
-                elif key not in self._unsorted:
+                elif key not in self._unsorted and seg.name in sealed:
+                    # sealed segments live long: sorted once; the tail's in-memory segments are
+                    # merged into new ones every few batches, so sorting them cost more CPU than
+                    # the scans it saves (most of their runs are skipped by lo/hi anyway)
                     self._unsorted[key] = run
                     self._full_wake.set()
             yield run
