@@ -17,6 +17,22 @@ import pyarrow.ipc as ipc
 
 from cohortd.storage.files import FileSum, atomic_write
 
+Distinct = tuple[list[str], np.ndarray]
+"""A column's distinct strings in order of first appearance, and each row's index into them."""
+
+
+def distinct_values(arr: pa.Array | pa.ChunkedArray) -> Distinct:
+    """The distinct strings of a (non-null) string column and each row's index into them.
+
+    Pure (no dictionary is touched), so a bulk load computes it for the next chunk on
+    another thread (``EventStore.prepare``) while this chunk is applied.
+    """
+    if isinstance(arr, pa.ChunkedArray):  # its only chunk as is (combine_chunks copies even that)
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_encode()
+    return arr.dictionary.to_pylist(), arr.indices.to_numpy(zero_copy_only=False)
+
 
 class StringDictionary:
     def __init__(self, values: list[str] | None = None) -> None:
@@ -52,7 +68,10 @@ class StringDictionary:
             start = len(values)
             values.extend(fresh)
             table.update(zip(fresh, range(start, start + len(fresh)), strict=True))
-            ids[missing] = np.fromiter(map(table.__getitem__, new), np.int64, len(new))
+            if len(fresh) == len(new):
+                ids[missing] = np.arange(start, start + len(new))
+            else:
+                ids[missing] = np.fromiter(map(table.__getitem__, new), np.int64, len(new))
         return ids.astype(np.uint32)
 
     def forget(self, idx: int, placeholder: str) -> None:
@@ -66,12 +85,12 @@ class StringDictionary:
 
     def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Dense ids for a (non-null) string column, via Arrow's dictionary encoding."""
-        if isinstance(arr, pa.ChunkedArray):  # its only chunk as is (combine_chunks copies even that)
-            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
-        if not pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_encode()
-        ids = self.encode_unique(arr.dictionary.to_pylist())
-        return ids[arr.indices.to_numpy(zero_copy_only=False)]
+        return self.encode_distinct(distinct_values(arr))
+
+    def encode_distinct(self, distinct: Distinct) -> np.ndarray:
+        """Dense ids for a column given as :func:`distinct_values` (adding the new values)."""
+        uniques, indices = distinct
+        return self.encode_unique(uniques)[indices]
 
     def as_arrow(self) -> pa.Array:
         """All values as an Arrow string array (cached; used to decode ids).

@@ -57,7 +57,7 @@ from pyroaring import BitMap
 from cohortd.errors import CorruptionError, DirSyncError, IngestError, StorageError, StorageFullError
 from cohortd.storage import files
 from cohortd.storage.deletion import DELETE, DeletionReport, free_entries, purge_quarantine
-from cohortd.storage.dictionary import StringDictionary
+from cohortd.storage.dictionary import Distinct, StringDictionary, distinct_values
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX, GroupMembership, entity_name
 from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
@@ -113,6 +113,7 @@ class Prepared:
     normalized: pa.Table
     report: IngestReport
     payload: bytes  # the log record (empty when no row is to be stored)
+    distinct: dict[str, Distinct] = field(default_factory=dict)  # user_id / event_type, dictionary-ready
 
 
 @dataclass
@@ -371,9 +372,11 @@ class EventStore:
         if problem is not None:  # a gap in validation: refuse rather than log what replay would quarantine
             raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
         payload = _encode(normalized) if normalized.num_rows else b""
-        return Prepared(
-            table, now_ms, users, base, (schema, user_schema, group_schema), normalized, report, payload
-        )
+        distinct = {}
+        if normalized.num_rows and not users:
+            distinct = {name: distinct_values(normalized.column(name)) for name in ("user_id", "event_type")}
+        extended = (schema, user_schema, group_schema)
+        return Prepared(table, now_ms, users, base, extended, normalized, report, payload, distinct)
 
     def ingest_prepared(self, prepared: Prepared) -> Ingested:
         """Log and apply a prepared batch (the gate's second half, under the lock)."""
@@ -388,7 +391,7 @@ class EventStore:
             self.schema.update(schema)
             self.user_schema.update(user_schema)
             self.group_schema.update(group_schema)
-            return self._stored(report, normalized)
+            return self._stored(report, normalized, prepared.distinct)
 
     def append_canonical(self, batch: pa.Table) -> Ingested:
         """Log and apply a batch already in the log's canonical form (one durable record).
@@ -404,10 +407,12 @@ class EventStore:
             self._log(_encode(batch))
             return self._stored(IngestReport(accepted=batch.num_rows, rejected=[]), batch)
 
-    def _stored(self, report: IngestReport, normalized: pa.Table) -> Ingested:
+    def _stored(
+        self, report: IngestReport, normalized: pa.Table, distinct: dict[str, Distinct] | None = None
+    ) -> Ingested:
         """Apply a batch just logged (under the lock) and say what it touched."""
         self._merged_now = False
-        dense = self._apply(normalized)
+        dense = self._apply(normalized, distinct or {})
         merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
         types = set(pc.unique(normalized.column("event_type")).to_pylist()) - {IDENTIFY}
         if merged_ids:
@@ -487,13 +492,20 @@ class EventStore:
         self._retry_at = 0.0
         self.health.pending_retry = False
 
-    def _apply(self, batch: pa.Table) -> np.ndarray:
-        """Make a logged batch visible; returns the dense user id of every row."""
+    def _apply(self, batch: pa.Table, distinct: dict[str, Distinct] | None = None) -> np.ndarray:
+        """Make a logged batch visible; returns the dense user id of every row.
+
+        ``distinct`` holds the batch's ``user_id`` / ``event_type`` columns as
+        :func:`distinct_values` when ``prepare`` computed them ahead (the same ids result).
+        """
+        distinct = distinct or {}
         self._first_seen_copy = None  # first_seen changes below (first events, merges, deletions)
         if batch.num_rows and batch.column("event_type")[0].as_py() == DELETE:
             return self._apply_deletion(batch)
         is_identify = np.asarray(contiguous(pc.equal(batch.column("event_type"), IDENTIFY)))
-        users = self.users.encode_array(batch.column("user_id"))
+        users = self.users.encode_distinct(
+            distinct.get("user_id") or distinct_values(batch.column("user_id"))
+        )
         times = contiguous(batch.column("time")).to_numpy().astype(np.int64, copy=False)
         links = encode_links(self.users, batch, users)
         self._grow_users(len(self.users))
@@ -514,9 +526,12 @@ class EventStore:
         if not events.all():
             keep = pa.array(events)
             batch, users, times = batch.filter(keep), users[events], times[events]
+        type_values = distinct.get("event_type")
+        if type_values is None or len(type_values[1]) != batch.num_rows:  # rows were left out above:
+            type_values = distinct_values(batch.column("event_type"))  # the stored rows' types only
         columns = {
             "user": pa.array(users, pa.uint32()),
-            "type": pa.array(self.types.encode_array(batch.column("event_type")), pa.uint32()),
+            "type": pa.array(self.types.encode_distinct(type_values), pa.uint32()),
             "time": pa.array(times, pa.int64()),
         }
         for name in batch.column_names:
