@@ -13,10 +13,11 @@ import tempfile
 import threading
 import time
 
+import numpy as np
 import pytest
 from cohortd import Engine
 from cohortd.engine.evaluate import UserSubset
-from cohortd.engine.maintain import Maintainer, ResyncRequired
+from cohortd.engine.maintain import Maintainer, ResyncRequired, TimeRun, _sorted_run
 from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,6 +45,21 @@ def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup
             run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan, lanes, runs)
     finally:
         UserSubset.LOOKUP_RATIO = saved
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(-(2**40), 2**40), st.integers(0, 2**32 - 1)), max_size=60),
+    span=st.sampled_from([2**31, 2**32 - 1, 2**32, 2**41]),  # packed in a uint64 below 2**32, else argsort
+)
+def test_sorted_run_orders_rows_by_time(rows, span) -> None:  # type: ignore[no-untyped-def]
+    times = np.array([t % span + 1_790_000_000_000 for t, _ in rows], np.int64)
+    users = np.array([u for _, u in rows], np.uint32)
+    got = _sorted_run(TimeRun(times, users, False))
+    want = sorted(zip(times.tolist(), users.tolist(), strict=True))
+    assert got.sorted and got.times.dtype == np.int64 and got.users.dtype == np.uint32
+    pairs = list(zip(got.times.tolist(), got.users.tolist(), strict=True))
+    assert sorted(pairs) == want and [t for t, _ in pairs] == [t for t, _ in want]  # the same rows, by time
 
 
 def _setup(tmp_path, limit: int = 1_000_000):  # type: ignore[no-untyped-def]
