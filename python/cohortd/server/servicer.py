@@ -468,7 +468,7 @@ class CohortdServicer(pb_grpc.CohortdServicer):
 
     def _stamp_later(self, project: Project) -> None:
         """Read stamps due for SQLite are written on the cheap pool, after the answer."""
-        if project.reads_to_stamp and self.blocking is not None:
+        if self.blocking is not None and project.stamps_to_queue():
             self.blocking.submit(project.write_read_stamps)
 
     def _is_member_now(self, request: pb.IsMemberRequest) -> pb.IsMemberResponse | None:

@@ -69,6 +69,7 @@ class Queries:
         self._plans: dict[tuple[str, ...], BatchPlan] = {}
         self.reads_to_stamp: set[str] = set()
         """Cohorts read without waiting whose read stamps are due for writing (``write_read_stamps``)."""
+        self._stamps_queued = False
 
     # ------------------------------------------------------------ saved
     def _evaluate_saved(
@@ -289,8 +290,18 @@ class Queries:
                 quiet = min(quiet, ms + max(0, touch - m.as_of_ms))
         return quiet
 
+    def stamps_to_queue(self) -> bool:
+        """Whether a worker should be sent to :meth:`write_read_stamps`: stamps are due and no
+        worker is queued for them yet (until one runs, every read finds the same stamps due, and
+        a worker per read would cost more than the read)."""
+        if not self.reads_to_stamp or self._stamps_queued:
+            return False
+        self._stamps_queued = True
+        return True
+
     def write_read_stamps(self) -> None:
         """Write the read stamps the non-waiting answers left due (on a worker, never the event loop)."""
+        self._stamps_queued = False  # first: a stamp due from now on queues another worker
         while self.reads_to_stamp:
             try:
                 name = self.reads_to_stamp.pop()
