@@ -412,12 +412,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["goals"] = {
             "single_check_within_10pct_of_ceiling": min(results["ratios"]["is_member_qps_vs_echo"].values())
             >= 0.9,
-            "is_member_within_10pct_of_best_echo": min(best["is_member_qps"].values()) >= 0.9,
-            "check_membership_0.8_of_best_echo": best["check_membership"] >= 0.8,
             "p99_under_1ms_at_c8": next(
                 (pt["p99_ms"] < 1.0 for pt in results["cohortd"]["is_member"] if pt["concurrency"] == 8), None
             ),
             "batched_2M_checks_per_s": results["cohortd"]["check_membership"]["checks_per_s"] >= 2_000_000,
+        }
+        results["goals_vs_best_echo"] = {  # issue 10: against the faster echo of each point
+            "is_member_within_10pct": min(best["is_member_qps"].values()) >= 0.9,
+            "check_membership_0.8": best["check_membership"] >= 0.8,
         }
     finally:
         if tmp is not None:
