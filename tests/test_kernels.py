@@ -475,3 +475,106 @@ def test_native_validates_without_the_python_layer() -> None:
         _native.count([np.arange(4, dtype=np.uint32)[::2]], T, 0, 9, 4)
     with pytest.raises(KernelError, match="period"):
         _native.distinct_buckets(U, T, 0, 9, 0, 0, 2)
+
+
+# ---------------------------------------------------------------- bitmap outputs
+
+wide_ids_st = st.one_of(st.integers(0, 130), st.integers(65_530, 140_000))
+
+
+@st.composite
+def wide_parts_st(draw: Any) -> tuple[int, list, list]:
+    """Parts over ids spread across roaring containers and 64-bit words (a few sorted, as type ranges)."""
+    n = 140_001
+    users, times = [], []
+    for _ in range(draw(st.integers(0, 4))):
+        ids = draw(st.lists(wide_ids_st, max_size=40))
+        if draw(st.booleans()):
+            ids.sort()
+        users.append(np.array(ids, np.uint32))
+        times.append(np.array(draw(st.lists(times_st, min_size=len(ids), max_size=len(ids))), np.int64))
+    return n, users, times
+
+
+@KERNEL_SETTINGS
+@given(data=st.one_of(events_st().map(lambda d: d[:3]), wide_parts_st()), start=bounds_st, end=bounds_st)
+def test_users_in_window(data: tuple, start: int, end: int) -> None:
+    n, users, times = data
+    want = sorted({u for u, t, _ in rows(users, times) if start <= t < end})
+    for k in ALL_KERNELS:
+        assert list(k.users_in_window(users, times, start, end, n)) == want
+
+
+def ref_top_members(metric: list, known: list, rank: int) -> list:
+    """The definition: the rank-th largest positive known metric is q; members are known, > 0, >= q."""
+    if rank == 0:
+        return []
+    vals = sorted((m for m, k in zip(metric, known, strict=True) if k and m > 0), reverse=True)
+    q = vals[rank - 1] if rank <= len(vals) else 1
+    return [i for i, (m, k) in enumerate(zip(metric, known, strict=True)) if k and m > 0 and m >= q]
+
+
+@KERNEL_SETTINGS
+@given(
+    metric=st.lists(st.one_of(st.integers(0, 5), st.sampled_from([2**24, 2**32 - 1])), max_size=80),
+    data=st.data(),
+)
+def test_top_members(metric: list, data: Any) -> None:
+    known = data.draw(st.lists(st.booleans(), min_size=len(metric), max_size=len(metric)))
+    rank = data.draw(st.integers(0, len(metric) + 2))
+    want = ref_top_members(metric, known, rank)
+    m, kn = np.array(metric, np.uint32), np.array(known, bool)
+    for k in ALL_KERNELS:
+        assert list(k.top_members(m, kn, rank)) == want
+
+
+def test_top_members_over_containers() -> None:
+    """Members across many roaring containers, bitset and array ones, match the numpy selection."""
+    rng = np.random.default_rng(5)
+    metric = rng.integers(0, 50, 300_000).astype(np.uint32)
+    known = rng.random(300_000) < 0.9
+    for rank in (1, 1000, 100_000, 300_000):
+        vals = np.sort(metric[known & (metric > 0)])[::-1]
+        q = vals[rank - 1] if rank <= len(vals) else 1
+        want = np.flatnonzero(known & (metric > 0) & (metric >= q))
+        for k in ALL_KERNELS:
+            assert np.array_equal(np.asarray(k.top_members(metric, known, rank).to_array()), want)
+
+
+def test_mask_to_bitmap_is_the_and_of_the_masks() -> None:
+    from pyroaring import BitMap
+
+    rng = np.random.default_rng(3)
+    for n, density in ((0, 0.5), (1, 1.0), (200_000, 0.01), (200_000, 0.7), (131_072, 1.0)):
+        mask, known = rng.random(n) < density, rng.random(n) < 0.8
+        got = BitMap.deserialize(_native.mask_to_bitmap(mask, known))
+        assert np.array_equal(np.asarray(got.to_array(), np.int64), np.flatnonzero(mask & known))
+    with pytest.raises(KernelError):
+        _native.mask_to_bitmap(np.zeros(3, bool), np.zeros(2, bool))
+
+
+@KERNEL_SETTINGS
+@given(
+    data=wide_parts_st(),
+    start=st.integers(-(2**40), 2**40),
+    span=st.integers(1, 64),
+    origin=st.integers(-(2**40), 2**40),
+    period=st.one_of(st.integers(1, 10), st.sampled_from([86_400_000, 3_600_000, 2**38 + 7])),
+)
+def test_distinct_buckets_at_large_times(
+    data: tuple, start: int, span: int, origin: int, period: int
+) -> None:
+    """Windows of at most 64 buckets far from 0 (the bucket-bitset path) with every period size."""
+    n, users, _ = data
+    rng = np.random.default_rng(abs(start) % 1000)
+    end = start + span * period - int(rng.integers(0, period))
+    times = [np.asarray(rng.integers(start - period, end + period, len(u)), np.int64) for u in users]
+    seen: dict[int, set[int]] = {}
+    for u, t, _ in rows(users, times):
+        if start <= t < end:
+            seen.setdefault(u, set()).add((t - origin) // period)
+    want = np.zeros(n, np.uint32)
+    for u, s in seen.items():
+        want[u] = len(s)
+    for k in ALL_KERNELS:
+        assert_same(k.distinct_buckets(users, times, start, end, origin, period, n), want)

@@ -23,13 +23,16 @@ __all__ = [
     "first_time_sparse",
     "funnel",
     "journeys",
+    "mask_to_bitmap",
     "next_after",
     "nth_time",
     "nth_time_sparse",
     "retention_curve",
     "sequence",
     "sequence_sparse",
+    "top_members",
     "user_type_counts",
+    "users_in_window",
 ]
 
 _U32s = npt.NDArray[np.uint32]
@@ -142,3 +145,8 @@ def journeys(
 ) -> tuple[_U32s, _U32s, _U32s]: ...
 def next_after(after: _I64s, users: Sequence[_U32s], times: Sequence[_I64s], end: int) -> _I64s: ...
 def contains_matrix(bitmaps: Sequence[bytes], ids: _I64s) -> npt.NDArray[np.bool_]: ...
+def mask_to_bitmap(mask: npt.NDArray[np.bool_], known: npt.NDArray[np.bool_]) -> bytes: ...
+def users_in_window(
+    users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, n_users: int
+) -> bytes: ...
+def top_members(metric: _U32s, known: npt.NDArray[np.bool_], rank: int) -> bytes: ...

@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
+from cohortd import _native
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.engine.user_history import had_mask, values_as_of
@@ -243,6 +244,8 @@ class Evaluation:
             return self.run(expand_shorthand(expr))
         if isinstance(expr, ast.Accounts):
             return self._accounts(expr)
+        if isinstance(expr, ast.Top):
+            return self._top_members(expr)
         sparse = self._sparse_condition(expr)
         if sparse is not None:
             return sparse
@@ -336,9 +339,9 @@ class Evaluation:
             k = self.kernel
             if self._sparse_pays(cut):
                 ids, _ = k.count_sparse(cut.users, cut.times, start, end)
+                whole.append(bitmap_from_ids(ids))
             else:
-                ids = np.flatnonzero(k.count(cut.users, cut.times, start, end, self.n_users))
-            whole.append(bitmap_from_ids(ids))
+                whole.append(k.users_in_window(cut.users, cut.times, start, end, self.n_users))
         return self.known & BitMap.union(*whole) if whole else BitMap()
 
     def _sparse_pays(self, *parts: Parts) -> bool:
@@ -431,7 +434,8 @@ class Evaluation:
     def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
         if self.restrict is not None:  # gather the few users asked about, not a pass over everyone
             return bitmap_from_ids(self._known_ids[mask[self._known_ids]])
-        return bitmap_from_ids(np.flatnonzero(mask & self.known_mask))
+        # one pass writing the portable roaring format, no id list in between
+        return BitMap.deserialize(_native.mask_to_bitmap(np.asarray(mask, dtype=bool), self.known_mask))
 
     def _in_cohort(self, name: str) -> BitMap:
         if name in self.cohort_stack:
@@ -620,8 +624,19 @@ class Evaluation:
             values = np.divide(values, counts, out=np.zeros(n), where=has)
         return values, has
 
-    def _top(self, cond: ast.Top) -> np.ndarray:
+    def _top_members(self, cond: ast.Top) -> BitMap:
+        """Members of a percentile: for an integer metric (counts, active days) the threshold and
+        the members come from one kernel call (a histogram and a pass), no masks in between."""
         metric = self._top_metric(cond)
+        fixed = self.top_thresholds is not None and cond in self.top_thresholds
+        if fixed or metric.dtype != np.uint32:
+            return self._mask_to_bitmap(self._top(cond, metric))
+        rank = percentile_threshold_rank(cond.percent, len(self.known))
+        return self.kernel.top_members(metric, self.known_mask, rank)
+
+    def _top(self, cond: ast.Top, metric: np.ndarray | None = None) -> np.ndarray:
+        if metric is None:
+            metric = self._top_metric(cond)
         if self.top_thresholds is not None and cond in self.top_thresholds:
             return self.known_mask & (metric > 0) & (metric >= self.top_thresholds[cond])
         return top_percent_mask(metric, self.known_mask, cond.percent, len(self.known))

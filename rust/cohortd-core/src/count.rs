@@ -1,7 +1,8 @@
 //! `count`: rows per user inside a window.
 
+use crate::bitmap::{check_id_space, IdBits};
 use crate::error::Result;
-use crate::parts::per_user_fold;
+use crate::parts::{check_lengths, out_of_range, per_user_fold};
 
 /// Number of rows with `start <= t < end`, per user.
 pub fn count(
@@ -25,9 +26,50 @@ pub fn count(
     )
 }
 
+/// The users with at least one row in `[start, end)`, as bits (one per user: an eighth of a
+/// byte per user where `count` writes four, and no comparison or gather after it).
+pub fn users_in_window(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    n_users: usize,
+) -> Result<IdBits> {
+    check_lengths(users, times)?;
+    check_id_space(n_users)?;
+    let mut bits = IdBits::new(n_users);
+    for (u, t) in users.iter().zip(times) {
+        for (&id, &time) in u.iter().zip(*t) {
+            if id as usize >= n_users {
+                return Err(out_of_range(id, n_users));
+            }
+            if start <= time && time < end {
+                bits.insert(id);
+            }
+        }
+    }
+    Ok(bits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bitmap::roaring_from_bytes;
+
+    #[test]
+    fn users_in_window_are_the_nonzero_counts() {
+        let (u1, t1): (&[u32], &[i64]) = (&[0, 2, 2, 5], &[1, 2, 3, 9]);
+        let (u2, t2): (&[u32], &[i64]) = (&[7, 2, 1], &[50, 5, 5]);
+        let bits = users_in_window(&[u1, u2], &[t1, t2], 2, 10, 8).unwrap();
+        let got: Vec<u32> = roaring_from_bytes(&bits.to_roaring_bytes())
+            .unwrap()
+            .iter()
+            .collect();
+        let dense = count(&[u1, u2], &[t1, t2], 2, 10, 8).unwrap();
+        let want: Vec<u32> = (0..8u32).filter(|&u| dense[u as usize] > 0).collect();
+        assert_eq!(got, want);
+        assert!(users_in_window(&[&[8]], &[&[3]], 0, 1, 8).is_err());
+    }
     use crate::error::KernelError;
 
     #[test]

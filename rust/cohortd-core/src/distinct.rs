@@ -4,7 +4,7 @@
 //! the distinct pairs per user.
 
 use crate::error::{KernelError, Result};
-use crate::parts::{check_parts, check_values};
+use crate::parts::{check_lengths, check_parts, check_values, out_of_range};
 use rayon::prelude::*;
 
 const PAR_SORT_MIN: usize = 1 << 16;
@@ -42,7 +42,7 @@ pub fn distinct_buckets(
     period: i64,
     n_users: usize,
 ) -> Result<Vec<u32>> {
-    check_parts(users, times, n_users)?;
+    check_lengths(users, times)?;
     if period <= 0 {
         return Err(KernelError::Argument(format!(
             "period must be positive, got {period}"
@@ -54,11 +54,10 @@ pub fn distinct_buckets(
             bucket_key(end - 1, origin, period),
         );
         if hi.abs_diff(lo) < 64 {
-            return Ok(bucket_bitsets(
-                users, times, start, end, origin, period, lo, n_users,
-            ));
+            return bucket_bitsets(users, times, start, end, origin, period, lo, n_users);
         }
     }
+    check_parts(users, times, n_users)?;
     let mut pairs = Vec::new();
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
@@ -71,7 +70,9 @@ pub fn distinct_buckets(
 }
 
 /// Window spans at most 64 buckets (e.g. active days in the last 30 days):
-/// one bit per bucket per user, no sort, one pass over the rows.
+/// one bit per bucket per user, no sort, one pass over the rows. The bucket of a row is
+/// `floor((t - base) / period)` from the start `base` of bucket `lo`, found with a float
+/// reciprocal and one exact correction (no integer division per row).
 #[allow(clippy::too_many_arguments)]
 fn bucket_bitsets(
     users: &[&[u32]],
@@ -82,16 +83,51 @@ fn bucket_bitsets(
     period: i64,
     lo: i64,
     n_users: usize,
-) -> Vec<u32> {
+) -> Result<Vec<u32>> {
+    let base = i128::from(lo) * i128::from(period) + i128::from(origin.rem_euclid(period));
+    let fits = i64::try_from(base).is_ok() && i128::from(end) - base < 1 << 62;
+    if fits {
+        let (base, p, inv) = (base as i64, period as u64, 1.0 / period as f64);
+        // 0 <= d < 2**62 for a time in the window, so k * p cannot overflow
+        fill_bitsets(users, times, start, end, n_users, |t| {
+            let d = t.wrapping_sub(base) as u64;
+            let mut k = (d as f64 * inv) as u64;
+            if k * p > d {
+                k -= 1;
+            } else if (k + 1) * p <= d {
+                k += 1;
+            }
+            k as u32
+        })
+    } else {
+        fill_bitsets(users, times, start, end, n_users, |t| {
+            (bucket_key(t, origin, period) - lo) as u32
+        })
+    }
+}
+
+fn fill_bitsets(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    n_users: usize,
+    bucket: impl Fn(i64) -> u32 + Sync,
+) -> Result<Vec<u32>> {
     let mut bits = vec![0u64; n_users];
+    // branch-free: a part's times are in no order, so a test per row mispredicts
+    let mark = |b: &mut u64, time: i64| {
+        *b |= u64::from(start <= time && time < end) << bucket(time.clamp(start, end - 1));
+    };
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
-            if start <= time && time < end {
-                bits[id as usize] |= 1u64 << (bucket_key(time, origin, period) - lo);
+            match bits.get_mut(id as usize) {
+                Some(b) => mark(b, time),
+                None => return Err(out_of_range(id, n_users)),
             }
         }
     }
-    bits.iter().map(|b| b.count_ones()).collect()
+    Ok(bits.iter().map(|b| b.count_ones()).collect())
 }
 
 /// `floor((t - origin) / period)` plus the constant `floor(origin / period)`.

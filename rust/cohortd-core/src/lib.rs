@@ -22,10 +22,13 @@ pub mod periods;
 pub mod retention;
 pub mod sequence;
 pub mod sparse;
+pub mod top;
 
 pub use aggregate::{aggregate, AggFunc};
-pub use bitmap::{mask_to_roaring, roaring_from_bytes, roaring_to_bytes};
-pub use count::count;
+pub use bitmap::{
+    mask_and_known_bytes, mask_to_roaring, roaring_from_bytes, roaring_to_bytes, IdBits,
+};
+pub use count::{count, users_in_window};
 pub use distinct::{distinct, distinct_buckets};
 pub use error::KernelError;
 pub use features::{user_type_counts, Csr};
@@ -37,6 +40,7 @@ pub use sequence::{sequence, sequence_sparse};
 pub use sparse::{
     aggregate_sparse, count_sparse, distinct_buckets_sparse, first_time_sparse, nth_time_sparse,
 };
+pub use top::top_members;
 
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")

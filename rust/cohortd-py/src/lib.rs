@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod aggregate;
+mod bitmap;
 mod common;
 mod count;
 mod distinct;
@@ -46,5 +47,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(journeys::journeys, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::next_after, m)?)?;
     m.add_function(wrap_pyfunction!(membership::contains_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(bitmap::mask_to_bitmap, m)?)?;
+    m.add_function(wrap_pyfunction!(bitmap::users_in_window, m)?)?;
+    m.add_function(wrap_pyfunction!(bitmap::top_members, m)?)?;
     Ok(())
 }

@@ -53,6 +53,13 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
 ``sequence_sparse(steps, start, end, within) -> uint32[m]``
     the sparse ``sequence``: sorted ids of the users with a matching chain.
 
+``users_in_window(users, times, start, end, n_users) -> BitMap``
+    the users with at least one row in the window (``did(E)`` over the ranges a window cuts).
+``top_members(metric, known, rank) -> BitMap``
+    for a uint32 ``metric[n]`` (counts, active days) and a bool ``known[n]``: the known users with
+    ``metric > 0`` and ``metric >= q``, ``q`` the ``rank``-th largest positive known metric (every
+    positive known user when there are fewer; none at rank 0): a percentile's members.
+
 Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
 
 The analyses (``cohortd.analysis``) add, with the same two implementations

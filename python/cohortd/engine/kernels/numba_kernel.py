@@ -16,9 +16,11 @@ from typing import Any
 import numba
 import numpy as np
 import numpy.typing as npt
+from pyroaring import BitMap
 
 from cohortd.engine.kernels import Parts, Step, as_parts
 from cohortd.errors import KernelError
+from cohortd.storage.segment import bitmap_from_ids
 
 Array = np.ndarray[Any, Any]
 
@@ -200,6 +202,64 @@ def count(users: Parts, times: Parts, start: int, end: int, n_users: int) -> npt
     for u, t in zip(us, ts, strict=True):
         _count_part(u, t, np.int64(start), np.int64(end), out)
     return out
+
+
+@numba.njit(cache=True)
+def _mark_part(users, times, start, end, out):  # type: ignore[no-untyped-def]
+    for i in range(users.shape[0]):
+        t = times[i]
+        if start <= t and t < end:
+            out[users[i]] = True
+
+
+def users_in_window(users: Parts, times: Parts, start: int, end: int, n_users: int) -> BitMap:
+    us, ts, n = _rows(users, times, n_users)
+    out = np.zeros(n, dtype=np.bool_)
+    for u, t in zip(us, ts, strict=True):
+        _mark_part(u, t, np.int64(start), np.int64(end), out)
+    return bitmap_from_ids(np.flatnonzero(out))
+
+
+_HISTOGRAM_MAX = 1 << 24
+
+
+@numba.njit(cache=True)
+def _top_threshold(metric, known, rank):  # type: ignore[no-untyped-def]
+    """The ``rank``-th largest positive known metric, or 1 when there are fewer."""
+    n = 0
+    top = 0
+    for i in range(metric.shape[0]):
+        if known[i] and metric[i] > 0:
+            n += 1
+            top = max(top, metric[i])
+    if rank > n:
+        return 1
+    if top < _HISTOGRAM_MAX:
+        hist = np.zeros(top + 1, dtype=np.int64)
+        for i in range(metric.shape[0]):
+            if known[i]:
+                hist[metric[i]] += 1
+        above = 0
+        for v in range(top, 0, -1):
+            above += hist[v]
+            if above >= rank:
+                return v
+        return 1
+    vals = np.sort(metric[known & (metric > 0)])
+    return vals[vals.shape[0] - rank]
+
+
+def top_members(metric: npt.ArrayLike, known: npt.ArrayLike, rank: int) -> BitMap:
+    if int(rank) < 0:
+        raise KernelError(f"rank must be non-negative, got {rank}")
+    m = as_parts([metric], np.uint32, "metric")[0]
+    k = np.ascontiguousarray(known, dtype=np.bool_)
+    if k.shape != m.shape:
+        raise KernelError(f"known has shape {k.shape}, expected {m.shape}")
+    if int(rank) == 0:
+        return BitMap()
+    q = _top_threshold(m, k, np.int64(rank))
+    return bitmap_from_ids(np.flatnonzero(k & (m >= q)))
 
 
 def aggregate(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from pyroaring import BitMap
 
 from cohortd import _native
 from cohortd.engine.kernels import Parts, Step, as_parts
@@ -104,6 +105,28 @@ def count_per_user_window(
         as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"),
         np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64), _n(n_users),
     )  # fmt: skip
+
+
+def users_in_window(users: Parts, times: Parts, start: int, end: int, n_users: int) -> BitMap:
+    return BitMap.deserialize(
+        _native.users_in_window(
+            as_parts(users, np.uint32, "users"), as_parts(times, np.int64, "times"), start, end, _n(n_users)
+        )
+    )
+
+
+def top_members(metric: npt.ArrayLike, known: npt.ArrayLike, rank: int) -> BitMap:
+    if int(rank) < 0:
+        raise KernelError(f"rank must be non-negative, got {rank}")
+    metric_u32 = as_parts([metric], np.uint32, "metric")[0]
+    return BitMap.deserialize(_native.top_members(metric_u32, _known(known, len(metric_u32)), int(rank)))
+
+
+def _known(known: npt.ArrayLike, n: int) -> npt.NDArray[np.bool_]:
+    k = np.ascontiguousarray(known, dtype=bool)
+    if k.shape != (n,):
+        raise KernelError(f"known has shape {k.shape}, expected ({n},)")
+    return k
 
 
 def _steps(steps: Sequence[Step]) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
