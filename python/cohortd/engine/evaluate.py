@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
-from cohortd import _native
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.engine.user_history import had_mask, values_as_of
@@ -434,8 +433,7 @@ class Evaluation:
     def _mask_to_bitmap(self, mask: np.ndarray) -> BitMap:
         if self.restrict is not None:  # gather the few users asked about, not a pass over everyone
             return bitmap_from_ids(self._known_ids[mask[self._known_ids]])
-        # one pass writing the portable roaring format, no id list in between
-        return BitMap.deserialize(_native.mask_to_bitmap(np.asarray(mask, dtype=bool), self.known_mask))
+        return self.kernel.mask_to_bitmap(mask, self.known_mask)
 
     def _in_cohort(self, name: str) -> BitMap:
         if name in self.cohort_stack:

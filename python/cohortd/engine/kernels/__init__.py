@@ -59,6 +59,8 @@ Functions (identical signatures in ``rust_kernel`` and ``numba_kernel``):
     for a uint32 ``metric[n]`` (counts, active days) and a bool ``known[n]``: the known users with
     ``metric > 0`` and ``metric >= q``, ``q`` the ``rank``-th largest positive known metric (every
     positive known user when there are fewer; none at rank 0): a percentile's members.
+``mask_to_bitmap(mask, known) -> BitMap``
+    the ids where both bool arrays (of one length) are true: a dense condition's members.
 
 Here ``users``, ``times`` and ``values`` are *lists* of arrays, one per part.
 

@@ -220,6 +220,13 @@ def users_in_window(users: Parts, times: Parts, start: int, end: int, n_users: i
     return bitmap_from_ids(np.flatnonzero(out))
 
 
+def mask_to_bitmap(mask: npt.ArrayLike, known: npt.ArrayLike) -> BitMap:
+    m, k = np.asarray(mask, dtype=np.bool_), np.asarray(known, dtype=np.bool_)
+    if k.shape != m.shape:
+        raise KernelError(f"known has shape {k.shape}, expected {m.shape}")
+    return bitmap_from_ids(np.flatnonzero(m & k))
+
+
 _HISTOGRAM_MAX = 1 << 24
 
 

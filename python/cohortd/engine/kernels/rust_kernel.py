@@ -122,6 +122,12 @@ def top_members(metric: npt.ArrayLike, known: npt.ArrayLike, rank: int) -> BitMa
     return BitMap.deserialize(_native.top_members(metric_u32, _known(known, len(metric_u32)), int(rank)))
 
 
+def mask_to_bitmap(mask: npt.ArrayLike, known: npt.ArrayLike) -> BitMap:
+    """One pass writing the portable roaring format (no id list in between)."""
+    m = np.ascontiguousarray(mask, dtype=bool)
+    return BitMap.deserialize(_native.mask_to_bitmap(m, _known(known, len(m))))
+
+
 def _known(known: npt.ArrayLike, n: int) -> npt.NDArray[np.bool_]:
     k = np.ascontiguousarray(known, dtype=bool)
     if k.shape != (n,):
