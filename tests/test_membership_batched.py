@@ -200,8 +200,12 @@ def test_embedded_fast_path_answers_and_leaves_due_stamps_for_later(tmp_path: Pa
         fast = p.membership_matrix_now(ids, ["A", "A"])
         assert fast is not None and fast.tolist() == want
         assert p.reads_to_stamp == {"A"} and p.know.stats.last_viewed("A") == viewed  # not written yet
+        assert p.stamps_to_queue() is True  # one worker for the due stamp...
+        assert p.membership_matrix_now(ids, ["A"]) is not None and p.reads_to_stamp == {"A"}
+        assert p.stamps_to_queue() is False  # ...not one more per read until it runs
         p.write_read_stamps()
         assert not p.reads_to_stamp and p.know.stats.last_viewed("A") == now[0]
+        assert p.stamps_to_queue() is False  # nothing due
         assert p.is_member_now("a", "A") is True and p.is_member_now("zz", "A") is False
         assert p.membership_matrix_now(ids, ["missing"]) is None  # the waiting path gives NOT_FOUND
         p.update_cohort("A", 'did("B") in last 7d')  # the kept plan of ["A", "A"] no longer holds
