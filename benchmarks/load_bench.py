@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if a.quick:
         a.users, a.cohorts, a.seconds, a.rounds = min(a.users, 5_000), min(a.cohorts, 4), 0.5, 1
     levels = [int(x) for x in a.concurrency.split(",")]
-    tmp = None
+    tmp = base_tmp = None
     data = a.data
     if data is None:
         tmp = tempfile.mkdtemp(prefix="cohortd-load-")
@@ -344,14 +344,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        "--workers", str(workers)]  # fmt: skip
         echo_cmd = [sys.executable, str(Path(__file__).resolve()), "--workers", str(workers),
                     "--batch", str(checks_per_call), "--echo-server"]  # fmt: skip
-        targets = {
+        targets: dict[str, tuple[list[str], str, dict[str, str] | None]] = {
             "cohortd": (cohortd_cmd, "/cohortd.v1.Cohortd/", None),
             "echo_sync": ([*echo_cmd, "sync"], f"/{ECHO_SERVICE}/", None),
             "echo_aio": ([*echo_cmd, "aio"], f"/{ECHO_SERVICE}/", None),
         }
-        if a.baseline is not None:
-            env = {"PYTHONPATH": str(a.baseline.resolve() / "python")}
-            targets["cohortd_baseline"] = (cohortd_cmd, "/cohortd.v1.Cohortd/", env)
+        if a.baseline is not None:  # over its own copy of the data: one server per data directory
+            base_tmp = tempfile.mkdtemp(prefix="cohortd-load-baseline-")
+            copy = Path(base_tmp) / "data"
+            shutil.copytree(data, copy)
+            base_env = {"PYTHONPATH": str(a.baseline.resolve() / "python")}
+            cmd = [*cohortd_cmd[:4], str(copy), *cohortd_cmd[5:]]
+            targets["cohortd_baseline"] = (cmd, "/cohortd.v1.Cohortd/", base_env)
             results["params"]["baseline"] = str(a.baseline)
         servers: dict[str, tuple[ServerProcess, str]] = {}
         load_before = os.getloadavg()
@@ -422,8 +426,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "check_membership_0.8": best["check_membership"] >= 0.8,
         }
     finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        for path in (tmp, base_tmp):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results["ratios"], indent=2))
