@@ -166,6 +166,20 @@ def measure(proc: ServerProcess, method: str, requests: list[Any], resp_type: An
     return out
 
 
+def settle(proc: ServerProcess, method: str, requests: list[Any], timeout: float = 60.0) -> float:
+    """Seconds until the server, after a few calls (a cohortd server opens its project on the
+    first), stays under 10% of a core for a second: work left from opening (WAL replay, sorting
+    runs, full passes) must not fall into the first measured turn of one server only."""
+    t0 = time.perf_counter()
+    asyncio.run(_load(proc.address, method, requests, pb.IsMemberResponse, 1, 0.0, 1))
+    while time.perf_counter() - t0 < timeout:
+        cpu0 = proc.cpu_seconds()
+        time.sleep(1.0)
+        if proc.cpu_seconds() - cpu0 < 0.1:
+            break
+    return time.perf_counter() - t0
+
+
 def interleaved(servers: dict[str, tuple[ServerProcess, str]], method: str, requests: list[Any],
                 resp_type: Any, concurrency: int, seconds: float, rounds: int,
                 per_call: int = 1) -> dict[str, dict[str, Any]]:  # fmt: skip
@@ -364,6 +378,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 servers[label] = (ServerProcess(None, command=cmd, env=env, startup_timeout=120), prefix)
             for label in targets:
                 results[label] = {"is_member": []}
+            for label, (proc, prefix) in servers.items():  # project opened, background work done
+                results[label]["settle_s"] = settle(proc, prefix + "IsMember", is_member[:20])
             for c in levels:
                 points = interleaved(servers, "IsMember", is_member, pb.IsMemberResponse, c, a.seconds,
                                      a.rounds)  # fmt: skip
