@@ -1,12 +1,14 @@
 """Type stub of the Rust kernel module (rust/cohortd-py); wrapped by cohortd.engine.kernels.rust_kernel."""
 
 from collections.abc import Sequence
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 __all__ = [
+    "PartList",
     "__version__",
     "aggregate",
     "aggregate_sparse",
@@ -150,3 +152,18 @@ def users_in_window(
     users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, n_users: int
 ) -> bytes: ...
 def top_members(metric: _U32s, known: npt.NDArray[np.bool_], rank: int) -> bytes: ...
+
+@final
+class PartList:
+    def __new__(
+        cls,
+        users: Sequence[_U32s],
+        times: Sequence[_I64s],
+        min_times: Sequence[int],
+        max_times: Sequence[int],
+        values: Sequence[_F64s] | None = None,
+    ) -> PartList: ...
+    def __len__(self) -> int: ...
+    def rows(self, start: int, end: int) -> int: ...
+    def count_sparse(self, start: int, end: int) -> tuple[_U32s, _U32s]: ...
+    def aggregate_sparse(self, start: int, end: int, func: str) -> tuple[_U32s, _F64s, _U32s]: ...

@@ -356,6 +356,14 @@ def check(
                     assert got == want, (path, kernel, T - T0, to_text(expr))
         finally:
             Evaluation.SPARSE_RATIO = saved
+        # sparse conditions from gathered parts instead of the kept part lists (``part_list``)
+        saved = Evaluation.SPARSE_RATIO
+        Evaluation.SPARSE_RATIO, Evaluation.PART_LISTS = 0, False
+        try:
+            got = eng.evaluate(expr, as_of=T, resolve=resolve).members()
+        finally:
+            Evaluation.SPARSE_RATIO, Evaluation.PART_LISTS = saved, True
+        assert got == want, ("gathered parts", T - T0, to_text(expr))
 
 
 as_of_shifts = st.sampled_from([0, 0, -1, 1, -H, H, H // 2, -DAY, -13 * H])

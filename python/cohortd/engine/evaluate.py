@@ -18,6 +18,7 @@ Equal conditions are evaluated once per evaluation (memoised by tree value).
 from __future__ import annotations
 
 import math
+import operator
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -32,6 +33,7 @@ from pyroaring import BitMap
 
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
+from cohortd.engine.kernels.part_list import PartListLike
 from cohortd.engine.user_history import had_mask, values_as_of
 from cohortd.errors import DefinitionError
 from cohortd.lang import ast, walk
@@ -265,6 +267,10 @@ class Evaluation:
             start, end = window_bounds(cond.window, T, self.zone)
             if self.RANGE_USERS and self.restrict is None and cond.event.filter is None and any_row(cond.cmp):
                 return self._users_with_rows(cond.event, start, end)
+            listed = self._listed(cond.event, start, end)
+            if listed is not None:
+                ids, counts = listed.count_sparse(start, end)
+                return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
             p = self.parts(cond.event, start, end)
             if not self._sparse_pays(p):
                 return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
@@ -296,12 +302,16 @@ class Evaluation:
             return self.known & bitmap_from_ids(ids[(times >= start) & (times < end)])
         if isinstance(cond, ast.Aggregate) and cond.func in ("sum", "avg", "min", "max"):
             start, end = window_bounds(cond.window, T, self.zone)
-            p = self.parts(cond.event, start, end, value_prop=cond.prop)
-            if not self._sparse_pays(p):
-                metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
-                return self._mask_to_bitmap(compare_metric(metric, cond.cmp))
             func = "sum" if cond.func == "avg" else cond.func
-            ids, values, counts = k.aggregate_sparse(p.users, p.times, p.values, start, end, func)
+            listed = self._listed(cond.event, start, end, cond.prop)
+            if listed is not None:
+                ids, values, counts = listed.aggregate_sparse(start, end, func)
+            else:
+                p = self.parts(cond.event, start, end, value_prop=cond.prop)
+                if not self._sparse_pays(p):
+                    metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
+                    return self._mask_to_bitmap(compare_metric(metric, cond.cmp))
+                ids, values, counts = k.aggregate_sparse(p.users, p.times, p.values, start, end, func)
             if cond.func == "avg":
                 values = values / counts
             return self.known & bitmap_from_ids(ids[compare(values, cond.cmp)])
@@ -342,6 +352,25 @@ class Evaluation:
             else:
                 whole.append(k.users_in_window(cut.users, cut.times, start, end, self.n_users))
         return self.known & BitMap.union(*whole) if whole else BitMap()
+
+    #: selective conditions over an event type without a filter read its part list (``part_list``)
+    PART_LISTS = True
+
+    def _listed(
+        self, event: ast.EventRef, start: int, end: int, value_prop: str | None = None
+    ) -> PartListLike | None:
+        """The part list of ``event`` when the rows its window touches pay for the sparse path."""
+        if not self.PART_LISTS:
+            return None
+        listed = self.part_list(event, value_prop)
+        if listed is None:
+            return None
+        rows = listed.rows(start, end)
+        if rows * self.SPARSE_RATIO >= self.n_users:
+            return None
+        self._condition_bytes += rows * (12 if value_prop is None else 20)
+        cancel.check_memory(self._condition_bytes, "one condition")
+        return listed
 
     def _sparse_pays(self, *parts: Parts) -> bool:
         return sum(len(u) for p in parts for u in p.users) * self.SPARSE_RATIO < self.n_users
@@ -700,33 +729,9 @@ class Evaluation:
                 rows = self.restrict.rows(seg, s, e, sorted_by_user=type_id is not None)
             if rows is not None and len(rows) == 0:
                 continue
-            users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
-            n = len(users)
-            mask = None
-            if event.filter is not None:
-                columns = _segment_columns(self.store, seg, s, e, rows)
-                mask = filter_mask(event.filter, columns, n, self.lookups)
-            values = None
-            if value_prop is not None:
-                col = seg.prop(value_prop)
-                if col is None or value_kind is None:
-                    continue
-                piece = col.slice(s, e - s)
-                if piece.null_count == 0 and not pa.types.is_boolean(piece.type):
-                    # every row has a value: a zero-copy view, no validity mask to apply
-                    values = _kernel_values(
-                        _take(piece.to_numpy(zero_copy_only=False), rows), value_kind, as_int
-                    )
-                else:
-                    values, valid = arrow_column(piece)
-                    values = _kernel_values(_take(values, rows), value_kind, as_int)
-                    valid = _take(valid, rows)
-                    mask = valid if mask is None else mask & valid
-            if mask is not None:
-                users, times = users[mask], times[mask]
-                if values is not None:
-                    values = values[mask]
-            if len(users):
+            piece = self._piece(seg, s, e, rows, event.filter, value_prop, value_kind, as_int)
+            if piece is not None and len(piece[0]):
+                users, times, values = piece
                 out.users.append(users)
                 out.times.append(times)
                 if values is not None:
@@ -734,6 +739,88 @@ class Evaluation:
                 self._condition_bytes += len(users) * (12 if values is None else 20)
                 cancel.check_memory(self._condition_bytes, "one condition")
         return out
+
+    def _piece(
+        self,
+        seg: Segment,
+        s: int,
+        e: int,
+        rows: np.ndarray | None,
+        where: ast.Filter | None,
+        value_prop: str | None,
+        value_kind: str | None,
+        as_int: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+        """Users, times (and values) of rows ``[s, e)`` of ``seg`` (``rows`` of them) passing ``where``
+        and having a value of ``value_prop``; None when the segment has no such property."""
+        users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
+        mask = None
+        if where is not None:
+            columns = _segment_columns(self.store, seg, s, e, rows)
+            mask = filter_mask(where, columns, len(users), self.lookups)
+        values = None
+        if value_prop is not None:
+            col = seg.prop(value_prop)
+            if col is None or value_kind is None:
+                return None
+            piece = col.slice(s, e - s)
+            if piece.null_count == 0 and not pa.types.is_boolean(piece.type):
+                # every row has a value: a zero-copy view, no validity mask to apply
+                values = _kernel_values(_take(piece.to_numpy(zero_copy_only=False), rows), value_kind, as_int)
+            else:
+                values, valid = arrow_column(piece)
+                values = _kernel_values(_take(values, rows), value_kind, as_int)
+                valid = _take(valid, rows)
+                mask = valid if mask is None else mask & valid
+        if mask is not None:
+            users, times = users[mask], times[mask]
+            if values is not None:
+                values = values[mask]
+        return users, times, values
+
+    def part_list(self, event: ast.EventRef, value_prop: str | None = None) -> PartListLike | None:
+        """The part list of an event type without a filter (values: float64 ``value_prop``), built once
+        per set of segments and kept; None where it does not apply (``any``, a filter, a subset)."""
+        if self.restrict is not None or event.filter is not None or event.event_type is None:
+            return None
+        type_id = self.store.types.get(event.event_type)
+        if type_id is None:
+            return None
+        segments = self.snap.segments
+        key = (type_id, value_prop, self.kernel.__name__)
+        lists = _PART_LISTS.setdefault(self.store, {})
+        found = lists.get(key)
+        if found is not None and _same_segments(found[0], segments):
+            return found[1]
+        value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
+        if value_prop is not None and value_kind in ("string", "bool"):
+            return None  # the parts path raises the error
+        found_pieces = (self._type_piece(seg, type_id, value_prop, value_kind) for seg in segments)
+        pieces = [p for p in found_pieces if p is not None]
+        made = self.kernel.part_list(
+            [p[0] for p in pieces],
+            [p[1] for p in pieces],
+            [p[3] for p in pieces],
+            [p[4] for p in pieces],
+            None if value_prop is None else [p[2] for p in pieces],
+        )
+        lists[key] = (segments, made)
+        return made
+
+    def _type_piece(self, seg: Segment, type_id: int, value_prop: str | None, value_kind: str | None) -> Any:
+        """(users, times, values, min_time, max_time) of ``seg``'s range of ``type_id``, kept per segment."""
+        cache = _SEGMENT_PIECES.setdefault(seg, {})
+        key = (type_id, value_prop)
+        if key in cache:
+            return cache[key]
+        r = seg.index.get(type_id)
+        found = None
+        if r is not None and r.end > r.start:
+            piece = self._piece(seg, r.start, r.end, None, None, value_prop, value_kind, False)
+            if piece is not None and len(piece[0]):
+                found = (*piece, r.min_time, r.max_time)
+        cache[key] = found
+        return found
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
         """Row ranges to scan: the event type's range of each segment, or the whole segment for ``any``."""
@@ -807,6 +894,13 @@ def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | Non
 
 _SEGMENT_USERS: weakref.WeakKeyDictionary[Segment, BitMap] = weakref.WeakKeyDictionary()
 
+#: per store and (type id, value property, kernel): the segments a part list was built from, and it
+_PART_LISTS: weakref.WeakKeyDictionary[EventStore, dict[Any, tuple[tuple[Segment, ...], PartListLike]]] = (
+    weakref.WeakKeyDictionary()
+)
+#: per segment and (type id, value property): its type range's part, or None (segments never change)
+_SEGMENT_PIECES: weakref.WeakKeyDictionary[Segment, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
 
 def segment_users(seg: Segment) -> BitMap:
     """Every user with a row in ``seg`` (the union of its type ranges' users; segments never change)."""
@@ -814,6 +908,11 @@ def segment_users(seg: Segment) -> BitMap:
     if found is None:
         found = _SEGMENT_USERS[seg] = BitMap.union(*(r.users for r in seg.index.values()))
     return found
+
+
+def _same_segments(a: tuple[Segment, ...], b: tuple[Segment, ...]) -> bool:
+    """Whether two snapshots hold the very same segment objects (a part list of one serves the other)."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def _is_any(event: ast.EventRef) -> bool:

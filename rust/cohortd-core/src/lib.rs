@@ -17,6 +17,7 @@ pub mod funnel;
 pub mod journeys;
 pub mod membership;
 pub mod nth;
+pub mod part_list;
 mod parts;
 pub mod periods;
 pub mod retention;
@@ -35,6 +36,7 @@ pub use features::{user_type_counts, Csr};
 pub use first::first_time;
 pub use membership::contains_matrix;
 pub use nth::nth_time;
+pub use part_list::PartBounds;
 pub use periods::{bucket_counts_reaching, count_per_user_window};
 pub use sequence::{sequence, sequence_sparse};
 pub use sparse::{

@@ -17,6 +17,7 @@ mod funnel;
 mod journeys;
 mod membership;
 mod nth;
+mod part_list;
 mod periods;
 mod retention;
 mod sequence;
@@ -26,6 +27,7 @@ mod sparse;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
+    m.add_class::<part_list::PartList>()?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::aggregate_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::distinct_buckets_sparse, m)?)?;

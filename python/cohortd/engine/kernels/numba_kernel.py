@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pyroaring import BitMap
 
 from cohortd.engine.kernels import Parts, Step, as_parts
+from cohortd.engine.kernels.part_list import PartList, PartListLike
 from cohortd.errors import KernelError
 from cohortd.storage.segment import bitmap_from_ids
 
@@ -884,3 +885,10 @@ def sequence_sparse(steps: Sequence[Step], start: int, end: int, within: int) ->
         raise KernelError("sequence needs at least one step")
     sorted_steps = [_by_user_time(u, t, start, end, f"step {j} ") for j, (u, t) in enumerate(steps)]
     return _matching_users([u for u, _ in sorted_steps], [t for _, t in sorted_steps], within)
+
+
+def part_list(
+    users: Parts, times: Parts, min_times: Any, max_times: Any, values: Parts | None = None
+) -> PartListLike:
+    """A part list over this module's sparse functions (``cohortd.engine.kernels.part_list``)."""
+    return PartList(count_sparse, aggregate_sparse, users, times, min_times, max_times, values)

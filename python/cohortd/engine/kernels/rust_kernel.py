@@ -8,6 +8,7 @@ in Rust with the GIL released.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +16,7 @@ from pyroaring import BitMap
 
 from cohortd import _native
 from cohortd.engine.kernels import Parts, Step, as_parts
+from cohortd.engine.kernels.part_list import PartListLike, normalised
 from cohortd.errors import KernelError
 
 
@@ -302,3 +304,11 @@ def sequence_sparse(steps: Sequence[Step], start: int, end: int, within: int) ->
 def contains_matrix(bitmaps: Sequence[bytes], ids: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Row-major ``len(ids) x len(bitmaps)`` membership of dense ids (-1: unknown) in serialized bitmaps."""
     return _native.contains_matrix(list(bitmaps), np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def part_list(
+    users: Parts, times: Parts, min_times: Any, max_times: Any, values: Parts | None = None
+) -> PartListLike:
+    """The native part list (``cohortd.engine.kernels.part_list``): zero-copy references to the parts."""
+    us, ts, lo, hi, vs = normalised(users, times, min_times, max_times, values)
+    return _native.PartList(us, ts, lo.tolist(), hi.tolist(), vs)
