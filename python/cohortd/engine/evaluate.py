@@ -788,10 +788,14 @@ class Evaluation:
             return None
         segments = self.snap.segments
         key = (type_id, value_prop, self.kernel.__name__)
-        lists = _PART_LISTS.setdefault(self.store, {})
+        kept = _PART_LISTS.get(self.store)
+        if kept is None or not _same_segments(kept[0], segments):
+            # new segments: the lists of the old ones go (they would keep merged-away segments alive)
+            kept = _PART_LISTS[self.store] = (segments, {})
+        lists = kept[1]
         found = lists.get(key)
-        if found is not None and _same_segments(found[0], segments):
-            return found[1]
+        if found is not None:
+            return found
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         if value_prop is not None and value_kind in ("string", "bool"):
             return None  # the parts path raises the error
@@ -804,7 +808,7 @@ class Evaluation:
             [p[4] for p in pieces],
             None if value_prop is None else [p[2] for p in pieces],
         )
-        lists[key] = (segments, made)
+        lists[key] = made
         return made
 
     def _type_piece(self, seg: Segment, type_id: int, value_prop: str | None, value_kind: str | None) -> Any:
@@ -894,8 +898,8 @@ def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | Non
 
 _SEGMENT_USERS: weakref.WeakKeyDictionary[Segment, BitMap] = weakref.WeakKeyDictionary()
 
-#: per store and (type id, value property, kernel): the segments a part list was built from, and it
-_PART_LISTS: weakref.WeakKeyDictionary[EventStore, dict[Any, tuple[tuple[Segment, ...], PartListLike]]] = (
+#: per store: the segments of the latest snapshot and its part lists by (type id, value property, kernel)
+_PART_LISTS: weakref.WeakKeyDictionary[EventStore, tuple[tuple[Segment, ...], dict[Any, PartListLike]]] = (
     weakref.WeakKeyDictionary()
 )
 #: per segment and (type id, value property): its type range's part, or None (segments never change)
