@@ -39,7 +39,7 @@ from cohortd.storage.readahead import read_ahead
 from cohortd.storage.readers import read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.settings import ProjectSettings
-from cohortd.storage.store import EventStore, Ingested, Snapshot
+from cohortd.storage.store import EventStore, Ingested, Prepared, Snapshot
 from cohortd.storage.validate import USER_PREFIX, IngestReport, rows_to_table
 
 log = logging.getLogger("cohortd.engine")
@@ -187,6 +187,18 @@ class Engine:
         """Validate and durably store events; bad rows are reported, good rows kept."""
         self.require_writer()
         stored = self.store.ingest(_as_table(data), self.clock())
+        self._notify(stored)  # outside the store lock: listeners take their own locks
+        return stored.report
+
+    def prepare_ingest(self, data: pa.Table | pa.RecordBatch | Iterable[Mapping[str, Any]]) -> Prepared:
+        """The pure half of ``ingest`` (validation, the log record), to run ahead on another thread."""
+        self.require_writer()
+        return self.store.prepare(_as_table(data), self.clock())
+
+    def ingest_prepared(self, prepared: Prepared) -> IngestReport:
+        """Store a batch from ``prepare_ingest`` (validated again if the schemas changed since)."""
+        self.require_writer()
+        stored = self.store.ingest_prepared(prepared)
         self._notify(stored)  # outside the store lock: listeners take their own locks
         return stored.report
 

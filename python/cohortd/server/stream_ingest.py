@@ -1,5 +1,9 @@
 """IngestStream: the requests waiting in one stream stored together (one log write, one sort).
 
+Two stages: a batch is validated and its log record encoded on a helper thread
+(``Project.prepare_ingest``) while the batch before it is logged and applied, so a fast
+sender's stream uses both cores; batches are still stored one after the other, in order.
+
 A reader thread takes requests off the stream as they arrive; the storing loop takes
 every request already waiting (up to ``STREAM_BATCH_ROWS`` rows) and stores them as one
 batch through the ingest gate.  A fast sender's requests so become large batches (the
@@ -14,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,15 +60,31 @@ def ingest_stream(
     name = None
     row = 0
 
+    ahead = ThreadPoolExecutor(1, thread_name_prefix="ingest-stream-prepare")
+    inflight: tuple[Callable[[], Any] | None, list[IngestPart]] | None = None
+
     def flush() -> None:
-        nonlocal accepted, pending, pending_rows
+        """Start validating the waiting requests (on the other thread); store the previous batch."""
+        nonlocal pending, pending_rows, inflight
         parts, pending, pending_rows = pending, [], 0
         stored = [p for p in parts if p.table.num_rows]
-        report = None
+        store: Callable[[], Any] | None = None
         if stored:
             table = stored[0].table if len(stored) == 1 else pa.concat_tables([p.table for p in stored])
+            store = _pipelined(ahead, project, table)
+        finish()  # the previous batch is logged and applied while this one is validated
+        inflight = (store, parts)
+
+    def finish() -> None:
+        """Store the batch validated ahead, if any (batches are stored in stream order)."""
+        nonlocal accepted, inflight
+        if inflight is None:
+            return
+        (store, parts), inflight = inflight, None
+        report = None
+        if store is not None:
             try:
-                report = project.ingest(table)
+                report = store()
             except CohortError as exc:
                 raise partly_stored(exc, accepted, "of earlier requests in this stream") from exc
             accepted += report.accepted
@@ -75,18 +96,22 @@ def ingest_stream(
             rejections.extend(part.renumber([_shifted(r, -start) for r in mine]))
             start = end
 
+    def drain() -> None:
+        flush()
+        finish()
+
     try:
         for request in reader:
             asked = request.project or default_project
             if name is None:
                 name = asked
             elif asked != name:
-                flush()
+                drain()
                 raise InvalidArgumentError(f"one IngestStream serves one project ({name!r}), got {asked!r}")
             try:
                 project, parts, rows = prepare(request, row)
             except CohortError as exc:
-                flush()  # what came before the bad request is stored, as if sent one by one
+                drain()  # what came before the bad request is stored, as if sent one by one
                 raise partly_stored(exc, accepted, "of earlier requests in this stream") from exc
             row += rows
             for part in parts:
@@ -96,10 +121,22 @@ def ingest_stream(
                 pending_rows += part.table.num_rows
             if pending_rows >= STREAM_BATCH_ROWS or not reader.waiting():
                 flush()
-        flush()
+            if not reader.waiting():
+                finish()  # nothing more is here yet: store now (a slow sender's request waits for none)
+        drain()
     finally:
         reader.stop()
+        ahead.shutdown(wait=True)
     return accepted, rejections
+
+
+def _pipelined(ahead: ThreadPoolExecutor, project: Any, table: pa.Table) -> Callable[[], Any]:
+    """How to store ``table``: validated now on the ``ahead`` thread when the project can
+    (``prepare_ingest``), then logged and applied when called; else one ``ingest`` call then."""
+    if not hasattr(project, "prepare_ingest"):
+        return lambda: project.ingest(table)
+    ready = ahead.submit(project.prepare_ingest, table)
+    return lambda: project.ingest_prepared(ready.result())
 
 
 def _concatenable(a: pa.Table, b: pa.Table) -> bool:

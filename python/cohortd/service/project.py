@@ -133,6 +133,14 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         """Append events (pyarrow table/batch or list of dicts); returns the engine's report."""
         return self.engine.ingest(table)
 
+    def prepare_ingest(self, table: Any) -> Any:
+        """Validate a batch ahead, outside the store lock (``Engine.prepare_ingest``)."""
+        return self.engine.prepare_ingest(table)
+
+    def ingest_prepared(self, prepared: Any) -> Any:
+        """Store a batch from ``prepare_ingest``; returns the engine's report."""
+        return self.engine.ingest_prepared(prepared)
+
     def delete_users(self, user_ids: list[str], compact: bool = False) -> Any:
         """Delete users (GDPR/CCPA; see cohortd.storage.deletion): gone from every answer now,
         purged from the files at the next compaction (``compact=True``: now); audited."""
