@@ -1102,10 +1102,8 @@ def main(argv: list[str] | None = None) -> int:
         def call(e: str, method: str, q: Query) -> Any:
             return workers[engine_key(e)].call(method, q, e if engine_key(e) == "cohortd" else None)
 
-        # 1. correctness: member sets (also the warm-up run of every query)
-        members: dict[str, dict[str, Any]] = {}
-        for q in chosen:
-            members[q.name] = {e: member_ids(call(e, "members", q), ids) for e in wanted}
+        # per query: 1. correctness: member sets (also the query's warm-up run); 2. timing: warm
+        # count runs, every engine once per round, timed inside its process; then the JSON is written
         ref = wanted[0]
         agree = True
         table = Table(title=f"cohort sizes at T = {datetime.fromtimestamp(T / 1000, UTC).isoformat()}")
@@ -1114,8 +1112,9 @@ def main(argv: list[str] | None = None) -> int:
             table.add_column(COLUMN[e], justify="right")
         table.add_column("status")
         same: dict[str, bool] = {}
+        results = []
         for q in chosen:
-            got = members[q.name]
+            got = {e: member_ids(call(e, "members", q), ids) for e in wanted}  # dropped after this query
             same[q.name] = ok = all(np.array_equal(got[e], got[ref]) for e in wanted)
             agree &= ok
             cells = []
@@ -1123,11 +1122,9 @@ def main(argv: list[str] | None = None) -> int:
                 diff = len(np.setxor1d(got[e], got[ref], assume_unique=True))
                 cells.append(f"{len(got[e]):,}" + ("" if diff == 0 else f" (Δ{diff})"))
             table.add_row(q.name, *cells, "[green]ok" if ok else "[bold red]MISMATCH")
-        console.print(table)
+            if not ok:
+                console.print(f"[bold red]{q.name}: members differ: " + ", ".join(cells))
 
-        # 2. timing: warm count runs, every engine once per round (timed inside its process)
-        results = []
-        for q in chosen:
             med: dict[str, float] = {}
             spread: dict[str, list[float]] = {}
             times: dict[str, list[float]] = {e: [] for e in wanted}
@@ -1135,9 +1132,9 @@ def main(argv: list[str] | None = None) -> int:
                 for e in wanted:
                     value, ms = call(e, "count", q)
                     times[e].append(ms)
-                    if value != len(members[q.name][e]):
+                    if value != len(got[e]):
                         agree = False
-                        n = len(members[q.name][e])
+                        n = len(got[e])
                         console.print(f"[bold red]{e} {q.name}: count {value} != members {n}")
             for e in wanted:
                 med[COLUMN[e]] = round(statistics.median(times[e]), 3)
@@ -1145,7 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, Any] = {
                 "name": q.name,
                 "cohort": q.cohort if q.cohort is not None else f"overlap({', '.join(q.overlap or ())})",
-                "members": len(members[q.name][ref]),
+                "members": len(got[ref]),
                 "median_ms": med,
                 "min_max_ms": spread,
                 "agree": same[q.name],
@@ -1164,6 +1161,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["ratio_numba_over_rust"] = round(med["cohortd_numba"] / med["cohortd_rust"], 3)
             results.append(row)
             write(report(False))
+        console.print(table)
         engine_rss = memory_report()  # before the profiled runs
 
         # 3. where cohortd's time goes: one profiled run per query, after (and apart from) the timed runs
