@@ -819,10 +819,16 @@ def dense_data(events: Path, users: Path) -> tuple[DenseData, pa.Array]:
     and ``ids`` (``ids[uid]`` = user id).  Written once beside the data, one row group at a time
     (100M events need about the user-id column in memory, not the whole table)."""
     out_events, out_users = events.with_name("dense_events.parquet"), events.with_name("dense_users.parquet")
+    ids_file = events.with_name("dense_ids.parquet")  # cached: the unique over 100M ids takes minutes
     u = pq.read_table(users)
-    ev_ids = pq.read_table(events, columns=["user_id"])["user_id"]
-    ids = pc.unique(pa.concat_arrays([u["user_id"].combine_chunks(), *ev_ids.chunks]))
-    del ev_ids
+    if ids_file.exists() and out_events.exists():
+        ids = pq.read_table(ids_file)["user_id"].combine_chunks()
+    else:
+        ev_ids = pq.read_table(events, columns=["user_id"])["user_id"]
+        ids = pc.unique(pa.concat_arrays([u["user_id"].combine_chunks(), *ev_ids.chunks]))
+        del ev_ids
+        if os.access(ids_file.parent, os.W_OK):
+            pq.write_table(pa.table({"user_id": ids}), ids_file)
     if not (out_events.exists() and out_users.exists()):
         part = out_events.with_name(out_events.name + ".part")
         source = pq.ParquetFile(events)

@@ -219,6 +219,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=os.environ.get("COHORTD_BENCH_DIR", "/tmp/cohortd-bench"))
     ap.add_argument("--out", default=str(HERE / "results" / "memory_bench.json"))
     ap.add_argument("--store", default=None, help="measure this existing store (compare_engines' cohorts)")
+    ap.add_argument("--resident-only", action="store_true", help="with --store: no cohort evaluations")
     args = ap.parse_args()
 
     if args.store:
@@ -227,8 +228,10 @@ def main() -> None:
             raise SystemExit(f"--store {store}: no cohortd store there")
         conditions, types, as_of = seed_cohorts()
         build_s = 0.0
+        res = resident(store)  # first: the child opens the store while this process holds nothing
+        if args.resident_only:
+            conditions = {}
         measured = measure(store, args.repeat, conditions, types, as_of)
-        res = resident(store)
         measured["resident"] = res
         measured["resident_bytes_per_event_user_type_time"] = res["resident_bytes_per_event"]
     else:
