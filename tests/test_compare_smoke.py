@@ -163,6 +163,7 @@ def test_compare_engines_prepared_peer_stores_per_process_memory_and_breakdown(t
                         out=tmp_path / "compare.json", timeout=300)  # fmt: skip
     assert report["agree"] is True
     assert report["store_reused"] == {"duckdb": True, "chdb": True, "cohortd": True}
+    assert report["complete"] is True
     assert report["load_seconds"] == recorded
     for engine in ("duckdb", "chdb", "cohortd"):
         rss = report["engine_rss_mib"][engine]
