@@ -30,7 +30,8 @@ Measured, while one Watch subscriber follows all 20 cohorts:
 * ``exit_ms``: from the instant a window edge is crossed (the exit probe's
   event turns 7 days + 1 ms old; the server's clock is this machine's wall
   clock) to the subscriber receiving the message that names it as exited, for
-  every edge inside the measured seconds;
+  every edge inside the measured seconds (an exit probe whose ``Ingest`` returned
+  after its edge, which may never have entered, is left out and counted);
 * the ingest rate actually held (accepted events / seconds);
 * probes never seen (should be 0) and probes that are members at the end.
 
@@ -227,6 +228,7 @@ class Ingester:
         self.exit_lead_ms = exit_lead_ms
         self.acked: dict[str, float] = {}  # probe id -> monotonic time Ingest returned
         self.exit_at: dict[str, int] = {}  # exit probe id -> wall-clock ms it leaves EXIT_COHORT
+        self.late_exit_probes = 0  # Ingest returned after the probe's edge (longer than --exit-lead)
         self.accepted = 0
         self.batches = 0
         self.errors: list[str] = []
@@ -304,8 +306,10 @@ class Ingester:
             t = time.monotonic()
             with self._lock:
                 self.acked[probe] = t
-                if xprobe is not None:
+                if xprobe is not None and now_ms() < exit_at:
                     self.exit_at[xprobe] = exit_at
+                elif xprobe is not None:  # acknowledged after its edge: it may never have entered
+                    self.late_exit_probes += 1
                 self.accepted += resp.accepted
                 self.batches += 1
 
@@ -468,6 +472,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             **latency_summary(exit_lat),
             "edges_in_window": len(timed_exits),
             "exits_never_seen": len(set(timed_exits) - set(sub.exits)),
+            "exit_probes_acked_after_their_edge": ing.late_exit_probes,  # not measured: see Ingester
         }
         results["watch"] = {"messages": sub.messages, "user_changes": sub.user_changes, "error": sub.error}
         results["sizes"] = {"before": sizes0, "after": sizes1}
