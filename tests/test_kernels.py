@@ -135,13 +135,14 @@ def ref_sequence(steps: list, start: int, end: int, within: int, n: int) -> np.n
             return within < 0 or chain[-1] - chain[0] <= within
         return any(extend([*chain, t], lists[1:]) for t in lists[0] if not chain or t > chain[-1])
 
-    out = []
-    for user in range(n):
-        lists = [
-            sorted({t for u, t, _ in rows(us, ts) if u == user and start <= t < end}) for us, ts in steps
-        ]
-        out.append(extend([], lists))
-    return np.array(out, np.bool_)
+    in_window: list[dict[int, set[int]]] = [{} for _ in steps]  # per step: user -> distinct times
+    for seen, (us, ts) in zip(in_window, steps, strict=True):
+        for u, t, _ in rows(us, ts):
+            if start <= t < end:
+                seen.setdefault(u, set()).add(t)
+    return np.array(
+        [extend([], [sorted(seen.get(user, ())) for seen in in_window]) for user in range(n)], np.bool_
+    )
 
 
 def assert_same(got: np.ndarray, want: np.ndarray) -> None:
@@ -312,6 +313,42 @@ def test_sequence_sparse(data: tuple, start: int, end: int, within: int) -> None
         assert_same(k.sequence_sparse(steps, start, end, within), want)
 
 
+@st.composite
+def sorted_sequence_st(draw: Any) -> tuple[int, list]:
+    """Steps whose parts are each sorted by (user, time), as a segment's type ranges are, over
+    up to 150 users and a few distinct times: ties within a step and equal times across steps."""
+    n = draw(st.integers(1, 150))
+    pool = []
+    for _ in range(draw(st.integers(1, 3))):
+        users, times = [], []
+        for _ in range(draw(st.integers(1, 4))):
+            size = draw(st.integers(0, 2 * n))
+            u = np.array(draw(st.lists(st.integers(0, n - 1), min_size=size, max_size=size)), np.uint32)
+            t = np.array(draw(st.lists(st.integers(0, 9), min_size=size, max_size=size)), np.int64)
+            order = np.lexsort((t, u))
+            users.append(u[order])
+            times.append(t[order])
+        pool.append((users, times))
+    steps = [pool[i] for i in draw(st.lists(st.integers(0, len(pool) - 1), min_size=1, max_size=3))]
+    return n, steps
+
+
+@KERNEL_SETTINGS
+@given(
+    data=sorted_sequence_st(),
+    start=st.integers(-1, 10),
+    end=st.integers(0, 11),
+    within=st.sampled_from([-1, 0, 1, 2, 9]),
+)
+def test_sequence_on_sorted_runs(data: tuple, start: int, end: int, within: int) -> None:
+    """The bucketed path of the Rust kernel (parts sorted by user), windows cutting at the edges."""
+    n, steps = data
+    want = ref_sequence(steps, start, end, within, n)
+    for k in ALL_KERNELS:
+        assert_same(k.sequence(steps, start, end, within, n), want)
+        assert_same(k.sequence_sparse(steps, start, end, within), np.flatnonzero(want).astype(np.uint32))
+
+
 def test_sparse_kernels_on_sorted_runs_agree() -> None:
     """Parts each sorted by (user, time), as a segment's type ranges are: the runs are merged
     (the Rust kernel's parallel sort above 65,536 rows), results equal to the dense kernels."""
@@ -340,6 +377,9 @@ def test_sparse_kernels_on_sorted_runs_agree() -> None:
         dense = k.sequence(steps, 1000, 9000, 3, n)
         assert 0 < dense.sum() < n
         assert_same(k.sequence_sparse(steps, 1000, 9000, 3), np.flatnonzero(dense).astype(np.uint32))
+        # many buckets of ids in the Rust kernel, and parts interleaving in time: Numba agrees
+        assert_same(dense, numba.sequence(steps, 1000, 9000, 3, n))
+        assert_same(k.sequence(steps, 0, 10_000, 50, n), numba.sequence(steps, 0, 10_000, 50, n))
 
 
 def test_large_input_agrees() -> None:

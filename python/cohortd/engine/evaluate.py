@@ -542,7 +542,8 @@ class Evaluation:
             return compare(k.distinct_buckets(p.users, p.times, start, end, T, cond.period.ms, n), cond.cmp)
         if isinstance(cond, ast.FirstDid):
             start, end = window_bounds(cond.window, T, self.zone)
-            first = self._first_times(cond.event)
+            # ``any``: the store's first event times as they are (a window ends at T at the latest)
+            first = self.snap.first_seen if _is_any(cond.event) else self._first_times(cond.event)
             return (first >= start) & (first < end)
         if isinstance(cond, ast.NthDid):
             return self._nth_did(cond)
