@@ -164,7 +164,8 @@ mod tests {
     fn id_bits_serialize_as_roaring_does() {
         // array and bitset containers, a short last container, empty containers skipped
         for n in [0usize, 1, 63, 64, 65, 70_000, 200_000, 131_072] {
-            let member = |i: usize| i % 7 == 0 || (70_000..140_000).contains(&i) || i == n - 1;
+            let member =
+                |i: usize| i.is_multiple_of(7) || (70_000..140_000).contains(&i) || i == n - 1;
             let bits = IdBits::from_fn(n, member);
             let want: Vec<u32> = (0..n).filter(|&i| member(i)).map(|i| i as u32).collect();
             let bytes = bits.to_roaring_bytes();
