@@ -47,6 +47,18 @@ def _run(tmp_path: Path, *extra: str, users: int = 2000, events: int = 100_000) 
     return json.loads(out.read_text())
 
 
+def _prepare(args: list[str]) -> None:
+    """``compare_engines.py ARGS --prepare``: load the stores once, for a later run to reuse."""
+    prepared = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--prepare"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert prepared.returncode == 0, prepared.stdout[-4000:] + prepared.stderr[-4000:]
+
+
 def _check_floor_columns(report: dict) -> None:
     assert report["environment"]["memory_bandwidth_gb_s"] > 0
     for q in report["queries"]:
@@ -101,14 +113,7 @@ def test_compare_engines_reuses_a_prepared_store(tmp_path: Path) -> None:
     store = tmp_path / "store"
     args = ["--users", "1000", "--events", "40000", "--seed", "7", "--quiet"]
     args += ["--data-dir", str(tmp_path / "data"), "--cohortd-store", str(store)]
-    prepared = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--prepare"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert prepared.returncode == 0, prepared.stdout[-4000:] + prepared.stderr[-4000:]
+    _prepare(args)
     loaded = json.loads((store / "compare_engines_load.json").read_text())["seconds"]
     picked = "active_7d,revenue_sum_90d,overlap_power_activation"
     report = _run(
@@ -142,14 +147,7 @@ def test_compare_engines_prepared_peer_stores_per_process_memory_and_breakdown(t
         str(tmp_path / "data"),
     ]
     args += ["--cohortd-store", str(store), "--peer-store", str(peers), "--engines", "duckdb,chdb,rust"]
-    prepared = subprocess.run(
-        [sys.executable, str(SCRIPT), *args, "--prepare"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert prepared.returncode == 0, prepared.stdout[-4000:] + prepared.stderr[-4000:]
+    _prepare(args)
     recorded = {
         "cohortd": json.loads((store / "compare_engines_load.json").read_text())["seconds"],
         **{

@@ -2,9 +2,10 @@
 //! numpy arrays) and their time bounds, built once per data version; each
 //! method evaluates one condition over the parts its window overlaps.
 
-use crate::common::{kernel_err, slices, KernelPartsError};
+use crate::common::{kernel_err, KernelPartsError};
+use crate::sparse::{aggregate_parts, count_parts};
 use cohortd_core::{AggFunc, PartBounds};
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 type Ids<'py> = Bound<'py, PyArray1<u32>>;
@@ -108,11 +109,7 @@ impl PartList {
             borrow(py, &self.users, &sel)?,
             borrow(py, &self.times, &sel)?,
         );
-        let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
-        let (ids, counts) = py
-            .allow_threads(|| cohortd_core::count_sparse(&u, &t, start, end))
-            .map_err(kernel_err)?;
-        Ok((ids.into_pyarray(py), counts.into_pyarray(py)))
+        count_parts(py, &users, &times, start, end)
     }
 
     /// `aggregate_sparse` over the overlapping parts: sorted ids, `func` of the values, counts.
@@ -133,18 +130,6 @@ impl PartList {
             borrow(py, &self.times, &sel)?,
         );
         let vals = borrow(py, values, &sel)?;
-        let (u, t, v) = (
-            slices(&users, "users")?,
-            slices(&times, "times")?,
-            slices(&vals, "values")?,
-        );
-        let (ids, acc, n) = py
-            .allow_threads(|| cohortd_core::aggregate_sparse(&u, &t, &v, start, end, func))
-            .map_err(kernel_err)?;
-        Ok((
-            ids.into_pyarray(py),
-            acc.into_pyarray(py),
-            n.into_pyarray(py),
-        ))
+        aggregate_parts(py, &users, &times, &vals, start, end, func)
     }
 }

@@ -14,7 +14,18 @@ pub fn count_sparse<'py>(
     start: i64,
     end: i64,
 ) -> PyResult<(Ids<'py>, Ids<'py>)> {
-    let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
+    count_parts(py, &users, &times, start, end)
+}
+
+/// `count_sparse` over borrowed parts (shared with `PartList`).
+pub(crate) fn count_parts<'py>(
+    py: Python<'py>,
+    users: &[PyReadonlyArray1<'py, u32>],
+    times: &[PyReadonlyArray1<'py, i64>],
+    start: i64,
+    end: i64,
+) -> PyResult<(Ids<'py>, Ids<'py>)> {
+    let (u, t) = (slices(users, "users")?, slices(times, "times")?);
     let (ids, counts) = py
         .allow_threads(|| cohortd_core::count_sparse(&u, &t, start, end))
         .map_err(kernel_err)?;
@@ -33,10 +44,23 @@ pub fn aggregate_sparse<'py>(
     func: &str,
 ) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<f64>>, Ids<'py>)> {
     let func: AggFunc = func.parse().map_err(kernel_err)?;
+    aggregate_parts(py, &users, &times, &values, start, end, func)
+}
+
+/// `aggregate_sparse` over borrowed parts (shared with `PartList`).
+pub(crate) fn aggregate_parts<'py>(
+    py: Python<'py>,
+    users: &[PyReadonlyArray1<'py, u32>],
+    times: &[PyReadonlyArray1<'py, i64>],
+    values: &[PyReadonlyArray1<'py, f64>],
+    start: i64,
+    end: i64,
+    func: AggFunc,
+) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<f64>>, Ids<'py>)> {
     let (u, t, v) = (
-        slices(&users, "users")?,
-        slices(&times, "times")?,
-        slices(&values, "values")?,
+        slices(users, "users")?,
+        slices(times, "times")?,
+        slices(values, "values")?,
     );
     let (ids, acc, n) = py
         .allow_threads(|| cohortd_core::aggregate_sparse(&u, &t, &v, start, end, func))
