@@ -43,6 +43,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ MERGE_FANIN = 4  # merge when this many segments of one time partition share a s
 PARTITION_MS = 7 * 86_400_000  # sealed segments never span two weeks: windows prune whole segments
 DICT_KINDS = ("users", "types", "values")
 RETRY_MAX_S = 30.0  # longest wait before a failed background seal/merge is tried again
+_WRITE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segment-write")  # see _write_partitioned
 
 log = logging.getLogger("cohortd.storage")
 
@@ -96,9 +98,18 @@ class Ingested:
 
     report: IngestReport
     batch: pa.Table
-    users: np.ndarray  # distinct dense user ids of the stored rows
+    dense: np.ndarray  # dense user id of every stored row (and of merged ids), repeats included
     types: set[str]  # event types of the stored rows ($identify excluded)
     user_props: bool  # whether some stored row sets a user property
+    _users: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def users(self) -> np.ndarray:
+        """Distinct dense user ids of the stored rows, sorted; computed on first use (only
+        listeners ask, so a bulk load without any does not sort every chunk's ids)."""
+        if self._users is None:
+            self._users = np.unique(self.dense)
+        return self._users
 
 
 @dataclass
@@ -416,7 +427,9 @@ class EventStore:
         self._merged_now = False
         dense = self._apply(normalized, distinct or {})
         merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
-        types = set(pc.unique(normalized.column("event_type")).to_pylist()) - {IDENTIFY}
+        known = (distinct or {}).get("event_type")  # the column's distinct values, found by prepare
+        names = known[0] if known else pc.unique(normalized.column("event_type")).to_pylist()
+        types = set(names) - {IDENTIFY}
         if merged_ids:
             types |= {self.types.value(i) for i in range(len(self.types))} - {IDENTIFY}
         self.version += 1
@@ -428,7 +441,7 @@ class EventStore:
             and normalized.column(name).null_count < normalized.num_rows
             for name in normalized.column_names
         )
-        return Ingested(report, normalized, np.unique(dense), types, user_props)
+        return Ingested(report, normalized, dense, types, user_props)
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
@@ -732,7 +745,14 @@ class EventStore:
         pieces = Segment.merge_split(canonical, PARTITION_MS, self._new_segment_name)
         for piece in pieces:
             written += [self.segments_dir / f"{piece.name}{ext}" for ext in (".arrow", ".index.arrow")]
-            data_sum, index_sum = piece.write(self.segments_dir)
+        # Pieces are written two at a time: Arrow's IPC writer, CRC-32 and fsync release the
+        # GIL, so one piece's fsync overlaps the next one's serialization (the seal of a bulk
+        # load writes every row once, in many pieces).  All finish before the first failure is
+        # raised, so the caller's clean-up of ``written`` never races a write still running.
+        futures = [_WRITE_POOL.submit(piece.write, self.segments_dir) for piece in pieces]
+        wait(futures)
+        sums = [f.result() for f in futures]
+        for piece, (data_sum, index_sum) in zip(pieces, sums, strict=True):
             self._sums[f"segments/{piece.name}.arrow"] = data_sum
             self._sums[f"segments/{piece.name}.index.arrow"] = index_sum
         return [Segment.open(self.segments_dir, piece.name) for piece in pieces]
