@@ -227,9 +227,16 @@ class Dispatcher(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not hasattr(handler, "_replace"):
             return handler
-        wrapped = self._wrap(handler, method)
+        wrapped = self.wrap(handler, method)
         self._cache[method] = wrapped
         return wrapped
+
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        """``handler`` run as this dispatcher runs it (what ``intercept_service`` returns, without
+        an interceptor's coroutine per call: ``server/app.py`` wraps each method once)."""
+        if not hasattr(handler, "_replace"):
+            return handler
+        return self._wrap(handler, method)
 
     # ------------------------------------------------------------ routing
     def _pool(self, method: str, request: Any) -> ThreadPoolExecutor:

@@ -49,6 +49,7 @@ __all__ = [
     "ErrorInterceptor",
     "abort_for",
     "status_for",
+    "wrap_errors",
 ]
 
 log = logging.getLogger("cohortd.server")
@@ -176,3 +177,11 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         if wrapped is not None and hasattr(handler, "_replace"):
             self._cache[method] = wrapped
         return wrapped
+
+
+def wrap_errors(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    """``handler`` with exceptions mapped to status codes, as :class:`ErrorInterceptor` returns it
+    (``server/app.py`` wraps each method once instead of intercepting every call)."""
+    if not hasattr(handler, "_replace"):
+        return handler
+    return _wrap(handler, method)
