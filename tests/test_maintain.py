@@ -62,6 +62,28 @@ def test_sorted_run_orders_rows_by_time(rows, span) -> None:  # type: ignore[no-
     assert sorted(pairs) == want and [t for t, _ in pairs] == [t for t, _ in want]  # the same rows, by time
 
 
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    times=st.lists(st.integers(0, 50), max_size=30),
+    start=st.integers(-5, 55),
+    length=st.integers(0, 60),
+    sort=st.booleans(),
+)
+def test_time_run_answers_from_its_bounds_like_a_scan(times, start, length, sort) -> None:  # type: ignore[no-untyped-def]
+    """``between``/``first_from`` decide from a run's bounds first: the same rows as a plain scan."""
+    t = np.array(times, np.int64)
+    users = np.arange(len(times), dtype=np.uint32)
+    bounds = (int(t.min()), int(t.max())) if len(t) else ()
+    run = TimeRun(t, users, False, *bounds)
+    if sort:
+        run = _sorted_run(run)
+    end = start + length
+    want = sorted(u for u, x in enumerate(times) if start <= x < end)
+    assert sorted(run.between(start, end).tolist()) == want
+    ahead = [x for x in times if x >= start]
+    assert run.first_from(start) == (min(ahead) if ahead else None)  # exact bounds: an exact answer
+
+
 def _setup(tmp_path, limit: int = 1_000_000):  # type: ignore[no-untyped-def]
     now = [START]
     engine = Engine.open(tmp_path, clock=lambda: now[0])

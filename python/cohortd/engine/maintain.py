@@ -100,25 +100,28 @@ class TimeRun:
     hi: int = 2**63 - 1
 
     def between(self, start: int, end: int) -> np.ndarray:
-        """Users of the rows with ``start <= time < end``."""
-        if self.sorted:
-            i, j = np.searchsorted(self.times, (start, end), "left")
-            return self.users[i:j]
+        """Users of the rows with ``start <= time < end``.
+
+        The bounds decide first: a step asks every segment's run, and a window edge lies
+        in one or two of them, so most answers cost no search and no scan."""
         if end <= self.lo or start > self.hi:
             return self.users[:0]
         if start <= self.lo and end > self.hi:
             return self.users
+        if self.sorted:
+            times = self.times
+            return self.users[times.searchsorted(start, "left") : times.searchsorted(end, "left")]
         return self.users[(self.times >= start) & (self.times < end)]
 
     def first_from(self, start: int) -> int | None:
         """The earliest time at or after ``start``, if any."""
-        if self.sorted:
-            i = int(np.searchsorted(self.times, start, "left"))
-            return int(self.times[i]) if i < len(self.times) else None
         if start > self.hi:
             return None
         if start <= self.lo:  # the run's lower bound: exact or early, never late (no scan)
             return self.lo
+        if self.sorted:
+            i = int(self.times.searchsorted(start, "left"))
+            return int(self.times[i]) if i < len(self.times) else None
         ahead = self.times[self.times >= start]
         return int(ahead.min()) if len(ahead) else None
 
@@ -492,7 +495,9 @@ class Maintainer:
                 hit = np.floor_divide(run.times - prev, p) != np.floor_divide(run.times - now, p)
                 found.append(run.users[hit])
                 continue
-            found.append(run.between(prev - edge.offset, now - edge.offset))
+            hit = run.between(prev - edge.offset, now - edge.offset)
+            if len(hit):
+                found.append(hit)
         if not found:
             return BitMap()
         return bitmap_from_ids(np.unique(np.concatenate(found)))
@@ -526,7 +531,7 @@ class Maintainer:
             type_id = self.engine.store.types.get(edge.event_type)
             if type_id is None:
                 return
-        sealed = set() if self._sort_inline else {s.name for s in tuple(self.engine.store.sealed)}
+        sealed: set[str] | None = None  # names of the sealed segments, when a new run needs them
         for seg in segments:
             if type_id is None:
                 s, e, lo, hi = 0, seg.num_rows, seg.min_time, seg.max_time
@@ -541,7 +546,11 @@ class Maintainer:
                 run = TimeRun(seg.times[s:e], seg.users[s:e], False, lo, hi)
                 if self._sort_inline:
                     run = self._time_index[key] = _sorted_run(run)
-                elif key not in self._unsorted and seg.name in sealed:
+                    yield run
+                    continue
+                if sealed is None:
+                    sealed = {x.name for x in tuple(self.engine.store.sealed)}
+                if key not in self._unsorted and seg.name in sealed:
                     # sealed segments live long: sorted once; the tail's in-memory segments are
                     # merged into new ones every few batches, so sorting them cost more CPU than
                     # the scans it saves (most of their runs are skipped by lo/hi anyway)
@@ -666,13 +675,14 @@ def _sorted_run(run: TimeRun) -> TimeRun:
             key = (times - lo).astype(np.uint64) << np.uint64(32)
             key |= users
             key.sort()
-            return TimeRun(
-                (key >> np.uint64(32)).astype(np.int64) + lo,
-                (key & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-                True,
-            )
+            sorted_times = (key >> np.uint64(32)).astype(np.int64) + lo
+            users = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            return TimeRun(sorted_times, users, True, int(sorted_times[0]), int(sorted_times[-1]))
     order = np.argsort(times, kind="stable")
-    return TimeRun(times[order], users[order], True)
+    if not len(times):
+        return TimeRun(times, users, True)
+    sorted_times = times[order]
+    return TimeRun(sorted_times, users[order], True, int(sorted_times[0]), int(sorted_times[-1]))
 
 
 def _window_offsets(window: ast.Window) -> set[int]:
