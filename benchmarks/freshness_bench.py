@@ -475,6 +475,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "exit_probes_acked_after_their_edge": ing.late_exit_probes,  # not measured: see Ingester
         }
         results["watch"] = {"messages": sub.messages, "user_changes": sub.user_changes, "error": sub.error}
+        results["series"] = {  # what sets the tail: each measured batch's ack (s after the start) and latency
+            "start_monotonic_s": m_start,
+            "ack_s_and_first_ms": [
+                [round(ing.acked[pr] - m_start, 3), round((sub.seen[pr] - ing.acked[pr]) * 1e3, 1)]
+                for pr in sorted(measured, key=ing.acked.__getitem__)
+                if pr in sub.seen
+            ],
+            "edge_s_and_exit_ms": sorted(
+                [round((t - wall_start) / 1e3, 3), round(sub.exits[x] - t, 1)]
+                for x, t in timed_exits.items()
+                if x in sub.exits
+            ),
+        }
         results["sizes"] = {"before": sizes0, "after": sizes1}
         rate = results["ingest"]["events_per_s"] or 0.0
         p99 = results["freshness_ms"]["p99"]
