@@ -20,15 +20,23 @@ history is read (:meth:`PropertyHistory.entries`) or, for deletions, dropped
 at once (ids are reused after a purge).  Saved at each checkpoint beside the
 current values (``userhist-<gen>.arrow``); the log replays on top of it like
 every other part of the store.
+
+Opening a store reads none of it: :meth:`PropertyHistory.load` memory-maps the
+checkpoint file and a property's changes are decoded the first time something
+asks for them (an ``as of`` evaluation of that property, a deletion, a move);
+changes recorded since open are appended without reading the file, and a
+checkpoint copies the properties nobody read straight from the mapping.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from cohortd.storage.files import FileSum, atomic_write
@@ -51,11 +59,36 @@ class Changes:
     dated: np.ndarray  # bool
 
 
+def _rows_of(table: pa.Table, prop: str) -> pa.Table:
+    """The rows of one property in a checkpoint table (Arrow compute: no Python strings)."""
+    return table.filter(pc.equal(table.column("prop"), prop))
+
+
 class _Column:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, source: tuple[pa.Table, str] | None = None) -> None:
         self.kind = kind
         self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._sorted: Changes | None = None
+        self.source = source  # (mapped checkpoint table, prop): rows not decoded yet
+        self._lock = threading.Lock()
+
+    def _decode(self) -> None:
+        """Put the checkpoint file's rows of this property first (they precede every record)."""
+        with self._lock:
+            if self.source is None:
+                return
+            table, prop = self.source
+            part = _rows_of(table, prop)
+            values = part.column(f"v_{self.kind}").combine_chunks().to_numpy(zero_copy_only=False)
+            loaded = (
+                part.column("user").to_numpy().astype(np.uint32),
+                part.column("time").to_numpy().astype(np.int64),
+                values.astype(_NP[self.kind]),
+                part.column("dated").to_numpy(zero_copy_only=False).astype(bool),
+                part.column("seq").to_numpy(),
+            )
+            self.chunks.insert(0, loaded)
+            self.source = None
 
     def add(self, users: np.ndarray, times: np.ndarray, values: np.ndarray, dated: np.ndarray,
             seq: np.ndarray) -> None:  # fmt: skip
@@ -64,6 +97,8 @@ class _Column:
         self._sorted = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self.source is not None:
+            self._decode()
         if len(self.chunks) > 1:
             self.chunks = [tuple(np.concatenate(parts) for parts in zip(*self.chunks, strict=True))]  # type: ignore[list-item]
         if not self.chunks:
@@ -90,6 +125,8 @@ class PropertyHistory:
     def __init__(self) -> None:
         self.columns: dict[str, _Column] = {}
         self._seq = 0
+        self._mapped: pa.Table | None = None  # the checkpoint file, mapped (load)
+        self._mapped_rows: dict[str, int] | None = None  # its rows per property, counted when asked
 
     def record(self, prop: str, kind: str, users: np.ndarray, times: np.ndarray, values: np.ndarray,
                dated: np.ndarray) -> None:  # fmt: skip
@@ -122,13 +159,24 @@ class PropertyHistory:
         return None if col is None else col.kind
 
     def __len__(self) -> int:
-        return sum(len(c.arrays()[0]) for c in self.columns.values())
+        """Changes held, without decoding the mapped file."""
+        if self._mapped_rows is None:
+            self._mapped_rows = _prop_counts(self._mapped) if self._mapped is not None else {}
+        total = 0
+        for name, col in self.columns.items():
+            total += self._mapped_rows.get(name, 0) if col.source is not None else 0
+            total += sum(len(chunk[0]) for chunk in col.chunks)
+        return total
 
     # ------------------------------------------------------------ files
     def save(self, path: Path) -> FileSum:
         names, users, times, dated, seq = [], [], [], [], []
         by_kind: dict[str, list[pa.Array]] = {k: [] for k in _NP}
+        mapped: list[pa.Table] = []  # properties never decoded: their rows straight from the mapping
         for name, col in self.columns.items():
+            if col.source is not None and not col.chunks:
+                mapped.append(_rows_of(*col.source))
+                continue
             u, t, v, d, s = col.arrays()
             names.append(np.full(len(u), name, dtype=object))
             users.append(u)
@@ -160,6 +208,9 @@ class PropertyHistory:
                 },
             }
         )
+        if mapped:
+            schema = table.schema
+            table = pa.concat_tables([*(m.select(schema.names).cast(schema) for m in mapped), table])
         kinds = {f"kind:{name}": col.kind for name, col in self.columns.items()}
         table = table.replace_schema_metadata({**kinds, "next_seq": str(self._seq)})
 
@@ -171,25 +222,23 @@ class PropertyHistory:
 
     @classmethod
     def load(cls, path: Path) -> PropertyHistory:
+        """Map the file; each property's changes are decoded on first use (module docstring)."""
         out = cls()
-        with pa.memory_map(str(path)) as source:
-            table = ipc.open_file(source).read_all()
+        table = ipc.open_file(pa.memory_map(str(path))).read_all()  # zero-copy over the mapping
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         out._seq = int(meta.get("next_seq", "0"))
-        props = table.column("prop").to_numpy(zero_copy_only=False)
         for key, kind in meta.items():
             if not key.startswith("kind:"):
                 continue
             name = key[len("kind:") :]
-            rows = pa.array(props == name)
-            part = table.filter(rows)
-            col = out.columns[name] = _Column(kind)
-            values = part.column(f"v_{kind}").combine_chunks().to_numpy(zero_copy_only=False)
-            col.add(
-                part.column("user").to_numpy(),
-                part.column("time").to_numpy(),
-                values,
-                part.column("dated").to_numpy(zero_copy_only=False),
-                part.column("seq").to_numpy(),
-            )
+            out.columns[name] = _Column(kind, source=(table, name))
+        out._mapped = table
         return out
+
+
+def _prop_counts(table: pa.Table) -> dict[str, int]:
+    """Rows per property of a checkpoint table (Arrow compute: no Python string per row)."""
+    if table.num_rows == 0:
+        return {}
+    got = pc.value_counts(table.column("prop").combine_chunks())
+    return dict(zip(got.field("values").to_pylist(), got.field("counts").to_pylist(), strict=True))

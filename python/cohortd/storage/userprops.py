@@ -3,10 +3,17 @@
 User properties are not time-travelled: every evaluation sees the current value.
 Each property keeps its value, a validity mask and the time the value was set,
 so an older update arriving late never overwrites a newer one.
+
+Opening a store reads none of it: :meth:`UserProperties.load` memory-maps the
+checkpoint file and each of a column's three arrays is decoded on first use
+(``set_at`` only by updates and deletions), so the resident size after open does
+not grow with users times properties, and a checkpoint rewrites the columns
+nobody touched straight from the mapped file.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +26,91 @@ _NP = {"string": np.uint32, "int": np.int64, "float": np.float64, "bool": np.boo
 NO_TIME = np.iinfo(np.int64).min
 
 
-class UserProperty:
-    def __init__(self, kind: str, size: int = 0) -> None:
+class _Source:
+    """One column's arrays in a memory-mapped checkpoint file (nothing read until asked)."""
+
+    def __init__(self, table: pa.Table, name: str, kind: str) -> None:
+        self.values = table.column(f"v:{name}").combine_chunks()
+        self.set_at = table.column(f"t:{name}").combine_chunks()
         self.kind = kind
-        self.values: np.ndarray = np.zeros(size, dtype=_NP[kind])
-        self.valid = np.zeros(size, dtype=bool)
-        self.set_at = np.full(size, NO_TIME, dtype=np.int64)
+
+    def decode(self, part: str) -> np.ndarray:
+        if part == "valid":
+            return np.asarray(self.values.is_valid())
+        if part == "values":
+            filled = self.values.fill_null(False if self.kind == "bool" else 0)
+            return filled.to_numpy(zero_copy_only=False).astype(_NP[self.kind])
+        return self.set_at.to_numpy().copy()
+
+
+class UserProperty:
+    """values / valid / set_at over dense ids; each read from ``source`` on first use."""
+
+    def __init__(self, kind: str, size: int = 0, source: _Source | None = None) -> None:
+        self.kind = kind
+        self._source = source
+        self._lock = threading.Lock()
+        self._arrays: dict[str, np.ndarray] = {}
+        if source is None:
+            self._arrays = {
+                "values": np.zeros(size, dtype=_NP[kind]),
+                "valid": np.zeros(size, dtype=bool),
+                "set_at": np.full(size, NO_TIME, dtype=np.int64),
+            }
+
+    def _part(self, part: str) -> np.ndarray:
+        got = self._arrays.get(part)
+        if got is None:
+            with self._lock:
+                got = self._arrays.get(part)
+                if got is None:
+                    assert self._source is not None
+                    got = self._arrays[part] = self._source.decode(part)
+                    if len(self._arrays) == 3:
+                        self._source = None  # every array decoded: the mapped file is no longer needed
+        return got
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._part("values")
+
+    @values.setter
+    def values(self, arr: np.ndarray) -> None:
+        self._part("values")  # the source reads all three parts or none
+        self._arrays["values"] = arr
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self._part("valid")
+
+    @valid.setter
+    def valid(self, arr: np.ndarray) -> None:
+        self._part("valid")
+        self._arrays["valid"] = arr
+
+    @property
+    def set_at(self) -> np.ndarray:
+        return self._part("set_at")
+
+    @set_at.setter
+    def set_at(self, arr: np.ndarray) -> None:
+        self._part("set_at")
+        self._arrays["set_at"] = arr
+
+    def __len__(self) -> int:
+        src = self._source
+        return len(src.values) if src is not None else len(self._arrays["values"])
+
+    def arrow(self, n_users: int) -> tuple[pa.Array, pa.Array]:
+        """(values with nulls, set_at) of ids ``0..n_users-1`` for a checkpoint file."""
+        src = self._source
+        if src is not None and not self._arrays and len(src.values) == n_users:
+            return src.values, src.set_at  # untouched since open: copied from the mapped file
+        self.grow(n_users)
+        return pa.array(self.values[:n_users], mask=~self.valid[:n_users]), pa.array(self.set_at[:n_users])
 
     def grow(self, size: int) -> None:
-        if size <= len(self.values):
+        if size <= len(self):
             return
         cap = max(size, 2 * len(self.values), 1024)
         self.values = np.concatenate((self.values, np.zeros(cap - len(self.values), self.values.dtype)))
@@ -65,16 +148,14 @@ class UserProperties:
         col = self.columns.get(name)
         if col is None:
             return None
-        col.grow(n_users)
+        col.grow(n_users)  # a no-op (nothing decoded) while the column covers every user
         return col.values[:n_users], col.valid[:n_users]
 
     def save(self, path: Path, n_users: int) -> FileSum:
         arrays: dict[str, pa.Array] = {}
         meta = {}
         for name, col in self.columns.items():
-            col.grow(n_users)
-            arrays[f"v:{name}"] = pa.array(col.values[:n_users], mask=~col.valid[:n_users])
-            arrays[f"t:{name}"] = pa.array(col.set_at[:n_users])
+            arrays[f"v:{name}"], arrays[f"t:{name}"] = col.arrow(n_users)
             meta[name] = col.kind
         table = pa.table(arrays) if arrays else pa.table({"_": pa.array([], pa.int8())})
         table = table.replace_schema_metadata({f"kind:{k}": v for k, v in meta.items()})
@@ -87,19 +168,11 @@ class UserProperties:
 
     @classmethod
     def load(cls, path: Path) -> UserProperties:
+        """Map the file; columns are decoded on first use (see the module docstring)."""
         props = cls()
-        with pa.memory_map(str(path)) as source:
-            table = ipc.open_file(source).read_all()
+        table = ipc.open_file(pa.memory_map(str(path))).read_all()  # zero-copy over the mapping
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         for key, kind in meta.items():
             name = key[len("kind:") :]
-            col = props.column(name, kind)
-            values = table.column(f"v:{name}").combine_chunks()
-            col.valid = np.asarray(values.is_valid())
-            col.values = (
-                values.fill_null(False if kind == "bool" else 0)
-                .to_numpy(zero_copy_only=False)
-                .astype(_NP[kind])
-            )
-            col.set_at = table.column(f"t:{name}").combine_chunks().to_numpy().copy()
+            props.columns[name] = UserProperty(kind, source=_Source(table, name, kind))
         return props
