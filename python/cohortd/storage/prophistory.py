@@ -240,5 +240,5 @@ def _prop_counts(table: pa.Table) -> dict[str, int]:
     """Rows per property of a checkpoint table (Arrow compute: no Python string per row)."""
     if table.num_rows == 0:
         return {}
-    got = pc.value_counts(table.column("prop").combine_chunks())
+    got = pc.value_counts(table.column("prop"))
     return dict(zip(got.field("values").to_pylist(), got.field("counts").to_pylist(), strict=True))

@@ -26,12 +26,17 @@ _NP = {"string": np.uint32, "int": np.int64, "float": np.float64, "bool": np.boo
 NO_TIME = np.iinfo(np.int64).min
 
 
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array; zero-copy when it is one chunk (``combine_chunks`` copies)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 class _Source:
     """One column's arrays in a memory-mapped checkpoint file (nothing read until asked)."""
 
     def __init__(self, table: pa.Table, name: str, kind: str) -> None:
-        self.values = table.column(f"v:{name}").combine_chunks()
-        self.set_at = table.column(f"t:{name}").combine_chunks()
+        self.values = _one_array(table.column(f"v:{name}"))
+        self.set_at = _one_array(table.column(f"t:{name}"))
         self.kind = kind
 
     def decode(self, part: str) -> np.ndarray:
