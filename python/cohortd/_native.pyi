@@ -13,6 +13,7 @@ __all__ = [
     "aggregate",
     "aggregate_sparse",
     "bucket_counts_reaching",
+    "contains_flat",
     "contains_matrix",
     "count",
     "count_per_user_window",
@@ -23,6 +24,7 @@ __all__ = [
     "first_in_window",
     "first_time",
     "first_time_sparse",
+    "flat_bitset",
     "funnel",
     "journeys",
     "mask_to_bitmap",
@@ -147,6 +149,8 @@ def journeys(
 ) -> tuple[_U32s, _U32s, _U32s]: ...
 def next_after(after: _I64s, users: Sequence[_U32s], times: Sequence[_I64s], end: int) -> _I64s: ...
 def contains_matrix(bitmaps: Sequence[bytes], ids: _I64s) -> npt.NDArray[np.bool_]: ...
+def contains_flat(bitsets: Sequence[bytes], ids: _I64s) -> npt.NDArray[np.bool_]: ...
+def flat_bitset(bitmap: bytes, max_bytes: int) -> bytes | None: ...
 def mask_to_bitmap(mask: npt.NDArray[np.bool_], known: npt.NDArray[np.bool_]) -> bytes: ...
 def users_in_window(
     users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, n_users: int

@@ -252,7 +252,7 @@ class Queries:
             names=tuple(cohorts),
             tracked=tuple(self.maintainer.cohorts.get(c) for c in cohorts),
             members=tuple(members),
-            blobs=tuple(self._serialized.get(c, m) for c, m in zip(cohorts, members, strict=True)),
+            forms=tuple(self._serialized.get(c, m) for c, m in zip(cohorts, members, strict=True)),
             kinds=tuple((expr, tuple(cols)) for expr, cols in kinds.values()),
         )
 

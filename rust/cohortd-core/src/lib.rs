@@ -34,7 +34,7 @@ pub use distinct::{distinct, distinct_buckets};
 pub use error::KernelError;
 pub use features::{user_type_counts, Csr};
 pub use first::first_time;
-pub use membership::contains_matrix;
+pub use membership::{contains_flat, contains_matrix, flat_bitset};
 pub use nth::nth_time;
 pub use part_list::PartBounds;
 pub use periods::{bucket_counts_reaching, count_per_user_window};

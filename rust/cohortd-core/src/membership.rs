@@ -182,6 +182,63 @@ impl<'a> SerializedBitmap<'a> {
     }
 }
 
+/// A serialized bitmap as one flat bitset over ids `0..65,536 * (last key + 1)`: bit `id % 8` of
+/// byte `id / 8` (what [`contains_flat`] reads: one byte read per check instead of a binary
+/// search among a container's entries).  Built once per members version; `None` when it would
+/// take more than `max_bytes` (ids that far out stay with [`contains_matrix`]).
+pub fn flat_bitset(bitmap: &[u8], max_bytes: usize) -> Result<Option<Vec<u8>>> {
+    let parsed = SerializedBitmap::parse(bitmap)?;
+    let Some(last) = parsed.containers.last() else {
+        return Ok(Some(Vec::new()));
+    };
+    let len = (last.key as usize + 1) * BITSET_BYTES;
+    if len > max_bytes {
+        return Ok(None);
+    }
+    let mut out = vec![0u8; len];
+    for c in &parsed.containers {
+        let base = c.key as usize * BITSET_BYTES;
+        match c.kind {
+            Kind::Bitset => out[base..base + BITSET_BYTES]
+                .copy_from_slice(&parsed.bytes[c.start..c.start + BITSET_BYTES]),
+            Kind::Array => {
+                for i in 0..c.len {
+                    let low = parsed.entry(c, i, 2) as usize;
+                    out[base + low / 8] |= 1 << (low % 8);
+                }
+            }
+            Kind::Run => {
+                for r in 0..c.len {
+                    let start = parsed.entry(c, r, 4) as usize;
+                    let at = c.start + 4 * r + 2;
+                    let length =
+                        u16::from_le_bytes([parsed.bytes[at], parsed.bytes[at + 1]]) as usize;
+                    for low in start..=(start + length).min(65_535) {
+                        out[base + low / 8] |= 1 << (low % 8);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// [`contains_matrix`] over flat bitsets (from [`flat_bitset`]): ids past a bitset's end, and
+/// ids outside `0..=u32::MAX`, are in none.
+pub fn contains_flat(bitsets: &[&[u8]], ids: &[i64]) -> Vec<u8> {
+    let k = bitsets.len();
+    let mut out = vec![0u8; ids.len() * k];
+    for (i, &id) in ids.iter().enumerate() {
+        let Ok(id) = u32::try_from(id) else { continue };
+        let (byte, bit) = (id as usize / 8, id % 8);
+        let row = &mut out[i * k..(i + 1) * k];
+        for (cell, bits) in row.iter_mut().zip(bitsets) {
+            *cell = bits.get(byte).map_or(0, |b| (b >> bit) & 1);
+        }
+    }
+    out
+}
+
 /// Row-major membership matrix: `out[i * k + j]` is 1 when `ids[i]` is in bitmap `j`.
 ///
 /// Ids outside `0..=u32::MAX` (e.g. -1 for users never seen) are in none.
@@ -289,8 +346,16 @@ mod tests {
                 expected
             );
             let parsed = SerializedBitmap::parse(&bytes).unwrap();
+            let flat = flat_bitset(&bytes, usize::MAX).unwrap().unwrap();
+            let ids: Vec<i64> = (0..(10i64 << 16)).collect();
+            let in_flat = contains_flat(&[&flat], &ids);
             for id in 0..(10 << 16) {
                 assert_eq!(parsed.contains(id), expected.contains(id), "id {id}");
+                assert_eq!(
+                    in_flat[id as usize] == 1,
+                    expected.contains(id),
+                    "flat id {id}"
+                );
             }
         }
     }
@@ -302,6 +367,29 @@ mod tests {
         let out = contains_matrix(&[&a, &b], &[5, -1, 70_000, 1, 1 << 40]).unwrap();
         assert_eq!(out, vec![1, 1, 0, 0, 0, 1, 1, 0, 0, 0]);
         assert!(contains_matrix(&[], &[1, 2]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn flat_bitsets_agree_with_roaring_and_respect_the_cap() {
+        let sparse: Vec<u32> = (0..3000).map(|i| i * 7 + (i % 3) * 65_536).collect();
+        let dense: Vec<u32> = (0..200_000).filter(|i| i % 3 != 0).collect();
+        let probes: Vec<i64> = (-2..300_000).step_by(3).chain([1 << 31, 1 << 40]).collect();
+        for members in [
+            &sparse[..],
+            &dense[..],
+            &[0u32, 65_535, 65_536][..],
+            &[][..],
+        ] {
+            let bitmap: RoaringBitmap = members.iter().copied().collect();
+            let bytes = roaring_to_bytes(&bitmap);
+            let flat = flat_bitset(&bytes, usize::MAX).unwrap().unwrap();
+            let got = contains_flat(&[&flat], &probes);
+            let want = contains_matrix(&[&bytes], &probes).unwrap();
+            assert_eq!(got, want);
+        }
+        let far = roaring_to_bytes(&[5u32, 1 << 30].into_iter().collect());
+        assert!(flat_bitset(&far, 1 << 20).unwrap().is_none());
+        assert!(flat_bitset(&[1, 2, 3], usize::MAX).is_err());
     }
 
     #[test]

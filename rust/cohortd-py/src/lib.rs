@@ -49,6 +49,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(journeys::journeys, m)?)?;
     m.add_function(wrap_pyfunction!(journeys::next_after, m)?)?;
     m.add_function(wrap_pyfunction!(membership::contains_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(membership::contains_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(membership::flat_bitset, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::mask_to_bitmap, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::users_in_window, m)?)?;
     m.add_function(wrap_pyfunction!(bitmap::top_members, m)?)?;

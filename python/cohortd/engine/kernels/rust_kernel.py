@@ -306,6 +306,16 @@ def contains_matrix(bitmaps: Sequence[bytes], ids: npt.ArrayLike) -> npt.NDArray
     return _native.contains_matrix(list(bitmaps), np.ascontiguousarray(ids, dtype=np.int64))
 
 
+def contains_flat(bitsets: Sequence[bytes], ids: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """``contains_matrix`` over flat bitsets (``flat_bitset``): one byte read per check."""
+    return _native.contains_flat(list(bitsets), np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def flat_bitset(bitmap: bytes, max_bytes: int) -> bytes | None:
+    """A serialized bitmap as a flat bitset over its id range, or None past ``max_bytes``."""
+    return _native.flat_bitset(bitmap, max_bytes)
+
+
 def part_list(
     users: Parts, times: Parts, min_times: Any, max_times: Any, values: Parts | None = None
 ) -> PartListLike:
