@@ -3,21 +3,30 @@
 Ids are assigned in order of first appearance, so replaying the same log in the
 same order rebuilds the same ids.  The dictionary is saved as one Arrow IPC
 file at every checkpoint.
+
+The table itself is native (``cohortd._native.StringTable``, rust/cohortd-core/src/
+dictionary.rs): one UTF-8 arena, offsets and a probe table of u32 ids, ~20 B per
+entry plus the string bytes instead of a Python str, dict slot and list slot each.
+Arrow string columns go in and out as their buffers, never as Python strs.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from cohortd._native import StringTable
 from cohortd.storage.files import FileSum, atomic_write
 
-Distinct = tuple[list[str], np.ndarray]
+Strings: TypeAlias = "list[str] | pa.Array"
+"""Values to look up or encode: Python strs (the gRPC paths) or an Arrow string array."""
+
+Distinct: TypeAlias = "tuple[Strings, np.ndarray]"
 """A column's distinct strings in order of first appearance, and each row's index into them."""
 
 
@@ -25,67 +34,92 @@ def distinct_values(arr: pa.Array | pa.ChunkedArray) -> Distinct:
     """The distinct strings of a (non-null) string column and each row's index into them.
 
     Pure (no dictionary is touched), so a bulk load computes it for the next chunk on
-    another thread (``EventStore.prepare``) while this chunk is applied.
+    another thread (``EventStore.prepare``) while this chunk is applied.  The strings
+    stay an Arrow array (no Python str per value).
     """
     if isinstance(arr, pa.ChunkedArray):  # its only chunk as is (combine_chunks copies even that)
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if not pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_encode()
-    return arr.dictionary.to_pylist(), arr.indices.to_numpy(zero_copy_only=False)
+    return arr.dictionary, arr.indices.to_numpy(zero_copy_only=False)
+
+
+def arrow_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A non-null string array's int32 offsets and UTF-8 data, as numpy views of its buffers."""
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())  # large_string / string_view: one copy into the common layout
+    if arr.null_count:
+        raise ValueError("a dictionary cannot hold a null string")
+    _, offsets, data = arr.buffers()
+    offs = (
+        np.frombuffer(offsets, np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+        if offsets
+        else np.zeros(1, np.int32)
+    )
+    return offs, np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+
+
+def _string_array(parts: tuple[np.ndarray, np.ndarray]) -> pa.Array:
+    offsets, data = parts
+    return pa.Array.from_buffers(
+        pa.string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
 
 
 class StringDictionary:
-    def __init__(self, values: list[str] | None = None) -> None:
-        self._values: list[str] = list(values or [])
-        self._ids: dict[str, int] = {v: i for i, v in enumerate(self._values)}
+    def __init__(self, values: Strings | None = None) -> None:
+        self._table = StringTable()
         self._array: pa.Array | None = None
+        if values is not None and len(values):
+            self._append(values if isinstance(values, pa.Array) else pa.array(list(values), pa.string()))
+
+    def _append(self, arr: pa.Array) -> None:
+        """Every value as its own entry, the last of equal values owning the string (loading)."""
+        self._table.append_arrow(*arrow_parts(arr))
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._table)
+
+    def heap_bytes(self) -> int:
+        """Bytes the native table holds (its arena, offsets and hash table)."""
+        return self._table.heap_bytes()
 
     def get(self, value: str) -> int | None:
-        return self._ids.get(value)
+        return self._table.get(value)
 
-    def ids(self, values: Sequence[str]) -> np.ndarray:
-        """Ids (int64) of many values at once, -1 for values not in the dictionary (one C-level pass)."""
-        return np.fromiter(map(self._ids.get, values, itertools.repeat(-1)), np.int64, len(values))
+    def ids(self, values: Sequence[str] | pa.Array) -> np.ndarray:
+        """Ids (int64) of many values at once, -1 for values not in the dictionary (one native pass)."""
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            return self._table.lookup_arrow(*arrow_parts(_chunk(values)))
+        return self._table.lookup_list(values)
 
     def value(self, idx: int) -> str:
-        return self._values[idx]
+        return self._table.value(idx)
 
-    def encode_unique(self, uniques: list[str]) -> np.ndarray:
-        """Ids for distinct strings, adding the new ones (``as_arrow`` appends them to its cache).
-
-        Known values are looked up in one C-level pass (``map``); only the new ones are
-        touched one by one, in order of appearance, so ids stay first-appearance order.
-        """
-        table, values = self._ids, self._values
-        ids = np.fromiter(map(table.get, uniques, itertools.repeat(-1)), np.int64, len(uniques))
-        missing = np.flatnonzero(ids < 0)
-        if len(missing):
-            new = [uniques[i] for i in missing.tolist()]
-            fresh = list(dict.fromkeys(new))  # a value given twice gets one id
-            start = len(values)
-            values.extend(fresh)
-            table.update(zip(fresh, range(start, start + len(fresh)), strict=True))
-            if len(fresh) == len(new):
-                ids[missing] = np.arange(start, start + len(new))
-            else:
-                ids[missing] = np.fromiter(map(table.__getitem__, new), np.int64, len(new))
-        return ids.astype(np.uint32)
+    def encode_unique(self, uniques: Strings) -> np.ndarray:
+        """Ids (uint32) of strings, adding the new ones in order of appearance (a value given
+        twice gets one id); ``as_arrow`` appends them to its cache."""
+        if isinstance(uniques, pa.Array | pa.ChunkedArray):
+            return self._table.encode_arrow(*arrow_parts(_chunk(uniques)))
+        return self._table.encode_list(uniques)
 
     def forget(self, idx: int, placeholder: str) -> None:
         """Replace entry ``idx`` by ``placeholder`` (user deletion): its string is gone, its id stays."""
-        old = self._values[idx]
-        if self._ids.get(old) == idx:
-            del self._ids[old]
-        self._values[idx] = placeholder
-        self._ids.setdefault(placeholder, idx)
+        self._table.forget(idx, placeholder)
         self._array = None
 
     def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Dense ids for a (non-null) string column, via Arrow's dictionary encoding."""
-        return self.encode_distinct(distinct_values(arr))
+        """Dense ids for a (non-null) string column: its buffers hashed in one native pass."""
+        arr = _chunk(arr)
+        if pa.types.is_dictionary(arr.type):
+            return self.encode_unique(arr.dictionary)[arr.indices.to_numpy(zero_copy_only=False)]
+        return self.encode_unique(arr)
 
     def encode_distinct(self, distinct: Distinct) -> np.ndarray:
         """Dense ids for a column given as :func:`distinct_values` (adding the new values)."""
@@ -93,30 +127,29 @@ class StringDictionary:
         return self.encode_unique(uniques)[indices]
 
     def as_arrow(self) -> pa.Array:
-        """All values as an Arrow string array (cached; used to decode ids).
+        """All values as an Arrow string array (cached; built from the arena).
 
         Values only grow between ``forget`` calls, so a stale cache gets the new values
-        appended rather than every string converted again (a new user per batch must not
-        cost a conversion of a million strings).
+        appended rather than every string copied again.
         """
-        arr, n = self._array, len(self._values)
+        arr, n = self._array, len(self._table)
         if arr is None or len(arr) > n:
-            arr = pa.array(self._values, type=pa.string())
+            arr = _string_array(self._table.range(0, n))
         elif len(arr) < n:
-            arr = pa.concat_arrays([arr, pa.array(self._values[len(arr) : n], type=pa.string())])
+            arr = pa.concat_arrays([arr, _string_array(self._table.range(len(arr), n))])
         self._array = arr
         return arr
 
-    #: ids decoded straight from the values while the cached array is behind (few ids: a
-    #: watch's change set) rather than bringing the array up to date first
+    #: more ids than this decode through the cached array when it is up to date; fewer
+    #: (a watch's change set) straight from the arena
     DIRECT_DECODE = 4096
 
     def decode(self, ids: np.ndarray) -> pa.Array:
+        """The strings of ``ids`` as an Arrow string array."""
         arr = self._array
-        if len(ids) <= self.DIRECT_DECODE and (arr is None or len(arr) != len(self._values)):
-            values = self._values
-            return pa.array([values[i] for i in np.asarray(ids).tolist()], type=pa.string())
-        return self.as_arrow().take(pa.array(ids))
+        if len(ids) > self.DIRECT_DECODE and arr is not None and len(arr) == len(self._table):
+            return arr.take(pa.array(ids))
+        return _string_array(self._table.take(np.ascontiguousarray(ids, dtype=np.uint32)))
 
     def save(self, path: Path) -> FileSum:
         table = pa.table({"value": self.as_arrow()})
@@ -129,6 +162,10 @@ class StringDictionary:
 
     @classmethod
     def load(cls, path: Path) -> StringDictionary:
+        """Read a saved dictionary straight from the file's Arrow buffers (no Python str per value)."""
+        out = cls()
         with pa.memory_map(str(path)) as source:
-            table = ipc.open_file(source).read_all()
-        return cls(table.column("value").to_pylist())
+            column = ipc.open_file(source).read_all().column("value")
+            for chunk in column.chunks:
+                out._append(chunk)
+        return out

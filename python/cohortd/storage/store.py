@@ -581,7 +581,7 @@ class EventStore:
         if kind != "string":
             return col
         enc = col.dictionary_encode()
-        ids = pa.array(self.values.encode_unique(enc.dictionary.to_pylist()), pa.uint32())
+        ids = pa.array(self.values.encode_unique(enc.dictionary), pa.uint32())
         return ids.take(enc.indices)  # one gather; a null value stays null
 
     def _apply_user_props(self, batch: pa.Table, users: np.ndarray, times: np.ndarray) -> None:

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod bitmap;
 pub mod count;
+pub mod dictionary;
 pub mod distinct;
 mod error;
 pub mod features;
@@ -30,6 +31,7 @@ pub use bitmap::{
     mask_and_known_bytes, mask_to_roaring, roaring_from_bytes, roaring_to_bytes, IdBits,
 };
 pub use count::{count, users_in_window};
+pub use dictionary::StringTable;
 pub use distinct::{distinct, distinct_buckets};
 pub use error::KernelError;
 pub use features::{user_type_counts, Csr};

@@ -10,6 +10,7 @@ mod aggregate;
 mod bitmap;
 mod common;
 mod count;
+mod dictionary;
 mod distinct;
 mod features;
 mod first;
@@ -28,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
     m.add_class::<part_list::PartList>()?;
+    m.add_class::<dictionary::StringTable>()?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::aggregate_sparse, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::distinct_buckets_sparse, m)?)?;
