@@ -26,7 +26,7 @@ from cohortd.storage.files import FileSum, atomic_write
 Strings: TypeAlias = "list[str] | pa.Array"
 """Values to look up or encode: Python strs (the gRPC paths) or an Arrow string array."""
 
-Distinct: TypeAlias = "tuple[Strings, np.ndarray]"
+Distinct: TypeAlias = "tuple[pa.Array, np.ndarray]"
 """A column's distinct strings in order of first appearance, and each row's index into them."""
 
 

@@ -431,7 +431,7 @@ class EventStore:
         dense = self._apply(normalized, distinct or {})
         merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
         known = (distinct or {}).get("event_type")  # the column's distinct values, found by prepare
-        names = known[0] if known else pc.unique(normalized.column("event_type")).to_pylist()
+        names = (known[0] if known else pc.unique(normalized.column("event_type"))).to_pylist()
         types = set(names) - {IDENTIFY}
         if merged_ids:
             types |= {self.types.value(i) for i in range(len(self.types))} - {IDENTIFY}
