@@ -3,6 +3,7 @@
 use crate::bitmap::{check_id_space, IdBits};
 use crate::error::Result;
 use crate::parts::{check_lengths, out_of_range, per_user_fold};
+use crate::user_blocks::fold_sorted_runs;
 
 /// Number of rows with `start <= t < end`, per user.
 pub fn count(
@@ -12,18 +13,15 @@ pub fn count(
     end: i64,
     n_users: usize,
 ) -> Result<Vec<u32>> {
-    per_user_fold(
-        users,
-        times,
-        n_users,
-        0u32,
-        |acc, t| {
-            if start <= t && t < end {
-                *acc = acc.wrapping_add(1);
-            }
-        },
-        u32::wrapping_add,
-    )
+    check_lengths(users, times)?;
+    let row = |acc: &mut u32, t: i64| {
+        *acc = acc.wrapping_add(u32::from(start <= t && t < end));
+    };
+    let copy = |acc: &[u32], out: &mut [u32]| out.copy_from_slice(acc);
+    if let Some(out) = fold_sorted_runs(users, times, n_users, 0u32, row, copy)? {
+        return Ok(out);
+    }
+    per_user_fold(users, times, n_users, 0u32, row, u32::wrapping_add)
 }
 
 /// The users with at least one row in `[start, end)`, as bits (one per user: an eighth of a

@@ -5,6 +5,7 @@
 
 use crate::error::{KernelError, Result};
 use crate::parts::{check_lengths, check_parts, check_values, out_of_range};
+use crate::user_blocks::fold_sorted_runs;
 use rayon::prelude::*;
 
 const PAR_SORT_MIN: usize = 1 << 16;
@@ -114,11 +115,19 @@ fn fill_bitsets(
     n_users: usize,
     bucket: impl Fn(i64) -> u32 + Sync,
 ) -> Result<Vec<u32>> {
-    let mut bits = vec![0u64; n_users];
     // branch-free: a part's times are in no order, so a test per row mispredicts
     let mark = |b: &mut u64, time: i64| {
         *b |= u64::from(start <= time && time < end) << bucket(time.clamp(start, end - 1));
     };
+    let popcounts = |bits: &[u64], out: &mut [u32]| {
+        for (o, b) in out.iter_mut().zip(bits) {
+            *o = b.count_ones();
+        }
+    };
+    if let Some(out) = fold_sorted_runs(users, times, n_users, 0u64, mark, popcounts)? {
+        return Ok(out);
+    }
+    let mut bits = vec![0u64; n_users];
     for (u, t) in users.iter().zip(times) {
         for (&id, &time) in u.iter().zip(*t) {
             match bits.get_mut(id as usize) {

@@ -25,6 +25,7 @@ pub mod retention;
 pub mod sequence;
 pub mod sparse;
 pub mod top;
+mod user_blocks;
 
 pub use aggregate::{aggregate, AggFunc};
 pub use bitmap::{
