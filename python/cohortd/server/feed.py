@@ -13,10 +13,15 @@ import threading
 
 from cohortd.engine.maintain import Maintainer
 
-__all__ = ["VersionFeed"]
+__all__ = ["INLINE_WATCH_USERS", "VersionFeed"]
 
 WAIT_S = 1.0
 """How long the feed thread blocks at a time (it also notices ``close`` this often)."""
+
+INLINE_WATCH_USERS = 1024
+"""A Watch decodes its next changes on the event loop when they name at most this many users
+(well under a millisecond, and each set under the dictionary's direct-decode size, so never a
+rebuild of its Arrow cache there); more go to the read pool."""
 
 
 class VersionFeed:

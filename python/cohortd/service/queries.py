@@ -117,7 +117,14 @@ class Queries:
         """Entries and exits of saved cohorts after ``after_version`` (up to ``upto``), oldest first."""
         for c in cohorts:
             self.registry.expr(c)  # NOT_FOUND for unknown names
-        return [self._external(c) for c in self.maintainer.changes(cohorts, after_version, upto)]
+        return self.external_changes(cohorts, self.maintainer.changes(cohorts, after_version, upto))
+
+    def external_changes(self, cohorts: Sequence[str], raw: Sequence[ChangeSet]) -> list[Change]:
+        """The maintainer's change sets of saved ``cohorts`` with external user ids (NOT_FOUND
+        for a cohort no longer saved): a Watch reads the log once and decodes where it fits."""
+        for c in cohorts:
+            self.registry.expr(c)
+        return [self._external(c) for c in raw]
 
     def watch(
         self,
