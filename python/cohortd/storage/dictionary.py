@@ -114,11 +114,17 @@ class StringDictionary:
         self._table.forget(idx, placeholder)
         self._array = None
 
+    #: longer columns are dictionary-encoded by Arrow first and only their distinct values
+    #: hashed here (Arrow's encoder is faster per row than a probe of a large table)
+    DISTINCT_FIRST = 4096
+
     def encode_array(self, arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        """Dense ids for a (non-null) string column: its buffers hashed in one native pass."""
+        """Dense ids for a (non-null) string column (its buffers, never Python strs)."""
         arr = _chunk(arr)
-        if pa.types.is_dictionary(arr.type):
-            return self.encode_unique(arr.dictionary)[arr.indices.to_numpy(zero_copy_only=False)]
+        if pa.types.is_dictionary(arr.type) or len(arr) > self.DISTINCT_FIRST:
+            if arr.null_count:
+                raise ValueError("a dictionary cannot hold a null string")
+            return self.encode_distinct(distinct_values(arr))
         return self.encode_unique(arr)
 
     def encode_distinct(self, distinct: Distinct) -> np.ndarray:
