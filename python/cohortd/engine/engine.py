@@ -244,17 +244,23 @@ class Engine:
         """
         self.require_writer()
         report = IngestReport()
-        chunks = read_users(Path(path)) if users else read_events(Path(path))
-        # a thread reads, validates and encodes the next chunks while this one is logged and applied
+        # one thread reads and decodes chunks, a second validates and encodes them, while this
+        # one logs and applies (storage/readahead.py)
+        chunks = read_ahead(read_users(Path(path)) if users else read_events(Path(path)))
         prepared = read_ahead((c, self.store.prepare(c.table, self.clock(), users)) for c in chunks)
-        with self.store.bulk():  # each row sorted and written once (storage/store.py)
-            for chunk, ready in prepared:
-                stored = self.store.ingest_prepared(ready)
-                self._notify(stored)  # outside the store lock: listeners take their own locks
-                report.merge(stored.report, chunk.first_row)
-                report.rejected.extend(chunk.rejections)
-                if progress is not None:
-                    progress(chunk.first_row + chunk.table.num_rows + len(chunk.rejections), chunk.bytes_read)
+        try:
+            with self.store.bulk():  # each row sorted and written once (storage/store.py)
+                for chunk, ready in prepared:
+                    stored = self.store.ingest_prepared(ready)
+                    self._notify(stored)  # outside the store lock: listeners take their own locks
+                    report.merge(stored.report, chunk.first_row)
+                    report.rejected.extend(chunk.rejections)
+                    if progress is not None:
+                        done = chunk.first_row + chunk.table.num_rows + len(chunk.rejections)
+                        progress(done, chunk.bytes_read)
+        finally:  # a failed load stops both threads now, not when its traceback is dropped
+            prepared.close()
+            chunks.close()
         report.rejected.sort(key=lambda r: r.row)
         return report
 
