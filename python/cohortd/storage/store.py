@@ -520,7 +520,15 @@ class EventStore:
         self._first_seen_copy = None  # first_seen changes below (first events, merges, deletions)
         if batch.num_rows and batch.column("event_type")[0].as_py() == DELETE:
             return self._apply_deletion(batch)
-        is_identify = np.asarray(contiguous(pc.equal(batch.column("event_type"), IDENTIFY)))
+        known = distinct.get("event_type")
+        if known is not None and len(known[1]) == batch.num_rows:  # no string compare per row
+            is_identify = (
+                known[1] == known[0].index(IDENTIFY)
+                if IDENTIFY in known[0]
+                else np.zeros(batch.num_rows, bool)
+            )
+        else:
+            is_identify = np.asarray(contiguous(pc.equal(batch.column("event_type"), IDENTIFY)))
         users = self.users.encode_distinct(
             distinct.get("user_id") or distinct_values(batch.column("user_id"))
         )
