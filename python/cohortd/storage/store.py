@@ -387,7 +387,8 @@ class EventStore:
         problem = canonical_problem(normalized, schema, user_schema, False, group_schema)
         if problem is not None:  # a gap in validation: refuse rather than log what replay would quarantine
             raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
-        payload = _encode(normalized) if normalized.num_rows else b""
+        # a bulk load's read-ahead thread compresses alone (its pipeline keeps both cores busy)
+        payload = _encode(normalized, threads=not self._bulk) if normalized.num_rows else b""
         distinct = {}
         if normalized.num_rows and not users:
             distinct = {name: distinct_values(normalized.column(name)) for name in ("user_id", "event_type")}
@@ -1016,12 +1017,12 @@ def _manifest_checksum(body: dict[str, Any]) -> int:
     return zlib.crc32(json.dumps(data, sort_keys=True).encode())
 
 
-def _encode(batch: pa.Table) -> bytes:
-    """A log record's payload.  Compressed on the calling thread (a bulk load's read-ahead
-    thread, beside the writer): Arrow's own compression threads cost a third more CPU on
-    two cores and finished no sooner."""
+def _encode(batch: pa.Table, threads: bool = True) -> bytes:
+    """A log record's payload.  Without ``threads`` compressed on the calling thread only (a
+    bulk load's read-ahead thread, beside two busy stages): Arrow's compression threads
+    then cost a third more CPU on two cores and finish no sooner."""
     sink = io.BytesIO()
-    options = ipc.IpcWriteOptions(compression="lz4", use_threads=False)
+    options = ipc.IpcWriteOptions(compression="lz4", use_threads=threads)
     with ipc.new_stream(sink, batch.schema, options=options) as writer:
         writer.write_table(batch)
     return sink.getvalue()
