@@ -523,11 +523,8 @@ class EventStore:
             return self._apply_deletion(batch)
         known = distinct.get("event_type")
         if known is not None and len(known[1]) == batch.num_rows:  # no string compare per row
-            is_identify = (
-                known[1] == known[0].index(IDENTIFY)
-                if IDENTIFY in known[0]
-                else np.zeros(batch.num_rows, bool)
-            )
+            at = pc.index(known[0], IDENTIFY).as_py()  # -1: no $identify row in the batch
+            is_identify = known[1] == at if at >= 0 else np.zeros(batch.num_rows, bool)
         else:
             is_identify = np.asarray(contiguous(pc.equal(batch.column("event_type"), IDENTIFY)))
         users = self.users.encode_distinct(
