@@ -59,6 +59,13 @@ class Changes:
     dated: np.ndarray  # bool
 
 
+_Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # users, times, values, dated, seq
+
+
+def _numpy_copy(column: pa.ChunkedArray, dtype: type) -> np.ndarray:
+    return np.array(column.combine_chunks().to_numpy(zero_copy_only=False), dtype=dtype)
+
+
 def _rows_of(table: pa.Table, prop: str) -> pa.Table:
     """The rows of one property in a checkpoint table (Arrow compute: no Python strings)."""
     return table.filter(pc.equal(table.column("prop"), prop))
@@ -70,7 +77,7 @@ class _Column:
         self.chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._sorted: Changes | None = None
         self.source = source  # (mapped checkpoint table, prop): rows not decoded yet
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # decode, append and the sorted swap: one at a time
 
     def _decode(self) -> None:
         """Put the checkpoint file's rows of this property first (they precede every record)."""
@@ -78,45 +85,55 @@ class _Column:
             if self.source is None:
                 return
             table, prop = self.source
-            part = _rows_of(table, prop)
-            values = part.column(f"v_{self.kind}").combine_chunks().to_numpy(zero_copy_only=False)
-            loaded = (
-                part.column("user").to_numpy().astype(np.uint32),
-                part.column("time").to_numpy().astype(np.int64),
-                values.astype(_NP[self.kind]),
-                part.column("dated").to_numpy(zero_copy_only=False).astype(bool),
-                part.column("seq").to_numpy(),
-            )
-            self.chunks.insert(0, loaded)
+            needed = ["user", "time", f"v_{self.kind}", "dated", "seq"]
+            part = _rows_of(table.select(["prop", *needed]), prop)
+            # numpy-owned copies: the Arrow temporaries go back to Arrow's pool, released below
+            dtypes = (np.uint32, np.int64, _NP[self.kind], bool, np.int64)
+            pairs = zip(needed, dtypes, strict=True)
+            u, t, v, d, q = (_numpy_copy(part.column(name), dtype) for name, dtype in pairs)
+            del part
+            pa.default_memory_pool().release_unused()
+            self.chunks.insert(0, (u, t, v, d, q))
             self.source = None
 
     def add(self, users: np.ndarray, times: np.ndarray, values: np.ndarray, dated: np.ndarray,
             seq: np.ndarray) -> None:  # fmt: skip
-        self.chunks.append((users.astype(np.uint32), times.astype(np.int64),
-                            values.astype(_NP[self.kind]), dated.astype(bool), seq))  # fmt: skip
-        self._sorted = None
+        chunk: _Chunk = (users.astype(np.uint32), times.astype(np.int64), values.astype(_NP[self.kind]),
+                 dated.astype(bool), seq)  # fmt: skip
+        with self._lock:
+            self.chunks.append(chunk)
+            self._sorted = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        if self.source is not None:
-            self._decode()
-        if len(self.chunks) > 1:
-            self.chunks = [tuple(np.concatenate(parts) for parts in zip(*self.chunks, strict=True))]  # type: ignore[list-item]
-        if not self.chunks:
-            empty = np.empty(0, np.int64)
-            return (np.empty(0, np.uint32), empty, np.empty(0, _NP[self.kind]), np.empty(0, bool), empty)
-        return self.chunks[0]
+        with self._lock:
+            if self.source is not None:
+                self._decode()
+            if len(self.chunks) > 1:
+                self.chunks = [tuple(np.concatenate(parts) for parts in zip(*self.chunks, strict=True))]  # type: ignore[list-item]
+            if not self.chunks:
+                empty = np.empty(0, np.int64)
+                return (np.empty(0, np.uint32), empty, np.empty(0, _NP[self.kind]), np.empty(0, bool), empty)
+            return self.chunks[0]
 
     def changes(self, canon: np.ndarray | None) -> Changes:
         if canon is None and self._sorted is not None:
             return self._sorted
+        with self._lock:
+            return self._changes(canon)
+
+    def _changes(self, canon: np.ndarray | None) -> Changes:
         users, times, values, dated, seq = self.arrays()
         if canon is not None and len(users):
             users = canon[users].astype(np.uint32)
         order = np.lexsort((seq, times, users))
-        out = Changes(users[order], times[order], values[order], dated[order])
-        if canon is None:
-            self._sorted = out
-        return out
+        if canon is not None:
+            return Changes(users[order], times[order], values[order], dated[order])
+        # the sorted copy replaces the unsorted one (readers ignore the order of ``chunks``): one copy
+        # of the decoded changes stays resident, not two
+        parts = (users[order], times[order], values[order], dated[order], seq[order])
+        self.chunks = [parts]
+        self._sorted = Changes(*parts[:4])
+        return self._sorted
 
 
 class PropertyHistory:
@@ -143,11 +160,12 @@ class PropertyHistory:
     def drop_users(self, dense: np.ndarray) -> None:
         """Forget every change of ``dense`` (deleted users: their ids may be reused)."""
         for col in self.columns.values():
-            users, times, values, dated, seq = col.arrays()
-            keep = ~np.isin(users, dense)
-            if not keep.all():
-                col.chunks = [(users[keep], times[keep], values[keep], dated[keep], seq[keep])]
-                col._sorted = None
+            with col._lock:
+                users, times, values, dated, seq = col.arrays()
+                keep = ~np.isin(users, dense)
+                if not keep.all():
+                    col.chunks = [(users[keep], times[keep], values[keep], dated[keep], seq[keep])]
+                    col._sorted = None
 
     def changes(self, prop: str, canon: np.ndarray | None = None) -> Changes | None:
         """The changes of ``prop`` sorted by (user, time, arrival), users mapped through ``canon``."""
