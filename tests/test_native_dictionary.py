@@ -65,7 +65,7 @@ def same(new: StringDictionary, old: PyStringDictionary) -> None:
         assert new.get(v) == old.get(v)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(seed=st.lists(words, max_size=5), ops=ops)
 def test_native_dictionary_matches_the_python_one(seed: list[str], ops: list) -> None:  # type: ignore[type-arg]
     new, old = StringDictionary(seed), PyStringDictionary(seed)
@@ -128,3 +128,29 @@ def test_many_values_survive_table_growth_and_deletions() -> None:
     assert d.ids(names).tolist() == want
     assert d.ids([f"$deleted:{i}" for i in range(0, 50_000, 7)]).tolist() == list(range(0, 50_000, 7))
     assert d.heap_bytes() < 50_000 * 40
+
+
+def test_readers_on_other_threads_see_consistent_ids_during_encodes() -> None:
+    """An encode runs without the GIL under the table's lock: a reader never sees a torn state."""
+    import threading
+
+    d = StringDictionary(["a"])
+    batches = [pa.array([f"b{k}-{i}" for i in range(5000)]) for k in range(20)]
+    errors: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            n = len(d)
+            if d.get("a") != 0 or d.value(n - 1) == "" or (d.ids(["a", "zz"]).tolist() != [0, -1]):
+                errors.append(f"inconsistent at {n}")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for k, batch in enumerate(batches):
+            assert d.encode_unique(batch).tolist() == list(range(1 + 5000 * k, 1 + 5000 * (k + 1)))
+    finally:
+        done.set()
+        reader.join()
+    assert not errors

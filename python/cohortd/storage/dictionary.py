@@ -72,6 +72,12 @@ def _chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr
 
 
+def _listed(values: Sequence[str]) -> list[str]:
+    """A list as is, anything else copied into one: the native table iterates it under its
+    lock, where a generator's Python code (which may let another thread in) must not run."""
+    return values if isinstance(values, list) else list(values)
+
+
 class StringDictionary:
     def __init__(self, values: Strings | None = None) -> None:
         self._table = StringTable()
@@ -97,7 +103,7 @@ class StringDictionary:
         """Ids (int64) of many values at once, -1 for values not in the dictionary (one native pass)."""
         if isinstance(values, pa.Array | pa.ChunkedArray):
             return self._table.lookup_arrow(*arrow_parts(_chunk(values)))
-        return self._table.lookup_list(values)
+        return self._table.lookup_list(_listed(values))
 
     def value(self, idx: int) -> str:
         return self._table.value(idx)
@@ -107,7 +113,7 @@ class StringDictionary:
         twice gets one id); ``as_arrow`` appends them to its cache."""
         if isinstance(uniques, pa.Array | pa.ChunkedArray):
             return self._table.encode_arrow(*arrow_parts(_chunk(uniques)))
-        return self._table.encode_list(uniques)
+        return self._table.encode_list(_listed(uniques))
 
     def forget(self, idx: int, placeholder: str) -> None:
         """Replace entry ``idx`` by ``placeholder`` (user deletion): its string is gone, its id stays."""
@@ -146,16 +152,16 @@ class StringDictionary:
         self._array = arr
         return arr
 
-    #: more ids than this decode through the cached array when it is up to date; fewer
-    #: (a watch's change set) straight from the arena
+    #: ids decoded straight from the arena while the cached array is behind (few ids: a
+    #: watch's change set) rather than bringing the array up to date first
     DIRECT_DECODE = 4096
 
     def decode(self, ids: np.ndarray) -> pa.Array:
         """The strings of ``ids`` as an Arrow string array."""
         arr = self._array
-        if len(ids) > self.DIRECT_DECODE and arr is not None and len(arr) == len(self._table):
-            return arr.take(pa.array(ids))
-        return _string_array(self._table.take(np.ascontiguousarray(ids, dtype=np.uint32)))
+        if len(ids) <= self.DIRECT_DECODE and (arr is None or len(arr) != len(self._table)):
+            return _string_array(self._table.take(np.ascontiguousarray(ids, dtype=np.uint32)))
+        return self.as_arrow().take(pa.array(ids))  # many ids: Arrow's gather over the cached array
 
     def save(self, path: Path) -> FileSum:
         table = pa.table({"value": self.as_arrow()})
