@@ -7,6 +7,7 @@ the CLI hold one Engine per project.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -77,6 +78,16 @@ def _check_engine_dir(path: Path) -> None:
             f"{path} is not an engine directory (no manifest, log or segments); "
             "for a cohortd data directory use cohortd.open(path, project=...)"
         )
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> tuple[ast.Expr, Mapping[object, tuple[int, int]]]:
+    """The tree and source positions of a definition's text, parsed once per text.
+
+    Trees are immutable values, so an evaluation repeated with the same text (a dashboard,
+    a benchmark, maintenance) skips the parser (~0.1 ms of a 0.5 ms selective evaluation).
+    """
+    return parse_with_positions(text)
 
 
 @dataclass
@@ -361,7 +372,7 @@ class Engine:
         ``ParseError`` with its line and column, like any other rejected definition.
         """
         if isinstance(definition, str):
-            tree, positions = parse_with_positions(definition)
+            tree, positions = _parsed(definition)
         else:
             tree, positions = _as_expr(definition), {}
         self.check(tree, positions)

@@ -185,7 +185,7 @@ class Evaluation:
             self.known = known[1]
         else:
             self.known = bitmap_from_ids(np.flatnonzero(self.known_mask))
-        self.lookups = ValueLookups(store.values.as_arrow())
+        self.lookups = _value_lookups(store)
         self.memo: dict[Any, BitMap] = {}
         self.cohort_stack: list[str] = []
         self.steps: list[PlanStep] | None = [] if explain else None
@@ -399,6 +399,12 @@ class Evaluation:
         )
         if not narrow:
             return left & self.run(right)
+        if isinstance(right, ast.UserProp):
+            # a user property of a few candidates: a lookup by id in its column, no sub-evaluation
+            ids = np.asarray(left.to_array(), dtype=np.uint32)
+            ids = ids[ids < self.n_users]
+            ids = ids[self.known_mask[ids]]  # as the sub-evaluation's known users would be
+            return bitmap_from_ids(ids[self._user_prop(right.predicate, ids)])
         # Membership outside percentiles is decided user by user (see ``restrict``), so the
         # right side only needs the left side's members: binary searches instead of scans.
         sub = Evaluation(
@@ -905,6 +911,21 @@ _PART_LISTS: weakref.WeakKeyDictionary[EventStore, tuple[tuple[Segment, ...], di
 )
 #: per segment and (type id, value property): its type range's part, or None (segments never change)
 _SEGMENT_PIECES: weakref.WeakKeyDictionary[Segment, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+_VALUE_LOOKUPS: weakref.WeakKeyDictionary[EventStore, ValueLookups] = weakref.WeakKeyDictionary()
+
+
+def _value_lookups(store: EventStore) -> ValueLookups:
+    """The store's string lookup tables, kept while its value dictionary is unchanged.
+
+    ``as_arrow`` returns the same array until a value is added, so a table built by one
+    evaluation (``user.plan == "free"``: a pass over every distinct value) serves the next.
+    """
+    values = store.values.as_arrow()
+    kept = _VALUE_LOOKUPS.get(store)
+    if kept is None or kept.values is not values or len(kept) > ValueLookups.KEEP:
+        kept = _VALUE_LOOKUPS[store] = ValueLookups(values)
+    return kept
 
 
 def segment_users(seg: Segment) -> BitMap:

@@ -52,11 +52,17 @@ def compatible(kind: str, v: Any) -> bool:
 
 
 class ValueLookups:
-    """Lookup tables over the string value dictionary, cached for one evaluation."""
+    """Lookup tables over the string value dictionary, kept while the dictionary is unchanged."""
+
+    #: tables kept at most (one byte per distinct value each) before a kept set is dropped
+    KEEP = 64
 
     def __init__(self, values: pa.Array) -> None:
         self.values = values
         self._cache: dict[Any, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def table(self, key: Any, build: Callable[[], np.ndarray]) -> np.ndarray:
         lut = self._cache.get(key)

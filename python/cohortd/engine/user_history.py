@@ -30,7 +30,7 @@ def _changes(store: EventStore, prop: str, n: int) -> tuple[Changes, np.ndarray]
     """Changes of users below ``n`` (canonical ids), and the sorted users with a dated change."""
     canon = store.identity.canon(len(store.users)) if store.identity.merged else None
     ch = store.prop_history.changes(prop, canon)
-    if ch is None or not ch.dated.any():
+    if ch is None or not ch.any_dated:
         return None
     if len(ch.users) and int(ch.users[-1]) >= n:  # rows of users newer than the snapshot
         keep = ch.users < n

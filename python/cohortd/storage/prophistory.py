@@ -30,6 +30,7 @@ checkpoint copies the properties nobody read straight from the mapping.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,11 @@ class Changes:
     times: np.ndarray  # int64 epoch ms
     values: np.ndarray  # dtype of the property kind (string: value-dictionary codes)
     dated: np.ndarray  # bool
+
+    @functools.cached_property
+    def any_dated(self) -> bool:
+        """Whether any change is dated (kept: the sorted changes are reused by every evaluation)."""
+        return bool(self.dated.any())
 
 
 _Chunk = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # users, times, values, dated, seq
