@@ -33,7 +33,13 @@ import grpc
 import numpy as np
 
 from cohortd import wire
-from cohortd.errors import CohortError, DeadlineExceededError, InvalidArgumentError, ShuttingDown
+from cohortd.errors import (
+    CohortError,
+    DeadlineExceededError,
+    InvalidArgumentError,
+    NotInClusterError,
+    ShuttingDown,
+)
 from cohortd.lang import ast as A
 from cohortd.server.feed import INLINE_WATCH_USERS, VersionFeed
 from cohortd.server.limits import Limits
@@ -439,10 +445,14 @@ class CohortdServicer(pb_grpc.CohortdServicer):
         """The next changes of a Watch: decoded on the event loop when they name few users (the
         common case of a reader that keeps up: two thread hand-offs fewer on the way to the
         subscriber, each a wait for the GIL under load), else on the read pool."""
+        try:
+            external = project.external_changes
+        except NotInClusterError:  # a cluster router: its changes merge the shards' logs
+            return await loop.run_in_executor(self.blocking, project.changes, cohorts, seen, upto)
         raw = project.maintainer.changes(cohorts, seen, upto)  # a short locked read of the log
         if sum(len(c.entered) + len(c.exited) for c in raw) <= INLINE_WATCH_USERS:
-            return project.external_changes(cohorts, raw)
-        return await loop.run_in_executor(self.blocking, project.external_changes, cohorts, raw)
+            return external(cohorts, raw)
+        return await loop.run_in_executor(self.blocking, external, cohorts, raw)
 
     def Changes(self, request: pb.ChangesRequest, context: grpc.ServicerContext) -> pb.ChangesResponse:
         cohorts = self._watched(request)
