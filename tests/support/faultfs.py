@@ -19,12 +19,31 @@ goes through it).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from cohortd.storage.files import FileOps
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _locked(method: _F) -> _F:
+    """One operation at a time: the store writes a seal's pieces on two threads, and the
+    model's dicts (and the numbering of operations a cut counts) must see them in one order."""
+
+    @functools.wraps(method)
+    def run(self: PowerLossOps, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
 
 OPS = ("write", "fsync", "fsync_dir", "replace", "open", "truncate")
 
@@ -141,6 +160,7 @@ class PowerLossOps(FileOps):
         self.nodes: dict[int, _Node] = {}
         self.names: dict[Path, int] = {}  # current binding of every path we know
         self.fds: dict[int, int] = {}
+        self.lock = threading.RLock()
         self._scan(self.root)
 
     # ---------------------------------------------------------------- model
@@ -176,6 +196,7 @@ class PowerLossOps(FileOps):
         return False
 
     # ------------------------------------------------------------ operations
+    @_locked
     def open_write(self, path: Path) -> int:
         self._tick()
         fd = super().open_write(path)
@@ -183,6 +204,7 @@ class PowerLossOps(FileOps):
         self.fds[fd] = node if node is not None else self._new(Path(path), False)
         return fd
 
+    @_locked
     def open_append(self, path: Path) -> int:
         self._tick()
         fd = super().open_append(path)
@@ -190,14 +212,17 @@ class PowerLossOps(FileOps):
         self.fds[fd] = node if node is not None else self._new(Path(path), False)
         return fd
 
+    @_locked
     def write(self, fd: int, data: bytes | memoryview) -> int:
         self._tick()
         return super().write(fd, data)
 
+    @_locked
     def truncate(self, fd: int, size: int) -> None:
         self._tick()
         super().truncate(fd, size)
 
+    @_locked
     def fsync(self, fd: int) -> None:
         self._tick()
         if self._skipped("fsync"):
@@ -206,25 +231,30 @@ class PowerLossOps(FileOps):
         with open(f"/proc/self/fd/{fd}", "rb") as fh:
             self.nodes[self.fds[fd]].durable = fh.read()
 
+    @_locked
     def close(self, fd: int) -> None:
         super().close(fd)
         self.fds.pop(fd, None)
 
+    @_locked
     def replace(self, src: Path, dst: Path) -> None:
         self._tick()
         super().replace(src, dst)
         self.names[Path(dst)] = self.names.pop(Path(src))
 
+    @_locked
     def unlink(self, path: Path) -> None:
         self._tick()
         super().unlink(path)
         self.names.pop(Path(path), None)
 
+    @_locked
     def mkdir(self, path: Path) -> None:
         self._tick()
         super().mkdir(path)
         self._new(Path(path), True)
 
+    @_locked
     def fsync_dir(self, path: Path) -> None:
         self._tick()
         if self._skipped("fsync_dir"):
@@ -238,6 +268,7 @@ class PowerLossOps(FileOps):
         }
 
     # ------------------------------------------------------------ after the cut
+    @_locked
     def materialize(self, out: Path, policy: str = "synced") -> None:
         """Write what survives the power cut to ``out`` (a new directory).
 
