@@ -132,18 +132,25 @@ pub fn aggregate_sparse(
 ) -> Result<(Vec<u32>, Vec<f64>, Vec<u32>)> {
     check_lengths(users, times)?;
     check_values(times, values)?;
-    let mut rows: Vec<(u32, f64)> = Vec::new();
+    let total: usize = users.iter().map(|u| u.len()).sum();
+    let mut rows: Vec<(u32, f64)> = Vec::with_capacity(total);
     for ((u, t), v) in users.iter().zip(times).zip(values) {
-        for i in 0..u.len() {
-            if start <= t[i] && t[i] < end {
-                rows.push((u[i], v[i]));
-            }
-        }
+        rows.extend(
+            u.iter()
+                .zip(t.iter())
+                .zip(v.iter())
+                .filter(|((_, &t), _)| start <= t && t < end)
+                .map(|((&u, _), &v)| (u, v)),
+        );
     }
     if !rows.windows(2).all(|w| w[0].0 <= w[1].0) {
         rows = radix_sort_by_user(rows, |r| r.0); // stable: a user's rows keep their order
     }
-    let (mut ids, mut acc, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut acc, mut counts) = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
     for &(u, v) in &rows {
         if ids.last() == Some(&u) {
             let (a, n) = (acc.last_mut().unwrap(), counts.last_mut().unwrap());
