@@ -146,11 +146,9 @@ pub fn aggregate_sparse(
     if !rows.windows(2).all(|w| w[0].0 <= w[1].0) {
         rows = radix_sort_by_user(rows, |r| r.0); // stable: a user's rows keep their order
     }
-    let (mut ids, mut acc, mut counts) = (
-        Vec::with_capacity(rows.len()),
-        Vec::with_capacity(rows.len()),
-        Vec::with_capacity(rows.len()),
-    );
+    // Not reserved at rows.len(): the outputs become numpy arrays that keep their capacity,
+    // and a user may have many rows.
+    let (mut ids, mut acc, mut counts) = (Vec::new(), Vec::new(), Vec::new());
     for &(u, v) in &rows {
         if ids.last() == Some(&u) {
             let (a, n) = (acc.last_mut().unwrap(), counts.last_mut().unwrap());
