@@ -129,34 +129,206 @@ pub(crate) fn sorted_rows_among(
     rows
 }
 
-/// Stable LSD radix sort by the user id (passes of 11 bits, only as many as the largest id
-/// needs): linear in the rows, where a comparison sort of a concatenation of many short
-/// sorted runs pays n log n. Rows of one user keep their input order.
-pub(crate) fn radix_sort_by_user<T: Copy>(rows: Vec<T>, user: impl Fn(&T) -> u32) -> Vec<T> {
-    const BITS: u32 = 11;
-    const MASK: usize = (1 << BITS) - 1;
-    let max = rows.iter().map(&user).max().unwrap_or(0);
-    let mut src = rows;
-    let mut dst = src.clone();
-    let mut shift = 0;
-    while shift < u32::BITS && max >> shift > 0 {
-        let mut next = [0usize; MASK + 1];
-        for r in &src {
-            next[(user(r) >> shift) as usize & MASK] += 1;
-        }
-        let mut sum = 0;
-        for c in next.iter_mut() {
-            (*c, sum) = (sum, sum + *c);
-        }
-        for r in &src {
-            let b = (user(r) >> shift) as usize & MASK;
-            dst[next[b]] = *r;
-            next[b] += 1;
-        }
-        std::mem::swap(&mut src, &mut dst);
-        shift += BITS;
+/// Ids per range of `fold_by_user` (2^16): the range's accumulators and seen-bits are
+/// reused from range to range and stay in the L2 cache.
+const FOLD_RANGE_BITS: u32 = 16;
+
+/// The users with a row that passes `keep`, ascending, each with the fold of its rows:
+/// `first(part, row)` for its first row, then `fold(&mut acc, part, row)` for the others.
+///
+/// Memory follows the output, never the users: every part is walked by ascending user
+/// (a part of one event type already is sorted; another gets a stable order of its rows),
+/// one range of 2^16 ids at a time, into a dense accumulator of that range with a bit per
+/// id for the users seen. A user's rows are folded in part order then row order, the
+/// order of the dense kernels, so floating-point sums agree with them bit for bit. No
+/// sort and no copy of the rows: the time is one pass over them, on all threads (by id
+/// range) when there are many.
+pub(crate) fn fold_by_user<A, K, F, G>(
+    users: &[&[u32]],
+    keep: K,
+    first: F,
+    fold: G,
+) -> (Vec<u32>, Vec<A>)
+where
+    A: Copy + Default + Send,
+    K: Fn(usize, usize) -> bool + Sync,
+    F: Fn(usize, usize) -> A + Sync,
+    G: Fn(&mut A, usize, usize) + Sync,
+{
+    let order: Vec<Option<Vec<u32>>> = users
+        .iter()
+        .map(|u| {
+            (!u.windows(2).all(|w| w[0] <= w[1])).then(|| {
+                let mut o: Vec<u32> = (0..u.len() as u32).collect();
+                o.sort_by_key(|&i| u[i as usize]); // stable: a user's rows keep their order
+                o
+            })
+        })
+        .collect();
+    let walk = UserOrder {
+        users,
+        order: &order,
+    };
+    let total: usize = users.iter().map(|u| u.len()).sum();
+    let threads = rayon::current_num_threads();
+    if total < PAR_MIN_ROWS || threads < 2 {
+        let all: Vec<(usize, usize)> = users.iter().map(|u| (0, u.len())).collect();
+        return walk.fold(&all, &keep, &first, &fold);
     }
-    src
+    // Cut the id space where each thread gets about the same number of rows.
+    let max = (0..users.len())
+        .filter(|&p| !users[p].is_empty())
+        .map(|p| walk.user(p, users[p].len() - 1))
+        .max()
+        .unwrap_or(0) as u64;
+    let mut cuts = vec![0u64];
+    for k in 1..threads {
+        let want = total * k / threads;
+        let (mut lo, mut hi) = (*cuts.last().unwrap(), max + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if walk.rows_below(mid) < want {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        cuts.push(lo);
+    }
+    cuts.push(max + 1);
+    let pieces: Vec<(Vec<u32>, Vec<A>)> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let bounds: Vec<(usize, usize)> = (0..users.len())
+                .map(|p| (walk.position(p, w[0]), walk.position(p, w[1])))
+                .collect();
+            walk.fold(&bounds, &keep, &first, &fold)
+        })
+        .collect();
+    let (mut ids, mut out) = (Vec::new(), Vec::new());
+    for (i, a) in pieces {
+        ids.extend(i);
+        out.extend(a);
+    }
+    (ids, out)
+}
+
+/// Visits the rows at positions `k..` (`row(k)`) while `below(row)` holds; returns where it stopped.
+#[inline(always)]
+fn walk_range(
+    mut k: usize,
+    end: usize,
+    row: impl Fn(usize) -> usize,
+    below: impl Fn(usize) -> bool,
+    visit: &mut impl FnMut(usize),
+) -> usize {
+    while k < end {
+        let i = row(k);
+        if !below(i) {
+            break;
+        }
+        visit(i);
+        k += 1;
+    }
+    k
+}
+
+/// The parts seen in ascending user order: part `p`'s `k`-th row is `order[p][k]` when
+/// the part is not sorted by user, `k` when it is.
+struct UserOrder<'a> {
+    users: &'a [&'a [u32]],
+    order: &'a [Option<Vec<u32>>],
+}
+
+impl UserOrder<'_> {
+    fn row(&self, p: usize, k: usize) -> usize {
+        match &self.order[p] {
+            None => k,
+            Some(o) => o[k] as usize,
+        }
+    }
+
+    fn user(&self, p: usize, k: usize) -> u32 {
+        self.users[p][self.row(p, k)]
+    }
+
+    /// How many rows of part `p` (in user order) have a user below `id`.
+    fn position(&self, p: usize, id: u64) -> usize {
+        let (mut lo, mut hi) = (0, self.users[p].len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if (self.user(p, mid) as u64) < id {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    fn rows_below(&self, id: u64) -> usize {
+        (0..self.users.len()).map(|p| self.position(p, id)).sum()
+    }
+
+    /// `fold_by_user` over the rows `bounds[p]` (positions in user order) of each part.
+    fn fold<A: Copy + Default>(
+        &self,
+        bounds: &[(usize, usize)],
+        keep: &impl Fn(usize, usize) -> bool,
+        first: &impl Fn(usize, usize) -> A,
+        fold: &impl Fn(&mut A, usize, usize),
+    ) -> (Vec<u32>, Vec<A>) {
+        let width = 1usize << FOLD_RANGE_BITS;
+        let mut acc = vec![A::default(); width];
+        let mut seen = vec![0u64; width / 64];
+        let mut cursor: Vec<usize> = bounds.iter().map(|b| b.0).collect();
+        let (mut ids, mut out) = (Vec::new(), Vec::new());
+        // The smallest user not yet walked decides the next range (empty ranges are skipped).
+        while let Some(lo) = (0..cursor.len())
+            .filter(|&p| cursor[p] < bounds[p].1)
+            .map(|p| self.user(p, cursor[p]))
+            .min()
+        {
+            let base = lo & !(width as u32 - 1);
+            let hi = base as u64 + width as u64;
+            for (p, c) in cursor.iter_mut().enumerate() {
+                let (u, end) = (self.users[p], bounds[p].1);
+                let mut visit = |i: usize| {
+                    if keep(p, i) {
+                        let j = (u[i] - base) as usize;
+                        let bit = 1u64 << (j & 63);
+                        if seen[j >> 6] & bit == 0 {
+                            seen[j >> 6] |= bit;
+                            acc[j] = first(p, i);
+                        } else {
+                            fold(&mut acc[j], p, i);
+                        }
+                    }
+                };
+                *c = match &self.order[p] {
+                    None => walk_range(*c, end, |k| k, |i| (u[i] as u64) < hi, &mut visit),
+                    Some(o) => walk_range(
+                        *c,
+                        end,
+                        |k| o[k] as usize,
+                        |i| (u[i] as u64) < hi,
+                        &mut visit,
+                    ),
+                };
+            }
+            for (w, word) in seen.iter_mut().enumerate() {
+                let mut bits = *word;
+                while bits != 0 {
+                    let j = w * 64 + bits.trailing_zeros() as usize;
+                    ids.push(base + j as u32);
+                    out.push(acc[j]);
+                    bits &= bits - 1;
+                }
+                *word = 0;
+            }
+        }
+        (ids, out)
+    }
 }
 
 type Rows<'a> = (&'a [u32], &'a [i64]);
@@ -241,31 +413,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn radix_sort_by_user_is_the_stable_sort() {
-        let mut x: u64 = 7;
-        for (n, max) in [
-            (0usize, 1u64),
-            (1, 1),
-            (50, 3),
-            (5000, 1 << 11),
-            (5000, 1 << 23),
-            (3000, 1 << 32),
-        ] {
-            let rows: Vec<(u32, usize)> = (0..n)
-                .map(|i| {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    (((x >> 16) % max) as u32, i)
-                })
-                .collect();
-            let mut want = rows.clone();
-            want.sort_by_key(|r| r.0);
-            assert_eq!(radix_sort_by_user(rows, |r| r.0), want);
-        }
-    }
 
     #[test]
     fn split_rows_covers_every_row_once() {

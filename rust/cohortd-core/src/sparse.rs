@@ -12,7 +12,7 @@
 use crate::aggregate::AggFunc;
 use crate::distinct::bucket_key;
 use crate::error::{KernelError, Result};
-use crate::parts::{check_lengths, check_values, radix_sort_by_user, sorted_rows};
+use crate::parts::{check_lengths, check_values, fold_by_user, sorted_rows};
 
 /// Sorted ids and one figure per user, from (user, time)-sorted rows.
 type Sparse<T> = (Vec<u32>, Vec<T>);
@@ -96,28 +96,13 @@ pub fn count_sparse(
     end: i64,
 ) -> Result<(Vec<u32>, Vec<u32>)> {
     check_lengths(users, times)?;
-    let mut ids: Vec<u32> = Vec::new();
-    for (u, t) in users.iter().zip(times) {
-        ids.extend(
-            u.iter()
-                .zip(t.iter())
-                .filter(|(_, &t)| start <= t && t < end)
-                .map(|(&u, _)| u),
-        );
-    }
-    if !ids.windows(2).all(|w| w[0] <= w[1]) {
-        ids = radix_sort_by_user(ids, |&u| u);
-    }
-    let (mut out, mut counts) = (Vec::new(), Vec::new());
-    for &u in &ids {
-        if out.last() == Some(&u) {
-            *counts.last_mut().unwrap() += 1;
-        } else {
-            out.push(u);
-            counts.push(1u32);
-        }
-    }
-    Ok((out, counts))
+    let in_window = |p: usize, i: usize| start <= times[p][i] && times[p][i] < end;
+    Ok(fold_by_user(
+        users,
+        in_window,
+        |_, _| 1u32,
+        |n, _, _| *n += 1,
+    ))
 }
 
 /// Sorted ids of the users with a row in the window, the aggregate of their
@@ -132,46 +117,31 @@ pub fn aggregate_sparse(
 ) -> Result<(Vec<u32>, Vec<f64>, Vec<u32>)> {
     check_lengths(users, times)?;
     check_values(times, values)?;
-    let total: usize = users.iter().map(|u| u.len()).sum();
-    let mut rows: Vec<(u32, f64)> = Vec::with_capacity(total);
-    for ((u, t), v) in users.iter().zip(times).zip(values) {
-        rows.extend(
-            u.iter()
-                .zip(t.iter())
-                .zip(v.iter())
-                .filter(|((_, &t), _)| start <= t && t < end)
-                .map(|((&u, _), &v)| (u, v)),
-        );
-    }
-    if !rows.windows(2).all(|w| w[0].0 <= w[1].0) {
-        rows = radix_sort_by_user(rows, |r| r.0); // stable: a user's rows keep their order
-    }
-    // Not reserved at rows.len(): the outputs become numpy arrays that keep their capacity,
-    // and a user may have many rows.
-    let (mut ids, mut acc, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-    for &(u, v) in &rows {
-        if ids.last() == Some(&u) {
-            let (a, n) = (acc.last_mut().unwrap(), counts.last_mut().unwrap());
-            match func {
-                AggFunc::Sum => *a += v,
-                AggFunc::Min => {
-                    if v < *a {
-                        *a = v
-                    }
-                }
-                AggFunc::Max => {
-                    if v > *a {
-                        *a = v
-                    }
+    let in_window = |p: usize, i: usize| start <= times[p][i] && times[p][i] < end;
+    // The dense kernel starts a sum at 0.0, which turns a first -0.0 into 0.0.
+    let first = |p: usize, i: usize| {
+        let v = values[p][i];
+        (if func == AggFunc::Sum { 0.0 + v } else { v }, 1u32)
+    };
+    let fold = |(a, n): &mut (f64, u32), p: usize, i: usize| {
+        let v = values[p][i];
+        match func {
+            AggFunc::Sum => *a += v,
+            AggFunc::Min => {
+                if v < *a {
+                    *a = v
                 }
             }
-            *n += 1;
-        } else {
-            ids.push(u);
-            acc.push(if func == AggFunc::Sum { 0.0 + v } else { v });
-            counts.push(1u32);
+            AggFunc::Max => {
+                if v > *a {
+                    *a = v
+                }
+            }
         }
-    }
+        *n += 1;
+    };
+    let (ids, folded) = fold_by_user(users, in_window, first, fold);
+    let (acc, counts) = folded.into_iter().unzip();
     Ok((ids, acc, counts))
 }
 
@@ -263,6 +233,65 @@ mod tests {
             for (k, &id) in ids.iter().enumerate() {
                 assert_eq!(acc[k].to_bits(), dacc[id as usize].to_bits());
                 assert_eq!(n[k], dn[id as usize]);
+            }
+        }
+    }
+
+    /// Random parts, sorted by user or not, over ids that cross many ranges of
+    /// `fold_by_user`, with enough rows for its threads in the large cases.
+    fn random_parts(
+        seed: u64,
+        parts: usize,
+        rows: usize,
+        max_user: u64,
+    ) -> Vec<(Vec<u32>, Vec<i64>, Vec<f64>)> {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 16
+        };
+        (0..parts)
+            .map(|p| {
+                let mut u: Vec<u32> = (0..rows).map(|_| (next() % max_user) as u32).collect();
+                if p % 3 != 2 {
+                    u.sort_unstable(); // most parts are sorted by user, as a type range is
+                }
+                let t = (0..rows).map(|_| (next() % 100) as i64).collect();
+                let v = (0..rows)
+                    .map(|_| (next() % 2001) as f64 / 7.0 - 140.0)
+                    .collect();
+                (u, t, v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sparse_kernels_match_dense_ones_on_random_parts() {
+        for (seed, parts, rows, max_user) in [
+            (1, 1, 0, 5),
+            (2, 3, 40, 7),
+            (3, 13, 1300, 1 << 20),
+            (4, 5, 30_000, 50_000),
+            (5, 40, 4_000, 3_000_000),
+        ] {
+            let data = random_parts(seed, parts, rows, max_user);
+            let u: Vec<&[u32]> = data.iter().map(|d| d.0.as_slice()).collect();
+            let t: Vec<&[i64]> = data.iter().map(|d| d.1.as_slice()).collect();
+            let v: Vec<&[f64]> = data.iter().map(|d| d.2.as_slice()).collect();
+            let n = max_user as usize;
+            let dense = count(&u, &t, 10, 90, n).unwrap();
+            let (ids, counts) = count_sparse(&u, &t, 10, 90).unwrap();
+            assert_eq!((ids.clone(), counts), nonzero(&dense, 0));
+            for func in [AggFunc::Sum, AggFunc::Min, AggFunc::Max] {
+                let (aids, acc, an) = aggregate_sparse(&u, &t, &v, 10, 90, func).unwrap();
+                let (dacc, dn) = aggregate(&u, &t, &v, 10, 90, n, func).unwrap();
+                assert_eq!(aids, ids);
+                for (k, &id) in aids.iter().enumerate() {
+                    assert_eq!(acc[k].to_bits(), dacc[id as usize].to_bits());
+                    assert_eq!(an[k], dn[id as usize]);
+                }
             }
         }
     }
