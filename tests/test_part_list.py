@@ -3,11 +3,12 @@ reference of ``test_kernels``, with true and loose per-part time bounds, windows
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
 import pytest
-from cohortd.engine.kernels import KERNELS
+from cohortd.engine.kernels import COMPARISONS, KERNELS
 from cohortd.errors import KernelError
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,6 +73,60 @@ def test_part_list_aggregate_sparse(data: tuple, start: int, end: int, func: str
         assert_same(cnt, want_cnt[ids])
 
 
+OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def ref_members(figures: list, op: str, lo: float, hi: float) -> np.ndarray:
+    """Ids whose figure (None: no row) passes the comparison, one Python comparison each."""
+    passes = (lambda x: lo <= x <= hi) if op == "between" else (lambda x: OPS[op](x, lo))
+    return np.array([u for u, x in enumerate(figures) if x is not None and passes(x)], np.uint32)
+
+
+thresholds_st = st.tuples(
+    st.sampled_from(COMPARISONS), st.sampled_from([0, 1, 2, 2.5, -1.5, 7]), st.sampled_from([1, 3, 100])
+)
+
+
+@KERNEL_SETTINGS
+@given(data=bounded_st(), start=bounds_st, end=bounds_st, threshold=thresholds_st)
+def test_part_list_count_members(data: tuple, start: int, end: int, threshold: tuple) -> None:
+    """The users with a row whose count passes the comparison, compared in the kernel."""
+    n, users, times, _, lo, hi = data
+    counts = ref_count(users, times, start, end, n)
+    ids = ref_members([int(c) if c else None for c in counts], *threshold)
+    for k in ALL_KERNELS:
+        assert_same(k.part_list(users, times, lo, hi).count_members(start, end, *threshold), ids)
+
+
+@KERNEL_SETTINGS
+@given(
+    data=bounded_st(floats_st),
+    start=bounds_st,
+    end=bounds_st,
+    func=st.sampled_from([*FUNCS, "avg"]),
+    threshold=thresholds_st,
+)
+def test_part_list_aggregate_members(data: tuple, start: int, end: int, func: str, threshold: tuple) -> None:
+    """The users with a row whose aggregate (avg: the sum over the count) passes the comparison."""
+    n, users, times, values, lo, hi = data
+    acc, cnt = ref_aggregate(users, times, values, start, end, n, "sum" if func == "avg" else func)
+    figures = [
+        None if not c else float(a) / int(c) if func == "avg" else float(a)
+        for a, c in zip(acc, cnt, strict=True)
+    ]
+    ids = ref_members(figures, *threshold)
+    for k in ALL_KERNELS:
+        listed = k.part_list(users, times, lo, hi, values)
+        assert_same(listed.aggregate_members(start, end, func, *threshold), ids)
+
+
 U, T, V = [np.array([0, 1], np.uint32)], [np.array([5, 6], np.int64)], [np.array([1.0, 2.0])]
 BAD_CALLS = {
     "length mismatch": lambda k: k.part_list(U, [np.array([5], np.int64)], [5], [6]),
@@ -81,6 +136,9 @@ BAD_CALLS = {
     "float user ids": lambda k: k.part_list([np.array([0.5, 1.0])], T, [5], [6]),
     "no values": lambda k: k.part_list(U, T, [5], [6]).aggregate_sparse(0, 9, "sum"),
     "bad func": lambda k: k.part_list(U, T, [5], [6], V).aggregate_sparse(0, 9, "avg"),
+    "bad members func": lambda k: k.part_list(U, T, [5], [6], V).aggregate_members(0, 9, "mean", ">", 1, 0),
+    "bad comparison": lambda k: k.part_list(U, T, [5], [6]).count_members(0, 9, "~", 1, 0),
+    "no values for members": lambda k: k.part_list(U, T, [5], [6]).aggregate_members(0, 9, "sum", ">", 1, 0),
 }
 
 

@@ -33,6 +33,7 @@ from pyroaring import BitMap
 
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
+from cohortd.engine.kernels import holds
 from cohortd.engine.kernels.part_list import PartListLike
 from cohortd.engine.user_history import had_mask, values_as_of
 from cohortd.errors import DefinitionError
@@ -87,24 +88,18 @@ def window_bounds(window: ast.Window, as_of: int, zone: str = UTC_ZONE) -> tuple
     raise TypeError(f"not a window: {window!r}")
 
 
+def threshold(cmp: ast.Comparison | None) -> tuple[str, float, float]:
+    """A comparison as the kernels' ``(op, lo, hi)`` (``cohortd.engine.kernels.holds``)."""
+    if cmp is None:
+        return (">=", 1, 0)
+    if isinstance(cmp, ast.Range):
+        return ("between", cmp.lo, cmp.hi)
+    return (cmp.op, cmp.value, 0)
+
+
 def compare(values: np.ndarray, cmp: ast.Comparison | None) -> np.ndarray:
     """Mask of ``values`` satisfying a comparison (None: at least one)."""
-    if cmp is None:
-        return values >= 1
-    if isinstance(cmp, ast.Range):
-        return (values >= cmp.lo) & (values <= cmp.hi)
-    op, v = cmp.op, cmp.value
-    if op == "==":
-        return values == v
-    if op == "!=":
-        return values != v
-    if op == "<":
-        return values < v
-    if op == "<=":
-        return values <= v
-    if op == ">":
-        return values > v
-    return values >= v
+    return holds(values, *threshold(cmp))
 
 
 def needs_a_row(cmp: ast.Comparison | None) -> bool:
@@ -269,8 +264,7 @@ class Evaluation:
                 return self._users_with_rows(cond.event, start, end)
             listed = self._listed(cond.event, start, end)
             if listed is not None:
-                ids, counts = listed.count_sparse(start, end)
-                return self.known & bitmap_from_ids(ids[compare(counts, cond.cmp)])
+                return self.known & bitmap_from_ids(listed.count_members(start, end, *threshold(cond.cmp)))
             p = self.parts(cond.event, start, end)
             if not self._sparse_pays(p):
                 return self._mask_to_bitmap(compare(k.count(p.users, p.times, start, end, n), cond.cmp))
@@ -302,16 +296,16 @@ class Evaluation:
             return self.known & bitmap_from_ids(ids[(times >= start) & (times < end)])
         if isinstance(cond, ast.Aggregate) and cond.func in ("sum", "avg", "min", "max"):
             start, end = window_bounds(cond.window, T, self.zone)
-            func = "sum" if cond.func == "avg" else cond.func
             listed = self._listed(cond.event, start, end, cond.prop)
             if listed is not None:
-                ids, values, counts = listed.aggregate_sparse(start, end, func)
-            else:
-                p = self.parts(cond.event, start, end, value_prop=cond.prop)
-                if not self._sparse_pays(p):
-                    metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
-                    return self._mask_to_bitmap(compare_metric(metric, cond.cmp))
-                ids, values, counts = k.aggregate_sparse(p.users, p.times, p.values, start, end, func)
+                members = listed.aggregate_members(start, end, cond.func, *threshold(cond.cmp))
+                return self.known & bitmap_from_ids(members)
+            p = self.parts(cond.event, start, end, value_prop=cond.prop)
+            if not self._sparse_pays(p):
+                metric = self.aggregate_metric(cond.func, cond.prop, cond.event, start, end, p)
+                return self._mask_to_bitmap(compare_metric(metric, cond.cmp))
+            func = "sum" if cond.func == "avg" else cond.func
+            ids, values, counts = k.aggregate_sparse(p.users, p.times, p.values, start, end, func)
             if cond.func == "avg":
                 values = values / counts
             return self.known & bitmap_from_ids(ids[compare(values, cond.cmp)])

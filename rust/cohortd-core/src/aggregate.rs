@@ -5,7 +5,7 @@
 //! order then row order.
 
 use crate::error::{KernelError, Result};
-use crate::parts::{check_lengths, check_values, out_of_range};
+use crate::parts::{check_lengths, check_values, out_of_range, FloatParts};
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,6 @@ pub fn aggregate(
         }),
     }
 }
-
-type FloatParts<'a> = (&'a [&'a [u32]], &'a [&'a [i64]], &'a [&'a [f64]]);
 
 /// Visits in-window rows in part order then row order; `step` gets the
 /// user's accumulator, how many values it has seen so far, and the value.

@@ -43,7 +43,8 @@ pub use part_list::PartBounds;
 pub use periods::{bucket_counts_reaching, count_per_user_window};
 pub use sequence::{sequence, sequence_sparse};
 pub use sparse::{
-    aggregate_sparse, count_sparse, distinct_buckets_sparse, first_time_sparse, nth_time_sparse,
+    aggregate_members, aggregate_sparse, count_members, count_sparse, distinct_buckets_sparse,
+    first_time_sparse, nth_time_sparse, Threshold,
 };
 pub use top::top_members;
 

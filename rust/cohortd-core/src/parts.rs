@@ -133,27 +133,29 @@ pub(crate) fn sorted_rows_among(
 /// reused from range to range and stay in the L2 cache.
 const FOLD_RANGE_BITS: u32 = 16;
 
-/// The users with a row that passes `keep`, ascending, each with the fold of its rows:
-/// `first(part, row)` for its first row, then `fold(&mut acc, part, row)` for the others.
+/// The users with a row that passes `keep` and whose fold passes `emit`, ascending, each
+/// with the fold of its rows: `fold(&mut acc, part, row)` for each of them, from
+/// `A::default()`.
 ///
 /// Memory follows the output, never the users: every part is walked by ascending user
 /// (a part of one event type already is sorted; another gets a stable order of its rows),
 /// one range of 2^16 ids at a time, into a dense accumulator of that range with a bit per
-/// id for the users seen. A user's rows are folded in part order then row order, the
-/// order of the dense kernels, so floating-point sums agree with them bit for bit. No
-/// sort and no copy of the rows: the time is one pass over them, on all threads (by id
-/// range) when there are many.
-pub(crate) fn fold_by_user<A, K, F, G>(
+/// id for the users seen; an accumulator goes back to the default as it is emitted, so
+/// a row costs no branch on whether its user was seen. A user's rows are folded in part
+/// order then row order, the order of the dense kernels, so floating-point sums agree
+/// with them bit for bit. No sort and no copy of the rows: the time is one pass over
+/// them, on all threads (by id range) when there are many.
+pub(crate) fn fold_by_user<A, K, G, E>(
     users: &[&[u32]],
     keep: K,
-    first: F,
     fold: G,
+    emit: E,
 ) -> (Vec<u32>, Vec<A>)
 where
     A: Copy + Default + Send,
     K: Fn(usize, usize) -> bool + Sync,
-    F: Fn(usize, usize) -> A + Sync,
     G: Fn(&mut A, usize, usize) + Sync,
+    E: Fn(&A) -> bool + Sync,
 {
     let order: Vec<Option<Vec<u32>>> = users
         .iter()
@@ -173,7 +175,7 @@ where
     let threads = rayon::current_num_threads();
     if total < PAR_MIN_ROWS || threads < 2 {
         let all: Vec<(usize, usize)> = users.iter().map(|u| (0, u.len())).collect();
-        return walk.fold(&all, &keep, &first, &fold);
+        return walk.fold(&all, &keep, &fold, &emit);
     }
     // Cut the id space where each thread gets about the same number of rows.
     let max = (0..users.len())
@@ -202,7 +204,7 @@ where
             let bounds: Vec<(usize, usize)> = (0..users.len())
                 .map(|p| (walk.position(p, w[0]), walk.position(p, w[1])))
                 .collect();
-            walk.fold(&bounds, &keep, &first, &fold)
+            walk.fold(&bounds, &keep, &fold, &emit)
         })
         .collect();
     let (mut ids, mut out) = (Vec::new(), Vec::new());
@@ -211,26 +213,6 @@ where
         out.extend(a);
     }
     (ids, out)
-}
-
-/// Visits the rows at positions `k..` (`row(k)`) while `below(row)` holds; returns where it stopped.
-#[inline(always)]
-fn walk_range(
-    mut k: usize,
-    end: usize,
-    row: impl Fn(usize) -> usize,
-    below: impl Fn(usize) -> bool,
-    visit: &mut impl FnMut(usize),
-) -> usize {
-    while k < end {
-        let i = row(k);
-        if !below(i) {
-            break;
-        }
-        visit(i);
-        k += 1;
-    }
-    k
 }
 
 /// The parts seen in ascending user order: part `p`'s `k`-th row is `order[p][k]` when
@@ -275,8 +257,8 @@ impl UserOrder<'_> {
         &self,
         bounds: &[(usize, usize)],
         keep: &impl Fn(usize, usize) -> bool,
-        first: &impl Fn(usize, usize) -> A,
         fold: &impl Fn(&mut A, usize, usize),
+        emit: &impl Fn(&A) -> bool,
     ) -> (Vec<u32>, Vec<A>) {
         let width = 1usize << FOLD_RANGE_BITS;
         let mut acc = vec![A::default(); width];
@@ -291,37 +273,35 @@ impl UserOrder<'_> {
         {
             let base = lo & !(width as u32 - 1);
             let hi = base as u64 + width as u64;
+            // One loop for sorted and ordered parts (a per-row branch that always goes one
+            // way), so the fold inlines into it.
             for (p, c) in cursor.iter_mut().enumerate() {
-                let (u, end) = (self.users[p], bounds[p].1);
-                let mut visit = |i: usize| {
-                    if keep(p, i) {
-                        let j = (u[i] - base) as usize;
-                        let bit = 1u64 << (j & 63);
-                        if seen[j >> 6] & bit == 0 {
-                            seen[j >> 6] |= bit;
-                            acc[j] = first(p, i);
-                        } else {
-                            fold(&mut acc[j], p, i);
-                        }
+                let (u, order, end) = (self.users[p], self.order[p].as_deref(), bounds[p].1);
+                let mut k = *c;
+                while k < end {
+                    let i = order.map_or(k, |o| o[k] as usize);
+                    let user = u[i];
+                    if user as u64 >= hi {
+                        break;
                     }
-                };
-                *c = match &self.order[p] {
-                    None => walk_range(*c, end, |k| k, |i| (u[i] as u64) < hi, &mut visit),
-                    Some(o) => walk_range(
-                        *c,
-                        end,
-                        |k| o[k] as usize,
-                        |i| (u[i] as u64) < hi,
-                        &mut visit,
-                    ),
-                };
+                    if keep(p, i) {
+                        let j = (user - base) as usize;
+                        seen[j >> 6] |= 1u64 << (j & 63);
+                        fold(&mut acc[j], p, i);
+                    }
+                    k += 1;
+                }
+                *c = k;
             }
             for (w, word) in seen.iter_mut().enumerate() {
                 let mut bits = *word;
                 while bits != 0 {
                     let j = w * 64 + bits.trailing_zeros() as usize;
-                    ids.push(base + j as u32);
-                    out.push(acc[j]);
+                    let a = std::mem::take(&mut acc[j]);
+                    if emit(&a) {
+                        ids.push(base + j as u32);
+                        out.push(a);
+                    }
                     bits &= bits - 1;
                 }
                 *word = 0;
@@ -330,6 +310,9 @@ impl UserOrder<'_> {
         (ids, out)
     }
 }
+
+/// Users, times and values, each in parts.
+pub(crate) type FloatParts<'a> = (&'a [&'a [u32]], &'a [&'a [i64]], &'a [&'a [f64]]);
 
 type Rows<'a> = (&'a [u32], &'a [i64]);
 

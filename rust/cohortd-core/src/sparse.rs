@@ -4,15 +4,17 @@
 //! `distinct_buckets` (active days / periods), `first_time`, `nth_time`
 //! (`sequence_sparse` lives beside `sequence`).
 //!
-//! Parts of one event type are each sorted by user (a segment's type range), so
-//! their concatenation is a few sorted runs: the stable sort below detects the
-//! runs and merges them. Rows of one user keep part order then row order, which
-//! is the order the dense `aggregate` adds in, so sums agree bit for bit.
+//! Parts of one event type are each sorted by user (a segment's type range).
+//! `count` and `aggregate` fold them by user range (`parts::fold_by_user`); the
+//! others sort their concatenation, a few sorted runs, stably (`sorted_rows`).
+//! Rows of one user keep part order then row order, which is the order the dense
+//! `aggregate` adds in, so sums agree bit for bit. The `_members` kernels compare
+//! the figure in the kernel and return only the users that pass.
 
 use crate::aggregate::AggFunc;
 use crate::distinct::bucket_key;
 use crate::error::{KernelError, Result};
-use crate::parts::{check_lengths, check_values, fold_by_user, sorted_rows};
+use crate::parts::{check_lengths, check_values, fold_by_user, sorted_rows, FloatParts};
 
 /// Sorted ids and one figure per user, from (user, time)-sorted rows.
 type Sparse<T> = (Vec<u32>, Vec<T>);
@@ -96,13 +98,32 @@ pub fn count_sparse(
     end: i64,
 ) -> Result<(Vec<u32>, Vec<u32>)> {
     check_lengths(users, times)?;
+    Ok(count_by_user(users, times, start, end, |_| true))
+}
+
+/// Sorted ids of the users whose row count in `[start, end)` passes `threshold`
+/// (`did(E) >= 5`: the members, without the figures of the users that miss).
+pub fn count_members(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    threshold: Threshold,
+) -> Result<Vec<u32>> {
+    check_lengths(users, times)?;
+    let pass = |&n: &u32| threshold.holds(n as f64);
+    Ok(count_by_user(users, times, start, end, pass).0)
+}
+
+fn count_by_user(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    start: i64,
+    end: i64,
+    emit: impl Fn(&u32) -> bool + Sync,
+) -> (Vec<u32>, Vec<u32>) {
     let in_window = |p: usize, i: usize| start <= times[p][i] && times[p][i] < end;
-    Ok(fold_by_user(
-        users,
-        in_window,
-        |_, _| 1u32,
-        |n, _, _| *n += 1,
-    ))
+    fold_by_user(users, in_window, |n: &mut u32, _, _| *n += 1, emit)
 }
 
 /// Sorted ids of the users with a row in the window, the aggregate of their
@@ -117,32 +138,128 @@ pub fn aggregate_sparse(
 ) -> Result<(Vec<u32>, Vec<f64>, Vec<u32>)> {
     check_lengths(users, times)?;
     check_values(times, values)?;
-    let in_window = |p: usize, i: usize| start <= times[p][i] && times[p][i] < end;
-    // The dense kernel starts a sum at 0.0, which turns a first -0.0 into 0.0.
-    let first = |p: usize, i: usize| {
-        let v = values[p][i];
-        (if func == AggFunc::Sum { 0.0 + v } else { v }, 1u32)
-    };
-    let fold = |(a, n): &mut (f64, u32), p: usize, i: usize| {
-        let v = values[p][i];
-        match func {
-            AggFunc::Sum => *a += v,
-            AggFunc::Min => {
-                if v < *a {
-                    *a = v
-                }
-            }
-            AggFunc::Max => {
-                if v > *a {
-                    *a = v
-                }
-            }
-        }
-        *n += 1;
-    };
-    let (ids, folded) = fold_by_user(users, in_window, first, fold);
+    let (ids, folded) = aggregate_by_user((users, times, values), start, end, func, |_| true);
     let (acc, counts) = folded.into_iter().unzip();
     Ok((ids, acc, counts))
+}
+
+/// Sorted ids of the users with a row in the window whose aggregate passes `threshold`;
+/// `mean` compares the sum over the row count (`avg`), divided as the dense path divides.
+#[allow(clippy::too_many_arguments)]
+pub fn aggregate_members(
+    users: &[&[u32]],
+    times: &[&[i64]],
+    values: &[&[f64]],
+    start: i64,
+    end: i64,
+    func: AggFunc,
+    mean: bool,
+    threshold: Threshold,
+) -> Result<Vec<u32>> {
+    check_lengths(users, times)?;
+    check_values(times, values)?;
+    if mean && func != AggFunc::Sum {
+        return Err(KernelError::Argument(
+            "a mean is a sum over the row count".into(),
+        ));
+    }
+    let pass = |&(a, n): &(f64, u32)| threshold.holds(if mean { a / n as f64 } else { a });
+    Ok(aggregate_by_user((users, times, values), start, end, func, pass).0)
+}
+
+fn aggregate_by_user(
+    (users, times, values): FloatParts<'_>,
+    start: i64,
+    end: i64,
+    func: AggFunc,
+    emit: impl Fn(&(f64, u32)) -> bool + Sync,
+) -> (Vec<u32>, Vec<(f64, u32)>) {
+    let in_window = |p: usize, i: usize| start <= times[p][i] && times[p][i] < end;
+    // From (0.0, 0), like the dense kernel: a sum is 0.0 + v + ..., and min and max take
+    // the first value, then replace it only on a strict comparison. One loop per function.
+    match func {
+        AggFunc::Sum => fold_by_user(
+            users,
+            in_window,
+            |(a, n): &mut (f64, u32), p, i| {
+                *a += values[p][i];
+                *n += 1;
+            },
+            emit,
+        ),
+        AggFunc::Min => fold_by_user(
+            users,
+            in_window,
+            |(a, n): &mut (f64, u32), p, i| {
+                let v = values[p][i];
+                if *n == 0 || v < *a {
+                    *a = v;
+                }
+                *n += 1;
+            },
+            emit,
+        ),
+        AggFunc::Max => fold_by_user(
+            users,
+            in_window,
+            |(a, n): &mut (f64, u32), p, i| {
+                let v = values[p][i];
+                if *n == 0 || v > *a {
+                    *a = v;
+                }
+                *n += 1;
+            },
+            emit,
+        ),
+    }
+}
+
+/// A comparison of one figure per user as the language writes it (`> 100`,
+/// `between 1 and 5`): what the members-only kernels keep. It tests a float as numpy
+/// compares a float64 (or uint32) array with the language's number.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Threshold {
+    Eq(f64),
+    Ne(f64),
+    Lt(f64),
+    Le(f64),
+    Gt(f64),
+    Ge(f64),
+    /// Both ends included.
+    Between(f64, f64),
+}
+
+impl Threshold {
+    /// From the language's operator (`==`, `!=`, `<`, `<=`, `>`, `>=`, or `between`
+    /// with `hi`) and its number(s).
+    pub fn new(op: &str, lo: f64, hi: f64) -> Result<Self> {
+        Ok(match op {
+            "==" => Threshold::Eq(lo),
+            "!=" => Threshold::Ne(lo),
+            "<" => Threshold::Lt(lo),
+            "<=" => Threshold::Le(lo),
+            ">" => Threshold::Gt(lo),
+            ">=" => Threshold::Ge(lo),
+            "between" => Threshold::Between(lo, hi),
+            _ => {
+                return Err(KernelError::Argument(format!(
+                    "unknown comparison {op:?}; expected ==, !=, <, <=, >, >= or between"
+                )))
+            }
+        })
+    }
+
+    pub fn holds(self, x: f64) -> bool {
+        match self {
+            Threshold::Eq(v) => x == v,
+            Threshold::Ne(v) => x != v,
+            Threshold::Lt(v) => x < v,
+            Threshold::Le(v) => x <= v,
+            Threshold::Gt(v) => x > v,
+            Threshold::Ge(v) => x >= v,
+            Threshold::Between(lo, hi) => lo <= x && x <= hi,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +409,46 @@ mod tests {
                     assert_eq!(acc[k].to_bits(), dacc[id as usize].to_bits());
                     assert_eq!(an[k], dn[id as usize]);
                 }
+                for threshold in thresholds() {
+                    let mean = func == AggFunc::Sum;
+                    let want: Vec<u32> = (0..n as u32)
+                        .filter(|&id| {
+                            let (a, c) = (dacc[id as usize], dn[id as usize]);
+                            c > 0 && threshold.holds(if mean { a / c as f64 } else { a })
+                        })
+                        .collect();
+                    let got = aggregate_members(&u, &t, &v, 10, 90, func, mean, threshold);
+                    assert_eq!(got.unwrap(), want, "{func:?} {threshold:?}");
+                }
+            }
+            for threshold in thresholds() {
+                let want: Vec<u32> = (0..n as u32)
+                    .filter(|&id| {
+                        dense[id as usize] > 0 && threshold.holds(dense[id as usize] as f64)
+                    })
+                    .collect();
+                assert_eq!(count_members(&u, &t, 10, 90, threshold).unwrap(), want);
             }
         }
+    }
+
+    fn thresholds() -> Vec<Threshold> {
+        let mut all: Vec<Threshold> = ["==", "!=", "<", "<=", ">", ">="]
+            .iter()
+            .flat_map(|op| [1.0, 2.0, 17.5].map(|v| Threshold::new(op, v, 0.0).unwrap()))
+            .collect();
+        all.push(Threshold::new("between", 2.0, 40.0).unwrap());
+        all
+    }
+
+    #[test]
+    fn threshold_names_the_operators_it_knows() {
+        assert!(Threshold::new(">", 1.0, 0.0).unwrap().holds(1.5));
+        assert!(!Threshold::new("between", 1.0, 2.0).unwrap().holds(2.5));
+        let e = Threshold::new("~", 1.0, 0.0).unwrap_err();
+        assert!(e.message().contains("unknown comparison"));
+        let mean_of_max =
+            aggregate_members(&[], &[], &[], 0, 1, AggFunc::Max, true, Threshold::Ge(1.0));
+        assert!(mean_of_max.is_err());
     }
 }

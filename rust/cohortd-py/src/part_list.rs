@@ -2,10 +2,10 @@
 //! numpy arrays) and their time bounds, built once per data version; each
 //! method evaluates one condition over the parts its window overlaps.
 
-use crate::common::{kernel_err, KernelPartsError};
+use crate::common::{kernel_err, slices, KernelPartsError};
 use crate::sparse::{aggregate_parts, count_parts};
-use cohortd_core::{AggFunc, PartBounds};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use cohortd_core::{AggFunc, PartBounds, Threshold};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 type Ids<'py> = Bound<'py, PyArray1<u32>>;
@@ -131,5 +131,68 @@ impl PartList {
         );
         let vals = borrow(py, values, &sel)?;
         aggregate_parts(py, &users, &times, &vals, start, end, func)
+    }
+
+    /// Sorted ids of the users whose row count in the window passes `op lo` (`between`: up to `hi`).
+    fn count_members<'py>(
+        &self,
+        py: Python<'py>,
+        start: i64,
+        end: i64,
+        op: &str,
+        lo: f64,
+        hi: f64,
+    ) -> PyResult<Ids<'py>> {
+        let threshold = Threshold::new(op, lo, hi).map_err(kernel_err)?;
+        let sel = self.bounds.overlapping(start, end);
+        let (users, times) = (
+            borrow(py, &self.users, &sel)?,
+            borrow(py, &self.times, &sel)?,
+        );
+        let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
+        let ids = py
+            .allow_threads(|| cohortd_core::count_members(&u, &t, start, end, threshold))
+            .map_err(kernel_err)?;
+        Ok(ids.into_pyarray(py))
+    }
+
+    /// Sorted ids of the users whose `func` (`sum`, `min`, `max`, or `avg`: the sum over the
+    /// count) of the values in the window passes `op lo` (`between`: up to `hi`).
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate_members<'py>(
+        &self,
+        py: Python<'py>,
+        start: i64,
+        end: i64,
+        func: &str,
+        op: &str,
+        lo: f64,
+        hi: f64,
+    ) -> PyResult<Ids<'py>> {
+        let mean = func == "avg";
+        let func: AggFunc = if mean { "sum" } else { func }
+            .parse()
+            .map_err(kernel_err)?;
+        let threshold = Threshold::new(op, lo, hi).map_err(kernel_err)?;
+        let Some(values) = &self.values else {
+            return Err(KernelPartsError::new_err("this part list holds no values"));
+        };
+        let sel = self.bounds.overlapping(start, end);
+        let (users, times, vals) = (
+            borrow(py, &self.users, &sel)?,
+            borrow(py, &self.times, &sel)?,
+            borrow(py, values, &sel)?,
+        );
+        let (u, t, v) = (
+            slices(&users, "users")?,
+            slices(&times, "times")?,
+            slices(&vals, "values")?,
+        );
+        let ids = py
+            .allow_threads(|| {
+                cohortd_core::aggregate_members(&u, &t, &v, start, end, func, mean, threshold)
+            })
+            .map_err(kernel_err)?;
+        Ok(ids.into_pyarray(py))
     }
 }

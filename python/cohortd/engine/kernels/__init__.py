@@ -115,6 +115,30 @@ def as_parts(parts: Parts, dtype: type[np.generic], what: str) -> list[np.ndarra
     return out
 
 
+#: the comparisons of a per-user figure, as ``holds`` and the native members kernels take them
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "between")
+
+
+def holds(values: np.ndarray, op: str, lo: float, hi: float = 0) -> np.ndarray:
+    """Mask of ``values`` that pass ``op lo`` (``between``: ``lo <= v <= hi``), as the
+    native members kernels test them (``cohortd_core::Threshold``)."""
+    if op == "between":
+        return (values >= lo) & (values <= hi)
+    if op == "==":
+        return values == lo
+    if op == "!=":
+        return values != lo
+    if op == "<":
+        return values < lo
+    if op == "<=":
+        return values <= lo
+    if op == ">":
+        return values > lo
+    if op == ">=":
+        return values >= lo
+    raise KernelError(f"unknown comparison {op!r}; expected one of {', '.join(COMPARISONS)}")
+
+
 def get_kernel(name: str) -> ModuleType:
     """Return the kernel module for ``name`` ("rust" or "numba")."""
     if name == "rust":

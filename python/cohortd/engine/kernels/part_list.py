@@ -14,6 +14,10 @@ overlapping parts (in part order, so sums agree bit for bit):
     rows of the parts that ``[start, end)`` overlaps.
 ``.count_sparse(start, end)`` and ``.aggregate_sparse(start, end, func)``
     ``count_sparse`` / ``aggregate_sparse`` of those parts.
+``.count_members(start, end, op, lo, hi)`` and ``.aggregate_members(start, end, func, op, lo, hi)``
+    sorted ids of the users among those whose count / aggregate (``func`` may also be
+    ``"avg"``: the sum over the count) passes ``holds(figure, op, lo, hi)``: a condition's
+    members without the figures of everyone who misses (the native list compares in Rust).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from cohortd.engine.kernels import Parts, as_parts
+from cohortd.engine.kernels import Parts, as_parts, holds
 from cohortd.errors import KernelPartsError
 
 
@@ -35,6 +39,12 @@ class PartListLike(Protocol):
     def aggregate_sparse(
         self, start: int, end: int, func: str
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64], npt.NDArray[np.uint32]]: ...
+    def count_members(
+        self, start: int, end: int, op: str, lo: float, hi: float
+    ) -> npt.NDArray[np.uint32]: ...
+    def aggregate_members(
+        self, start: int, end: int, func: str, op: str, lo: float, hi: float
+    ) -> npt.NDArray[np.uint32]: ...
 
 
 def normalised(
@@ -103,3 +113,15 @@ class PartList:
             end,
             func,
         )
+
+    def count_members(self, start: int, end: int, op: str, lo: float, hi: float) -> npt.NDArray[np.uint32]:
+        ids, counts = self.count_sparse(start, end)
+        return ids[holds(counts, op, lo, hi)]
+
+    def aggregate_members(
+        self, start: int, end: int, func: str, op: str, lo: float, hi: float
+    ) -> npt.NDArray[np.uint32]:
+        ids, values, counts = self.aggregate_sparse(start, end, "sum" if func == "avg" else func)
+        if func == "avg":
+            values = values / counts
+        return ids[holds(values, op, lo, hi)]
