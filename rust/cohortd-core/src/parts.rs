@@ -129,9 +129,11 @@ pub(crate) fn sorted_rows_among(
     rows
 }
 
-/// Ids per range of `fold_by_user` (2^16): the range's accumulators and seen-bits are
-/// reused from range to range and stay in the L2 cache.
+/// The widest id range of `fold_by_user` (2^16; 2^12 the narrowest): its accumulators and
+/// seen-bits are reused from range to range and stay in the L2 cache. A range is about
+/// as wide as the rows are many, so a small fold touches a small accumulator.
 const FOLD_RANGE_BITS: u32 = 16;
+const FOLD_RANGE_MIN_BITS: u32 = 12;
 
 /// The users with a row that passes `keep` and whose fold passes `emit`, ascending, each
 /// with the fold of its rows: `fold(&mut acc, part, row)` for each of them, from
@@ -139,7 +141,7 @@ const FOLD_RANGE_BITS: u32 = 16;
 ///
 /// Memory follows the output, never the users: every part is walked by ascending user
 /// (a part of one event type already is sorted; another gets a stable order of its rows),
-/// one range of 2^16 ids at a time, into a dense accumulator of that range with a bit per
+/// one range of ids at a time (`FOLD_RANGE_BITS`), into a dense accumulator of that range with a bit per
 /// id for the users seen; an accumulator goes back to the default as it is emitted, so
 /// a row costs no branch on whether its user was seen. A user's rows are folded in part
 /// order then row order, the order of the dense kernels, so floating-point sums agree
@@ -152,7 +154,7 @@ pub(crate) fn fold_by_user<A, K, G, E>(
     emit: E,
 ) -> (Vec<u32>, Vec<A>)
 where
-    A: Copy + Default + Send,
+    A: Accumulator,
     K: Fn(usize, usize) -> bool + Sync,
     G: Fn(&mut A, usize, usize) + Sync,
     E: Fn(&A) -> bool + Sync,
@@ -172,10 +174,15 @@ where
         order: &order,
     };
     let total: usize = users.iter().map(|u| u.len()).sum();
+    let bits = total
+        .max(1)
+        .ilog2()
+        .clamp(FOLD_RANGE_MIN_BITS, FOLD_RANGE_BITS);
+    let width = 1usize << bits;
     let threads = rayon::current_num_threads();
     if total < PAR_MIN_ROWS || threads < 2 {
         let all: Vec<(usize, usize)> = users.iter().map(|u| (0, u.len())).collect();
-        return walk.fold(&all, &keep, &fold, &emit);
+        return walk.fold(width, &all, &keep, &fold, &emit);
     }
     // Cut the id space where each thread gets about the same number of rows.
     let max = (0..users.len())
@@ -204,7 +211,7 @@ where
             let bounds: Vec<(usize, usize)> = (0..users.len())
                 .map(|p| (walk.position(p, w[0]), walk.position(p, w[1])))
                 .collect();
-            walk.fold(&bounds, &keep, &fold, &emit)
+            walk.fold(width, &bounds, &keep, &fold, &emit)
         })
         .collect();
     let (mut ids, mut out) = (Vec::new(), Vec::new());
@@ -214,6 +221,49 @@ where
     }
     (ids, out)
 }
+
+/// An accumulator of `fold_by_user`. Each thread keeps one range of them (and its
+/// seen-bits) for every call: a fresh megabyte per call, allocated and first touched,
+/// costs more than folding a few thousand rows.
+pub(crate) trait Accumulator: Copy + Default + Send + 'static {
+    /// Calls `f` with this thread's widest range (2^FOLD_RANGE_BITS accumulators, all
+    /// default, and their seen-bits, all clear).
+    fn with_range<R>(f: impl FnOnce(&mut [Self], &mut [u64]) -> R) -> R;
+}
+
+/// This thread's range and whether a call left it mid-fold (a panic): then it is reset.
+type Range<A> = std::cell::RefCell<(Vec<A>, Vec<u64>, bool)>;
+
+fn with_range<A: Copy + Default, R>(
+    range: &Range<A>,
+    f: impl FnOnce(&mut [A], &mut [u64]) -> R,
+) -> R {
+    let mut range = range.borrow_mut();
+    let (acc, seen, busy) = &mut *range;
+    let width = 1usize << FOLD_RANGE_BITS;
+    if *busy || acc.len() != width {
+        *acc = vec![A::default(); width];
+        *seen = vec![0; width / 64];
+    }
+    *busy = true;
+    let out = f(acc, seen);
+    *busy = false;
+    out
+}
+
+macro_rules! accumulator {
+    ($($t:ty),*) => {$(
+        impl Accumulator for $t {
+            fn with_range<R>(f: impl FnOnce(&mut [Self], &mut [u64]) -> R) -> R {
+                thread_local! {
+                    static RANGE: Range<$t> = const { std::cell::RefCell::new((Vec::new(), Vec::new(), false)) };
+                }
+                RANGE.with(|r| with_range(r, f))
+            }
+        }
+    )*};
+}
+accumulator!(u32, (f64, u32));
 
 /// The parts seen in ascending user order: part `p`'s `k`-th row is `order[p][k]` when
 /// the part is not sorted by user, `k` when it is.
@@ -253,16 +303,32 @@ impl UserOrder<'_> {
     }
 
     /// `fold_by_user` over the rows `bounds[p]` (positions in user order) of each part.
-    fn fold<A: Copy + Default>(
+    fn fold<A: Accumulator>(
         &self,
+        width: usize,
         bounds: &[(usize, usize)],
         keep: &impl Fn(usize, usize) -> bool,
         fold: &impl Fn(&mut A, usize, usize),
         emit: &impl Fn(&A) -> bool,
     ) -> (Vec<u32>, Vec<A>) {
-        let width = 1usize << FOLD_RANGE_BITS;
-        let mut acc = vec![A::default(); width];
-        let mut seen = vec![0u64; width / 64];
+        A::with_range(|acc, seen| {
+            let (acc, seen) = (&mut acc[..width], &mut seen[..width / 64]);
+            self.fold_into(acc, seen, bounds, keep, fold, emit)
+        })
+    }
+
+    /// `fold` with this thread's range of accumulators and seen-bits (all default and
+    /// clear on entry; left so on return).
+    fn fold_into<A: Accumulator>(
+        &self,
+        acc: &mut [A],
+        seen: &mut [u64],
+        bounds: &[(usize, usize)],
+        keep: &impl Fn(usize, usize) -> bool,
+        fold: &impl Fn(&mut A, usize, usize),
+        emit: &impl Fn(&A) -> bool,
+    ) -> (Vec<u32>, Vec<A>) {
+        let width = acc.len();
         let mut cursor: Vec<usize> = bounds.iter().map(|b| b.0).collect();
         let (mut ids, mut out) = (Vec::new(), Vec::new());
         // The smallest user not yet walked decides the next range (empty ranges are skipped).
@@ -396,6 +462,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold_by_user_recovers_from_a_fold_that_panicked() {
+        let users: Vec<u32> = (0..5000).map(|i| i % 1700).collect();
+        let parts: &[&[u32]] = &[&users];
+        let count = || fold_by_user(parts, |_, _| true, |n: &mut u32, _, _| *n += 1, |_| true);
+        let want = count();
+        let panicked = std::panic::catch_unwind(|| {
+            fold_by_user(
+                parts,
+                |_, _| true,
+                |n: &mut u32, _, i| {
+                    assert!(i < 3000, "a fold that fails mid-range");
+                    *n += 1
+                },
+                |_| true,
+            )
+        });
+        assert!(panicked.is_err());
+        // The range it left behind held counts: the next call starts from a clean one.
+        assert_eq!(count(), want);
+        assert_eq!(want.0.len(), 1700);
+        assert!(want.1.iter().all(|&n| n == 2 || n == 3));
+    }
 
     #[test]
     fn split_rows_covers_every_row_once() {
