@@ -141,9 +141,9 @@ const FOLD_RANGE_MIN_BITS: u32 = 12;
 ///
 /// Memory follows the output, never the users: every part is walked by ascending user
 /// (a part of one event type already is sorted; another gets a stable order of its rows),
-/// one range of ids at a time (`FOLD_RANGE_BITS`), into a dense accumulator of that range with a bit per
-/// id for the users seen; an accumulator goes back to the default as it is emitted, so
-/// a row costs no branch on whether its user was seen. A user's rows are folded in part
+/// one range of ids at a time (`FOLD_RANGE_BITS`), into a dense accumulator of that range
+/// with a bit per id for the users seen; an accumulator goes back to the default as it is
+/// emitted, so a row costs no branch on whether its user was seen. A user's rows are folded in part
 /// order then row order, the order of the dense kernels, so floating-point sums agree
 /// with them bit for bit. No sort and no copy of the rows: the time is one pass over
 /// them, on all threads (by id range) when there are many.
