@@ -327,6 +327,7 @@ def error(text: str) -> ParseError:
         ("\n\n   did(any) >= x", 3, 16, "unexpected 'x'"),
         ('sequence("A", "B") in last 30d within 7d', 1, 32, "unexpected 'within'"),
         ("did(any) since 1e999", 1, 16, "out of range"),
+        ('did("E") >= ' + "9" * 400, 1, 13, "out of range"),
     ],
 )
 def test_errors_name_line_and_column(text: str, line: int, column: int, message: str) -> None:

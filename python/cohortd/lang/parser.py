@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal, TypeVar, overload
@@ -206,7 +207,10 @@ class _Lexer:
             if not math.isfinite(value):
                 raise self.error("number out of range", start)
             return "FLOAT", m.group(0), value
-        return "INT", m.group(0), int(m.group(0))
+        value = int(m.group(0))
+        if abs(value) > sys.float_info.max:  # every comparison of a figure is in floats
+            raise self.error("number out of range", start)
+        return "INT", m.group(0), value
 
     def _instant(self, m: re.Match[str]) -> int:
         start = m.start()
