@@ -3,7 +3,6 @@ reference of ``test_kernels``, with true and loose per-part time bounds, windows
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ from cohortd.engine.kernels import COMPARISONS, KERNELS
 from cohortd.errors import KernelError
 from hypothesis import given
 from hypothesis import strategies as st
+from support.oracle import compare_op
 from test_kernels import (
     ALL_KERNELS,
     KERNEL_SETTINGS,
@@ -73,19 +73,9 @@ def test_part_list_aggregate_sparse(data: tuple, start: int, end: int, func: str
         assert_same(cnt, want_cnt[ids])
 
 
-OPS = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
 def ref_members(figures: list, op: str, lo: float, hi: float) -> np.ndarray:
     """Ids whose figure (None: no row) passes the comparison, one Python comparison each."""
-    passes = (lambda x: lo <= x <= hi) if op == "between" else (lambda x: OPS[op](x, lo))
+    passes = (lambda x: lo <= x <= hi) if op == "between" else (lambda x: compare_op(op, x, lo))
     return np.array([u for u, x in enumerate(figures) if x is not None and passes(x)], np.uint32)
 
 

@@ -79,7 +79,7 @@ def _get(row: Mapping[str, Any], prop: str) -> Any:
     return row.get(prop)
 
 
-def _cmp(op: str, a: Any, b: Any) -> bool:
+def compare_op(op: str, a: Any, b: Any) -> bool:
     if op == "==":
         return a == b
     if op == "!=":
@@ -106,7 +106,7 @@ def predicate_holds(pred: A.Predicate, row: Mapping[str, Any]) -> bool:
     if isinstance(pred, A.PropCmp):
         if not _same_kind(value, pred.value):
             return False
-        return _cmp(pred.op, value, pred.value)
+        return compare_op(pred.op, value, pred.value)
     if isinstance(pred, A.PropIn):
         member = any(_same_kind(value, v) and value == v for v in pred.values)
         return not member if pred.negated else member
@@ -225,7 +225,7 @@ def compare(x: Any, cmp: A.Comparison | None) -> bool:
         return x >= 1
     if isinstance(cmp, A.Range):
         return Fraction(cmp.lo) <= x <= Fraction(cmp.hi)
-    return _cmp(cmp.op, x, Fraction(cmp.value))
+    return compare_op(cmp.op, x, Fraction(cmp.value))
 
 
 def _is_number(v: Any) -> bool:
@@ -402,7 +402,7 @@ class Oracle:
         if isinstance(cond, A.CountCompare):
             a = len(self.in_window(u, cond.left, cond.window, T))
             b = len(self.in_window(u, cond.right, cond.window, T))
-            return _cmp(cond.op, Fraction(a), Fraction(cond.factor * b))
+            return compare_op(cond.op, Fraction(a), Fraction(cond.factor * b))
         if isinstance(cond, A.NthDid):
             ever = sorted(e["time"] for e in self.in_window(u, cond.event, A.Ever(), T))
             if len(ever) < cond.n:

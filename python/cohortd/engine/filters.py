@@ -9,7 +9,6 @@ comparison) is true for it.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cohortd.engine.kernels import holds
 from cohortd.lang import ast
 
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 _PC = {
     "==": pc.equal,
     "!=": pc.not_equal,
@@ -115,7 +107,7 @@ def predicate_mask(
         if kind == "string" and isinstance(pred.value, str):  # compatible: a string column, a str literal
             hit = _lookup(lookups.compare(pred.op, pred.value), values)
         else:
-            hit = _OPS[pred.op](values, pred.value)
+            hit = holds(values, pred.op, pred.value)
         return valid & hit
     if isinstance(pred, ast.PropIn):
         if kind == "string":

@@ -87,7 +87,8 @@ The analyses (``cohortd.analysis``) add, with the same two implementations
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -115,28 +116,28 @@ def as_parts(parts: Parts, dtype: type[np.generic], what: str) -> list[np.ndarra
     return out
 
 
+#: ``op`` -> its function, for an array (or a value) and a number
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 #: the comparisons of a per-user figure, as ``holds`` and the native members kernels take them
-COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "between")
+COMPARISONS = (*OPERATORS, "between")
 
 
-def holds(values: np.ndarray, op: str, lo: float, hi: float = 0) -> np.ndarray:
+def holds(values: np.ndarray, op: str, lo: Any, hi: Any = 0) -> np.ndarray:
     """Mask of ``values`` that pass ``op lo`` (``between``: ``lo <= v <= hi``), as the
     native members kernels test them (``cohortd_core::Threshold``)."""
     if op == "between":
         return (values >= lo) & (values <= hi)
-    if op == "==":
-        return values == lo
-    if op == "!=":
-        return values != lo
-    if op == "<":
-        return values < lo
-    if op == "<=":
-        return values <= lo
-    if op == ">":
-        return values > lo
-    if op == ">=":
-        return values >= lo
-    raise KernelError(f"unknown comparison {op!r}; expected one of {', '.join(COMPARISONS)}")
+    test = OPERATORS.get(op)
+    if test is None:
+        raise KernelError(f"unknown comparison {op!r}; expected one of {', '.join(COMPARISONS)}")
+    return test(values, lo)  # type: ignore[no-any-return]
 
 
 def get_kernel(name: str) -> ModuleType:
