@@ -40,7 +40,9 @@ NOW_MS = 1_704_067_200_000
 T0 = NOW_MS - 40 * 86_400_000
 
 
-def _parts(seed: int, sizes: list[int], users: int, weeks: int) -> list[Segment]:
+def _parts(seed: int, sizes: list[int], users: int, weeks: int, shuffled: int | None = None) -> list[Segment]:
+    """Sorted segments, but part ``shuffled`` keeps its rows in random order (a part whose ids
+    were remapped: the merge must sort it).  Few distinct times, so equal keys occur."""
     rng = np.random.default_rng(seed)
     parts = []
     for i, n in enumerate(sizes):
@@ -48,12 +50,19 @@ def _parts(seed: int, sizes: list[int], users: int, weeks: int) -> list[Segment]
             {
                 "user": pa.array(rng.integers(0, users, n), pa.uint32()),
                 "type": pa.array(rng.integers(0, 5, n), pa.uint32()),
-                "time": pa.array(T0 + rng.integers(0, weeks * PARTITION_MS, n), pa.int64()),
+                "time": pa.array(T0 + rng.integers(0, weeks * 7, n) * (PARTITION_MS // 7), pa.int64()),
                 "p:x": pa.array(rng.integers(0, 10, n), pa.int64(), mask=rng.random(n) < 0.3),
+                "row": pa.array(np.arange(n) + 1000 * i, pa.int64()),
             }
         )
-        parts.append(Segment.build(f"s{i}", table))
+        parts.append(Segment(f"s{i}", table) if i == shuffled else Segment.build(f"s{i}", table))
     return parts
+
+
+def _rows(table: pa.Table) -> list[tuple]:
+    return list(
+        zip(*(table.column(c).to_pylist() for c in ("user", "type", "time", "p:x", "row")), strict=True)
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -62,24 +71,23 @@ def _parts(seed: int, sizes: list[int], users: int, weeks: int) -> list[Segment]
     sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),
     users=st.sampled_from([1, 7, 1000, 2**32 - 1]),
     weeks=st.integers(1, 5),
+    shuffled=st.sampled_from([None, None, 0, 1]),
 )
 def test_merge_split_is_a_sort_by_partition_then_type_user_time(
-    seed: int, sizes: list[int], users: int, weeks: int
+    seed: int, sizes: list[int], users: int, weeks: int, shuffled: int | None
 ) -> None:
-    parts = _parts(seed, sizes, users, weeks)
+    """Sorted parts take the native merge, a part out of order the sort; both keep equal keys
+    in input order (a stable sort of the concatenation), and ``merge`` is the one-piece case."""
+    parts = _parts(seed, sizes, users, weeks, shuffled)
     names = (f"piece-{i}" for i in itertools.count())
     pieces = Segment.merge_split(parts, PARTITION_MS, lambda: next(names))
-
-    def rows(table: pa.Table) -> list[tuple]:
-        return list(zip(*(table.column(c).to_pylist() for c in ("user", "type", "time", "p:x")), strict=True))
-
-    everything = [r for p in parts for r in rows(p.table)]
+    everything = [r for p in parts for r in _rows(p.table)]
     want = sorted(everything, key=lambda r: (r[2] // PARTITION_MS, r[1], r[0], r[2]))
-    got = [r for piece in pieces for r in rows(piece.table)]
-    # ties on (type, user, time) may come in any order: compare as multisets per key, and the order of keys
-    assert Counter(got) == Counter(want)
-    assert [r[:3] for r in got] == [r[:3] for r in want]
+    assert [r for piece in pieces for r in _rows(piece.table)] == want
     assert [p.name for p in pieces] == [f"piece-{i}" for i in range(len(pieces))]
+    merged = Segment.merge("m", parts)
+    assert _rows(merged.table) == sorted(everything, key=lambda r: (r[1], r[0], r[2]))
+    check_segment(merged)
     for piece in pieces:
         check_segment(piece)
         partitions = {t // PARTITION_MS for t in piece.times.tolist()}

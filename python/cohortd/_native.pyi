@@ -29,6 +29,7 @@ __all__ = [
     "funnel",
     "journeys",
     "mask_to_bitmap",
+    "merge_order",
     "next_after",
     "nth_time",
     "nth_time_sparse",
@@ -45,6 +46,9 @@ _I64s = npt.NDArray[np.int64]
 _F64s = npt.NDArray[np.float64]
 
 def count(users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, n_users: int) -> _U32s: ...
+def merge_order(
+    types: Sequence[_U32s], users: Sequence[_U32s], times: Sequence[_I64s], period: int
+) -> tuple[_I64s, _I64s] | None: ...
 def aggregate(
     users: Sequence[_U32s],
     times: Sequence[_I64s],

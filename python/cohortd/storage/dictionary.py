@@ -44,6 +44,19 @@ def distinct_values(arr: pa.Array | pa.ChunkedArray) -> Distinct:
     return arr.dictionary, arr.indices.to_numpy(zero_copy_only=False)
 
 
+def dictionary_encoded(table: pa.Table) -> dict[str, pa.Array]:
+    """Every (plain) string column of ``table``, dictionary-encoded; nulls stay null.
+
+    Computed once per batch beside the writer (``EventStore.prepare``): the log record, the
+    id encoding and the property encoding all start from it.
+    """
+    return {
+        name: _chunk(col).dictionary_encode()
+        for name, col in zip(table.column_names, table.columns, strict=True)
+        if pa.types.is_string(col.type)
+    }
+
+
 def arrow_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """A non-null string array's int32 offsets and UTF-8 data, as numpy views of its buffers."""
     if not pa.types.is_string(arr.type):

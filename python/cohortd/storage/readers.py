@@ -89,7 +89,9 @@ def _read_parquet(path: Path, chunk_rows: int, required: tuple[str, ...]) -> Ite
         row = 0
         total = max(pf.metadata.num_rows, 1)
         size = path.stat().st_size
-        for batch in pf.iter_batches(batch_size=chunk_rows):
+        # one thread decodes: the reader is a stage of its own beside two busy ones
+        # (engine.ingest_file), and Arrow's decoding threads would only compete with them
+        for batch in pf.iter_batches(batch_size=chunk_rows, use_threads=False):
             table = pa.Table.from_batches([batch])
             yield ReadChunk(table, row, bytes_read=int(size * (row + batch.num_rows) / total))
             row += batch.num_rows

@@ -24,10 +24,14 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 from pyroaring import BitMap
 
+from cohortd._native import merge_order
 from cohortd.storage.files import FileSum, atomic_write
 
 PROP_PREFIX = "p:"
-PARALLEL_TAKE_ROWS = 100_000  # below this a take is too quick to be worth handing to threads
+ONE_PARTITION_MS = 1 << 62  # a period no time spans twice: merge without splitting
+# Below this a take is too quick to be worth handing to threads: a bulk load's batches
+# (500k rows) gather on the applying thread, whose pipeline already keeps both cores busy
+PARALLEL_TAKE_ROWS = 1_000_000
 _TAKE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segment-take")
 
 
@@ -106,40 +110,31 @@ class Segment:
 
     @classmethod
     def merge(cls, name: str, parts: Sequence[Segment]) -> Segment:
-        table = pa.concat_tables([p.table for p in parts], promote_options="default")
-        return cls.build(name, table)
+        """One segment of ``parts`` (a tail's pairwise merge): sorted parts are merged, not sorted."""
+        table, starts = _merged(parts, ONE_PARTITION_MS)
+        if len(starts) > 2:  # times on both sides of 0 fall in two partitions: sort instead
+            return cls.build(name, table)
+        return cls(name, table)
 
     @classmethod
     def merge_split(
         cls, parts: Sequence[Segment], period_ms: int, new_name: Callable[[], str]
     ) -> list[Segment]:
-        """``merge`` then ``split`` with one sort and one take: pieces are slices of the result.
+        """``merge`` then ``split`` with one take: pieces are slices of the result.
 
-        The rows are put in (type, user, time) order, then stably by time partition
-        (a radix sort of small integers), so each partition is one contiguous,
-        still sorted range (a filter per partition after a merge copied every row
-        twice).  Partitioning by time lets a windowed condition skip whole segments
-        by their min/max time, even for ``any`` (which reads every event type).
+        The rows are put in (time partition, type, user, time) order, ties in input
+        order, so each partition is one contiguous, still sorted range (a filter per
+        partition after a merge copied every row twice).  Partitioning by time lets a
+        windowed condition skip whole segments by their min/max time, even for ``any``
+        (which reads every event type).  Parts are segments, hence sorted: the native
+        ``merge_order`` buckets each by partition and merges them (one pass, both
+        cores); a part out of order (a remapped identity) is sorted instead.
         """
-        table = pa.concat_tables([p.table for p in parts], promote_options="default")
-        # the sort keys are gathered from the parts (16 bytes a row); the whole table is
-        # copied once, by the take below, not combined into one chunk first
-        users = np.concatenate([p.users for p in parts]) if parts else np.empty(0, np.uint32)
-        types = np.concatenate([p.types for p in parts]) if parts else np.empty(0, np.uint32)
-        times = np.concatenate([p.times for p in parts]) if parts else np.empty(0, np.int64)
-        if len(times) == 0:
-            return [cls(new_name(), _single_chunk(table))]
-        order = _sort_order(types, users, times)
-        part = np.floor_divide(times if order is None else times[order], period_ms)
-        first = int(part.min())
-        if first != int(part.max()):
-            rel = part - first
-            by_part = np.argsort(rel.astype(np.uint16) if int(rel.max()) < 1 << 16 else rel, kind="stable")
-            order = by_part if order is None else order[by_part]
-            part = part[by_part]
-        table = _single_chunk(_take(table, order) if order is not None else table)
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(part)) + 1, [len(part)])).tolist()
-        return [cls(new_name(), table.slice(s, e - s)) for s, e in zip(starts, starts[1:], strict=False)]
+        table, starts = _merged(parts, period_ms)
+        if table.num_rows == 0:
+            return [cls(new_name(), table)]
+        bounds = starts.tolist()
+        return [cls(new_name(), table.slice(s, e - s)) for s, e in zip(bounds, bounds[1:], strict=False)]
 
     def partition(self, period_ms: int) -> int:
         """The time partition of a segment written by ``merge_split`` (its earliest event's)."""
@@ -196,11 +191,15 @@ class Segment:
 
 def _take(table: pa.Table, order: np.ndarray) -> pa.Table:
     """Rows of ``table`` in ``order``; the columns are gathered on two threads at once
-    (Arrow's take releases the GIL), so a seal's and a batch's sort use both cores."""
+    (Arrow's take releases the GIL), so a seal's and a batch's sort use both cores.
+
+    A column of many chunks (a merge's concatenation) is combined first: Arrow's take
+    across chunks resolves the chunk of every index, four times slower than a copy and a
+    take of one array."""
     if table.num_rows < PARALLEL_TAKE_ROWS or table.num_columns < 2:
-        return table.take(order)
+        return _single_chunk(table).take(order)
     indices = pa.array(order)
-    columns = list(_TAKE_POOL.map(lambda col: col.take(indices), table.columns))
+    columns = list(_TAKE_POOL.map(lambda col: col.combine_chunks().take(indices), table.columns))
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
@@ -251,6 +250,36 @@ def _sort_order(types: np.ndarray, users: np.ndarray, times: np.ndarray) -> np.n
         # linear radix sort for up to 65,536 types, keeps that order within each type.
         return np.argsort(types.astype(np.uint16) if y_bits <= 16 else types, kind="stable")
     return np.argsort(key, kind="stable")
+
+
+def _merged(parts: Sequence[Segment], period_ms: int) -> tuple[pa.Table, np.ndarray]:
+    """The rows of ``parts`` in (time partition, type, user, time) order, as one chunk, and
+    the start of each partition's range (and the end of the last)."""
+    table = pa.concat_tables([p.table for p in parts], promote_options="default")
+    if table.num_rows == 0:
+        return _single_chunk(table), np.zeros(1, np.int64)
+    types, users, times = ([getattr(p, c) for p in parts] for c in ("types", "users", "times"))
+    merged = merge_order(types, users, times, period_ms)
+    order, starts = merged if merged is not None else _partition_order(parts, period_ms)
+    if (order[1:] > order[:-1]).all():
+        return _single_chunk(table), starts  # already in order: no copy
+    return _single_chunk(_take(table, order)), starts
+
+
+def _partition_order(parts: Sequence[Segment], period_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row order, piece starts) by (time partition, type, user, time) for parts in any order:
+    a sort by (type, user, time), then a stable radix sort by partition."""
+    users = np.concatenate([p.users for p in parts])
+    types = np.concatenate([p.types for p in parts])
+    times = np.concatenate([p.times for p in parts])
+    order = _sort_order(types, users, times)
+    if order is None:
+        order = np.arange(len(times))
+    part = np.floor_divide(times[order], period_ms)
+    rel = part - int(part.min())
+    by_part = np.argsort(rel.astype(np.uint16) if int(rel.max()) < 1 << 16 else rel, kind="stable")
+    order, part = order[by_part], part[by_part]
+    return order, np.concatenate(([0], np.flatnonzero(np.diff(part)) + 1, [len(part)]))
 
 
 def _build_index(types: np.ndarray, users: np.ndarray, times: np.ndarray) -> dict[int, TypeRange]:

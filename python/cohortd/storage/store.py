@@ -58,7 +58,7 @@ from pyroaring import BitMap
 from cohortd.errors import CorruptionError, DirSyncError, IngestError, StorageError, StorageFullError
 from cohortd.storage import files
 from cohortd.storage.deletion import DELETE, DeletionReport, free_entries, purge_quarantine
-from cohortd.storage.dictionary import Distinct, StringDictionary, distinct_values
+from cohortd.storage.dictionary import StringDictionary, dictionary_encoded, distinct_values
 from cohortd.storage.files import FileSum, atomic_write, atomic_write_json, file_sum, make_dirs
 from cohortd.storage.groups import ACCOUNT_PREFIX, GROUP_PREFIX, GroupMembership, entity_name
 from cohortd.storage.identity import LINK_COLUMNS, IdentityMap, apply_links, canonical_segment, encode_links
@@ -124,7 +124,7 @@ class Prepared:
     normalized: pa.Table
     report: IngestReport
     payload: bytes  # the log record (empty when no row is to be stored)
-    distinct: dict[str, Distinct] = field(default_factory=dict)  # user_id / event_type, dictionary-ready
+    encoded: dict[str, pa.Array] = field(default_factory=dict)  # string columns, dictionary-encoded once
 
 
 @dataclass
@@ -387,13 +387,14 @@ class EventStore:
         problem = canonical_problem(normalized, schema, user_schema, False, group_schema)
         if problem is not None:  # a gap in validation: refuse rather than log what replay would quarantine
             raise IngestError(f"batch cannot be stored ({problem}); nothing was stored")
+        # Every string column is dictionary-encoded once, here, beside the writer: the log record
+        # carries the encoded columns (half the bytes to compress), and applying the batch
+        # hashes only each column's distinct strings into the dictionaries.
+        encoded = dictionary_encoded(normalized)
         # a bulk load's read-ahead thread compresses alone (its pipeline keeps both cores busy)
-        payload = _encode(normalized, threads=not self._bulk) if normalized.num_rows else b""
-        distinct = {}
-        if normalized.num_rows and not users:
-            distinct = {name: distinct_values(normalized.column(name)) for name in ("user_id", "event_type")}
+        payload = _encode(normalized, encoded, threads=not self._bulk) if normalized.num_rows else b""
         extended = (schema, user_schema, group_schema)
-        return Prepared(table, now_ms, users, base, extended, normalized, report, payload, distinct)
+        return Prepared(table, now_ms, users, base, extended, normalized, report, payload, encoded)
 
     def ingest_prepared(self, prepared: Prepared) -> Ingested:
         """Log and apply a prepared batch (the gate's second half, under the lock)."""
@@ -408,7 +409,7 @@ class EventStore:
             self.schema.update(schema)
             self.user_schema.update(user_schema)
             self.group_schema.update(group_schema)
-            return self._stored(report, normalized, prepared.distinct)
+            return self._stored(report, normalized, prepared.encoded)
 
     def append_canonical(self, batch: pa.Table) -> Ingested:
         """Log and apply a batch already in the log's canonical form (one durable record).
@@ -425,14 +426,16 @@ class EventStore:
             return self._stored(IngestReport(accepted=batch.num_rows, rejected=[]), batch)
 
     def _stored(
-        self, report: IngestReport, normalized: pa.Table, distinct: dict[str, Distinct] | None = None
+        self, report: IngestReport, normalized: pa.Table, encoded: dict[str, pa.Array] | None = None
     ) -> Ingested:
         """Apply a batch just logged (under the lock) and say what it touched."""
         self._merged_now = False
-        dense = self._apply(normalized, distinct or {})
+        dense = self._apply(normalized, encoded or {})
         merged_ids = self._merged_now  # a merge changes the merged users' every event type and property
-        known = (distinct or {}).get("event_type")  # the column's distinct values, found by prepare
-        names = (known[0] if known else pc.unique(normalized.column("event_type"))).to_pylist()
+        known = (encoded or {}).get("event_type")  # the column's distinct values, found by prepare
+        names = (
+            known.dictionary if known is not None else pc.unique(normalized.column("event_type"))
+        ).to_pylist()
         types = set(names) - {IDENTIFY}
         if merged_ids:
             types |= {self.types.value(i) for i in range(len(self.types))} - {IDENTIFY}
@@ -511,13 +514,17 @@ class EventStore:
         self._retry_at = 0.0
         self.health.pending_retry = False
 
-    def _apply(self, batch: pa.Table, distinct: dict[str, Distinct] | None = None) -> np.ndarray:
+    def _apply(self, batch: pa.Table, encoded: dict[str, pa.Array] | None = None) -> np.ndarray:
         """Make a logged batch visible; returns the dense user id of every row.
 
-        ``distinct`` holds the batch's ``user_id`` / ``event_type`` columns as
-        :func:`distinct_values` when ``prepare`` computed them ahead (the same ids result).
+        ``encoded`` holds the batch's string columns dictionary-encoded when ``prepare``
+        encoded them ahead (the same ids result); a column is used only while the batch
+        still has all its rows.
         """
-        distinct = distinct or {}
+        encoded = encoded or {}
+        distinct = {
+            name: distinct_values(encoded[name]) for name in ("user_id", "event_type") if name in encoded
+        }
         self._first_seen_copy = None  # first_seen changes below (first events, merges, deletions)
         if batch.num_rows and batch.column("event_type")[0].as_py() == DELETE:
             return self._apply_deletion(batch)
@@ -563,7 +570,9 @@ class EventStore:
                 (USER_PREFIX, GROUP_PREFIX, ACCOUNT_PREFIX)
             ):
                 continue
-            col = contiguous(batch.column(name))
+            col = encoded.get(name)
+            if col is None or len(col) != batch.num_rows:
+                col = contiguous(batch.column(name))
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
             columns[PROP_PREFIX + name] = self._encode_prop(col, kind)
         np.minimum.at(self.first_seen, users, times)
@@ -586,7 +595,7 @@ class EventStore:
     def _encode_prop(self, col: pa.Array, kind: str) -> pa.Array:
         if kind != "string":
             return col
-        enc = col.dictionary_encode()
+        enc = col if pa.types.is_dictionary(col.type) else col.dictionary_encode()
         ids = pa.array(self.values.encode_unique(enc.dictionary), pa.uint32())
         return ids.take(enc.indices)  # one gather; a null value stays null
 
@@ -1014,10 +1023,15 @@ def _manifest_checksum(body: dict[str, Any]) -> int:
     return zlib.crc32(json.dumps(data, sort_keys=True).encode())
 
 
-def _encode(batch: pa.Table, threads: bool = True) -> bytes:
-    """A log record's payload.  Without ``threads`` compressed on the calling thread only (a
-    bulk load's read-ahead thread, beside two busy stages): Arrow's compression threads
-    then cost a third more CPU on two cores and finish no sooner."""
+def _encode(batch: pa.Table, encoded: dict[str, pa.Array] | None = None, threads: bool = True) -> bytes:
+    """A log record's payload: the batch, its string columns as ``encoded`` gives them
+    (dictionary-encoded: fewer bytes to compress and write), LZ4-compressed.  Without
+    ``threads`` compressed on the calling thread only (a bulk load's read-ahead thread,
+    beside two busy stages): Arrow's compression threads then cost a third more CPU on two
+    cores and finish no sooner."""
+    encoded = encoded or {}
+    columns = [encoded.get(name, col) for name, col in zip(batch.column_names, batch.columns, strict=True)]
+    batch = pa.table(columns, names=batch.column_names)
     sink = io.BytesIO()
     options = ipc.IpcWriteOptions(compression="lz4", use_threads=threads)
     with ipc.new_stream(sink, batch.schema, options=options) as writer:
@@ -1026,4 +1040,9 @@ def _encode(batch: pa.Table, threads: bool = True) -> bytes:
 
 
 def _decode(payload: bytes) -> pa.Table:
-    return ipc.open_stream(pa.py_buffer(payload)).read_all()
+    """A log record's batch in canonical form (dictionary-encoded strings decoded)."""
+    batch = ipc.open_stream(pa.py_buffer(payload)).read_all()
+    for i, field_ in enumerate(batch.schema):
+        if pa.types.is_dictionary(field_.type):
+            batch = batch.set_column(i, field_.name, batch.column(i).cast(field_.type.value_type))
+    return batch

@@ -17,6 +17,7 @@ mod first;
 mod funnel;
 mod journeys;
 mod membership;
+mod merge;
 mod nth;
 mod part_list;
 mod periods;
@@ -28,6 +29,7 @@ mod sparse;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::merge_order, m)?)?;
     m.add_class::<part_list::PartList>()?;
     m.add_class::<dictionary::StringTable>()?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
