@@ -6,7 +6,7 @@
 2. Ingests it into a fresh data directory through ``Engine.ingest_file`` and
    ends with ``compact()`` (one sealed segment); the rate is events / (ingest +
    compact) wall time, with the two phases reported separately too.  The process
-   takes the malloc settings the CLI and the server take (``keep_freed_memory``).
+   takes the malloc settings ``cohortd ingest FILE`` takes (``keep_freed_memory``).
 3. Measures bytes per event on disk (data directory size / events).
 4. In a fresh child process: RSS after imports, then after ``Engine.open`` and
    touching the ``user``, ``type`` and ``time`` columns of every segment
@@ -235,7 +235,7 @@ def main() -> None:
     from cohortd.storage.allocator import keep_freed_memory
 
     src = source_file(args)
-    keep_freed_memory()  # the malloc settings of `cohortd ingest FILE` and of the server
+    keep_freed_memory()  # the malloc settings of `cohortd ingest FILE` (cli/data.py)
     store_dir = Path(args.data_dir) / f"store-{args.events}"
     run = ingest(src, store_dir, args.profile)
     prof = run.pop("_profile", None)

@@ -20,6 +20,7 @@ from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextCol
 from rich.text import Text
 
 from cohortd.cli._common import add_json, add_target, console, emit_json, err_console, table
+from cohortd.storage.allocator import keep_freed_memory
 from cohortd.times import iso_ms
 
 MAX_SHOWN_REJECTIONS = 50
@@ -136,25 +137,80 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _loader(args: argparse.Namespace) -> Iterator[Callable[[Any], Any]]:
-    """The function that stores one chunk: the local project, or a stream to ``--server``."""
-    if args.server:
-        import os
+def _sender(args: argparse.Namespace) -> Iterator[Callable[[Any], Any]]:
+    """The function that streams one chunk to ``--server``."""
+    import os
 
-        from cohortd.client import Client
+    from cohortd.client import Client
 
-        key = args.api_key or os.environ.get("COHORTD_API_KEY")
-        with Client(args.server, api_key=key, project=args.project, tls_root_cert=args.tls_ca) as client:
-            if args.users:
-                yield client.upsert_user_properties
-            else:
-                yield lambda table: client.ingest_stream([table])
-        return
+    key = args.api_key or os.environ.get("COHORTD_API_KEY")
+    with Client(args.server, api_key=key, project=args.project, tls_root_cert=args.tls_ca) as client:
+        if args.users:
+            yield client.upsert_user_properties
+        else:
+            yield lambda table: client.ingest_stream([table])
+
+
+def _file_absolute(path: Path, rej: Any, first_row: int = 0) -> dict[str, Any]:
+    return {"file": str(path), "row": first_row + rej.row + 1, "field": rej.field, "reason": rej.reason}
+
+
+Loaded = tuple[int, list[dict[str, Any]], dict[str, int]]
+"""(events accepted, rejections, events accepted per file)."""
+
+
+def _send_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]]]) -> Loaded:
+    """Stream every chunk to the server."""
+    accepted, rejected, per_file = 0, list[dict[str, Any]](), dict[str, int]()
+    with _sender(args) as send:
+        for path, chunk in _chunks_with_progress(opened, args.quiet or args.json):
+            # rows the reader could not decode (file-absolute), then the engine's (chunk-relative)
+            rejected += [_file_absolute(path, rej) for rej in chunk.rejections]
+            if chunk.table.num_rows == 0:
+                continue
+            report = send(chunk.table)
+            accepted += report.accepted
+            per_file[str(path)] = per_file.get(str(path), 0) + report.accepted
+            rejected += [_file_absolute(path, rej, chunk.first_row) for rej in report.rejected]
+    return accepted, rejected, per_file
+
+
+def _load_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]]]) -> Loaded:
+    """Bulk-load every file into the local project (``Engine.ingest_file``: read, validate
+    and store on three threads, every row sorted and written once)."""
     from cohortd.service import Workspace
 
-    with Workspace(args.data) as ws:  # the first ingest creates the data directory and project
-        project = ws.project(args.project)
-        yield project.upsert_user_properties if args.users else project.ingest
+    keep_freed_memory()  # this process bulk-loads (storage/allocator.py)
+    accepted, rejected, per_file = 0, list[dict[str, Any]](), dict[str, int]()
+    with Workspace(args.data) as ws, _file_progress(args.quiet or args.json) as track:
+        project = ws.project(args.project)  # the first ingest creates the project
+        for path, chunks in opened:
+            report = project.ingest_chunks(chunks, users=args.users, progress=track(path))
+            accepted += report.accepted
+            per_file[str(path)] = report.accepted
+            rejected += [_file_absolute(path, rej) for rej in report.rejected]  # rows of the file
+    return accepted, rejected, per_file
+
+
+@contextmanager
+def _file_progress(quiet: bool) -> Iterator[Callable[[Path], Callable[[int, int], None] | None]]:
+    """``track(path)``: a progress callback for one file's load (None when quiet)."""
+    if quiet:
+        yield lambda path: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        RateColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as bar:
+
+        def track(path: Path) -> Callable[[int, int], None]:
+            task = bar.add_task(escape(path.name), total=None)
+            return lambda rows, _bytes: bar.update(task, completed=rows)
+
+        yield track
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -168,30 +224,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     # Open (and so check the format of) every file before writing anything:
     # a bad file on the command line must not leave the ones before it loaded.
     opened = [(path, reader(path)) for path in args.files]
-    accepted = 0
-    rejected: list[dict[str, Any]] = []
-    per_file: dict[str, int] = {}
     t0 = time.perf_counter()
-    with _loader(args) as load:
-        for path, chunk in _chunks_with_progress(opened, args.quiet or args.json):
-            for rej in chunk.rejections:  # rows the reader could not decode (file-absolute)
-                rejected.append(
-                    {"file": str(path), "row": rej.row + 1, "field": rej.field, "reason": rej.reason}
-                )
-            if chunk.table.num_rows == 0:
-                continue
-            report = load(chunk.table)
-            accepted += report.accepted
-            per_file[str(path)] = per_file.get(str(path), 0) + report.accepted
-            for rej in report.rejected:  # rows of this chunk: make them file-absolute, 1-based
-                rejected.append(
-                    {
-                        "file": str(path),
-                        "row": chunk.first_row + rej.row + 1,
-                        "field": rej.field,
-                        "reason": rej.reason,
-                    }
-                )
+    if args.server:
+        accepted, rejected, per_file = _send_files(args, opened)
+    else:
+        accepted, rejected, per_file = _load_files(args, opened)
     seconds = time.perf_counter() - t0
     if args.json:
         emit_json(

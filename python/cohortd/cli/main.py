@@ -32,7 +32,6 @@ from cohortd.cli import (
 )
 from cohortd.cli._common import UsageError, err_console
 from cohortd.errors import CohortError, ParseError
-from cohortd.storage.allocator import keep_freed_memory
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    keep_freed_memory()  # `cohortd ingest FILE` and the rest: this process is cohortd's own
     try:
         return int(args.func(args) or 0)
     except ParseError as exc:

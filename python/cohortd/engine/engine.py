@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from cohortd.storage.files import make_dirs
 from cohortd.storage.groups import entity_name
 from cohortd.storage.lock import LOCK_FILE, WriterLock
 from cohortd.storage.readahead import read_ahead
-from cohortd.storage.readers import read_events, read_users
+from cohortd.storage.readers import ReadChunk, read_events, read_users
 from cohortd.storage.segment import bitmap_from_ids
 from cohortd.storage.settings import ProjectSettings
 from cohortd.storage.store import EventStore, Ingested, Prepared, Snapshot
@@ -253,11 +253,22 @@ class Engine:
         ``progress(rows_done, bytes_done)`` is called after every chunk.  The file's
         format is checked before anything is written.
         """
+        return self.ingest_chunks(
+            read_users(Path(path)) if users else read_events(Path(path)), users, progress
+        )
+
+    def ingest_chunks(
+        self,
+        chunks: Iterator[ReadChunk],
+        users: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """``ingest_file`` of a file already opened (``storage.readers``: its format checked)."""
         self.require_writer()
         report = IngestReport()
         # one thread reads and decodes chunks, a second validates and encodes them, while this
         # one logs and applies (storage/readahead.py)
-        chunks = read_ahead(read_users(Path(path)) if users else read_events(Path(path)))
+        chunks = read_ahead(chunks)
         prepared = read_ahead((c, self.store.prepare(c.table, self.clock(), users)) for c in chunks)
         try:
             with self.store.bulk():  # each row sorted and written once (storage/store.py)

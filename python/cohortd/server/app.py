@@ -52,7 +52,6 @@ from cohortd.server.schema_servicer import DATA_CATALOG_SERVICE, DataCatalogServ
 from cohortd.server.servicer import CohortdServicer
 from cohortd.server.storage_servicer import STORAGE_SERVICE, StorageServicer
 from cohortd.service import Workspace
-from cohortd.storage.allocator import keep_freed_memory
 from cohortd.v1 import (
     analysis_pb2,
     analysis_pb2_grpc,
@@ -373,7 +372,6 @@ def serve(
     flushes the write-ahead log).  Prints ``cohortd: serving DIR on HOST:PORT``
     to stderr once listening (with the real port when ``listen`` ends in ``:0``).
     """
-    keep_freed_memory()  # this is the server process: its batches reuse freed memory
     if cluster is not None:
         from cohortd.cluster.router import ClusterWorkspace
 

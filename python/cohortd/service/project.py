@@ -133,6 +133,12 @@ class Project(AudienceMethods, AnalysisMethods, MigrationMethods, Queries):
         """Append events (pyarrow table/batch or list of dicts); returns the engine's report."""
         return self.engine.ingest(table)
 
+    def ingest_chunks(
+        self, chunks: Any, users: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> Any:
+        """Bulk-load an opened event (or, with ``users``, user-property) file (``Engine.ingest_chunks``)."""
+        return self.engine.ingest_chunks(chunks, users=users, progress=progress)
+
     def prepare_ingest(self, table: Any) -> Any:
         """Validate a batch ahead, outside the store lock (``Engine.prepare_ingest``)."""
         return self.engine.prepare_ingest(table)

@@ -1,16 +1,19 @@
-"""Process-wide malloc settings for the processes cohortd owns (the server and the CLI).
+"""Process-wide malloc settings for a process that bulk-loads files (``cohortd ingest FILE``).
 
-A bulk load or a seal allocates and frees columns of tens of megabytes per batch.
-glibc serves each allocation above its mmap threshold (at most 32 MiB, adapting)
-with a fresh ``mmap`` and returns it on ``free``, and Arrow's default pool (mimalloc)
-purges freed pages back to the OS, so every batch faults its pages in again and the
-kernel zeroes them: measured on the 10M-event ingest, a quarter to a third of the CPU
-time went to zeroing pages.  Raising glibc's mmap and trim thresholds keeps freed
-blocks in the heap for the next batch, and Arrow then allocates from glibc too
-(``bulk ingest`` in benchmarks/README.md has the figures).  Only the server and the CLI
-call this (a library embedding the engine keeps its host's settings).  The cost: each
-heap keeps up to ``TRIM_BYTES`` of freed memory instead of returning it at once, and
-aligned allocations leave gaps (the 10M-event load peaked at 2.0 GB resident, not 1.45).
+A bulk load allocates and frees columns of tens of megabytes per batch.  glibc
+serves each allocation above its mmap threshold (at most 32 MiB, adapting) with a
+fresh ``mmap`` and returns it on ``free``, and Arrow's default pool (mimalloc) purges
+freed pages back to the OS, so every batch faults its pages in again and the kernel
+zeroes them: measured on the 10M-event ingest, a quarter to a third of the CPU time
+went to zeroing pages.  Raising glibc's mmap and trim thresholds keeps freed blocks in
+the heap for the next batch, and Arrow then allocates from glibc too (``bulk ingest``
+in benchmarks/README.md has the figures).  The cost: each heap keeps up to
+``TRIM_BYTES`` of freed memory instead of returning it at once, and aligned
+allocations leave gaps (the 10M-event load peaked at 2.0 GB resident, not 1.45).
+
+Only the CLI's local ingest calls this; a library embedding the engine keeps its
+host's settings, and so does the server: its many threads streaming requests ran
+slower on glibc's pool (``IngestStream`` 1.3M events/s instead of 1.7M, measured back to back).
 """
 
 from __future__ import annotations
