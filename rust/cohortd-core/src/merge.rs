@@ -10,6 +10,7 @@
 use crate::error::{KernelError, Result};
 use rayon::prelude::*;
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 /// More partitions than this (a span of times far beyond any real data) is left to the caller.
@@ -145,6 +146,10 @@ pub fn merge_order(
 }
 
 /// K-way merge of sorted runs of part rows into `out` (global indices), ties by part.
+///
+/// A heap of the runs' heads; the run on top is copied out for as long as it stays at
+/// or below the next run's head (rows of one user and type come in streaks), and its
+/// head is then replaced in place (one sift instead of a pop and a push).
 fn merge_runs(
     runs: &[(usize, &[u32])],
     key: &(impl Fn(usize, usize) -> Key + Sync),
@@ -157,18 +162,34 @@ fn merge_runs(
         }
         return;
     }
-    let mut heap: BinaryHeap<Reverse<(Key, usize, usize)>> = runs
+    let packed = |j: usize, row: u32| -> u128 {
+        let (y, u, t) = key(j, row as usize);
+        (y as u128) << 96 | (u as u128) << 64 | ((t as u64) ^ (1 << 63)) as u128
+    };
+    let mut heap: BinaryHeap<Reverse<(u128, usize, usize)>> = runs
         .iter()
         .enumerate()
-        .map(|(k, (j, rows))| Reverse((key(*j, rows[0] as usize), k, 0)))
+        .map(|(k, (j, rows))| Reverse((packed(*j, rows[0]), k, 0)))
         .collect();
     let mut w = 0;
-    while let Some(Reverse((_, k, pos))) = heap.pop() {
+    while let Some(&Reverse((_, k, mut pos))) = heap.peek() {
+        // the smallest head of the other runs: the lesser of the top's two children
+        let rest = &heap.as_slice()[1..heap.len().min(3)];
+        let next_best = rest.iter().map(|Reverse((key, k2, _))| (*key, *k2)).min();
         let (j, rows) = runs[k];
-        out[w] = base[j] + rows[pos] as i64;
-        w += 1;
-        if pos + 1 < rows.len() {
-            heap.push(Reverse((key(j, rows[pos + 1] as usize), k, pos + 1)));
+        loop {
+            out[w] = base[j] + rows[pos] as i64;
+            w += 1;
+            pos += 1;
+            if pos == rows.len() || next_best.is_some_and(|best| (packed(j, rows[pos]), k) > best) {
+                break;
+            }
+        }
+        let mut top = heap.peek_mut().expect("the heap has the run just copied");
+        if pos == rows.len() {
+            PeekMut::pop(top);
+        } else {
+            *top = Reverse((packed(j, rows[pos]), k, pos));
         }
     }
 }
