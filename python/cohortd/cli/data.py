@@ -176,7 +176,7 @@ def _send_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]
 
 
 def _load_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]]]) -> Loaded:
-    """Bulk-load every file into the local project (``Engine.ingest_file``: read, validate
+    """Bulk-load every file into the local project (``Engine.ingest_chunks``: read, validate
     and store on three threads, every row sorted and written once)."""
     from cohortd.service import Workspace
 
