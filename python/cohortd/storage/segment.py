@@ -29,9 +29,7 @@ from cohortd.storage.files import FileSum, atomic_write
 
 PROP_PREFIX = "p:"
 ONE_PARTITION_MS = 1 << 62  # a period no time spans twice: merge without splitting
-# Below this a take is too quick to be worth handing to threads: a bulk load's batches
-# (500k rows) gather on the applying thread, whose pipeline already keeps both cores busy
-PARALLEL_TAKE_ROWS = 1_000_000
+PARALLEL_TAKE_ROWS = 100_000  # below this a take is too quick to be worth handing to threads
 _TAKE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segment-take")
 
 
@@ -98,14 +96,18 @@ class Segment:
 
     # ------------------------------------------------------------- building
     @classmethod
-    def build(cls, name: str, table: pa.Table) -> Segment:
-        """Sort an encoded table by (type, user, time) and index it."""
+    def build(cls, name: str, table: pa.Table, threads: bool = True) -> Segment:
+        """Sort an encoded table by (type, user, time) and index it.
+
+        Without ``threads`` the rows are gathered on the calling thread only: a bulk load's
+        applying thread, whose pipeline already keeps both cores busy.
+        """
         users = _numpy(table.column("user"), np.uint32)
         types = _numpy(table.column("type"), np.uint32)
         times = _numpy(table.column("time"), np.int64)
         order = _sort_order(types, users, times)
         if order is not None:
-            table = _take(table, order)
+            table = _take(table, order, threads)
         return cls(name, _single_chunk(table))
 
     @classmethod
@@ -189,14 +191,14 @@ class Segment:
         return cls(name, _single_chunk(table), index)
 
 
-def _take(table: pa.Table, order: np.ndarray) -> pa.Table:
+def _take(table: pa.Table, order: np.ndarray, threads: bool = True) -> pa.Table:
     """Rows of ``table`` in ``order``; the columns are gathered on two threads at once
     (Arrow's take releases the GIL), so a seal's and a batch's sort use both cores.
 
     A column of many chunks (a merge's concatenation) is combined first: Arrow's take
     across chunks resolves the chunk of every index (20 chunks of 500k rows: 4x slower
     than a copy and a take of one array)."""
-    if table.num_rows < PARALLEL_TAKE_ROWS or table.num_columns < 2:
+    if not threads or table.num_rows < PARALLEL_TAKE_ROWS or table.num_columns < 2:
         return _single_chunk(table).take(order)
     indices = pa.array(order)
     columns = list(_TAKE_POOL.map(lambda col: col.combine_chunks().take(indices), table.columns))

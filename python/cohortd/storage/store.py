@@ -576,7 +576,7 @@ class EventStore:
             kind = self.schema.setdefault(name, kind_of_type(col.type) or "string")
             columns[PROP_PREFIX + name] = self._encode_prop(col, kind)
         np.minimum.at(self.first_seen, users, times)
-        self.tail.append(Segment.build(self._tail_name(), pa.table(columns)))
+        self.tail.append(Segment.build(self._tail_name(), pa.table(columns), threads=not self._bulk))
         if not self._bulk or len(self.tail) > BULK_TAIL_SEGMENTS:
             self._merge_tail()
         return dense
