@@ -185,16 +185,32 @@ def _load_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]
     with Workspace(args.data) as ws, _file_progress(args.quiet or args.json) as track:
         project = ws.project(args.project)  # the first ingest creates the project
         for path, chunks in opened:
-            report = project.ingest_chunks(chunks, users=args.users, progress=track(path))
+            line = track(path)
+            report = project.ingest_chunks(chunks, users=args.users, progress=line)
+            if line is not None:
+                line.finish()
             accepted += report.accepted
             per_file[str(path)] = report.accepted
             rejected += [_file_absolute(path, rej) for rej in report.rejected]  # rows of the file
     return accepted, rejected, per_file
 
 
+class _FileBar:
+    """One file's line in the progress display: rows stored so far, complete at the end."""
+
+    def __init__(self, bar: Progress, path: Path) -> None:
+        self.bar, self.task = bar, bar.add_task(escape(path.name), total=None)
+
+    def __call__(self, rows: int, _bytes: int) -> None:
+        self.bar.update(self.task, completed=rows)
+
+    def finish(self) -> None:
+        self.bar.update(self.task, total=self.bar.tasks[self.task].completed)
+
+
 @contextmanager
-def _file_progress(quiet: bool) -> Iterator[Callable[[Path], Callable[[int, int], None] | None]]:
-    """``track(path)``: a progress callback for one file's load (None when quiet)."""
+def _file_progress(quiet: bool) -> Iterator[Callable[[Path], _FileBar | None]]:
+    """``track(path)``: the progress line of one file's load (None when quiet)."""
     if quiet:
         yield lambda path: None
         return
@@ -205,12 +221,7 @@ def _file_progress(quiet: bool) -> Iterator[Callable[[Path], Callable[[int, int]
         TimeElapsedColumn(),
         console=err_console,
     ) as bar:
-
-        def track(path: Path) -> Callable[[int, int], None]:
-            task = bar.add_task(escape(path.name), total=None)
-            return lambda rows, _bytes: bar.update(task, completed=rows)
-
-        yield track
+        yield lambda path: _FileBar(bar, path)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
