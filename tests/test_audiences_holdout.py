@@ -146,13 +146,18 @@ def test_lift_matches_a_plain_reference_on_a_planted_effect(tmp_path: Path) -> N
         held = set(entry) - delivered
         uid = p.audiences.store.audience("Campaign").uid
         assert held == {u for u in entry if held_reference(uid, u, 0.4)}
-        # plant the outcome: delivered users convert more often; some events fall outside the horizon
+        # plant the outcome: every 2nd delivered user converts, every 5th held-out user; every other
+        # conversion falls outside the horizon (so 1 in 4 against 1 in 10 count, whatever the split:
+        # the audience's id, hence who is held out, is new each run)
         events = []
+        seen = {True: 0, False: 0}
         for u, t in entry.items():
-            if rng.random() < (0.5 if u in delivered else 0.2):
-                events.append(
-                    {"user_id": u, "event_type": "Subscription Started", "time": t + rng.randrange(2 * DAY)}
-                )
+            k, every = seen[u in delivered], 2 if u in delivered else 5
+            seen[u in delivered] += 1
+            if k % every == 0:
+                late = (k // every) % 2 * DAY  # outside the 1-day horizon
+                offset = late + rng.randrange(DAY)
+                events.append({"user_id": u, "event_type": "Subscription Started", "time": t + offset})
             if rng.random() < 0.1:  # before the entry: never counts
                 events.append({"user_id": u, "event_type": "Subscription Started", "time": t - HOUR})
         clock[0] = T0 + 5 * HOUR + DAY + 2 * HOUR  # waves 0-4 are past their 1-day horizon, wave 5 is not
