@@ -85,7 +85,7 @@ pub fn merge_order(
             starts: vec![0],
         }));
     }
-    if hi - lo >= MAX_PARTITIONS {
+    if hi.checked_sub(lo).is_none_or(|span| span >= MAX_PARTITIONS) {
         return Ok(None);
     }
     let n_parts = (hi - lo + 1) as usize;
@@ -267,6 +267,14 @@ mod tests {
             .unwrap();
             assert_eq!(got, reference(&ty, &us, &ti, period), "case {case}");
         }
+    }
+
+    #[test]
+    fn a_span_of_too_many_periods_is_left_to_the_caller() {
+        let got = merge_order(&[&[0, 0]], &[&[0, 1]], &[&[i64::MIN, i64::MAX]], 1).unwrap();
+        assert!(got.is_none());
+        let one = merge_order(&[&[0, 0]], &[&[0, 1]], &[&[i64::MIN, i64::MAX]], i64::MAX).unwrap();
+        assert_eq!(one.unwrap().order, vec![0, 1]);
     }
 
     #[test]
