@@ -101,14 +101,24 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.completed:>12,.0f} rows  {rate:>10,.0f} rows/s")
 
 
-def _chunks_with_progress(
-    opened: list[tuple[Path, Iterator[Any]]], quiet: bool
-) -> Iterator[tuple[Path, Any]]:
-    """Every chunk of every (already opened) file, with a progress bar on standard error."""
+class _FileBar:
+    """One file's line in the progress display: rows stored so far, complete at the end."""
+
+    def __init__(self, bar: Progress, path: Path) -> None:
+        self.bar, self.task = bar, bar.add_task(escape(path.name), total=None)
+
+    def __call__(self, rows: int, _bytes: int) -> None:
+        self.bar.update(self.task, completed=rows)
+
+    def finish(self) -> None:
+        self.bar.update(self.task, total=self.bar.tasks[self.task].completed)
+
+
+@contextmanager
+def _file_progress(quiet: bool) -> Iterator[Callable[[Path], _FileBar | None]]:
+    """``track(path)``: the progress line of one file's load (None when quiet)."""
     if quiet:
-        for path, chunks in opened:
-            for chunk in chunks:
-                yield path, chunk
+        yield lambda path: None
         return
     with Progress(
         SpinnerColumn(),
@@ -117,12 +127,23 @@ def _chunks_with_progress(
         TimeElapsedColumn(),
         console=err_console,
     ) as bar:
+        yield lambda path: _FileBar(bar, path)
+
+
+def _chunks_with_progress(
+    opened: list[tuple[Path, Iterator[Any]]], quiet: bool
+) -> Iterator[tuple[Path, Any]]:
+    """Every chunk of every (already opened) file, with a progress bar on standard error."""
+    with _file_progress(quiet) as track:
         for path, chunks in opened:
-            task = bar.add_task(escape(path.name), total=None)
+            line, rows = track(path), 0
             for chunk in chunks:
                 yield path, chunk
-                bar.update(task, advance=chunk.table.num_rows + len(chunk.rejections))
-            bar.update(task, total=bar.tasks[task].completed)
+                rows += chunk.table.num_rows + len(chunk.rejections)
+                if line is not None:
+                    line(rows, 0)
+            if line is not None:
+                line.finish()
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -193,35 +214,6 @@ def _load_files(args: argparse.Namespace, opened: list[tuple[Path, Iterator[Any]
             per_file[str(path)] = report.accepted
             rejected += [_file_absolute(path, rej) for rej in report.rejected]  # rows of the file
     return accepted, rejected, per_file
-
-
-class _FileBar:
-    """One file's line in the progress display: rows stored so far, complete at the end."""
-
-    def __init__(self, bar: Progress, path: Path) -> None:
-        self.bar, self.task = bar, bar.add_task(escape(path.name), total=None)
-
-    def __call__(self, rows: int, _bytes: int) -> None:
-        self.bar.update(self.task, completed=rows)
-
-    def finish(self) -> None:
-        self.bar.update(self.task, total=self.bar.tasks[self.task].completed)
-
-
-@contextmanager
-def _file_progress(quiet: bool) -> Iterator[Callable[[Path], _FileBar | None]]:
-    """``track(path)``: the progress line of one file's load (None when quiet)."""
-    if quiet:
-        yield lambda path: None
-        return
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        RateColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as bar:
-        yield lambda path: _FileBar(bar, path)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
