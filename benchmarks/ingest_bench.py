@@ -82,27 +82,15 @@ def source_file(args: argparse.Namespace) -> Path:
 
 
 def ingest(path: Path, data_dir: Path, profile: bool) -> dict[str, Any]:
-    """``cohortd ingest FILE --data DIR`` in a child process (its allocator settings and its
-    bulk pipeline, nothing of this process's), then ``compact()`` of the project here.
-
-    The load's time is the one the CLI reports (from the files opened to the last batch
-    stored, without the interpreter's start); its CPU seconds are the child's, start
-    included.  ``--profile`` runs ``Engine.ingest_chunks`` here instead, under cProfile.
-    """
+    """Load ``path`` into a fresh data directory (``_load_with_cli``, or with ``--profile``
+    ``_load_profiled``), then ``compact()`` its project here."""
     from cohortd import Engine
 
     if data_dir.exists():
         shutil.rmtree(data_dir)
     load_before = os.getloadavg()
     store_dir = data_dir / "projects" / "default" / "events"
-    if profile:
-        return _ingest_profiled(path, store_dir, load_before)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cli = [sys.executable, "-m", "cohortd.cli.main", "ingest", "--data", str(data_dir), str(path)]
-    report = json.loads(
-        subprocess.run([*cli, "--json", "--quiet"], check=True, capture_output=True, text=True).stdout
-    )
-    loaded = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = _load_profiled(path, store_dir) if profile else _load_with_cli(path, data_dir)
     eng = Engine.open(store_dir)
     c0 = time.process_time()
     t1 = time.perf_counter()
@@ -112,20 +100,44 @@ def ingest(path: Path, data_dir: Path, profile: bool) -> dict[str, Any]:
     segments = len(eng.store.sealed)
     eng.close()
     return {
-        "accepted": report["accepted"],
-        "rejected": report["rejected"],
-        "ingest_s": report["seconds"],
+        "accepted": load["accepted"],
+        "rejected": load["rejected"],
+        "ingest_s": load["seconds"],
         "compact_s": t2 - t1,
-        "total_s": report["seconds"] + t2 - t1,
-        "cpu_s": (loaded.ru_utime + loaded.ru_stime) - (children.ru_utime + children.ru_stime) + compact_cpu,
+        "total_s": load["seconds"] + t2 - t1,
+        "cpu_s": load["cpu_s"] + compact_cpu,
         "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],
         "segments_after_compact": segments,
-        "peak_rss_bytes_during_ingest": loaded.ru_maxrss * 1024,  # the largest child so far: the load
+        "peak_rss_bytes_during_ingest": load["peak_rss_bytes"],
+        "via": load["via"],
+        **({"_profile": load["profile"]} if profile else {}),
+    }
+
+
+def _load_with_cli(path: Path, data_dir: Path) -> dict[str, Any]:
+    """``cohortd ingest FILE --data DIR`` in a child process (its allocator settings and its
+    bulk pipeline, nothing of this process's).  The time is the one the CLI reports (from
+    the files opened to the last batch stored, without the interpreter's start); the CPU
+    seconds are the child's, start included."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cli = [sys.executable, "-m", "cohortd.cli.main", "ingest", "--data", str(data_dir), str(path)]
+    report = json.loads(
+        subprocess.run([*cli, "--json", "--quiet"], check=True, capture_output=True, text=True).stdout
+    )
+    loaded = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "accepted": report["accepted"],
+        "rejected": report["rejected"],
+        "seconds": report["seconds"],
+        "cpu_s": (loaded.ru_utime + loaded.ru_stime) - (children.ru_utime + children.ru_stime),
+        "peak_rss_bytes": loaded.ru_maxrss * 1024,  # the largest child so far: the load
         "via": "cohortd ingest FILE --data DIR --json (child process; its reported seconds), then compact()",
     }
 
 
-def _ingest_profiled(path: Path, store_dir: Path, load_before: tuple[float, float, float]) -> dict[str, Any]:
+def _load_profiled(path: Path, store_dir: Path) -> dict[str, Any]:
+    """The same load (``Engine.ingest_chunks``, the CLI's allocator settings) in this process,
+    under cProfile."""
     from cohortd import Engine
     from cohortd.storage.allocator import keep_freed_memory
     from cohortd.storage.readers import read_events
@@ -138,24 +150,17 @@ def _ingest_profiled(path: Path, store_dir: Path, load_before: tuple[float, floa
     t0 = time.perf_counter()
     eng = Engine.open(store_dir)
     report = eng.ingest_chunks(read_events(path))
-    t1 = time.perf_counter()
-    eng.compact()
-    t2 = time.perf_counter()
-    segments = len(eng.store.sealed)
     eng.close()
+    seconds = time.perf_counter() - t0
     prof.disable()
     return {
         "accepted": report.accepted,
         "rejected": len(report.rejected),
-        "ingest_s": t1 - t0,
-        "compact_s": t2 - t1,
-        "total_s": t2 - t0,
+        "seconds": seconds,
         "cpu_s": time.process_time() - c0,
-        "loadavg_1m_before_after": [load_before[0], os.getloadavg()[0]],
-        "segments_after_compact": segments,
-        "peak_rss_bytes_during_ingest": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "via": "Engine.ingest_chunks in the benchmark process, under cProfile",
-        "_profile": prof,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "via": "Engine.ingest_chunks in the benchmark process, under cProfile, then compact()",
+        "profile": prof,
     }
 
 
