@@ -262,18 +262,18 @@ def _merged(parts: Sequence[Segment], period_ms: int) -> tuple[pa.Table, np.ndar
         return _single_chunk(table), np.zeros(1, np.int64)
     types, users, times = ([getattr(p, c) for p in parts] for c in ("types", "users", "times"))
     merged = merge_order(types, users, times, period_ms)
-    order, starts = merged if merged is not None else _partition_order(parts, period_ms)
+    order, starts = merged if merged is not None else _partition_order(types, users, times, period_ms)
     if (order[1:] > order[:-1]).all():
         return _single_chunk(table), starts  # already in order: no copy
     return _single_chunk(_take(table, order)), starts
 
 
-def _partition_order(parts: Sequence[Segment], period_ms: int) -> tuple[np.ndarray, np.ndarray]:
+def _partition_order(
+    type_parts: list[np.ndarray], user_parts: list[np.ndarray], time_parts: list[np.ndarray], period_ms: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(row order, piece starts) by (time partition, type, user, time) for parts in any order:
     a sort by (type, user, time), then a stable radix sort by partition."""
-    users = np.concatenate([p.users for p in parts])
-    types = np.concatenate([p.types for p in parts])
-    times = np.concatenate([p.times for p in parts])
+    types, users, times = (np.concatenate(c) for c in (type_parts, user_parts, time_parts))
     order = _sort_order(types, users, times)
     if order is None:
         order = np.arange(len(times))
