@@ -382,6 +382,21 @@ def test_sparse_kernels_on_sorted_runs_agree() -> None:
         assert_same(k.sequence(steps, 0, 10_000, 50, n), numba.sequence(steps, 0, 10_000, 50, n))
 
 
+@given(
+    users=st.lists(st.integers(0, 60), max_size=300),
+    wanted=st.sets(st.integers(0, 70), max_size=80),
+)
+def test_rows_of_users_finds_the_rows_a_scan_finds(users: list[int], wanted: set[int]) -> None:
+    """The native row lookup of a user-sorted range (an incremental step's), against a scan."""
+    sorted_users = np.array(sorted(users), np.uint32)
+    ids = np.array(sorted(wanted), np.uint32)
+    want = [i for i, u in enumerate(sorted_users.tolist()) if u in wanted]
+    assert _native.rows_of_users(sorted_users, ids).tolist() == want
+    if len(ids) > 1:
+        with pytest.raises(KernelError):
+            _native.rows_of_users(sorted_users, ids[::-1].copy())  # ids must be sorted
+
+
 def test_large_input_agrees() -> None:
     """Enough rows for the Rust kernel's parallel and parallel-sort paths."""
     rng = np.random.default_rng(7)

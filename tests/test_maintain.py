@@ -16,7 +16,6 @@ import time
 import numpy as np
 import pytest
 from cohortd import Engine
-from cohortd.engine.evaluate import UserSubset
 from cohortd.engine.maintain import Maintainer, ResyncRequired, TimeRun, _sorted_run
 from cohortd.lang import parse
 from hypothesis import HealthCheck, given, settings
@@ -32,19 +31,13 @@ EXAMPLES = int(os.environ.get("COHORTD_EXAMPLES", "60"))  # raise for a longer s
     c1=plan_cohorts(["c0"]),
     c2=plan_cohorts(["c0", "c1"]),
     plan=st.lists(steps, max_size=12),
-    lookup_ratio=st.sampled_from([0, 10**9]),  # the users' rows by binary search, or by lookup table
     lanes=st.booleans(),  # one step, or the background loop's two lanes (incremental, then full passes)
     runs=st.sampled_from(["inline", "scan", "mixed"]),  # edge times: sorted in the step, scanned, both
 )
-def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lookup_ratio, lanes, runs) -> None:  # type: ignore[no-untyped-def]
+def test_materialised_membership_equals_full_evaluation(c0, c1, c2, plan, lanes, runs) -> None:  # type: ignore[no-untyped-def]
     now = [START]
-    saved = UserSubset.LOOKUP_RATIO
-    UserSubset.LOOKUP_RATIO = lookup_ratio
-    try:
-        with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
-            run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan, lanes, runs)
-    finally:
-        UserSubset.LOOKUP_RATIO = saved
+    with tempfile.TemporaryDirectory() as d, Engine.open(d, clock=lambda: now[0]) as engine:
+        run_plan(engine, now, {"c0": c0, "c1": c1, "c2": c2}, plan, lanes, runs)
 
 
 @settings(max_examples=200, deadline=None)

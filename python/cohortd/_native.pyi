@@ -34,6 +34,7 @@ __all__ = [
     "nth_time",
     "nth_time_sparse",
     "retention_curve",
+    "rows_of_users",
     "sequence",
     "sequence_sparse",
     "top_members",
@@ -49,6 +50,7 @@ def count(users: Sequence[_U32s], times: Sequence[_I64s], start: int, end: int, 
 def merge_order(
     types: Sequence[_U32s], users: Sequence[_U32s], times: Sequence[_I64s], period: int
 ) -> tuple[_I64s, _I64s] | None: ...
+def rows_of_users(users: _U32s, wanted: _U32s) -> _I64s: ...
 def aggregate(
     users: Sequence[_U32s],
     times: Sequence[_I64s],

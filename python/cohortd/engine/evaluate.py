@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
+from cohortd._native import rows_of_users
 from cohortd.engine import cancel
 from cohortd.engine.filters import ValueLookups, arrow_column, filter_mask, predicate_mask
 from cohortd.engine.kernels import holds
@@ -407,7 +408,7 @@ class Evaluation:
             self.as_of,
             self.kernel,
             self.resolve,
-            restrict=UserSubset(np.asarray(left.to_array(), dtype=np.uint32), self.n_users),
+            restrict=UserSubset(np.asarray(left.to_array(), dtype=np.uint32)),
             known=(self.known_mask, self.known),  # not a pass over every user's first-seen time again
         )
         sub.lookups = self.lookups  # value lookup tables built once per evaluation
@@ -725,9 +726,7 @@ class Evaluation:
                 return out
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         for seg, s, e in self._ranges(type_id, start, end):
-            rows = None
-            if self.restrict is not None:  # a type range is sorted by user, a whole segment is not
-                rows = self.restrict.rows(seg, s, e, sorted_by_user=type_id is not None)
+            rows = None if self.restrict is None else self.restrict.rows(seg, s, e)
             if rows is not None and len(rows) == 0:
                 continue
             piece = self._piece(seg, s, e, rows, event.filter, value_prop, value_kind, as_int)
@@ -828,73 +827,39 @@ class Evaluation:
         return found
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
-        """Row ranges to scan: the event type's range of each segment, or the whole segment for ``any``."""
+        """Row ranges to scan: the event type's range of each segment; for ``any``, the whole
+        segment, or, restricted to a few users, each of its type ranges (sorted by user, so
+        their rows are found by galloping, and shared with the conditions on one type)."""
         for seg in self.snap.segments:
             if seg.num_rows == 0 or seg.max_time < start or seg.min_time >= end:
                 continue
-            if type_id is None:
+            if type_id is None and self.restrict is None:
                 yield seg, 0, seg.num_rows
                 continue
-            r = seg.index.get(type_id)
-            if r is not None and r.max_time >= start and r.min_time < end:
-                yield seg, r.start, r.end
+            for r in seg.index.values() if type_id is None else filter(None, [seg.index.get(type_id)]):
+                if r.max_time >= start and r.min_time < end:
+                    yield seg, r.start, r.end
 
 
 class UserSubset:
     """The users an incremental evaluation is restricted to, and where their rows are.
 
-    Shared by every cohort evaluated in one maintenance step, so the rows of a
-    (segment, row range) are looked up once.  Few users: binary search in the
-    user-sorted run; many users: one pass through a lookup table.
+    Shared by every cohort evaluated in one maintenance step, so the rows of a type
+    range are looked up once.  A type range is sorted by user: the native
+    ``rows_of_users`` gallops from one id to the next.
     """
 
-    #: use the lookup table when ``len(ids) * LOOKUP_RATIO >= rows`` in the range (measured: one
-    #: gather per row beats two binary searches per user up to about 60-150 rows per user)
-    LOOKUP_RATIO = 64
-
-    def __init__(self, ids: np.ndarray, n_users: int) -> None:
+    def __init__(self, ids: np.ndarray) -> None:
         self.ids = np.asarray(ids, dtype=np.uint32)  # sorted, unique
-        self.n_users = n_users
-        self._lut: np.ndarray | None = None
         self._rows: dict[tuple[str, int, int], np.ndarray] = {}
 
-    def rows(self, seg: Segment, s: int, e: int, sorted_by_user: bool) -> np.ndarray:
-        """Offsets (from ``s``) of the rows in ``[s, e)`` that belong to these users."""
+    def rows(self, seg: Segment, s: int, e: int) -> np.ndarray:
+        """Offsets (from ``s``) of the rows in the type range ``[s, e)`` that belong to these users."""
         key = (seg.name, s, e)
         found = self._rows.get(key)
         if found is None:
-            if len(self.ids) * self.LOOKUP_RATIO >= e - s:
-                found = np.flatnonzero(self._table()[seg.users[s:e]])
-            else:
-                order = None if sorted_by_user else seg.user_order()
-                found = rows_of_users(seg.users[s:e], self.ids, order)
-            self._rows[key] = found
+            found = self._rows[key] = rows_of_users(seg.users[s:e], self.ids)
         return found
-
-    def _table(self) -> np.ndarray:
-        if self._lut is None:
-            size = max(self.n_users, int(self.ids[-1]) + 1 if len(self.ids) else 0)
-            self._lut = np.zeros(size, bool)
-            self._lut[self.ids] = True
-        return self._lut
-
-
-def rows_of_users(users: np.ndarray, wanted: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the rows of ``wanted`` users (binary search, not a scan).
-
-    ``users`` is sorted, or ``order`` lists its rows in user order.
-    """
-    lo = np.searchsorted(users, wanted, "left", sorter=order)
-    hi = np.searchsorted(users, wanted, "right", sorter=order)
-    lens = hi - lo
-    keep = lens > 0
-    lo, lens = lo[keep], lens[keep]
-    total = int(lens.sum())
-    if total == 0:
-        return np.empty(0, np.int64)
-    offsets = np.repeat(lo - (np.cumsum(lens) - lens), lens)
-    positions = np.arange(total, dtype=np.int64) + offsets
-    return positions if order is None else order[positions]
 
 
 _SEGMENT_USERS: weakref.WeakKeyDictionary[Segment, BitMap] = weakref.WeakKeyDictionary()

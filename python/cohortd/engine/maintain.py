@@ -341,7 +341,7 @@ class Maintainer:
             # the row lookups of shared segments and event types are done once, and an
             # in_cohort reference or a condition two cohorts share is evaluated once.
             users |= pending
-            subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32), len(snap.first_seen))
+            subset = UserSubset(np.asarray(users.to_array(), dtype=np.uint32))
             ev = Evaluation(self.engine.store, snap, now, self._kernel(), self.resolve, restrict=subset)
             for t in due:
                 out += self._partial(t, ev, users, now)

@@ -64,7 +64,6 @@ class Segment:
         self.min_time = min((r.min_time for r in self.index.values()), default=0)
         self.max_time = max((r.max_time for r in self.index.values()), default=-1)
         self._props: dict[str, pa.Array] = {}
-        self._user_order: np.ndarray | None = None
 
     @property
     def num_rows(self) -> int:
@@ -79,17 +78,6 @@ class Segment:
                 return None
             col = self._props[name] = self.table.column(key).combine_chunks()
         return col
-
-    def user_order(self) -> np.ndarray:
-        """Row numbers in user order (built once, on first use by incremental maintenance).
-
-        Rows are sorted by type first, so the rows of a few users across every
-        type are found by binary search in this order rather than once per type.
-        """
-        if self._user_order is None:
-            order = np.argsort(self.users, kind="stable")
-            self._user_order = order.astype(np.int32) if self.num_rows < 2**31 else order
-        return self._user_order
 
     def prop_names(self) -> list[str]:
         return [c[len(PROP_PREFIX) :] for c in self.table.column_names if c.startswith(PROP_PREFIX)]

@@ -23,6 +23,7 @@ pub mod part_list;
 mod parts;
 pub mod periods;
 pub mod retention;
+pub mod rows;
 pub mod sequence;
 pub mod sparse;
 pub mod top;
@@ -43,6 +44,7 @@ pub use merge::{merge_order, MergeOrder};
 pub use nth::nth_time;
 pub use part_list::PartBounds;
 pub use periods::{bucket_counts_reaching, count_per_user_window};
+pub use rows::rows_of_users;
 pub use sequence::{sequence, sequence_sparse};
 pub use sparse::{
     aggregate_members, aggregate_sparse, count_members, count_sparse, distinct_buckets_sparse,

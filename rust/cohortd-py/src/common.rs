@@ -17,6 +17,15 @@ pub(crate) fn kernel_err(e: cohortd_core::KernelError) -> PyErr {
     }
 }
 
+/// Borrows one array as a slice; a non-contiguous array is a caller error.
+pub(crate) fn slice<'a, T: Element>(
+    a: &'a PyReadonlyArray1<'_, T>,
+    what: &str,
+) -> Result<&'a [T], PyErr> {
+    a.as_slice()
+        .map_err(|_| KernelPartsError::new_err(format!("{what} is not a contiguous array")))
+}
+
 /// Borrows each part as a slice; a non-contiguous part is a caller error.
 pub(crate) fn slices<'a, T: Element>(
     parts: &'a [PyReadonlyArray1<'_, T>],

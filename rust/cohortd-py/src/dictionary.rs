@@ -7,7 +7,7 @@
 //! waiting for the GIL) lets readers on other threads run while an encode
 //! runs without the GIL.
 
-use crate::common::{kernel_err, KernelPartsError};
+use crate::common::{kernel_err, slice};
 use cohortd_core::StringTable as Table;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
@@ -20,11 +20,6 @@ type Parts<'py> = (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<u8>>);
 #[pyclass(frozen, module = "cohortd._native")]
 pub struct StringTable {
     table: RwLock<Table>,
-}
-
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, what: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| KernelPartsError::new_err(format!("{what} is not a contiguous array")))
 }
 
 fn parts<'py>(py: Python<'py>, (offsets, data): (Vec<i32>, Vec<u8>)) -> Parts<'py> {

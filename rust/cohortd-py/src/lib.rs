@@ -22,6 +22,7 @@ mod nth;
 mod part_list;
 mod periods;
 mod retention;
+mod rows;
 mod sequence;
 mod sparse;
 
@@ -30,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
     m.add_function(wrap_pyfunction!(merge::merge_order, m)?)?;
+    m.add_function(wrap_pyfunction!(rows::rows_of_users, m)?)?;
     m.add_class::<part_list::PartList>()?;
     m.add_class::<dictionary::StringTable>()?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
