@@ -726,10 +726,10 @@ class Evaluation:
                 return out
         value_kind = self.store.schema.get(value_prop) if value_prop is not None else None
         for seg, s, e in self._ranges(type_id, start, end):
-            rows = None if self.restrict is None else self.restrict.rows(seg, s, e)
-            if rows is not None and len(rows) == 0:
+            picked = None if self.restrict is None else self.restrict.pick(seg, s, e)
+            if picked is not None and len(picked[0]) == 0:
                 continue
-            piece = self._piece(seg, s, e, rows, event.filter, value_prop, value_kind, as_int)
+            piece = self._piece(seg, s, e, picked, event.filter, value_prop, value_kind, as_int)
             if piece is not None and len(piece[0]):
                 users, times, values = piece
                 out.users.append(users)
@@ -745,15 +745,16 @@ class Evaluation:
         seg: Segment,
         s: int,
         e: int,
-        rows: np.ndarray | None,
+        picked: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
         where: ast.Filter | None,
         value_prop: str | None,
         value_kind: str | None,
         as_int: bool,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
-        """Users, times (and values) of rows ``[s, e)`` of ``seg`` (``rows`` of them) passing ``where``
-        and having a value of ``value_prop``; None when the segment has no such property."""
-        users, times = _take(seg.users[s:e], rows), _take(seg.times[s:e], rows)
+        """Users, times (and values) of rows ``[s, e)`` of ``seg`` (the ``picked`` rows, users and
+        times of them) passing ``where`` and having a value of ``value_prop``; None when the
+        segment has no such property."""
+        rows, users, times = (None, seg.users[s:e], seg.times[s:e]) if picked is None else picked
         mask = None
         if where is not None:
             columns = _segment_columns(self.store, seg, s, e, rows)
@@ -845,20 +846,22 @@ class UserSubset:
     """The users an incremental evaluation is restricted to, and where their rows are.
 
     Shared by every cohort evaluated in one maintenance step, so the rows of a type
-    range are looked up once.  A type range is sorted by user: the native
-    ``rows_of_users`` gallops from one id to the next.
+    range are looked up and gathered once.  A type range is sorted by user: the
+    native ``rows_of_users`` gallops from one id to the next.
     """
 
     def __init__(self, ids: np.ndarray) -> None:
         self.ids = np.asarray(ids, dtype=np.uint32)  # sorted, unique
-        self._rows: dict[tuple[str, int, int], np.ndarray] = {}
+        self._picked: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def rows(self, seg: Segment, s: int, e: int) -> np.ndarray:
-        """Offsets (from ``s``) of the rows in the type range ``[s, e)`` that belong to these users."""
+    def pick(self, seg: Segment, s: int, e: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Offsets (from ``s``), users and times of the rows in the type range ``[s, e)`` that
+        belong to these users."""
         key = (seg.name, s, e)
-        found = self._rows.get(key)
+        found = self._picked.get(key)
         if found is None:
-            found = self._rows[key] = rows_of_users(seg.users[s:e], self.ids)
+            rows = rows_of_users(seg.users[s:e], self.ids)
+            found = self._picked[key] = (rows, seg.users[s:e][rows], seg.times[s:e][rows])
         return found
 
 

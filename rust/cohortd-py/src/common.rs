@@ -1,7 +1,7 @@
 //! Shared conversions: numpy parts to slices, core errors to KernelError subclasses.
 
 use numpy::{Element, PyReadonlyArray1};
-use pyo3::PyErr;
+use pyo3::{PyErr, Python};
 
 pyo3::import_exception!(cohortd.errors, KernelPartsError);
 pyo3::import_exception!(cohortd.errors, KernelRangeError);
@@ -40,4 +40,23 @@ pub(crate) fn slices<'a, T: Element>(
             })
         })
         .collect()
+}
+
+/// Rows below which a kernel keeps the GIL (a few hundred microseconds of work at most).
+const HOLD_GIL_BELOW: usize = 1 << 18;
+
+/// Runs `work` over `rows` rows, releasing the GIL only when it is big enough to be worth it:
+/// getting the GIL back from a thread busy in Python can take the whole switch interval
+/// (5 ms), far longer than the small lookups and sparse kernels of an incremental step.
+pub(crate) fn sized<T: Send>(py: Python<'_>, rows: usize, work: impl FnOnce() -> T + Send) -> T {
+    if rows < HOLD_GIL_BELOW {
+        work()
+    } else {
+        py.allow_threads(work)
+    }
+}
+
+/// Total length of the parts.
+pub(crate) fn rows<T>(parts: &[&[T]]) -> usize {
+    parts.iter().map(|p| p.len()).sum()
 }

@@ -1,4 +1,4 @@
-use crate::common::{kernel_err, slice};
+use crate::common::{kernel_err, sized, slice};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
@@ -10,8 +10,7 @@ pub fn rows_of_users<'py>(
     wanted: PyReadonlyArray1<'py, u32>,
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let (u, w) = (slice(&users, "users")?, slice(&wanted, "wanted")?);
-    let rows = py
-        .allow_threads(|| cohortd_core::rows_of_users(u, w))
-        .map_err(kernel_err)?;
+    let rows =
+        sized(py, u.len() + w.len(), || cohortd_core::rows_of_users(u, w)).map_err(kernel_err)?;
     Ok(rows.into_pyarray(py))
 }

@@ -1,4 +1,4 @@
-use crate::common::{kernel_err, slices};
+use crate::common::{kernel_err, rows, sized, slices};
 use cohortd_core::sequence::StepParts;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -57,8 +57,10 @@ pub fn sequence_sparse<'py>(
         .iter()
         .map(|(u, t)| (u.as_slice(), t.as_slice()))
         .collect();
-    let out = py
-        .allow_threads(|| cohortd_core::sequence_sparse(&parts, start, end, within))
-        .map_err(kernel_err)?;
+    let n = parts.iter().map(|(u, _)| rows(u)).sum();
+    let out = sized(py, n, || {
+        cohortd_core::sequence_sparse(&parts, start, end, within)
+    })
+    .map_err(kernel_err)?;
     Ok(out.into_pyarray(py))
 }

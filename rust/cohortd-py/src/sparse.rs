@@ -1,4 +1,4 @@
-use crate::common::{kernel_err, slices};
+use crate::common::{kernel_err, rows, sized, slices};
 use cohortd_core::AggFunc;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -26,9 +26,10 @@ pub(crate) fn count_parts<'py>(
     end: i64,
 ) -> PyResult<(Ids<'py>, Ids<'py>)> {
     let (u, t) = (slices(users, "users")?, slices(times, "times")?);
-    let (ids, counts) = py
-        .allow_threads(|| cohortd_core::count_sparse(&u, &t, start, end))
-        .map_err(kernel_err)?;
+    let (ids, counts) = sized(py, rows(&u), || {
+        cohortd_core::count_sparse(&u, &t, start, end)
+    })
+    .map_err(kernel_err)?;
     Ok((ids.into_pyarray(py), counts.into_pyarray(py)))
 }
 
@@ -62,9 +63,10 @@ pub(crate) fn aggregate_parts<'py>(
         slices(times, "times")?,
         slices(values, "values")?,
     );
-    let (ids, acc, n) = py
-        .allow_threads(|| cohortd_core::aggregate_sparse(&u, &t, &v, start, end, func))
-        .map_err(kernel_err)?;
+    let (ids, acc, n) = sized(py, rows(&u), || {
+        cohortd_core::aggregate_sparse(&u, &t, &v, start, end, func)
+    })
+    .map_err(kernel_err)?;
     Ok((
         ids.into_pyarray(py),
         acc.into_pyarray(py),
@@ -84,9 +86,10 @@ pub fn distinct_buckets_sparse<'py>(
     period: i64,
 ) -> PyResult<(Ids<'py>, Ids<'py>)> {
     let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
-    let (ids, counts) = py
-        .allow_threads(|| cohortd_core::distinct_buckets_sparse(&u, &t, start, end, origin, period))
-        .map_err(kernel_err)?;
+    let (ids, counts) = sized(py, rows(&u), || {
+        cohortd_core::distinct_buckets_sparse(&u, &t, start, end, origin, period)
+    })
+    .map_err(kernel_err)?;
     Ok((ids.into_pyarray(py), counts.into_pyarray(py)))
 }
 
@@ -99,9 +102,10 @@ pub fn first_time_sparse<'py>(
     end: i64,
 ) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<i64>>)> {
     let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
-    let (ids, firsts) = py
-        .allow_threads(|| cohortd_core::first_time_sparse(&u, &t, end))
-        .map_err(kernel_err)?;
+    let (ids, firsts) = sized(py, rows(&u), || {
+        cohortd_core::first_time_sparse(&u, &t, end)
+    })
+    .map_err(kernel_err)?;
     Ok((ids.into_pyarray(py), firsts.into_pyarray(py)))
 }
 
@@ -115,8 +119,9 @@ pub fn nth_time_sparse<'py>(
     nth: u64,
 ) -> PyResult<(Ids<'py>, Bound<'py, PyArray1<i64>>)> {
     let (u, t) = (slices(&users, "users")?, slices(&times, "times")?);
-    let (ids, nths) = py
-        .allow_threads(|| cohortd_core::nth_time_sparse(&u, &t, end, nth))
-        .map_err(kernel_err)?;
+    let (ids, nths) = sized(py, rows(&u), || {
+        cohortd_core::nth_time_sparse(&u, &t, end, nth)
+    })
+    .map_err(kernel_err)?;
     Ok((ids.into_pyarray(py), nths.into_pyarray(py)))
 }
