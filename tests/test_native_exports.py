@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cohortd
 import cohortd._native as native
-from cohortd.engine import evaluate
+from cohortd.engine import evaluate, maintain
 from cohortd.engine.kernels import numba_kernel, rust_kernel
 from cohortd.storage import dictionary, segment
 
@@ -21,12 +21,13 @@ def _exports() -> set[str]:
 
 def test_every_native_export_is_wrapped_by_rust_kernel() -> None:
     """Kernels are wrapped by ``rust_kernel``; the string table by the storage dictionary, the
-    merge order by the segment module and the row lookup by the evaluation's user subset
-    (uses of the native module that no second kernel implements)."""
+    merge order by the segment module, the row lookup by the evaluation's user subset and the
+    time sort by incremental maintenance (uses of the native module that no second kernel
+    implements)."""
     source = inspect.getsource(rust_kernel)
     imported = {
         a.name
-        for module in (dictionary, segment, evaluate)
+        for module in (dictionary, segment, evaluate, maintain)
         for n in ast.parse(inspect.getsource(module)).body
         if isinstance(n, ast.ImportFrom) and n.module == "cohortd._native"
         for a in n.names

@@ -37,6 +37,7 @@ __all__ = [
     "rows_of_users",
     "sequence",
     "sequence_sparse",
+    "sort_by_time",
     "top_members",
     "user_type_counts",
     "users_in_window",
@@ -51,6 +52,7 @@ def merge_order(
     types: Sequence[_U32s], users: Sequence[_U32s], times: Sequence[_I64s], period: int
 ) -> tuple[_I64s, _I64s] | None: ...
 def rows_of_users(users: _U32s, wanted: _U32s) -> _I64s: ...
+def sort_by_time(times: _I64s, users: _U32s) -> tuple[_I64s, _U32s]: ...
 def aggregate(
     users: Sequence[_U32s],
     times: Sequence[_I64s],

@@ -26,6 +26,7 @@ pub mod retention;
 pub mod rows;
 pub mod sequence;
 pub mod sparse;
+pub mod time_order;
 pub mod top;
 mod user_blocks;
 
@@ -50,6 +51,7 @@ pub use sparse::{
     aggregate_members, aggregate_sparse, count_members, count_sparse, distinct_buckets_sparse,
     first_time_sparse, nth_time_sparse, Threshold,
 };
+pub use time_order::sort_by_time;
 pub use top::top_members;
 
 pub fn version() -> &'static str {

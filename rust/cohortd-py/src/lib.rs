@@ -15,6 +15,7 @@ mod distinct;
 mod features;
 mod first;
 mod funnel;
+mod incremental;
 mod journeys;
 mod membership;
 mod merge;
@@ -22,7 +23,6 @@ mod nth;
 mod part_list;
 mod periods;
 mod retention;
-mod rows;
 mod sequence;
 mod sparse;
 
@@ -31,7 +31,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", cohortd_core::version())?;
     m.add_function(wrap_pyfunction!(count::count, m)?)?;
     m.add_function(wrap_pyfunction!(merge::merge_order, m)?)?;
-    m.add_function(wrap_pyfunction!(rows::rows_of_users, m)?)?;
+    m.add_function(wrap_pyfunction!(incremental::rows_of_users, m)?)?;
+    m.add_function(wrap_pyfunction!(incremental::sort_by_time, m)?)?;
     m.add_class::<part_list::PartList>()?;
     m.add_class::<dictionary::StringTable>()?;
     m.add_function(wrap_pyfunction!(sparse::count_sparse, m)?)?;
