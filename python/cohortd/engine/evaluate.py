@@ -41,7 +41,7 @@ from cohortd.errors import DefinitionError
 from cohortd.lang import ast, walk
 from cohortd.lang.shorthand import SHORTHANDS
 from cohortd.lang.shorthand import expand as expand_shorthand
-from cohortd.storage.segment import Segment, bitmap_from_ids
+from cohortd.storage.segment import Segment, TypeRange, bitmap_from_ids
 from cohortd.storage.store import EventStore, Snapshot
 from cohortd.times import (
     DAY_MS,
@@ -320,7 +320,8 @@ class Evaluation:
         """Known users with a row of ``event`` (no filter) in ``[start, end)``.
 
         A type range (a segment, for ``any``) whose times lie inside the window contributes
-        the user bitmap its index already holds; only the ranges the window cuts are scanned.
+        the user bitmap its index already holds; only the type ranges the window cuts are
+        scanned (sorted by user: the sparse count folds them without a sort).
         """
         if start >= end:
             return BitMap()
@@ -331,14 +332,16 @@ class Evaluation:
                 return BitMap()
         whole: list[BitMap] = []
         cut = Parts()
-        for seg, s, e in self._ranges(type_id, start, end):
-            r = seg.index[type_id] if type_id is not None else None
-            lo, hi = (seg.min_time, seg.max_time) if r is None else (r.min_time, r.max_time)
-            if start <= lo and hi < end:
-                whole.append(segment_users(seg) if r is None else r.users)
-            else:
-                cut.users.append(seg.users[s:e])
-                cut.times.append(seg.times[s:e])
+        for seg in self._overlapping(start, end):
+            if type_id is None and start <= seg.min_time and seg.max_time < end:
+                whole.append(segment_users(seg))  # one bitmap for the segment's type ranges
+                continue
+            for r in _type_ranges(seg, type_id, start, end):
+                if start <= r.min_time and r.max_time < end:
+                    whole.append(r.users)
+                else:
+                    cut.users.append(seg.users[r.start : r.end])
+                    cut.times.append(seg.times[r.start : r.end])
         if cut.users:
             k = self.kernel
             if self._sparse_pays(cut):
@@ -828,18 +831,15 @@ class Evaluation:
         return found
 
     def _ranges(self, type_id: int | None, start: int, end: int) -> Iterator[tuple[Segment, int, int]]:
-        """Row ranges to scan: the event type's range of each segment; for ``any``, the whole
-        segment, or, restricted to a few users, each of its type ranges (sorted by user, so
-        their rows are found by galloping, and shared with the conditions on one type)."""
+        """Row ranges to scan: ``[start, end)`` of each type range overlapping the window."""
+        for seg in self._overlapping(start, end):
+            for r in _type_ranges(seg, type_id, start, end):
+                yield seg, r.start, r.end
+
+    def _overlapping(self, start: int, end: int) -> Iterator[Segment]:
         for seg in self.snap.segments:
-            if seg.num_rows == 0 or seg.max_time < start or seg.min_time >= end:
-                continue
-            if type_id is None and self.restrict is None:
-                yield seg, 0, seg.num_rows
-                continue
-            for r in seg.index.values() if type_id is None else filter(None, [seg.index.get(type_id)]):
-                if r.max_time >= start and r.min_time < end:
-                    yield seg, r.start, r.end
+            if seg.num_rows and seg.max_time >= start and seg.min_time < end:
+                yield seg
 
 
 class UserSubset:
@@ -896,6 +896,15 @@ def segment_users(seg: Segment) -> BitMap:
     if found is None:
         found = _SEGMENT_USERS[seg] = BitMap.union(*(r.users for r in seg.index.values()))
     return found
+
+
+def _type_ranges(seg: Segment, type_id: int | None, start: int, end: int) -> Iterator[TypeRange]:
+    """The event type's range of ``seg`` if it overlaps ``[start, end)``; for ``any``, each of its
+    type ranges that does.  A type range is sorted by user (a whole segment is not), so sparse
+    kernels fold it without a sort and a few users' rows are found in it by galloping."""
+    for r in seg.index.values() if type_id is None else filter(None, [seg.index.get(type_id)]):
+        if r.max_time >= start and r.min_time < end:
+            yield r
 
 
 def _same_segments(a: tuple[Segment, ...], b: tuple[Segment, ...]) -> bool:
